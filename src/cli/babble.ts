@@ -1,0 +1,28 @@
+/** npm run babble -- "me want" [--temperature 0.5] [--length 50] [--top-k 5] [--rng 42] [--model DIR] */
+import { BabyLanguageModel } from '../model/baby.js';
+import { LIMITS } from '../service/generation.js';
+import { numberArg, parseCli, runCli } from './args.js';
+
+const USAGE = 'usage: npm run babble -- "me want" [--temperature 0.5] [--length 50] [--top-k 5] [--rng 42] [--model models/base] [--stop]';
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseCli(process.argv.slice(2), {
+    temperature: { type: 'string' },
+    length: { type: 'string' },
+    'top-k': { type: 'string' },
+    rng: { type: 'string' },
+    model: { type: 'string', default: 'models/base' },
+    stop: { type: 'boolean', default: false },
+  }, USAGE);
+  const temperature = numberArg('temperature', values.temperature, LIMITS.temperature.min, LIMITS.temperature.max) ?? LIMITS.temperature.default;
+  const length = numberArg('length', values.length, LIMITS.length.min, 2000, true) ?? 50;
+  const topK = numberArg('top-k', values['top-k'], 0, LIMITS.topK.max, true) ?? 0;
+  const rng = numberArg('rng', values.rng, 0, LIMITS.rng.max, true);
+  const model = await BabyLanguageModel.load(values.model);
+  const text = model.generate(positionals.join(' '), {
+    temperature, length, topK, stopAtEndOfUtterance: values.stop, ...(rng !== undefined ? { rng } : {}),
+  });
+  process.stdout.write(`${text.replace(/\n/g, ' / ')}\n`);
+}
+
+runCli(main);

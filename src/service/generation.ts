@@ -1,0 +1,112 @@
+/**
+ * The generation service: one loaded model, answering babble and reply requests. Free of Discord.
+ */
+import { BabyLanguageModel } from '../model/baby.js';
+import { initBackend, type BackendInfo } from '../model/backend.js';
+import { WORD_CLASSES } from '../model/corpus.js';
+import { normalize } from '../model/vocab.js';
+import { MAX_LENGTH, type BabbleRequest, type GenerationService, type ModelInfo } from './types.js';
+
+/** A request outside the documented bounds; its message is safe to show to the user. */
+export class InvalidRequestError extends Error {
+  override name = 'InvalidRequestError';
+}
+
+export const LIMITS = {
+  temperature: { min: 0, max: 2, default: 0.5 },
+  length: { min: 1, max: 1000, default: 60 },
+  rng: { min: 0, max: 2 ** 31 - 1 },
+  topK: { min: 0, max: 100, default: 0 },
+  seedChars: 500,
+} as const;
+
+function checkRange(name: string, value: number | undefined, min: number, max: number, integer: boolean): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+    throw new InvalidRequestError(`${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}.`);
+  }
+}
+
+/** Validates the numeric options of a request; throws InvalidRequestError with a user-facing message. */
+export function validateRequest(req: Omit<BabbleRequest, 'seed'>): void {
+  checkRange('temperature', req.temperature, LIMITS.temperature.min, LIMITS.temperature.max, false);
+  checkRange('length', req.length, LIMITS.length.min, LIMITS.length.max, true);
+  checkRange('rng', req.rng, LIMITS.rng.min, LIMITS.rng.max, true);
+  checkRange('top-k', req.topK, LIMITS.topK.min, LIMITS.topK.max, true);
+}
+
+const TOPIC_TEMPLATES: { words: readonly string[]; template: (w: string) => string }[] = [
+  { words: WORD_CLASSES.foodsAndToys, template: (w) => `me want ${w}` },
+  { words: WORD_CLASSES.people, template: (w) => `me love ${w}` },
+  { words: WORD_CLASSES.animals, template: (w) => `me see ${w}` },
+];
+
+/**
+ * Picks how to start a reply to what someone said: the last word the baby knows a feeling about ("cookie" →
+ * "me want cookie"), else nothing (a fresh utterance).
+ */
+export function replySeed(prompt: string): string {
+  const text = ` ${normalize(prompt).replace(/[^a-z0-9' ]/g, ' ')} `;
+  let best: { at: number; seed: string } | undefined;
+  for (const { words, template } of TOPIC_TEMPLATES) {
+    for (const w of words) {
+      const at = text.lastIndexOf(` ${w} `);
+      if (at >= 0 && (!best || at > best.at)) best = { at, seed: template(w) };
+    }
+  }
+  return best?.seed ?? '';
+}
+
+export interface LoadedGenerationService extends GenerationService {
+  readonly backend: BackendInfo;
+  readonly model: BabyLanguageModel;
+  close(): void;
+}
+
+export async function createGenerationService(options: { modelDir: string }): Promise<LoadedGenerationService> {
+  const backend = await initBackend();
+  const model = await BabyLanguageModel.load(options.modelDir);
+  return serviceForModel(model, backend);
+}
+
+/** A service over an already loaded model. */
+export function serviceForModel(model: BabyLanguageModel, backend: BackendInfo): LoadedGenerationService {
+  const meta = model.meta;
+  const weights = model.weights;
+  const parameters = [weights.embedding, weights.lstm1.kernel, weights.lstm1.recurrentKernel, weights.lstm1.bias,
+    weights.lstm2.kernel, weights.lstm2.recurrentKernel, weights.lstm2.bias, weights.dense.kernel, weights.dense.bias]
+    .reduce((n, a) => n + a.length, 0);
+  const info: ModelInfo = {
+    version: meta?.version ?? 'unsaved',
+    created: meta?.created ?? '',
+    trainingChars: meta?.corpus.chars ?? 0,
+    corpusSha256: meta?.corpus.sha256 ?? '',
+    vocabSize: model.vocab.size,
+    parameters,
+    training: { ...(meta?.training ?? {}) },
+  };
+
+  function run(seed: string, req: Omit<BabbleRequest, 'seed'>, defaultStop: boolean): string {
+    validateRequest(req);
+    const text = model.generate(seed.slice(-LIMITS.seedChars * 4), {
+      temperature: req.temperature ?? LIMITS.temperature.default,
+      length: req.length ?? LIMITS.length.default,
+      topK: req.topK ?? LIMITS.topK.default,
+      ...(req.rng !== undefined ? { rng: req.rng } : {}),
+      stopAtEndOfUtterance: req.stopAtEndOfUtterance ?? defaultStop,
+    });
+    return text.slice(0, MAX_LENGTH);
+  }
+
+  return {
+    backend,
+    model,
+    info: () => ({ ...info, training: { ...info.training } }),
+    babble: async (req) => run(req.seed, req, true),
+    reply: async (prompt, options = {}) => {
+      const text = run(replySeed(prompt), options, true).trim();
+      return text.length > 0 ? text : 'goo goo?';
+    },
+    close: () => undefined,
+  };
+}
