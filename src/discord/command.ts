@@ -1,0 +1,23 @@
+/**
+ * The shape of a slash command module (discord.js create-discord-bot style): `export default { data, execute }
+ * satisfies Command`.
+ */
+import type { ChatInputCommandInteraction, RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
+import type { Logger } from '../log.js';
+import type { GenerationService } from '../service/types.js';
+
+export interface CommandContext {
+  service: GenerationService;
+  log: Logger;
+  /** Reply directly when the answer is ready within this many ms; otherwise defer, then edit. */
+  deferAfterMs: number;
+}
+
+export interface Command {
+  /** The definition registered with Discord (bounds included). */
+  data: RESTPostAPIChatInputApplicationCommandsJSONBody;
+  execute(interaction: ChatInputCommandInteraction, context: CommandContext): Promise<void>;
+}
+
+/** Discord's interaction deadline is 3 s; deferring after 1.5 s leaves room for a slow network. */
+export const DEFAULT_DEFER_AFTER_MS = 1500;

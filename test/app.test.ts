@@ -1,0 +1,256 @@
+/**
+ * The Discord adapter started in-process (startBot) with a stub service, the real discord.js client and the fake
+ * Discord: login, command registration, no pings anywhere, and clear fatal errors.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
+import { explainCloseCode, explainLoginError, FatalBotError, startBot, type RunningBot } from '../src/discord/app.js';
+import { commands } from '../src/discord/commands/index.js';
+import { createLogger, type Logger } from '../src/log.js';
+import type { GenerationService, ModelInfo } from '../src/service/types.js';
+import { option, startFakeDiscord, type FakeDiscord, type RecordedRequest } from './fake-discord/index.js';
+
+const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-babble-tests';
+const PINGY = 'hi @everyone and <@&123> and <@456> @here';
+
+const INFO: ModelInfo = {
+  version: 'test', created: '2025-01-01T00:00:00Z', trainingChars: 1234, corpusSha256: 'ab'.repeat(32),
+  vocabSize: 48, parameters: 1000, training: { steps: 10 },
+};
+
+function stubService(text = PINGY): GenerationService & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    babble: async (req) => { calls.push(`babble:${req.seed}`); return `${req.seed} ${text}`; },
+    reply: async (prompt) => { calls.push(`reply:${prompt}`); return text; },
+    info: () => INFO,
+  };
+}
+
+function captureLog(): { log: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger('debug', { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>); } });
+  return { log, lines };
+}
+
+/** Message bodies the bot sent: interaction callbacks (data), webhook edits/follow-ups and channel messages. */
+function sentBodies(fake: FakeDiscord): { request: RecordedRequest; body: Record<string, unknown> }[] {
+  const out: { request: RecordedRequest; body: Record<string, unknown> }[] = [];
+  for (const r of fake.requests) {
+    const body = r.body as Record<string, unknown> | undefined;
+    if (!body) continue;
+    if (r.operationId === 'create_interaction_response') {
+      const data = body.data as Record<string, unknown> | undefined;
+      if (data && (data.content !== undefined || data.embeds !== undefined)) out.push({ request: r, body: data });
+    } else if (['update_original_webhook_message', 'execute_webhook', 'update_webhook_message', 'create_message', 'update_message'].includes(r.operationId ?? '')) {
+      out.push({ request: r, body });
+    }
+  }
+  return out;
+}
+
+let fake: FakeDiscord | undefined;
+let bot: RunningBot | undefined;
+
+afterEach(async () => {
+  await bot?.stop();
+  bot = undefined;
+  await fake?.close();
+  fake = undefined;
+});
+
+describe('startBot', () => {
+  it('logs in with only the intents it uses and registers the commands on first start', async () => {
+    fake = await startFakeDiscord({ token: TOKEN });
+    const { log } = captureLog();
+    bot = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, service: stubService(), log });
+    expect(bot.userId).toBe(fake.botUser.id);
+    expect(bot.applicationId).toBe(fake.applicationId);
+    expect(fake.sessions()[0]!.intents).toBe((1 << 0) | (1 << 9) | (1 << 15)); // Guilds, GuildMessages, MessageContent
+    expect(bot.commandSync?.action).toBe('registered');
+    expect(fake.requests.filter((r) => r.operationId === 'bulk_set_application_commands')).toHaveLength(1);
+    expect(fake.getCommands().map((c) => c.name)).toEqual(commands.map((c) => c.data.name));
+    fake.assertNoViolations();
+  });
+
+  it('does not register again when the registered commands already match, and says so in the log', async () => {
+    fake = await startFakeDiscord({ token: TOKEN });
+    const first = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, service: stubService(), log: captureLog().log });
+    await first.stop();
+    const { log, lines } = captureLog();
+    bot = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, service: stubService(), log });
+    expect(bot.commandSync?.action).toBe('unchanged');
+    expect(fake.requests.filter((r) => r.operationId === 'bulk_set_application_commands')).toHaveLength(1);
+    expect(fake.requests.filter((r) => r.operationId === 'list_application_commands')).toHaveLength(2);
+    expect(lines.some((l) => String(l.msg).includes('commands unchanged'))).toBe(true);
+  });
+
+  it('registers to DEV_GUILD_ID instead of globally when given one', async () => {
+    fake = await startFakeDiscord({ token: TOKEN });
+    const guildId = fake.guilds[0]!.id;
+    bot = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, devGuildId: guildId, service: stubService(), log: captureLog().log });
+    expect(bot.commandSync).toMatchObject({ action: 'registered', scope: `guild ${guildId}` });
+    expect(fake.getCommands(guildId)).toHaveLength(commands.length);
+    expect(fake.getCommands()).toHaveLength(0);
+  });
+
+  it('never pings: /babble replies, deferred edits and mention replies all carry allowed_mentions parse []', async () => {
+    fake = await startFakeDiscord({ token: TOKEN });
+    const service = stubService();
+    // deferAfterMs 0 would race the stub; use a slow babble for the deferred case instead.
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => { release = r; });
+    const slowService: GenerationService = {
+      ...service,
+      babble: async (req) => {
+        if (req.seed === 'slow') await gate;
+        return service.babble(req);
+      },
+    };
+    bot = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, service: slowService, log: captureLog().log, deferAfterMs: 50 });
+
+    const fast = fake.sendInteraction({ data: { name: 'babble', options: [option('seed', 'fast')] } });
+    const reply = await fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === fast.token);
+    expect(reply.body).toMatchObject({ type: 4, data: { content: `fast ${PINGY}`, allowed_mentions: { parse: [] } } });
+
+    const slow = fake.sendInteraction({ data: { name: 'babble', options: [option('seed', 'slow')] } });
+    const deferred = await fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === slow.token);
+    expect(deferred.body).toMatchObject({ type: 5 });
+    release();
+    const edit = await fake.waitForRequest((r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === slow.token);
+    expect(edit.body).toMatchObject({ content: `slow ${PINGY}`, allowed_mentions: { parse: [] } });
+
+    const said = fake.sendMessage({ content: `<@${fake.botUser.id}> want a cookie?` });
+    const mention = await fake.waitForRequest((r) => r.operationId === 'create_message' && (r.body as { message_reference?: { message_id?: string } }).message_reference?.message_id === said.id);
+    expect(mention.body).toMatchObject({ content: PINGY, allowed_mentions: { parse: [], replied_user: false } });
+    expect(service.calls).toContain('reply:want a cookie?');
+
+    const bodies = sentBodies(fake);
+    expect(bodies.length).toBeGreaterThanOrEqual(3);
+    for (const { body } of bodies) expect(body.allowed_mentions).toMatchObject({ parse: [] });
+    fake.assertNoViolations();
+  });
+
+  it('does not answer bots, itself, webhooks, or messages that do not mention it', async () => {
+    fake = await startFakeDiscord({ token: TOKEN });
+    const service = stubService();
+    bot = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, service, log: captureLog().log });
+    const mention = `<@${fake.botUser.id}> hello`;
+    fake.sendMessage({ content: mention, author: { id: '3300000000000000003', username: 'otherbot', bot: true } });
+    fake.sendMessage({ content: mention, webhook_id: '4400000000000000004' });
+    fake.sendMessage({ content: 'no mention here' });
+    const marker = fake.sendMessage({ content: `<@${fake.botUser.id}> last` });
+    await fake.waitForRequest((r) => r.operationId === 'create_message' && (r.body as { message_reference?: { message_id?: string } }).message_reference?.message_id === marker.id);
+    expect(service.calls).toEqual(['reply:last']);
+    expect(fake.requests.filter((r) => r.operationId === 'create_message')).toHaveLength(1);
+  });
+
+  it('rejects a wrong token with a clear message and does not retry', async () => {
+    fake = await startFakeDiscord({ token: TOKEN });
+    const attempt = startBot({ token: 'MTEx.wrong.token', apiUrl: fake.apiUrl, service: stubService(), log: captureLog().log });
+    await expect(attempt).rejects.toBeInstanceOf(FatalBotError);
+    await expect(attempt).rejects.toThrow(/rejected DISCORD_TOKEN.*Reset Token/);
+    expect(fake.requests.filter((r) => r.operationId === 'get_bot_gateway')).toHaveLength(1);
+    expect(fake.identifies).toBe(0);
+  });
+
+  it('stops for good on gateway close 4014 and says to enable the Message Content Intent', async () => {
+    fake = await startFakeDiscord({ token: TOKEN });
+    const fatal: FatalBotError[] = [];
+    bot = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, service: stubService(), log: captureLog().log, onFatal: (e) => fatal.push(e) });
+    fake.closeGateway(4014, 'Disallowed intent(s).');
+    await fake.waitFor(() => fatal.length > 0, 5000, 'onFatal');
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0]!.closeCode).toBe(4014);
+    expect(fatal[0]!.message).toContain('Message Content Intent');
+    expect(fatal[0]!.message).toContain('https://discord.com/developers/applications');
+    const identifies = fake.identifies;
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(fake.identifies).toBe(identifies); // no reconnect loop
+  });
+});
+
+/**
+ * A bare Discord that refuses at IDENTIFY with `closeCode`, as the real one does for disallowed intents (4014)
+ * or a bad token (4004). The fake Discord answers IDENTIFY with READY, so it can't show this path.
+ */
+async function refusingDiscord(closeCode: number): Promise<{ apiUrl: string; identifies: () => number; close: () => Promise<void> }> {
+  let identifies = 0;
+  const server: Server = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    if (req.url?.startsWith('/api/v10/gateway/bot')) {
+      const { port } = server.address() as AddressInfo;
+      res.end(JSON.stringify({ url: `ws://127.0.0.1:${port}`, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 } }));
+    } else {
+      res.statusCode = 404;
+      res.end(JSON.stringify({ message: '404: Not Found', code: 0 }));
+    }
+  });
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (ws) => {
+    ws.send(JSON.stringify({ op: 10, d: { heartbeat_interval: 45_000 }, s: null, t: null }));
+    ws.on('message', (raw: Buffer) => {
+      const payload = JSON.parse(raw.toString()) as { op: number };
+      if (payload.op === 2) {
+        identifies++;
+        ws.close(closeCode, 'refused');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    apiUrl: `http://127.0.0.1:${port}/api`,
+    identifies: () => identifies,
+    close: async () => {
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('refusals at IDENTIFY', () => {
+  it('fails start-up at once, with the Message Content Intent hint, when IDENTIFY is refused with 4014', async () => {
+    const refusing = await refusingDiscord(4014);
+    try {
+      const attempt = startBot({ token: TOKEN, apiUrl: refusing.apiUrl, service: stubService(), log: captureLog().log });
+      await expect(attempt).rejects.toMatchObject({ name: 'FatalBotError', closeCode: 4014 });
+      await expect(attempt).rejects.toThrow(/"Message Content Intent"/);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(refusing.identifies()).toBe(1);
+    } finally {
+      await refusing.close();
+    }
+  });
+
+  it('fails start-up at once, saying the token was rejected, when IDENTIFY is refused with 4004', async () => {
+    const refusing = await refusingDiscord(4004);
+    try {
+      const attempt = startBot({ token: TOKEN, apiUrl: refusing.apiUrl, service: stubService(), log: captureLog().log });
+      await expect(attempt).rejects.toMatchObject({ name: 'FatalBotError', closeCode: 4004 });
+      await expect(attempt).rejects.toThrow(/DISCORD_TOKEN.*Reset Token/);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(refusing.identifies()).toBe(1);
+    } finally {
+      await refusing.close();
+    }
+  });
+});
+
+describe('explaining failures', () => {
+  it('says where to enable the intent for 4014, and where to reset the token for 4004', () => {
+    expect(explainCloseCode(4014)).toContain('"Message Content Intent"');
+    expect(explainCloseCode(4014)).toContain('https://discord.com/developers/applications');
+    expect(explainCloseCode(4004)).toContain('Reset Token');
+  });
+
+  it('tells an unreachable Discord apart from a rejected token', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+    expect(explainLoginError(refused, undefined, 'http://127.0.0.1:1/api')).toMatch(/Could not log in to Discord at http:\/\/127\.0\.0\.1:1\/api: connect ECONNREFUSED/);
+    expect(explainLoginError(Object.assign(new Error('x'), { status: 401 }), undefined, 'u')).toMatch(/rejected DISCORD_TOKEN/);
+  });
+});

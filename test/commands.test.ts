@@ -1,0 +1,198 @@
+/**
+ * The slash command modules: their definitions (bounds included), the handler's own checks, and what each one
+ * sends, through the real discord.js client and the fake Discord with a stub service.
+ */
+import { ApplicationCommandOptionType } from 'discord.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startBot, type RunningBot } from '../src/discord/app.js';
+import babble, { BABBLE_BOUNDS, babbleOptionsProblem } from '../src/discord/commands/babble.js';
+import { helpEmbed, PRIVACY_SUMMARY } from '../src/discord/commands/help.js';
+import { commands } from '../src/discord/commands/index.js';
+import { modelInfoEmbed } from '../src/discord/commands/model.js';
+import { EMBED_LIMITS, embedLength } from '../src/discord/safety.js';
+import { silentLogger } from '../src/log.js';
+import { LIMITS } from '../src/service/generation.js';
+import type { BabbleRequest, GenerationService, ModelInfo } from '../src/service/types.js';
+import { option, startFakeDiscord, subcommand, type FakeDiscord } from './fake-discord/index.js';
+
+const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-command-tests';
+
+const INFO: ModelInfo = {
+  version: 'base', created: '2025-11-25T12:00:00.000Z', trainingChars: 1_234_567, corpusSha256: 'c0ffee'.repeat(10) + 'abcd',
+  vocabSize: 49, parameters: 234_417, training: { steps: 1500, finalLoss: 1.234567, bitsPerChar: 1.78, command: 'npm run train' },
+};
+
+describe('command definitions', () => {
+  it('has one module per name, each with a description', () => {
+    const names = commands.map((c) => c.data.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names).toEqual(['babble', 'help', 'model']);
+    for (const c of commands) expect(c.data.description.length).toBeGreaterThan(0);
+  });
+
+  it('declares the /babble bounds in the definition', () => {
+    const opts = Object.fromEntries((babble.data.options ?? []).map((o) => [o.name, o as unknown as Record<string, unknown>]));
+    expect(opts.seed).toMatchObject({ type: ApplicationCommandOptionType.String, required: true, max_length: 500 });
+    expect(opts.temperature).toMatchObject({ type: ApplicationCommandOptionType.Number, min_value: 0, max_value: 2 });
+    expect(opts.length).toMatchObject({ type: ApplicationCommandOptionType.Integer, min_value: 1, max_value: 1000 });
+    expect(opts.rng).toMatchObject({ type: ApplicationCommandOptionType.Integer, min_value: 0, max_value: 2 ** 31 - 1 });
+  });
+
+  it("keeps the /babble bounds within what the generation service accepts", () => {
+    expect(BABBLE_BOUNDS.seedMaxLength).toBeLessThanOrEqual(LIMITS.seedChars);
+    for (const key of ['temperature', 'length', 'rng'] as const) {
+      expect(BABBLE_BOUNDS[key].min).toBeGreaterThanOrEqual(LIMITS[key].min);
+      expect(BABBLE_BOUNDS[key].max).toBeLessThanOrEqual(LIMITS[key].max);
+    }
+  });
+
+  it('gives /model an info subcommand', () => {
+    const model = commands.find((c) => c.data.name === 'model')!;
+    expect(model.data.options).toEqual([expect.objectContaining({ type: ApplicationCommandOptionType.Subcommand, name: 'info' })]);
+  });
+});
+
+describe('babbleOptionsProblem', () => {
+  it('accepts options at the edges of their ranges', () => {
+    expect(babbleOptionsProblem({ seed: 'a' })).toBeUndefined();
+    expect(babbleOptionsProblem({ seed: 'x'.repeat(500), temperature: 0, length: 1, rng: 0 })).toBeUndefined();
+    expect(babbleOptionsProblem({ seed: 'hi', temperature: 2, length: 1000, rng: 2 ** 31 - 1 })).toBeUndefined();
+  });
+
+  it('names the option and its range when one is out of bounds', () => {
+    expect(babbleOptionsProblem({ seed: 'hi', temperature: 2.5 })).toMatch(/^temperature .* 0 to 2 .*2\.5/);
+    expect(babbleOptionsProblem({ seed: 'hi', temperature: -0.1 })).toMatch(/^temperature/);
+    expect(babbleOptionsProblem({ seed: 'hi', length: 0 })).toMatch(/^length .* 1 to 1000/);
+    expect(babbleOptionsProblem({ seed: 'hi', length: 1.5 })).toMatch(/^length .*whole number/);
+    expect(babbleOptionsProblem({ seed: 'hi', rng: 2 ** 31 })).toMatch(/^rng/);
+    expect(babbleOptionsProblem({ seed: 'hi', rng: -1 })).toMatch(/^rng/);
+    expect(babbleOptionsProblem({ seed: 'hi', temperature: Number.NaN })).toMatch(/^temperature/);
+  });
+
+  it('refuses an empty or too long seed', () => {
+    expect(babbleOptionsProblem({ seed: '   ' })).toMatch(/^seed/);
+    expect(babbleOptionsProblem({ seed: 'x'.repeat(501) })).toMatch(/^seed is too long.*500.*501/);
+  });
+});
+
+describe('embeds', () => {
+  it('/help explains the commands and the privacy summary within embed limits', () => {
+    const embed = helpEmbed();
+    const text = JSON.stringify(embed);
+    for (const name of ['/babble', '/model info', '/help', 'Mention']) expect(text).toContain(name);
+    expect(embed.fields?.find((f) => f.name === 'Privacy')?.value).toBe(PRIVACY_SUMMARY);
+    expect(PRIVACY_SUMMARY).toMatch(/stores no messages/);
+    expect(embedLength(embed)).toBeLessThanOrEqual(EMBED_LIMITS.total);
+  });
+
+  it('/model info shows version, date, training text and figures from the service', () => {
+    const embed = modelInfoEmbed(INFO);
+    const byName = Object.fromEntries((embed.fields ?? []).map((f) => [f.name, f.value]));
+    expect(byName.Version).toBe('base');
+    expect(byName.Trained).toContain(`<t:${Date.parse(INFO.created) / 1000}:`);
+    expect(byName['Training text']).toContain('1,234,567 characters');
+    expect(byName.Size).toContain('234,417 parameters');
+    expect(byName['Training figures']).toContain('steps: 1,500');
+    expect(byName['Training figures']).toContain('finalLoss: 1.235');
+    expect(byName['Training figures']).toContain('command: npm run train');
+  });
+
+  it('/model info stays within embed limits however big the training record is', () => {
+    const training = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`figure${i}`, 'x'.repeat(50)]));
+    const embed = modelInfoEmbed({ ...INFO, training, version: 'v'.repeat(400) });
+    expect(embed.title!.length).toBeLessThanOrEqual(EMBED_LIMITS.title);
+    for (const f of embed.fields ?? []) expect(f.value.length).toBeLessThanOrEqual(EMBED_LIMITS.fieldValue);
+    expect(embedLength(embed)).toBeLessThanOrEqual(EMBED_LIMITS.total);
+  });
+});
+
+describe('commands through Discord', () => {
+  let fake: FakeDiscord;
+  let bot: RunningBot;
+  const requests: BabbleRequest[] = [];
+  let gate: Promise<void> | undefined;
+
+  const service: GenerationService = {
+    babble: async (req) => {
+      requests.push(req);
+      if (gate) await gate;
+      if (req.seed === 'long') return `long ${'a'.repeat(3000)}`;
+      return `${req.seed.toLowerCase()} ba ba`;
+    },
+    reply: async () => 'goo',
+    info: () => INFO,
+  };
+
+  beforeAll(async () => {
+    fake = await startFakeDiscord({ token: TOKEN });
+    bot = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, service, log: silentLogger(), deferAfterMs: 200 });
+  });
+  afterAll(async () => {
+    await bot?.stop();
+    await fake?.close();
+  });
+  beforeEach(() => {
+    requests.length = 0;
+    gate = undefined;
+  });
+
+  function callback(token: string) {
+    return fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token);
+  }
+
+  it('/babble passes the options to the service and replies directly when the text is ready in time', async () => {
+    const { token } = fake.sendInteraction({
+      data: { name: 'babble', options: [option('seed', 'Me Want'), option('temperature', 0.7), option('length', 40), option('rng', 7)] },
+    });
+    const cb = await callback(token);
+    expect(requests).toEqual([{ seed: 'Me Want', temperature: 0.7, length: 40, rng: 7 }]);
+    expect(cb.body).toEqual({ type: 4, data: expect.objectContaining({ content: 'me want ba ba', allowed_mentions: { parse: [] } }) });
+    expect((cb.body as { data: { flags?: number } }).data.flags ?? 0).toBe(0); // public
+  });
+
+  it('/babble defers when the text is not ready in time, then edits the reply', async () => {
+    let release: () => void = () => undefined;
+    gate = new Promise<void>((r) => { release = r; });
+    const { token } = fake.sendInteraction({ data: { name: 'babble', options: [option('seed', 'slow')] } });
+    const cb = await callback(token);
+    expect(cb.body).toMatchObject({ type: 5 });
+    release();
+    const edit = await fake.waitForRequest((r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token);
+    expect(edit.body).toMatchObject({ content: 'slow ba ba', allowed_mentions: { parse: [] } });
+  });
+
+  it('/babble refuses an out-of-range option with an ephemeral message, without asking the service', async () => {
+    const { token } = fake.sendInteraction({ data: { name: 'babble', options: [option('seed', 'hi'), option('temperature', 5, ApplicationCommandOptionType.Number)] } });
+    const cb = await callback(token);
+    expect(cb.body).toMatchObject({ type: 4, data: { flags: 64, allowed_mentions: { parse: [] } } });
+    expect((cb.body as { data: { content: string } }).data.content).toMatch(/^temperature .*0 to 2/);
+    expect(requests).toEqual([]);
+  });
+
+  it('/babble clamps a reply to 2,000 characters', async () => {
+    const { token } = fake.sendInteraction({ data: { name: 'babble', options: [option('seed', 'long')] } });
+    const cb = await callback(token);
+    const content = (cb.body as { data: { content: string } }).data.content;
+    expect(content).toMatch(/^long a+/);
+    expect(content.length).toBe(2000);
+  });
+
+  it('/help replies with an ephemeral embed', async () => {
+    const { token } = fake.sendInteraction({ data: { name: 'help' } });
+    const cb = await callback(token);
+    expect(cb.body).toMatchObject({ type: 4, data: { flags: 64, embeds: [expect.objectContaining({ title: helpEmbed().title })] } });
+  });
+
+  it('/help also works in a DM with the bot', async () => {
+    const { token } = fake.sendInteraction({ dm: true, data: { name: 'help' } });
+    const cb = await callback(token);
+    expect(cb.body).toMatchObject({ type: 4, data: { flags: 64, embeds: [expect.objectContaining({ title: helpEmbed().title })] } });
+  });
+
+  it('/model info replies with an ephemeral embed of the model info', async () => {
+    const { token } = fake.sendInteraction({ data: { name: 'model', options: [subcommand('info')] } });
+    const cb = await callback(token);
+    expect(cb.body).toMatchObject({ type: 4, data: { flags: 64, embeds: [modelInfoEmbed(INFO)] } });
+    fake.assertNoViolations();
+  });
+});
