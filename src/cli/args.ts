@@ -1,14 +1,15 @@
 /** Small helpers shared by the command-line entry points. */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 export class UsageError extends Error {}
 
-/** Parses argv with node:util, turning its errors into UsageError with the usage text. */
-export function parseCli<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, usage: string) {
+/** Runs an argument parser (node:util parseArgs), turning its errors into UsageError with the usage text. */
+export function withUsage<T>(usage: string, parse: () => T): T {
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return parse();
   } catch (err) {
-    throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n\n${usage}`);
+    throw new UsageError(`${err instanceof Error ? err.message : String(err)}
+
+${usage}`);
   }
 }
 

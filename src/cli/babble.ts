@@ -1,19 +1,20 @@
 /** npm run babble -- "me want" [--temperature 0.5] [--length 50] [--top-k 5] [--rng 42] [--model DIR] */
+import { parseArgs } from 'node:util';
 import { BabyLanguageModel } from '../model/baby.js';
 import { LIMITS } from '../service/generation.js';
-import { numberArg, parseCli, runCli } from './args.js';
+import { numberArg, withUsage, runCli } from './args.js';
 
 const USAGE = 'usage: npm run babble -- "me want" [--temperature 0.5] [--length 50] [--top-k 5] [--rng 42] [--model models/base] [--stop]';
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseCli(process.argv.slice(2), {
+  const { values, positionals } = withUsage(USAGE, () => parseArgs({ args: process.argv.slice(2), allowPositionals: true, options: {
     temperature: { type: 'string' },
     length: { type: 'string' },
     'top-k': { type: 'string' },
     rng: { type: 'string' },
     model: { type: 'string', default: 'models/base' },
     stop: { type: 'boolean', default: false },
-  }, USAGE);
+  } }));
   const temperature = numberArg('temperature', values.temperature, LIMITS.temperature.min, LIMITS.temperature.max) ?? LIMITS.temperature.default;
   const length = numberArg('length', values.length, LIMITS.length.min, 2000, true) ?? 50;
   const topK = numberArg('top-k', values['top-k'], 0, LIMITS.topK.max, true) ?? 0;

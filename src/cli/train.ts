@@ -3,17 +3,18 @@
  *                  [--batch 128] [--seq 32] [--lr 0.002] [--scheme seq|window] [--seed 1] [--overwrite]
  */
 import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
 import { BabyLanguageModel, sha256 } from '../model/baby.js';
 import { initBackend } from '../model/backend.js';
 import { splitHeldOut } from '../model/corpus.js';
 import { normalize } from '../model/vocab.js';
-import { formatSeconds, numberArg, parseCli, progressBar, runCli, UsageError } from './args.js';
+import { formatSeconds, numberArg, withUsage, progressBar, runCli, UsageError } from './args.js';
 
 const USAGE = `usage: npm run train -- [--corpus FILE] [--epochs N | --minutes M] [--out DIR] [--from DIR]
                       [--version NAME] [--batch 128] [--seq 32] [--lr 0.002] [--scheme seq|window] [--seed 1] [--overwrite]`;
 
 async function main(): Promise<void> {
-  const { values } = parseCli(process.argv.slice(2), {
+  const { values } = withUsage(USAGE, () => parseArgs({ args: process.argv.slice(2), allowPositionals: true, options: {
     corpus: { type: 'string', default: 'data/corpus.txt' },
     epochs: { type: 'string' },
     minutes: { type: 'string' },
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
     scheme: { type: 'string', default: 'seq' },
     seed: { type: 'string' },
     overwrite: { type: 'boolean', default: false },
-  }, USAGE);
+  } }));
   if (values.epochs !== undefined && values.minutes !== undefined) throw new UsageError(`give --epochs or --minutes, not both\n\n${USAGE}`);
   const epochs = numberArg('epochs', values.epochs, 0.01, 10_000);
   const minutes = numberArg('minutes', values.minutes, 0.01, 24 * 60);

@@ -22,7 +22,8 @@
  *   MAX_LENGTH − length code units (on a code-point boundary, leading spaces dropped) and `length` is generated.
  * - Only the last PRIME_CHARS characters of the kept seed are fed to the model (after the '\n').
  */
-import { MAX_LENGTH } from '../service/types.js';
+/** Discord's message limit: no generated text is ever longer. */
+export const MAX_LENGTH = 2000;
 import { SamplingScratch, createRng, randomSeed, sampleFromLogits } from './sampling.js';
 import { PANEL_COLUMNS, cellJs, instantiateKernels, matvecJs, packPanels, roundUp, type KernelInstance } from './simd.js';
 import { normalize, type Vocabulary } from './vocab.js';

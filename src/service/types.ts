@@ -3,7 +3,7 @@
  */
 
 /** Discord's message content limit; no generated text is ever longer. */
-export const MAX_LENGTH = 2000;
+export { MAX_LENGTH } from '../model/generate.js';
 
 export interface BabbleRequest {
   /** Any text; it is normalised, and the reply starts with the normalised seed. */
