@@ -86,7 +86,9 @@ export class BabyLanguageModel {
     await initBackend();
     const { data, text: normalised } = encodeTrainingText(text, this.vocab);
     if (data.length < 2) throw new Error('training text is empty after normalisation');
-    const result = await train({ ...options, data, vocabSize: this.vocab.size, init: this.#weights });
+    // A short text still trains: the slice length shrinks to fit at least one slice.
+    const seqLength = Math.max(2, Math.min(options.seqLength ?? 32, Math.floor(data.length / 2)));
+    const result = await train({ ...options, seqLength, data, vocabSize: this.vocab.size, init: this.#weights });
     this.#weights = result.weights;
     this.#generator = new Generator(result.weights, this.vocab);
     this.#lastTraining = { ...result, trainingChars: data.length, corpusSha256: sha256(normalised) };
