@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
+import { registerFastKernels } from './kernels.js';
 
 export type BackendName = 'node' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['node', 'wasm', 'cpu'];
@@ -28,6 +29,8 @@ async function tryBackend(name: BackendName): Promise<void> {
   } else if (name === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');
     if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialise');
+    await tf.ready();
+    registerFastKernels(); // faster replacements for slow stock wasm kernels (kernels.ts)
   } else {
     if (!(await tf.setBackend('cpu'))) throw new Error('cpu backend failed to initialise');
   }

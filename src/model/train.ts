@@ -1,0 +1,489 @@
+/**
+ * The production trainer: Embedding → LSTM → Dropout → LSTM → Dropout → Dense(softmax) trained with hand-written
+ * gradients on plain tfjs ops (see lstm.ts), on whatever backend is active. On wasm, call `registerFastKernels()`
+ * (kernels.ts; backend.ts does it) for the fast path.
+ *
+ * Maths (Keras-exact, weights in Keras layout, see weights.ts):
+ * - embedding lookup; LSTM gates i, f, c, o from z = x·W + h·U + b, sigmoid recurrent activation, tanh activation;
+ *   inverted dropout (rate 0.2) after each LSTM, in training only; Dense + softmax.
+ * - loss: mean cross-entropy (nats) over every position (`scheme: 'seq'`, sequence-to-sequence) or over the
+ *   character after each `window`-character input (`scheme: 'window'`, the original recipe).
+ * - every sequence starts from a zero state (stateless, as Keras `fit` on a non-stateful LSTM).
+ * - Adam (β1 0.9, β2 0.999, ε 1e-8, bias-corrected, like PyTorch), gradients clipped to a global norm of 5.
+ *
+ * Speed: the input projection of all time steps is one matMul per layer (for the first layer a gather from the
+ * [V, 4H] table E·W1 + b1, so the embedding never gets a [rows, 32] matMul); the recurrence does one [B, H]·[H, 4H]
+ * matMul per step; weight gradients are one matMul each over all steps; nothing uses a transposed matMul.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { makeBatcher, splitBatch, type Batch, type Scheme } from './batches.js';
+import { lstmBackward, lstmForward } from './lstm.js';
+import { startGradientWorker, type GradientWorker } from './train-worker.js';
+import { DROPOUT_RATE, initWeights, mulberry32, type BabyWeights } from './weights.js';
+
+export interface TrainOptions {
+  /** Encoded training text (ids from Vocabulary.encode of normalised lines joined by '\n'). */
+  data: Int32Array;
+  vocabSize: number;
+  /** Fine-tune from these (else initWeights(vocabSize, seed)). */
+  init?: BabyWeights;
+  /** Passes over the data (an epoch ≈ data.length target characters). Default 1 unless maxSteps or maxSeconds is given. */
+  epochs?: number;
+  /** Wall-clock budget: stops after the step that reaches it. */
+  maxSeconds?: number;
+  maxSteps?: number;
+  /** Sequences per step; default 128. */
+  batchSize?: number;
+  /** Time steps per sequence (`seq`); default 32. */
+  seqLength?: number;
+  /** Default 'seq'. */
+  scheme?: Scheme;
+  /** Input characters per sample (`window`); default 15. */
+  window?: number;
+  /** Adam learning rate; default 2e-3. */
+  learningRate?: number;
+  /** Global-norm gradient clipping; default 5 (0 or Infinity: none). */
+  clipNorm?: number;
+  /** Dropout rate after each LSTM; default 0.2. */
+  dropout?: number;
+  /** Makes initialisation, batches and dropout reproducible (same backend). Default 1. */
+  seed?: number;
+  /** Cancellation: training stops after the current step and returns with `stoppedBy: 'aborted'`. */
+  signal?: AbortSignal;
+  /** Called after the first step, then at most every `progressIntervalMs`, and after the last step. */
+  onProgress?: (p: TrainProgress) => void | Promise<void>;
+  /** Default 1000. */
+  progressIntervalMs?: number;
+  /**
+   * 1 (default): everything on this thread. 2: data-parallel, each batch split in two halves, one computed here
+   * and one on a worker_thread (same backend), gradients averaged before one Adam update here. Results differ
+   * from `workers: 1` (other dropout masks, summation order) but are reproducible for a seed.
+   */
+  workers?: 1 | 2;
+}
+
+export interface TrainProgress {
+  /** Steps done. */
+  step: number;
+  /** Steps planned (estimated from speed when only a time budget bounds the run). */
+  totalSteps: number;
+  /** Epochs done, fractional. */
+  epoch: number;
+  /** Mean training loss (nats per target character) of the steps since the previous report. */
+  loss: number;
+  charsPerSecond: number;
+  etaSeconds: number;
+  elapsedSeconds: number;
+}
+
+export interface TrainResult {
+  weights: BabyWeights;
+  steps: number;
+  targetChars: number;
+  seconds: number;
+  /** Target characters per second over the whole run. */
+  charsPerSecond: number;
+  /** Mean training loss (nats) of the last min(10, steps) steps; NaN when no step ran. */
+  finalLoss: number;
+  /** The training loss of every step (before that step's update). */
+  lossCurve: { step: number; loss: number }[];
+  stoppedBy: 'epochs' | 'time' | 'steps' | 'aborted';
+  /** Threads that computed gradients. */
+  workers: number;
+}
+
+/** The trainable tensors, by short name (Keras layout: w = kernel, u = recurrent kernel, b = bias, d = dense). */
+export const PARAMS = ['embedding', 'w1', 'u1', 'b1', 'w2', 'u2', 'b2', 'wd', 'bd'] as const;
+export type ParamName = (typeof PARAMS)[number];
+export type Params = Record<ParamName, tf.Tensor>;
+
+interface Shapes {
+  vocabSize: number;
+  embeddingDim: number;
+  units: number;
+}
+
+function paramShapes({ vocabSize: V, embeddingDim: D, units: H }: Shapes): Record<ParamName, number[]> {
+  return {
+    embedding: [V, D],
+    w1: [D, 4 * H], u1: [H, 4 * H], b1: [4 * H],
+    w2: [H, 4 * H], u2: [H, 4 * H], b2: [4 * H],
+    wd: [H, V], bd: [V],
+  };
+}
+
+function weightArrays(w: BabyWeights): Record<ParamName, Float32Array> {
+  return {
+    embedding: w.embedding,
+    w1: w.lstm1.kernel, u1: w.lstm1.recurrentKernel, b1: w.lstm1.bias,
+    w2: w.lstm2.kernel, u2: w.lstm2.recurrentKernel, b2: w.lstm2.bias,
+    wd: w.dense.kernel, bd: w.dense.bias,
+  };
+}
+
+/** Tensors of the weights (caller disposes). Checks every array's size. */
+export function toTensors(w: BabyWeights): Params {
+  const shapes = paramShapes(w);
+  const arrays = weightArrays(w);
+  const out = {} as Params;
+  for (const name of PARAMS) {
+    const n = shapes[name].reduce((a, b) => a * b, 1);
+    if (arrays[name].length !== n) {
+      tf.dispose(Object.values(out));
+      throw new Error(`train: weights ${name} has ${arrays[name].length} values, expected ${n}`);
+    }
+    out[name] = tf.tensor(arrays[name], shapes[name], 'float32');
+  }
+  return out;
+}
+
+/** Plain copies of the tensors' values. */
+function toWeights(p: Params, s: Shapes): BabyWeights {
+  const a = (name: ParamName) => new Float32Array(p[name].dataSync());
+  return {
+    vocabSize: s.vocabSize, embeddingDim: s.embeddingDim, units: s.units,
+    embedding: a('embedding'),
+    lstm1: { kernel: a('w1'), recurrentKernel: a('u1'), bias: a('b1') },
+    lstm2: { kernel: a('w2'), recurrentKernel: a('u2'), bias: a('b2') },
+    dense: { kernel: a('wd'), bias: a('bd') },
+  };
+}
+
+/** Inverted dropout mask: 0 with probability `rate`, else 1 / (1 - rate). 16 random bits per entry. */
+export function dropoutMask(rows: number, cols: number, rate: number, rand: () => number): tf.Tensor2D {
+  const n = rows * cols;
+  const values = new Float32Array(n);
+  const keep = 1 / (1 - rate);
+  const threshold = Math.round(rate * 65536);
+  for (let i = 0; i < n; i += 2) {
+    const r = (rand() * 4294967296) >>> 0;
+    values[i] = (r & 0xffff) < threshold ? 0 : keep;
+    if (i + 1 < n) values[i + 1] = r >>> 16 < threshold ? 0 : keep;
+  }
+  return tf.tensor2d(values, [rows, cols]);
+}
+
+export type StepOutput = {
+  loss: tf.Scalar;
+  grads: Params;
+};
+
+/**
+ * Mean cross-entropy loss of one batch and its gradients for every parameter, by the hand-written backward pass
+ * (call inside tf.tidy). `dropout` 0 disables the masks; `rand` draws them.
+ */
+export function lossAndGradients(p: Params, batch: Batch, scheme: Scheme, dropout: number, rand: () => number): StepOutput {
+  const { steps: T, batchSize: B } = batch;
+  const N = T * B;
+  const [V, H] = [p.wd.shape[1]!, p.u1.shape[0]!];
+  const ids = tf.tensor1d(batch.inputs, 'int32');
+  const embedding = p.embedding as tf.Tensor2D;
+  const w1 = p.w1 as tf.Tensor2D;
+  const w2 = p.w2 as tf.Tensor2D;
+  const wd = p.wd as tf.Tensor2D;
+
+  // Layer 1: xw = E[ids]·W1 + b1 = (E·W1 + b1)[ids]
+  const table = tf.add(tf.matMul(embedding, w1), p.b1) as tf.Tensor2D; // [V, 4H]
+  const xw1 = tf.gather(table, ids) as tf.Tensor2D;
+  const oneHotInputs = tf.oneHot(ids, V).toFloat() as tf.Tensor2D; // only for dTable = onehotᵀ·dZ1, accumulated per step
+  const l1 = lstmForward(xw1, p.u1 as tf.Tensor2D, T, { tape: true, input: oneHotInputs });
+  const mask1 = dropout > 0 ? dropoutMask(N, H, dropout, rand) : undefined;
+  const x2 = mask1 ? (tf.mul(l1.outputs, mask1) as tf.Tensor2D) : l1.outputs;
+  const xw2 = tf.add(tf.matMul(x2, w2), p.b2) as tf.Tensor2D;
+  const l2 = lstmForward(xw2, p.u2 as tf.Tensor2D, T, { tape: true, input: x2 });
+  const top = scheme === 'seq' ? l2.outputs : l2.h; // [M, H]
+  const M = top.shape[0];
+  const mask2 = dropout > 0 ? dropoutMask(M, H, dropout, rand) : undefined;
+  const hd = mask2 ? (tf.mul(top, mask2) as tf.Tensor2D) : top;
+  const logits = tf.add(tf.matMul(hd, wd), p.bd) as tf.Tensor2D;
+  const logp = tf.logSoftmax(logits);
+  const targets = tf.oneHot(tf.tensor1d(batch.targets, 'int32'), V);
+  const loss = tf.div(tf.neg(tf.sum(tf.mul(targets, logp))), M) as tf.Scalar;
+
+  // Backward
+  const dLogits = tf.div(tf.sub(tf.exp(logp), targets), M) as tf.Tensor2D;
+  const dwd = tf.matMul(tf.transpose(hd), dLogits);
+  const dbd = tf.sum(dLogits, 0);
+  const dhd = tf.matMul(dLogits, tf.transpose(wd)) as tf.Tensor2D;
+  const dTop = mask2 ? (tf.mul(dhd, mask2) as tf.Tensor2D) : dhd;
+  const g2 = scheme === 'seq' ? lstmBackward(l2.tape!, p.u2 as tf.Tensor2D, dTop) : lstmBackward(l2.tape!, p.u2 as tf.Tensor2D, undefined, dTop);
+  const dw2 = g2.dKernel!;
+  const db2 = g2.dBias!;
+  const dx2 = tf.matMul(g2.dxw, tf.transpose(w2)) as tf.Tensor2D;
+  const dOut1 = mask1 ? (tf.mul(dx2, mask1) as tf.Tensor2D) : dx2;
+  const g1 = lstmBackward(l1.tape!, p.u1 as tf.Tensor2D, dOut1, undefined, undefined, { dxw: false });
+  const dTable = g1.dKernel!; // [V, 4H]; d(xw1) = onehot·dTable
+  const dEmbedding = tf.matMul(dTable, tf.transpose(w1));
+  const dw1 = tf.matMul(tf.transpose(embedding), dTable);
+  const db1 = g1.dBias!;
+  return {
+    loss,
+    grads: {
+      embedding: dEmbedding, w1: dw1, u1: g1.dRecurrentKernel, b1: db1,
+      w2: dw2, u2: g2.dRecurrentKernel, b2: db2, wd: dwd, bd: dbd,
+    },
+  };
+}
+
+interface AdamState {
+  m: Params;
+  v: Params;
+  t: number;
+}
+
+const BETA1 = 0.9;
+const BETA2 = 0.999;
+const EPSILON = 1e-8;
+
+/** One Adam update with global-norm clipping (call inside tf.tidy). */
+function adamUpdate(p: Params, grads: Params, state: AdamState, lr: number, clipNorm: number): { p: Params; m: Params; v: Params } {
+  const t = state.t + 1;
+  const lrT = (lr * Math.sqrt(1 - BETA2 ** t)) / (1 - BETA1 ** t);
+  let scale: tf.Tensor | undefined;
+  if (clipNorm > 0 && Number.isFinite(clipNorm)) {
+    const norm = tf.sqrt(tf.addN(PARAMS.map((n) => tf.sum(tf.square(grads[n])))));
+    scale = tf.minimum(1, tf.div(clipNorm, tf.add(norm, 1e-6)));
+  }
+  const out = { p: {} as Params, m: {} as Params, v: {} as Params };
+  for (const n of PARAMS) {
+    const g = scale ? tf.mul(grads[n], scale) : grads[n];
+    const m = tf.add(tf.mul(state.m[n], BETA1), tf.mul(g, 1 - BETA1));
+    const v = tf.add(tf.mul(state.v[n], BETA2), tf.mul(tf.square(g), 1 - BETA2));
+    out.p[n] = tf.sub(p[n], tf.mul(tf.div(m, tf.add(tf.sqrt(v), EPSILON)), lrT));
+    out.m[n] = m;
+    out.v[n] = v;
+  }
+  return out;
+}
+
+function stepSeed(seed: number, step: number, replica: number): number {
+  return (Math.imul(seed >>> 0, 0x2c1b3c6d) ^ Math.imul(step + 1, 0x297a2d39) ^ Math.imul(replica + 1, 0x5bd1e995)) >>> 0;
+}
+
+function stepRandom(seed: number, step: number, replica = 0): () => number {
+  return mulberry32(stepSeed(seed, step, replica));
+}
+
+/** Copies of the parameters' values in PARAMS order (own buffers: safe to transfer). */
+function paramArrays(p: Params): Float32Array[] {
+  return PARAMS.map((n) => new Float32Array(p[n].dataSync()));
+}
+
+function checkIds(data: Int32Array, vocabSize: number, what: string): void {
+  for (let i = 0; i < data.length; i++) {
+    const id = data[i]!;
+    if (!(id >= 0 && id < vocabSize)) throw new RangeError(`${what}: id ${id} at position ${i} is outside 0..${vocabSize - 1}`);
+  }
+}
+
+const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const { data, vocabSize } = opts;
+  const scheme: Scheme = opts.scheme ?? 'seq';
+  if (scheme !== 'seq' && scheme !== 'window') throw new Error(`train: unknown scheme ${String(scheme)}`);
+  const seed = opts.seed ?? 1;
+  const lr = opts.learningRate ?? 2e-3;
+  const clipNorm = opts.clipNorm ?? 5;
+  const dropout = opts.dropout ?? DROPOUT_RATE;
+  if (!(dropout >= 0 && dropout < 1)) throw new RangeError(`train: dropout must be in [0, 1) (got ${dropout})`);
+  const init = opts.init ?? initWeights(vocabSize, seed);
+  if (init.vocabSize !== vocabSize) throw new Error(`train: init weights have vocabSize ${init.vocabSize}, expected ${vocabSize}`);
+  checkIds(data, vocabSize, 'train');
+  const batcher = makeBatcher(data, {
+    scheme,
+    batchSize: opts.batchSize ?? 128,
+    seqLength: opts.seqLength ?? 32,
+    window: opts.window ?? 15,
+    seed,
+  });
+  const unbounded = opts.maxSteps === undefined && opts.maxSeconds === undefined;
+  const epochs = opts.epochs ?? (unbounded ? 1 : Infinity);
+  if (!(epochs > 0)) throw new RangeError(`train: epochs must be positive (got ${epochs})`);
+  const epochSteps = Number.isFinite(epochs) ? Math.max(1, Math.ceil(epochs * batcher.stepsPerEpoch)) : Infinity;
+  const maxSteps = opts.maxSteps ?? Infinity;
+  const stepLimit = Math.min(epochSteps, maxSteps);
+  const maxSeconds = opts.maxSeconds ?? Infinity;
+  const progressInterval = opts.progressIntervalMs ?? 1000;
+  const shapes: Shapes = { vocabSize, embeddingDim: init.embeddingDim, units: init.units };
+  const workers = opts.workers ?? 1;
+  if (workers !== 1 && workers !== 2) throw new RangeError(`train: workers must be 1 or 2 (got ${String(workers)})`);
+  if (workers === 2 && (opts.batchSize ?? 128) < 2) throw new RangeError('train: workers: 2 needs a batchSize of at least 2');
+
+  const helper: GradientWorker | undefined = workers === 2 ? await startGradientWorker(tf.getBackend()) : undefined;
+  const shapeList = PARAMS.map((n) => paramShapes(shapes)[n]);
+  let params: Params;
+  try {
+    params = toTensors(init);
+  } catch (err) {
+    await helper?.terminate();
+    throw err;
+  }
+  const zeros = (): Params => tf.tidy(() => Object.fromEntries(PARAMS.map((n) => [n, tf.zerosLike(params[n])])) as Params);
+  const adam: AdamState = { m: zeros(), v: zeros(), t: 0 };
+  const lossCurve: { step: number; loss: number }[] = [];
+  const started = performance.now();
+  let stoppedBy: TrainResult['stoppedBy'] = 'epochs';
+  let step = 0;
+  let lastReport = -Infinity;
+  let sinceReport: number[] = [];
+  const elapsed = () => (performance.now() - started) / 1000;
+  const report = async () => {
+    if (!opts.onProgress) return;
+    const seconds = elapsed();
+    const perStep = seconds / Math.max(1, step);
+    const timeLeft = Math.max(0, maxSeconds - seconds);
+    const totalSteps = Number.isFinite(stepLimit) ? stepLimit : step + Math.ceil(timeLeft / perStep);
+    const loss = sinceReport.reduce((a, b) => a + b, 0) / Math.max(1, sinceReport.length);
+    sinceReport = [];
+    lastReport = performance.now();
+    await opts.onProgress({
+      step,
+      totalSteps,
+      epoch: step / batcher.stepsPerEpoch,
+      loss,
+      charsPerSecond: (step * batcher.targetsPerBatch) / Math.max(seconds, 1e-9),
+      etaSeconds: Math.min(timeLeft, Math.max(0, (Math.min(totalSteps, stepLimit) - step) * perStep)),
+      elapsedSeconds: seconds,
+    });
+  };
+
+  try {
+    for (;;) {
+      if (opts.signal?.aborted) {
+        stoppedBy = 'aborted';
+        break;
+      }
+      if (step >= stepLimit) {
+        stoppedBy = step >= maxSteps ? 'steps' : 'epochs';
+        break;
+      }
+      const batch = batcher.batch(step);
+      let next: { loss: tf.Scalar; p: Params; m: Params; v: Params };
+      if (!helper) {
+        const rand = stepRandom(seed, step);
+        next = tf.tidy(() => {
+          const { loss, grads } = lossAndGradients(params, batch, scheme, dropout, rand);
+          return { loss, ...adamUpdate(params, grads, adam, lr, clipNorm) };
+        });
+      } else {
+        const [mine, theirs] = splitBatch(batch, 2) as [Batch, Batch];
+        const remote = helper.compute({ params: paramArrays(params), shapes: shapeList, batch: theirs, scheme, dropout, maskSeed: stepSeed(seed, step, 1) });
+        remote.catch(() => undefined); // a rejection is handled by the await below, even if the local part throws first
+        const rand = stepRandom(seed, step);
+        const local = tf.tidy(() => lossAndGradients(params, mine, scheme, dropout, rand));
+        let other: Awaited<typeof remote>;
+        try {
+          other = await remote;
+        } catch (err) {
+          tf.dispose([local.loss, Object.values(local.grads)]);
+          throw err;
+        }
+        // Each part's loss is a mean over its targets: weigh by target counts.
+        const w = mine.targets.length / (mine.targets.length + theirs.targets.length);
+        next = tf.tidy(() => {
+          const grads = Object.fromEntries(PARAMS.map((n, i) => [n, tf.add(tf.mul(local.grads[n], w), tf.mul(tf.tensor(other.grads[i]!, shapeList[i]!, 'float32'), 1 - w))])) as Params;
+          const loss = tf.add(tf.mul(local.loss, w), other.loss * (1 - w)) as tf.Scalar;
+          return { loss, ...adamUpdate(params, grads, adam, lr, clipNorm) };
+        });
+        tf.dispose([local.loss, Object.values(local.grads)]);
+      }
+      const loss = next.loss.dataSync()[0]!;
+      tf.dispose([next.loss, Object.values(params), Object.values(adam.m), Object.values(adam.v)]);
+      params = next.p;
+      adam.m = next.m;
+      adam.v = next.v;
+      adam.t++;
+      step++;
+      lossCurve.push({ step, loss });
+      sinceReport.push(loss);
+      if (!Number.isFinite(loss)) throw new Error(`train: loss became ${loss} at step ${step}`);
+      if (elapsed() >= maxSeconds) {
+        stoppedBy = 'time';
+        break;
+      }
+      if (step === 1 || performance.now() - lastReport >= progressInterval) await report();
+      await nextTick(); // let timers and abort signals run
+    }
+    if (step > 0 && sinceReport.length > 0) await report();
+    const seconds = elapsed();
+    const tail = lossCurve.slice(-10);
+    return {
+      weights: toWeights(params, shapes),
+      steps: step,
+      targetChars: step * batcher.targetsPerBatch,
+      seconds,
+      charsPerSecond: (step * batcher.targetsPerBatch) / Math.max(seconds, 1e-9),
+      finalLoss: tail.length ? tail.reduce((a, b) => a + b.loss, 0) / tail.length : NaN,
+      lossCurve,
+      stoppedBy,
+      workers,
+    };
+  } finally {
+    tf.dispose([Object.values(params), Object.values(adam.m), Object.values(adam.v)]);
+    await helper?.terminate();
+  }
+}
+
+export interface CrossEntropyOptions {
+  /** Characters per forward chunk; default 64. */
+  seqLength?: number;
+  /** Parallel streams; default 128. */
+  batchSize?: number;
+}
+
+/**
+ * Held-out cross-entropy in bits per character, with the training forward pass and no dropout.
+ *
+ * The text is cut into `batchSize` contiguous streams of equal length (fewer when the text is short; the few
+ * characters left over at the end are not scored). Each stream is read in chunks of `seqLength` with the LSTM state
+ * CARRIED from chunk to chunk (as generation carries it), starting from a zero state, so every character of a
+ * stream after its first is scored once, with all of its stream before it as context.
+ */
+export async function crossEntropyBits(weights: BabyWeights, data: Int32Array, opts: CrossEntropyOptions = {}): Promise<number> {
+  const T = opts.seqLength ?? 64;
+  const B = opts.batchSize ?? 128;
+  if (!Number.isInteger(T) || T < 1 || !Number.isInteger(B) || B < 1) throw new RangeError('crossEntropyBits: seqLength and batchSize must be positive integers');
+  if (data.length < 2) throw new RangeError('crossEntropyBits: need at least 2 characters');
+  checkIds(data, weights.vocabSize, 'crossEntropyBits');
+  const streams = Math.max(1, Math.min(B, Math.floor((data.length - 1) / T)));
+  const length = Math.floor((data.length - 1) / streams); // targets per stream
+  const p = toTensors(weights);
+  let state: tf.Tensor2D[] | undefined; // h1, c1, h2, c2
+  let total = 0;
+  let count = 0;
+  try {
+    for (let pos = 0; pos < length; pos += T) {
+      const steps = Math.min(T, length - pos);
+      const inputs = new Int32Array(steps * streams);
+      const targets = new Int32Array(steps * streams);
+      for (let t = 0; t < steps; t++) {
+        for (let s = 0; s < streams; s++) {
+          inputs[t * streams + s] = data[s * length + pos + t]!;
+          targets[t * streams + s] = data[s * length + pos + t + 1]!;
+        }
+      }
+      const prev = state;
+      const out = tf.tidy(() => {
+        const table = tf.add(tf.matMul(p.embedding, p.w1), p.b1) as tf.Tensor2D;
+        const xw1 = tf.gather(table, tf.tensor1d(inputs, 'int32')) as tf.Tensor2D;
+        const l1 = lstmForward(xw1, p.u1 as tf.Tensor2D, steps, prev ? { h0: prev[0], c0: prev[1] } : {});
+        const xw2 = tf.add(tf.matMul(l1.outputs, p.w2), p.b2) as tf.Tensor2D;
+        const l2 = lstmForward(xw2, p.u2 as tf.Tensor2D, steps, prev ? { h0: prev[2], c0: prev[3] } : {});
+        const logp = tf.logSoftmax(tf.add(tf.matMul(l2.outputs, p.wd), p.bd));
+        const picked = tf.sum(tf.mul(tf.oneHot(tf.tensor1d(targets, 'int32'), weights.vocabSize), logp));
+        return { picked, state: [l1.h, l1.c, l2.h, l2.c] };
+      });
+      total -= out.picked.dataSync()[0]!;
+      count += steps * streams;
+      out.picked.dispose();
+      if (prev) tf.dispose(prev);
+      state = out.state;
+      await nextTick();
+    }
+  } finally {
+    if (state) tf.dispose(state);
+    tf.dispose(Object.values(p));
+  }
+  return total / count / Math.LN2;
+}

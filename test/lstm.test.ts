@@ -1,0 +1,168 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { inputProjection, lstmBackward, lstmForward } from '../src/model/lstm.js';
+import { registerFastKernels, unregisterFastKernels } from '../src/model/kernels.js';
+import { mulberry32 } from '../src/model/weights.js';
+
+function randomArray(n: number, rand: () => number, scale = 1): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = (rand() * 2 - 1) * scale;
+  return a;
+}
+
+function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
+  expect(a.shape).toEqual(b.shape);
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+}
+
+/** A plain LSTM in tfjs ops (Keras maths), differentiated by tf.grad: the reference for the hand-written backward. */
+function referenceLstm(xw: tf.Tensor2D, u: tf.Tensor2D, steps: number, h0: tf.Tensor2D, c0: tf.Tensor2D) {
+  const batch = xw.shape[0] / steps;
+  const units = u.shape[0];
+  let h = h0;
+  let c = c0;
+  const hs: tf.Tensor2D[] = [];
+  for (let t = 0; t < steps; t++) {
+    const z = tf.add(tf.slice(xw, [t * batch, 0], [batch, 4 * units]), tf.matMul(h, u));
+    const gate = (k: number) => tf.slice(z, [0, k * units], [batch, units]);
+    const i = tf.sigmoid(gate(0));
+    const f = tf.sigmoid(gate(1));
+    const g = tf.tanh(gate(2));
+    const o = tf.sigmoid(gate(3));
+    c = tf.add(tf.mul(f, c), tf.mul(i, g));
+    h = tf.mul(o, tf.tanh(c));
+    hs.push(h);
+  }
+  return { outputs: tf.concat(hs, 0) as tf.Tensor2D, h, c };
+}
+
+const BACKENDS: { name: string; backend: string; fast: boolean }[] = [
+  { name: 'cpu', backend: 'cpu', fast: false },
+  { name: 'wasm (stock kernels)', backend: 'wasm', fast: false },
+  { name: 'wasm (fast kernels)', backend: 'wasm', fast: true },
+];
+
+afterAll(() => unregisterFastKernels());
+
+describe.each(BACKENDS)('lstm on $name', ({ backend, fast }) => {
+  const setup = async () => {
+    await tf.setBackend(backend);
+    await tf.ready();
+    if (fast) registerFastKernels();
+    else unregisterFastKernels();
+  };
+
+  it('forward equals tfjs-layers LSTM (sigmoid recurrent activation) with the same Keras weights', async () => {
+    await setup();
+    const [B, T, D, H] = [3, 5, 4, 6];
+    const rand = mulberry32(7);
+    const kernel = tf.tensor2d(randomArray(D * 4 * H, rand, 0.6), [D, 4 * H]);
+    const recurrent = tf.tensor2d(randomArray(H * 4 * H, rand, 0.6), [H, 4 * H]);
+    const bias = tf.tensor1d(randomArray(4 * H, rand, 0.5));
+    const xBatchMajor = tf.tensor3d(randomArray(B * T * D, rand, 1.5), [B, T, D]);
+    const layer = tf.layers.lstm({ units: H, recurrentActivation: 'sigmoid', returnSequences: true });
+    const expected = layer.apply(xBatchMajor) as tf.Tensor3D;
+    layer.setWeights([kernel, recurrent, bias]);
+    const want = layer.apply(xBatchMajor) as tf.Tensor3D;
+    const got = tf.tidy(() => {
+      const xTimeMajor = tf.reshape(tf.transpose(xBatchMajor, [1, 0, 2]), [T * B, D]) as tf.Tensor2D;
+      const { outputs } = lstmForward(inputProjection(xTimeMajor, kernel, bias), recurrent, T);
+      return tf.transpose(tf.reshape(outputs, [T, B, H]), [1, 0, 2]);
+    });
+    expect(maxAbsDiff(got, want)).toBeLessThan(1e-4);
+    // the comparison is not vacuous: the layer's own random weights give other numbers
+    expect(maxAbsDiff(got, expected)).toBeGreaterThan(1e-2);
+    tf.dispose([kernel, recurrent, bias, xBatchMajor, expected, want, got]);
+    layer.dispose();
+  });
+
+  it('hand-written backward equals tf.grad of a plain ops LSTM, initial state included', async () => {
+    await setup();
+    const [B, T, H] = [2, 4, 3];
+    const rand = mulberry32(11);
+    const xw = tf.tensor2d(randomArray(T * B * 4 * H, rand, 1.2), [T * B, 4 * H]);
+    const u = tf.tensor2d(randomArray(H * 4 * H, rand, 0.8), [H, 4 * H]);
+    const h0 = tf.tensor2d(randomArray(B * H, rand, 0.5), [B, H]);
+    const c0 = tf.tensor2d(randomArray(B * H, rand, 0.5), [B, H]);
+    // loss = sum(outputs * r1) + sum(h_T * r2) + sum(c_T * r3): its gradients w.r.t. the results are r1, r2, r3
+    const r1 = tf.tensor2d(randomArray(T * B * H, rand), [T * B, H]);
+    const r2 = tf.tensor2d(randomArray(B * H, rand), [B, H]);
+    const r3 = tf.tensor2d(randomArray(B * H, rand), [B, H]);
+    const refGrads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => {
+      const r = referenceLstm(a as tf.Tensor2D, b as tf.Tensor2D, T, c as tf.Tensor2D, d as tf.Tensor2D);
+      return tf.addN([tf.sum(tf.mul(r.outputs, r1)), tf.sum(tf.mul(r.h, r2)), tf.sum(tf.mul(r.c, r3))]) as tf.Scalar;
+    })([xw, u, h0, c0]);
+    const mine = tf.tidy(() => {
+      const fwd = lstmForward(xw, u, T, { h0, c0, tape: true });
+      const ref = referenceLstm(xw, u, T, h0, c0);
+      const forwardError = tf.max(tf.abs(tf.sub(fwd.outputs, ref.outputs)));
+      const g = lstmBackward(fwd.tape!, u, r1, r2, r3);
+      return [g.dxw, g.dRecurrentKernel, g.dh0, g.dc0, forwardError];
+    });
+    expect(mine[4]!.dataSync()[0]).toBeLessThan(1e-5);
+    for (let k = 0; k < 4; k++) {
+      const scale = tf.tidy(() => tf.max(tf.abs(refGrads[k]!)).dataSync()[0]!);
+      expect(scale).toBeGreaterThan(1e-3);
+      expect(maxAbsDiff(mine[k]!, refGrads[k]!)).toBeLessThan(1e-4 * Math.max(1, scale));
+    }
+    tf.dispose([xw, u, h0, c0, r1, r2, r3, ...refGrads, ...mine]);
+  });
+
+  it('backward with zero initial state and only a final-state gradient matches tf.grad', async () => {
+    await setup();
+    const [B, T, H] = [3, 3, 2];
+    const rand = mulberry32(5);
+    const xw = tf.tensor2d(randomArray(T * B * 4 * H, rand, 1.5), [T * B, 4 * H]);
+    const u = tf.tensor2d(randomArray(H * 4 * H, rand, 0.9), [H, 4 * H]);
+    const r2 = tf.tensor2d(randomArray(B * H, rand), [B, H]);
+    const zeros = tf.zeros([B, H]) as tf.Tensor2D;
+    const refGrads = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(referenceLstm(a as tf.Tensor2D, b as tf.Tensor2D, T, zeros, zeros).h, r2)) as tf.Scalar)([xw, u]);
+    const mine = tf.tidy(() => {
+      const g = lstmBackward(lstmForward(xw, u, T, { tape: true }).tape!, u, undefined, r2);
+      return [g.dxw, g.dRecurrentKernel];
+    });
+    for (let k = 0; k < 2; k++) expect(maxAbsDiff(mine[k]!, refGrads[k]!)).toBeLessThan(1e-4);
+    tf.dispose([xw, u, r2, zeros, ...refGrads, ...mine]);
+  });
+
+  it('given the layer input, backward also returns the input kernel and bias gradients of tf.grad', async () => {
+    await setup();
+    const [B, T, D, H] = [3, 4, 5, 3];
+    const rand = mulberry32(13);
+    const x = tf.tensor2d(randomArray(T * B * D, rand, 1.5), [T * B, D]);
+    const w = tf.tensor2d(randomArray(D * 4 * H, rand, 0.7), [D, 4 * H]);
+    const u = tf.tensor2d(randomArray(H * 4 * H, rand, 0.7), [H, 4 * H]);
+    const b = tf.tensor1d(randomArray(4 * H, rand, 0.5));
+    const r1 = tf.tensor2d(randomArray(T * B * H, rand), [T * B, H]);
+    const zeros = tf.zeros([B, H]) as tf.Tensor2D;
+    const refGrads = tf.grads((xx: tf.Tensor, ww: tf.Tensor, uu: tf.Tensor, bb: tf.Tensor) => {
+      const xw = tf.add(tf.matMul(xx, ww), bb) as tf.Tensor2D;
+      return tf.sum(tf.mul(referenceLstm(xw, uu as tf.Tensor2D, T, zeros, zeros).outputs, r1)) as tf.Scalar;
+    })([x, w, u, b]);
+    const mine = tf.tidy(() => {
+      const fwd = lstmForward(inputProjection(x, w, b), u, T, { tape: true, input: x });
+      const g = lstmBackward(fwd.tape!, u, r1);
+      return [tf.matMul(g.dxw, tf.transpose(w)), g.dKernel!, g.dRecurrentKernel, g.dBias!];
+    });
+    for (let k = 0; k < 4; k++) {
+      const scale = tf.tidy(() => tf.max(tf.abs(refGrads[k]!)).dataSync()[0]!);
+      expect(scale).toBeGreaterThan(1e-3);
+      expect(maxAbsDiff(mine[k]!, refGrads[k]!)).toBeLessThan(1e-4 * Math.max(1, scale));
+    }
+    tf.dispose([x, w, u, b, r1, zeros, ...refGrads, ...mine]);
+  });
+
+  it('leaves no tensors behind inside tf.tidy', async () => {
+    await setup();
+    const [B, T, H] = [2, 3, 2];
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const xw = tf.ones([T * B, 4 * H]) as tf.Tensor2D;
+      const u = tf.ones([H, 4 * H]) as tf.Tensor2D;
+      const fwd = lstmForward(xw, u, T, { tape: true });
+      lstmBackward(fwd.tape!, u, tf.onesLike(fwd.outputs));
+    });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
