@@ -11,7 +11,7 @@ import { normalize } from '../model/vocab.js';
 import { formatSeconds, numberArg, withUsage, progressBar, runCli, UsageError } from './args.js';
 
 const USAGE = `usage: npm run train -- [--corpus FILE] [--epochs N | --minutes M] [--out DIR] [--from DIR]
-                      [--version NAME] [--batch 128] [--seq 32] [--lr 0.002] [--scheme seq|window] [--seed 1] [--overwrite]`;
+                      [--version NAME] [--batch 128] [--seq 32] [--lr 0.002] [--scheme seq|window] [--seed 1] [--workers 1|2] [--overwrite]`;
 
 async function main(): Promise<void> {
   const { values } = withUsage(USAGE, () => parseArgs({ args: process.argv.slice(2), allowPositionals: true, options: {
@@ -26,6 +26,7 @@ async function main(): Promise<void> {
     lr: { type: 'string' },
     scheme: { type: 'string', default: 'seq' },
     seed: { type: 'string' },
+    workers: { type: 'string', default: '2' },
     overwrite: { type: 'boolean', default: false },
   } }));
   if (values.epochs !== undefined && values.minutes !== undefined) throw new UsageError(`give --epochs or --minutes, not both\n\n${USAGE}`);
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
   const seqLength = numberArg('seq', values.seq, 2, 1024, true);
   const learningRate = numberArg('lr', values.lr, 1e-6, 1);
   const seed = numberArg('seed', values.seed, 0, 2 ** 31 - 1, true) ?? 1;
+  const workers = numberArg('workers', values.workers, 1, 2, true) as 1 | 2;
   if (values.scheme !== 'seq' && values.scheme !== 'window') throw new UsageError(`--scheme must be seq or window\n\n${USAGE}`);
 
   const backend = await initBackend();
@@ -56,6 +58,7 @@ async function main(): Promise<void> {
     ...(learningRate ? { learningRate } : {}),
     scheme: values.scheme,
     seed,
+    workers,
     onProgress: (p) => {
       const now = Date.now();
       if (!tty && now - lastPrint < 10_000) return;
@@ -81,6 +84,7 @@ async function main(): Promise<void> {
       seqLength: seqLength ?? 32,
       scheme: values.scheme,
       seed,
+      workers: report.workers,
       fineTunedFrom: values.from ?? null,
     },
   });
