@@ -68,7 +68,9 @@ async function main(): Promise<void> {
     },
   });
   if (tty) process.stderr.write('\n');
-  const heldOutBitsPerChar = await model.bitsPerChar(heldOut);
+  // Lines are held out by a hash of their text, so a corpus of a few repeated lines may hold out nothing.
+  const heldOutBitsPerChar = heldOut.length > 0 ? await model.bitsPerChar(heldOut) : null;
+  if (heldOutBitsPerChar === null) process.stderr.write('warning: no line was held out (too few distinct lines), so there is no held-out figure\n');
   const command = `npm run train -- ${process.argv.slice(2).join(' ')}`.trim();
   const meta = await model.save(values.out, {
     version: values.version ?? 'trained',
@@ -79,7 +81,7 @@ async function main(): Promise<void> {
       corpusFile: values.corpus,
       corpusFileSha256: sha256(raw),
       heldOutFraction: 0.1,
-      heldOutBitsPerChar: Number(heldOutBitsPerChar.toFixed(4)),
+      heldOutBitsPerChar: heldOutBitsPerChar === null ? null : Number(heldOutBitsPerChar.toFixed(4)),
       batchSize: batchSize ?? 128,
       seqLength: seqLength ?? 32,
       scheme: values.scheme,
@@ -88,7 +90,7 @@ async function main(): Promise<void> {
       fineTunedFrom: values.from ?? null,
     },
   });
-  process.stderr.write(`trained ${report.steps} steps in ${formatSeconds(report.seconds)} (${Math.round(report.charsPerSecond)} target chars/s), final loss ${report.finalLoss.toFixed(3)}, held-out ${heldOutBitsPerChar.toFixed(3)} bits/char\n`);
+  process.stderr.write(`trained ${report.steps} steps in ${formatSeconds(report.seconds)} (${Math.round(report.charsPerSecond)} target chars/s), final loss ${report.finalLoss.toFixed(3)}, held-out ${heldOutBitsPerChar?.toFixed(3) ?? 'n/a'} bits/char\n`);
   process.stderr.write(`saved ${values.out} (version ${meta.version})\n`);
   for (const s of ['me want ', 'me love ', 'me see ', '']) {
     process.stdout.write(`sample: ${model.generate(s, { temperature: 0.5, rng: 1, length: 60, stopAtEndOfUtterance: true })}\n`);

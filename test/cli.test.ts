@@ -1,0 +1,75 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const exec = promisify(execFile);
+const root = join(import.meta.dirname, '..');
+
+/** Runs a CLI entry point as `npm run <name>` does (tsx), returning its output and exit code. */
+async function cli(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', join(root, 'src/cli', script), ...args], {
+      cwd: root, timeout: 120_000, env: { ...process.env, BABBLE_BACKEND: 'wasm' },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'babble-cli-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('npm run train / babble', () => {
+  it('trains on a tiny corpus, saves a loadable model with its figures, and prints a sample', async () => {
+    const corpus = join(dir, 'tiny.txt');
+    const words = ['cookie', 'doggy', 'ball', 'mommy', 'kitty', 'milk', 'truck', 'nap'];
+    await writeFile(corpus, Array.from({ length: 64 }, (_, i) => `me want ${words[i % 8]} ${words[(i >> 3) % 8]}`).join('\n'));
+    const out = join(dir, 'tiny-model');
+    const r = await cli('train.ts', ['--corpus', corpus, '--epochs', '2', '--batch', '8', '--seq', '16', '--out', out, '--version', 'tiny', '--workers', '1']);
+    expect(r.stderr).toContain('backend: wasm');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/step \d+\/\d+ .*loss \d+\.\d+ .*eta/);
+    expect(r.stdout).toMatch(/^sample: me want /m);
+    const meta = JSON.parse(await readFile(join(out, 'meta.json'), 'utf8'));
+    expect(meta.version).toBe('tiny');
+    expect(meta.training.command).toContain('--epochs 2');
+    expect(typeof meta.training.heldOutBitsPerChar).toBe('number');
+
+    const b = await cli('babble.ts', ['me want', '--rng', '42', '--length', '30', '--model', out]);
+    expect(b.code, b.stderr).toBe(0);
+    const lines = b.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.startsWith('me want')).toBe(true);
+    const again = await cli('babble.ts', ['me want', '--rng', '42', '--length', '30', '--model', out]);
+    expect(again.stdout).toBe(b.stdout);
+  }, 120_000);
+
+  it('explains bad arguments and exits 2', async () => {
+    const r = await cli('babble.ts', ['me', '--temperature', 'hot']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--temperature must be a number from 0 to 2');
+    const t = await cli('train.ts', ['--epochs', '1', '--minutes', '1']);
+    expect(t.code).toBe(2);
+    expect(t.stderr).toContain('not both');
+  });
+
+  it('refuses a damaged model folder with an error naming the file', async () => {
+    const out = join(dir, 'tiny-model');
+    const weights = join(out, 'weights.bin');
+    const bytes = await readFile(weights);
+    await writeFile(weights, bytes.subarray(0, bytes.length - 4));
+    const r = await cli('babble.ts', ['me', '--model', out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('weights.bin');
+  });
+});
