@@ -82,6 +82,7 @@ async function main(): Promise<void> {
       corpusFileSha256: sha256(raw),
       heldOutFraction: 0.1,
       heldOutBitsPerChar: heldOutBitsPerChar === null ? null : Number(heldOutBitsPerChar.toFixed(4)),
+      learningRate: learningRate ?? 0.002,
       batchSize: batchSize ?? 128,
       seqLength: seqLength ?? 32,
       scheme: values.scheme,
