@@ -1,0 +1,62 @@
+/**
+ * Command line of `npm run bench`: [--quick] [--strict] [--skip torch,training,babble,memory,discord].
+ */
+import { parseArgs } from 'node:util';
+
+export const SECTIONS = ['training', 'torch', 'babble', 'memory', 'discord'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+export interface BenchArgs {
+  /** Fewer steps and samples, no torch: for development. */
+  quick: boolean;
+  /** Exit 1 when a target is missed. */
+  strict: boolean;
+  skip: ReadonlySet<Section>;
+}
+
+export const USAGE = `usage: npm run bench -- [--quick] [--strict] [--skip ${SECTIONS.join(',')}]
+  --quick   fewer steps and samples, torch skipped (development; figures are rougher)
+  --strict  exit 1 when any target is missed (default: always exit 0, the JSON says pass:false)
+  --skip    comma-separated sections not to run (reported as null with the reason "skipped")`;
+
+export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      quick: { type: 'boolean', default: false },
+      strict: { type: 'boolean', default: false },
+      skip: { type: 'string', multiple: true, default: [] },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) throw new Error(USAGE);
+  const skip = new Set<Section>();
+  for (const item of values.skip.flatMap((s) => s.split(','))) {
+    const name = item.trim().toLowerCase();
+    if (name === '') continue;
+    if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`--skip: unknown section ${JSON.stringify(item)} (known: ${SECTIONS.join(', ')})`);
+    skip.add(name as Section);
+  }
+  if (values.quick) skip.add('torch');
+  return { quick: values.quick, strict: values.strict, skip };
+}
+
+/** Steps and samples of each measurement. */
+export interface Plan {
+  trainWarmup: number;
+  trainSteps: number;
+  torchSteps: number;
+  babbleWarmup: number;
+  babbleSamples: number;
+  discordWarmup: number;
+  discordCount: number;
+  serverModels: number;
+}
+
+export function planFor(args: BenchArgs): Plan {
+  return args.quick
+    ? { trainWarmup: 1, trainSteps: 4, torchSteps: 5, babbleWarmup: 50, babbleSamples: 1_000, discordWarmup: 20, discordCount: 400, serverModels: 50 }
+    : { trainWarmup: 5, trainSteps: 40, torchSteps: 15, babbleWarmup: 200, babbleSamples: 10_000, discordWarmup: 50, discordCount: 2_000, serverModels: 50 };
+}

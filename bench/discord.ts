@@ -1,0 +1,286 @@
+/**
+ * `/babble` end to end through the fake Discord: the real entry point (`node --import tsx src/main.ts`) as a child
+ * process with the real generation service, a steady open-loop stream of INTERACTION_CREATE at a fixed rate, and
+ * per interaction the time from dispatch (the frame handed to the gateway socket) to the fake having received the
+ * reply that carries the text: the `create_interaction_response` of type 4, or — when the bot deferred (type 5) —
+ * the edit of the original message that follows. The bot's event-loop delay during the load comes from
+ * bench/loop-probe.ts, preloaded into the bot's process.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { option, startFakeDiscord, type FakeDiscord, type RecordedRequest } from '../test/fake-discord/index.js';
+import { loopDelayMs, schedule, summarize, type Summary } from './stats.js';
+
+const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-the-bench';
+const SEEDS = ['me want cookie', 'me love mama', 'goo goo', 'me see doggy', 'night night', 'more milk please'];
+
+/** The bot's event-loop delay over the load (histogram values minus the probe's sampling interval). */
+export interface LoopDelay {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  meanMs: number;
+  count: number;
+  resolutionMs: number;
+  /** The bot process's RSS when the load ended. */
+  rssMb: number;
+}
+
+export interface DiscordFigures {
+  rate: number;
+  sent: number;
+  answered: number;
+  deferred: number;
+  /** Replies that were not 2xx, spec violations the fake recorded, error logs of the bot. */
+  failedReplies: number;
+  specViolations: number;
+  botErrorLogs: number;
+  latencyMs: Summary | null;
+  /** How late the sender dispatched against its schedule (the fake and the bot share the cores). */
+  sendLagMs: Summary;
+  achievedRate: number;
+  eventLoop: LoopDelay | null;
+  eventLoopReason: string | null;
+  backend: string | null;
+}
+
+interface BotChild {
+  child: ChildProcess;
+  logs: Record<string, unknown>[];
+  stderr: string[];
+  exited: Promise<number | null>;
+  waitForLog(pred: (l: Record<string, unknown>) => boolean, timeoutMs: number): Promise<Record<string, unknown>>;
+  ask<T>(message: object, timeoutMs: number): Promise<T>;
+}
+
+function startBotChild(root: string, env: Record<string, string>): BotChild {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './bench/loop-probe.ts', 'src/main.ts'], {
+    cwd: root,
+    // Nothing inherited: no real token can leak into the child.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DEV_GUILD_ID: '', BABBLE_BACKEND: process.env.BABBLE_BACKEND ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  const stderr: string[] = [];
+  const waiters = new Set<() => void>();
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+    let nl: number;
+    while ((nl = out.indexOf('\n')) >= 0) {
+      const line = out.slice(0, nl);
+      out = out.slice(nl + 1);
+      if (line.trim() === '') continue;
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        logs.push({ msg: line, notJson: true });
+      }
+    }
+    for (const w of [...waiters]) w();
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('exit', (code) => {
+      for (const w of [...waiters]) w();
+      resolve(code);
+    });
+  });
+  return {
+    child,
+    logs,
+    stderr,
+    exited,
+    waitForLog(pred, timeoutMs) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const found = logs.find(pred);
+          if (found) {
+            waiters.delete(check);
+            clearTimeout(timer);
+            resolve(found);
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            waiters.delete(check);
+            clearTimeout(timer);
+            reject(new Error(`bot exited (${child.exitCode ?? child.signalCode}); stderr: ${stderr.join('').slice(-500)}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`bot: no such log line within ${timeoutMs} ms; stderr: ${stderr.join('').slice(-500)}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    ask<T>(message: object, timeoutMs: number): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        const probe = (message as { probe?: unknown }).probe;
+        const onMessage = (reply: unknown) => {
+          if ((reply as { probe?: unknown } | null)?.probe !== probe) return;
+          child.off('message', onMessage);
+          clearTimeout(timer);
+          resolve(reply as T);
+        };
+        const timer = setTimeout(() => {
+          child.off('message', onMessage);
+          reject(new Error(`loop probe did not answer ${JSON.stringify(message)} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        child.on('message', onMessage);
+        child.send(message);
+      });
+    },
+  };
+}
+
+/** Follows the fake's requests and stamps, per interaction token, when the reply carrying the text arrived. */
+class ReplyTracker {
+  readonly sentAt = new Map<string, number>();
+  readonly doneAt = new Map<string, number>();
+  readonly deferred = new Set<string>();
+  failed = 0;
+  #scanned = 0;
+
+  constructor(private readonly fake: FakeDiscord) {}
+
+  /** Call on every fake event: stamps the requests recorded since the last call with the current time. */
+  scan(): void {
+    const now = performance.now();
+    const requests = this.fake.requests;
+    for (; this.#scanned < requests.length; this.#scanned++) this.#see(requests[this.#scanned]!, now);
+  }
+
+  #see(r: RecordedRequest, now: number): void {
+    if (r.operationId === 'create_interaction_response') {
+      const token = r.params.interaction_token;
+      if (token === undefined || !this.sentAt.has(token) || this.doneAt.has(token)) return;
+      if (r.status >= 300) {
+        this.failed++;
+        return;
+      }
+      const type = (r.body as { type?: unknown } | undefined)?.type;
+      if (type === 5) this.deferred.add(token);
+      else this.doneAt.set(token, now);
+    } else if (r.operationId === 'update_original_webhook_message') {
+      const token = r.params.webhook_token;
+      if (token === undefined || !this.deferred.has(token) || this.doneAt.has(token)) return;
+      if (r.status >= 300) this.failed++;
+      else this.doneAt.set(token, now);
+    }
+  }
+
+  latencies(tokens: Iterable<string>): number[] {
+    const out: number[] = [];
+    for (const t of tokens) {
+      const sent = this.sentAt.get(t);
+      const done = this.doneAt.get(t);
+      if (sent !== undefined && done !== undefined) out.push(done - sent);
+    }
+    return out;
+  }
+}
+
+/** Sends `count` /babble interactions on an open-loop schedule; returns the tokens and how late each send was. */
+async function sendAtRate(fake: FakeDiscord, tracker: ReplyTracker, count: number, rate: number, offset: number): Promise<{ tokens: string[]; lagMs: number[]; seconds: number }> {
+  const due = schedule(count, rate);
+  const tokens: string[] = [];
+  const lagMs: number[] = [];
+  const t0 = performance.now();
+  let first = 0;
+  let last = 0;
+  for (let i = 0; i < count; i++) {
+    // No busy-waiting: the fake shares this thread and must take the replies as they come. Timers have ~1 ms
+    // granularity; latency is measured from the actual send, and the schedule is absolute, so the rate holds.
+    const wait = t0 + due[i]! - performance.now();
+    if (wait >= 1) await sleep(Math.round(wait));
+    const k = offset + i;
+    const { token } = fake.sendInteraction({ data: { name: 'babble', options: [option('seed', SEEDS[k % SEEDS.length]!), option('rng', k + 1)] } });
+    const at = performance.now();
+    tracker.sentAt.set(token, at);
+    tokens.push(token);
+    lagMs.push(at - (t0 + due[i]!));
+    if (i === 0) first = at;
+    last = at;
+  }
+  return { tokens, lagMs, seconds: (last - first) / 1000 };
+}
+
+export async function measureDiscord(opts: { root: string; modelDir: string; rate: number; count: number; warmup: number; log: (line: string) => void }): Promise<DiscordFigures> {
+  const fake = await startFakeDiscord({ token: TOKEN });
+  const tracker = new ReplyTracker(fake);
+  let bot: BotChild | undefined;
+  try {
+    bot = startBotChild(opts.root, {
+      DISCORD_TOKEN: TOKEN,
+      DISCORD_API_URL: fake.apiUrl,
+      MODEL_DIR: path.resolve(opts.modelDir),
+      LOG_LEVEL: 'info', // the shipped default: one log line per command, as in production
+    });
+    await bot.waitForLog((l) => l.msg === 'serving', 120_000);
+    const backend = bot.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('tfjs backend:'))?.backend;
+    opts.log(`  bot serving (backend ${String(backend)}); warm-up ${opts.warmup} interactions`);
+
+    // One watcher for the whole run: the fake calls it synchronously on every request it records, so each reply is
+    // stamped when it arrives. It never resolves; fake.close() ends it.
+    const watcher = fake.waitFor(() => {
+      tracker.scan();
+      return false;
+    }, 3_600_000, 'bench reply watcher');
+    watcher.catch(() => undefined);
+    const waitForReplies = async (tokens: string[], timeoutMs: number) => {
+      const until = performance.now() + timeoutMs;
+      while (tokens.some((t) => !tracker.doneAt.has(t)) && performance.now() < until) await sleep(20);
+    };
+
+    const warm = await sendAtRate(fake, tracker, opts.warmup, Math.min(50, opts.rate), 0);
+    await waitForReplies(warm.tokens, 30_000);
+
+    const errorLogsBefore = bot.logs.filter((l) => typeof l.level === 'number' && l.level >= 50).length;
+    let eventLoop: LoopDelay | null = null;
+    let eventLoopReason: string | null = null;
+    try {
+      await bot.ask({ probe: 'reset' }, 5_000);
+    } catch (error) {
+      eventLoopReason = (error as Error).message;
+    }
+    opts.log(`  sending ${opts.count} /babble interactions at ${opts.rate}/s`);
+    const load = await sendAtRate(fake, tracker, opts.count, opts.rate, opts.warmup);
+    await waitForReplies(load.tokens, 30_000);
+    if (eventLoopReason === null) {
+      try {
+        const read = await bot.ask<LoopDelay & { probe: string }>({ probe: 'read' }, 5_000);
+        const d = (ms: number) => loopDelayMs(ms, read.resolutionMs);
+        eventLoop = { p50Ms: d(read.p50Ms), p99Ms: d(read.p99Ms), maxMs: d(read.maxMs), meanMs: d(read.meanMs), count: read.count, resolutionMs: read.resolutionMs, rssMb: read.rssMb };
+      } catch (error) {
+        eventLoopReason = (error as Error).message;
+      }
+    }
+    tracker.scan();
+    const latencies = tracker.latencies(load.tokens);
+    const loadSet = new Set(load.tokens);
+    return {
+      rate: opts.rate,
+      sent: load.tokens.length,
+      answered: latencies.length,
+      deferred: [...tracker.deferred].filter((t) => loadSet.has(t)).length,
+      failedReplies: tracker.failed,
+      specViolations: fake.violations.length,
+      botErrorLogs: bot.logs.filter((l) => typeof l.level === 'number' && l.level >= 50).length - errorLogsBefore,
+      latencyMs: latencies.length > 0 ? summarize(latencies) : null,
+      sendLagMs: summarize(load.lagMs),
+      achievedRate: load.seconds > 0 ? (load.tokens.length - 1) / load.seconds : NaN,
+      eventLoop,
+      eventLoopReason,
+      backend: typeof backend === 'string' ? backend : null,
+    };
+  } finally {
+    if (bot && bot.child.exitCode === null && bot.child.signalCode === null) {
+      bot.child.kill('SIGTERM');
+      const timer = setTimeout(() => bot?.child.kill('SIGKILL'), 10_000);
+      await bot.exited;
+      clearTimeout(timer);
+    }
+    await fake.close();
+  }
+}

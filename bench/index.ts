@@ -1,0 +1,204 @@
+/**
+ * npm run bench -- [--quick] [--strict] [--skip torch,training,babble,memory,discord]
+ *
+ * Measures, one after the other (never two at once, they would share the cores), and prints ONE JSON object on
+ * stdout (progress on stderr):
+ *  - training: target chars/s of BabyLanguageModel.train (the `npm run train` path) on data/corpus.txt, batch 128 ×
+ *    seq 32, after warm-up steps; the PyTorch reference (../shared/bench/torch_reference.py) in the same run; ratio.
+ *  - babble_50: 50-character generate() p50/p99 with models/base (else a fresh model); ratio to PyTorch's median.
+ *  - discord_babble_200rps: /babble end to end, the real entry point as a child process, against the fake Discord.
+ *  - event_loop: the bot's event-loop delay during that load (retrain figures: null until retrain exists).
+ *  - rss_mb_base_plus_50: RSS of a fresh process holding the base model and 50 more.
+ *  - num_tensors: tf.memory().numTensors before and after all the babbles (10k+).
+ * Exit 0 even when a target is missed (pass:false), unless --strict; exit 2 on bad arguments.
+ */
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initBackend } from '../src/model/backend.js';
+import { parseBenchArgs, planFor, type BenchArgs, type Section as SectionName } from './args.js';
+import { BABBLE_LENGTH, BABBLE_SEED, BABBLE_TEMPERATURE, measureBabble, type BabbleFigures } from './babble.js';
+import { measureDiscord, type DiscordFigures } from './discord.js';
+import { measureRss, type RssFigures } from './memory.js';
+import { otherCores, sampleCpu } from './contention.js';
+import { snapshotBaseModel, type ModelDir } from './model-dir.js';
+import {
+  babbleSection,
+  discordSection,
+  eventLoopSection,
+  failures,
+  retrainSection,
+  rssSection,
+  tensorsSection,
+  trainingSection,
+  type Outcome,
+  type Section,
+} from './report.js';
+import { runTorchReference, type TorchFigures } from './torch.js';
+import { measureTraining, type TrainingFigures } from './training.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CORPUS = 'data/corpus.txt';
+const TORCH_SCRIPT = '../shared/bench/torch_reference.py';
+const BATCH = 128;
+const SEQ = 32;
+const RATE = 200;
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** Cores other processes used, on average, during each section (null: not on Linux). */
+const contention: Partial<Record<SectionName, number | null>> = {};
+
+async function attempt<T>(name: SectionName, args: BenchArgs, run: () => Promise<T>, skipReason = 'skipped (--skip)'): Promise<Outcome<T>> {
+  if (args.skip.has(name)) {
+    log(`${name}: skipped`);
+    return { ok: false, reason: name === 'torch' && args.quick ? 'skipped (--quick)' : skipReason };
+  }
+  const started = performance.now();
+  const before = sampleCpu();
+  log(`${name}: measuring…`);
+  try {
+    const value = await run();
+    log(`${name}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    return { ok: true, value };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    log(`${name}: FAILED: ${error instanceof Error ? (error.stack ?? message) : message}`);
+    return { ok: false, reason: `error: ${message}` };
+  } finally {
+    const cores = otherCores(before, sampleCpu(), os.cpus().length);
+    contention[name] = cores === null ? null : Math.round(cores * 100) / 100;
+  }
+}
+
+function gitCommit(): string | null {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+async function main(): Promise<number> {
+  let args: BenchArgs;
+  try {
+    args = parseBenchArgs(process.argv.slice(2));
+  } catch (error) {
+    log((error as Error).message);
+    return 2;
+  }
+  // stdout carries only the JSON: anything a library logs goes to stderr.
+  console.log = (...a: unknown[]) => console.error(...a);
+  console.info = (...a: unknown[]) => console.error(...a);
+  process.chdir(ROOT);
+  const plan = planFor(args);
+  const started = performance.now();
+  const cpus = os.cpus();
+  const loadAtStart = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  const backend = await initBackend();
+  log(`backend: ${backend.name} (${backend.reason}); ${args.quick ? 'QUICK mode' : 'full run'}`);
+
+  const training = await attempt<TrainingFigures>('training', args, () =>
+    measureTraining({ corpus: CORPUS, batchSize: BATCH, seqLength: SEQ, warmupSteps: plan.trainWarmup, timedSteps: plan.trainSteps, log }));
+
+  const torch = await attempt<TorchFigures & { steps: number; seconds: number }>('torch', args, async () => {
+    const r = await runTorchReference({ root: ROOT, script: TORCH_SCRIPT, corpus: CORPUS, batch: BATCH, seq: SEQ, steps: plan.torchSteps });
+    if (!r.ok) throw new Error(r.reason);
+    return { ...r.figures, steps: r.steps, seconds: r.seconds };
+  });
+  // torch missing is not a failure of ours: report null with the reason.
+  const torchOutcome: Outcome<TorchFigures & { steps: number; seconds: number }> = torch.ok ? torch : { ok: false, reason: torch.reason.replace(/^error: /, '') };
+
+  const needDir = !args.skip.has('babble') || !args.skip.has('memory') || !args.skip.has('discord');
+  let modelDir: ModelDir | undefined;
+  let modelProblem = 'no model';
+  if (needDir) {
+    try {
+      modelDir = await snapshotBaseModel(ROOT);
+      log(`model: ${modelDir.source}`);
+    } catch (error) {
+      modelProblem = `could not load models/base: ${(error as Error).message}`;
+      log(modelProblem);
+    }
+  }
+  const withModel = <T>(run: (dir: string) => Promise<T>) => () => (modelDir ? run(modelDir.dir) : Promise.reject(new Error(modelProblem)));
+  let babble: Outcome<BabbleFigures>;
+  let memory: Outcome<RssFigures>;
+  let discord: Outcome<DiscordFigures>;
+  try {
+    babble = await attempt<BabbleFigures>('babble', args, withModel((dir) =>
+      measureBabble({ modelDir: dir, warmup: plan.babbleWarmup, samples: plan.babbleSamples, log })));
+    memory = await attempt<RssFigures>('memory', args, withModel((dir) => measureRss({ root: ROOT, modelDir: dir, copies: plan.serverModels })));
+    discord = await attempt<DiscordFigures>('discord', args, withModel((dir) =>
+      measureDiscord({ root: ROOT, modelDir: dir, rate: RATE, count: plan.discordCount, warmup: plan.discordWarmup, log })));
+  } finally {
+    await modelDir?.remove();
+  }
+
+  const sections: Record<string, Section> = {
+    training: trainingSection(training, torchOutcome, { batch: BATCH, seq: SEQ }),
+    babble_50: babbleSection(babble, torchOutcome, { seed: BABBLE_SEED, length: BABBLE_LENGTH, temperature: BABBLE_TEMPERATURE, model: modelDir?.source ?? null }),
+    discord_babble_200rps: discordSection(discord),
+    retrain_100k: retrainSection(),
+    event_loop: eventLoopSection(discord),
+    rss_mb_base_plus_50: rssSection(memory, discord.ok ? (discord.value.eventLoop?.rssMb ?? null) : null),
+    num_tensors: tensorsSection(babble),
+  };
+  const failed = failures(sections);
+  const errors = [training, babble, memory, discord].filter((o) => !o.ok && o.reason.startsWith('error:')).length;
+
+  const notes: string[] = [
+    `Noisy: ${cpus.length} cores shared with whatever else runs (load average at start ${loadAtStart.join(' / ')}); PyTorch and ours run one after the other in this same run, so the ratios compare like with like.`,
+    `training: BabyLanguageModel.train (the npm run train path → train() in src/model/train.ts) on ${CORPUS}, batch ${BATCH} × seq ${SEQ}, scheme seq; chars/s over ${plan.trainSteps} steps after ${plan.trainWarmup} warm-up steps, from per-step progress reports. PyTorch: torch_reference.py --steps ${plan.torchSteps} (its own 3 warm-up steps), its seq_train_target_chars_per_s.`,
+    `babble_50: generate('${BABBLE_SEED}', { length: ${BABBLE_LENGTH}, temperature: ${BABBLE_TEMPERATURE}, rng: i }) — primes '\\n' + ${BABBLE_SEED.length} seed characters, then generates exactly ${BABBLE_LENGTH} (PyTorch: 1 character primed, 50 generated, median of 25).`,
+    `discord_babble_200rps: the real entry point (node --import tsx src/main.ts, LOG_LEVEL=info, the shipped default) as a child process against test/fake-discord in the bench process; /babble with a seed and rng (default length 60, stops at end of utterance); latency = dispatch of INTERACTION_CREATE → the fake has received the reply carrying the text (type-4 callback, or the edit after a type-5 defer); open loop at ${RATE}/s after ${plan.discordWarmup} warm-up interactions. The fake (and its OpenAPI body validation) and the bot share the 2 cores, so this is pessimistic.`,
+    'event_loop: bot_* figures measured inside the bot process by a monitorEventLoopDelay preload (bench/loop-probe.ts, 5 ms sampling) over the 200/s load only, as delay beyond the 5 ms sampling interval; bot_rss_mb_after_load is that process (discord.js client + base model) after the load.',
+    `rss_mb_base_plus_50: a fresh process (--expose-gc, gc before reading) that initialises the backend as the bot does, then loads the base model + ${plan.serverModels} copies through BabyLanguageModel.load and babbles once with each; rss_mb is the larger of the readings before and after a full gc. bot_estimate_mb = the bot's RSS after the Discord load (discord.js + base model) + what the ${plan.serverModels} extra models took in the child: an estimate, not judged.`,
+    'num_tensors: the generator uses plain typed arrays and a WebAssembly SIMD kernel, not tfjs tensors, so a flat count is expected; training.tensors_leaked checks the trainer.',
+  ];
+  const busy = Object.entries(contention).filter(([, c]) => c !== null && c !== undefined && c >= 0.25);
+  if (busy.length > 0) {
+    const skewed = torch.ok && busy.some(([n]) => n === 'torch' || n === 'training')
+      ? ' The training ratio is skewed too: PyTorch runs 2 threads and may lose more to a busy core than our trainer does.'
+      : '';
+    notes.unshift(`WARNING: other processes used CPU during ${busy.map(([n, c]) => `${n} (${c} cores)`).join(', ')} (machine.other_processes_cores): those figures are pessimistic.${skewed} Re-run on a quiet machine for the README.`);
+  }
+  if (modelDir) notes.push(`model: every figure but training used ${modelDir.source}, through a verified snapshot in a temporary folder.`);
+  if (modelDir?.fallback) notes.push('models/base does not exist: babble, num_tensors, the bot and the RSS child used an untrained model (same size and per-character cost; /babble replies run to the full length more often than a trained model\'s, which stop at the end of an utterance).');
+  if (args.quick) notes.push('QUICK mode: fewer steps and samples, torch skipped; not for the README.');
+
+  const report = {
+    machine: {
+      node: process.version,
+      platform: `${os.platform()} ${os.arch()}`,
+      cpus: cpus.length,
+      cpu_model: cpus[0]?.model ?? null,
+      total_mem_mb: Math.round(os.totalmem() / 2 ** 20),
+      load_avg_at_start: loadAtStart,
+      other_processes_cores: contention,
+    },
+    backend: backend.name,
+    commit: gitCommit(),
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    mode: args.quick ? 'quick' : 'full',
+    ...sections,
+    failed,
+    errors,
+    notes,
+    duration_s: Math.round((performance.now() - started) / 100) / 10,
+  };
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  log(`bench: ${failed.length ? `missed ${failed.join(', ')}` : 'no target missed'}${errors ? `, ${errors} section(s) errored` : ''} (${report.duration_s} s)`);
+  return args.strict && (failed.length > 0 || errors > 0) ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    log(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,357 @@
+/**
+ * The benchmark harness's pure parts: percentiles, targets, rates, argument parsing, output parsing and the
+ * report's sections. No timing is asserted here.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseBenchArgs, planFor, SECTIONS } from '../bench/args.js';
+import type { BabbleFigures } from '../bench/babble.js';
+import type { DiscordFigures } from '../bench/discord.js';
+import { otherCores, parseProcStat, parseSelfStat } from '../bench/contention.js';
+import { parseRssOutput } from '../bench/memory.js';
+import {
+  babbleSection,
+  discordSection,
+  eventLoopSection,
+  failures,
+  retrainSection,
+  rssSection,
+  tensorsSection,
+  trainingSection,
+  TARGETS,
+} from '../bench/report.js';
+import { loopDelayMs, meets, parseTarget, percentile, rateAfterWarmup, ratio, round, schedule, summarize } from '../bench/stats.js';
+import { parseTorchOutput, type TorchFigures } from '../bench/torch.js';
+import type { TrainingFigures } from '../bench/training.js';
+
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+describe('percentile (nearest rank)', () => {
+  it('returns a sample with at least p % of the samples at or below it and fewer than p % strictly below', () => {
+    const rand = lcg(7);
+    for (let trial = 0; trial < 50; trial++) {
+      const n = 1 + Math.floor(rand() * 300);
+      const sorted = Array.from({ length: n }, () => Math.round(rand() * 50)).sort((a, b) => a - b);
+      for (const p of [1, 50, 90, 99, 100]) {
+        const v = percentile(sorted, p);
+        expect(sorted).toContain(v);
+        expect(sorted.filter((x) => x <= v).length / n).toBeGreaterThanOrEqual(p / 100);
+        expect(sorted.filter((x) => x < v).length / n).toBeLessThan(p / 100);
+      }
+    }
+  });
+
+  it('gives the k-th value of 1..100 for p = k, the maximum for p = 100 and the minimum for p = 0', () => {
+    const values = Array.from({ length: 100 }, (_, i) => i + 1);
+    for (const k of [1, 37, 50, 99]) expect(percentile(values, k)).toBe(k);
+    expect(percentile(values, 100)).toBe(100);
+    expect(percentile(values, 0)).toBe(1);
+  });
+
+  it('refuses an empty sample and a p outside 0..100', () => {
+    expect(() => percentile([], 50)).toThrow(/no samples/);
+    expect(() => percentile([1], 101)).toThrow(RangeError);
+    expect(() => percentile([1], Number.NaN)).toThrow(RangeError);
+  });
+});
+
+describe('summarize', () => {
+  it('sorts a copy (the input keeps its order) and reports n, p50, p99, mean and max', () => {
+    const samples = [5, 1, 4, 2, 3];
+    const s = summarize(samples);
+    expect(samples).toEqual([5, 1, 4, 2, 3]);
+    expect(s).toEqual({ n: 5, p50: 3, p99: 5, mean: 3, max: 5 });
+  });
+
+  it('refuses no samples', () => {
+    expect(() => summarize([])).toThrow(RangeError);
+  });
+});
+
+describe('targets', () => {
+  it('parses ">=", "<=" and "==" with decimals', () => {
+    expect(parseTarget('>= 5')).toEqual({ op: '>=', value: 5 });
+    expect(parseTarget('<=0.25')).toEqual({ op: '<=', value: 0.25 });
+    expect(() => parseTarget('at least 5')).toThrow(/bad target/);
+  });
+
+  it('judges the boundary as a pass and the far side as a fail', () => {
+    expect(meets(5, '>= 5')).toBe(true);
+    expect(meets(4.999, '>= 5')).toBe(false);
+    expect(meets(0.25, '<= 0.25')).toBe(true);
+    expect(meets(0.2501, '<= 0.25')).toBe(false);
+  });
+
+  it('gives null (not measured), never a pass, for a missing or non-finite value', () => {
+    expect(meets(null, '>= 5')).toBeNull();
+    expect(meets(Number.NaN, '<= 15')).toBeNull();
+    expect(meets(Infinity, '>= 5')).toBeNull();
+  });
+});
+
+describe('ratio and round', () => {
+  it('divides, and is null when either side is missing or the divisor is not positive', () => {
+    expect(ratio(10, 4)).toBe(2.5);
+    expect(ratio(null, 4)).toBeNull();
+    expect(ratio(10, undefined)).toBeNull();
+    expect(ratio(10, 0)).toBeNull();
+    expect(ratio(10, -1)).toBeNull();
+  });
+
+  it('rounds to the given decimals and turns non-finite values into null', () => {
+    expect(round(1.23456, 2)).toBe(1.23);
+    expect(round(1234.5, 0)).toBe(1235);
+    expect(round(Number.NaN)).toBeNull();
+    expect(round(undefined)).toBeNull();
+  });
+});
+
+describe('rateAfterWarmup', () => {
+  it('leaves out the warm-up steps, however slow they were', () => {
+    // warm-up: 2 steps taking 10 s; then 1 s per step for 8 steps
+    const checkpoints = [
+      { step: 1, elapsedSeconds: 6 },
+      { step: 2, elapsedSeconds: 10 },
+      ...Array.from({ length: 8 }, (_, i) => ({ step: 3 + i, elapsedSeconds: 11 + i })),
+    ];
+    const r = rateAfterWarmup(checkpoints, 2, 4096);
+    expect(r.steps).toBe(8);
+    expect(r.seconds).toBe(8);
+    expect(r.rate).toBe(4096);
+  });
+
+  it('measures from the start when there is no warm-up', () => {
+    expect(rateAfterWarmup([{ step: 4, elapsedSeconds: 2 }], 0, 100).rate).toBe(200);
+  });
+
+  it('refuses when the warm-up step was not reported or no step followed it', () => {
+    expect(() => rateAfterWarmup([{ step: 3, elapsedSeconds: 1 }], 2, 1)).toThrow(/no checkpoint at step 2/);
+    expect(() => rateAfterWarmup([{ step: 2, elapsedSeconds: 1 }], 2, 1)).toThrow(/no step after/);
+  });
+});
+
+describe('schedule and loop delay', () => {
+  it('spaces sends 1000 / rate ms apart from 0, whatever happens to the replies (open loop)', () => {
+    const due = schedule(2000, 200);
+    expect(due).toHaveLength(2000);
+    expect(due[0]).toBe(0);
+    for (let i = 1; i < due.length; i++) expect(due[i]! - due[i - 1]!).toBeCloseTo(5, 9);
+    expect(() => schedule(10, 0)).toThrow(RangeError);
+    expect(() => schedule(-1, 10)).toThrow(RangeError);
+  });
+
+  it('takes the sampling interval off a histogram reading, never going below zero', () => {
+    expect(loopDelayMs(12.5, 5)).toBe(7.5);
+    expect(loopDelayMs(4.9, 5)).toBe(0);
+  });
+});
+
+describe('parseBenchArgs and planFor', () => {
+  it('skips nothing by default and exits 0 on missed targets unless --strict', () => {
+    const a = parseBenchArgs([]);
+    expect([...a.skip]).toEqual([]);
+    expect(a.strict).toBe(false);
+    expect(parseBenchArgs(['--strict']).strict).toBe(true);
+  });
+
+  it('takes --skip as a comma list or repeated, and --quick skips torch', () => {
+    expect([...parseBenchArgs(['--skip', 'torch,discord']).skip].sort()).toEqual(['discord', 'torch']);
+    expect([...parseBenchArgs(['--skip', 'memory', '--skip', 'babble']).skip].sort()).toEqual(['babble', 'memory']);
+    expect(parseBenchArgs(['--quick']).skip.has('torch')).toBe(true);
+  });
+
+  it('refuses unknown sections and unknown flags', () => {
+    expect(() => parseBenchArgs(['--skip', 'gpu'])).toThrow(/unknown section "gpu"/);
+    expect(() => parseBenchArgs(['--fast'])).toThrow();
+    for (const s of SECTIONS) expect(() => parseBenchArgs(['--skip', s])).not.toThrow();
+  });
+
+  it('plans the full run with at least 10k babbles, 2,000 interactions and 50 server models, and a quick run with fewer', () => {
+    const full = planFor(parseBenchArgs([]));
+    const quick = planFor(parseBenchArgs(['--quick']));
+    expect(full.babbleWarmup + full.babbleSamples).toBeGreaterThanOrEqual(10_000);
+    expect(full.discordCount).toBeGreaterThanOrEqual(2_000);
+    expect(full.serverModels).toBe(50);
+    expect(full.trainWarmup).toBeGreaterThan(0);
+    expect(quick.trainSteps).toBeLessThan(full.trainSteps);
+    expect(quick.babbleSamples).toBeLessThan(full.babbleSamples);
+    expect(quick.discordCount).toBeLessThan(full.discordCount);
+  });
+});
+
+const TORCH: TorchFigures = {
+  engine: 'torch 1.13.0a0, 2 threads',
+  vocab: 34,
+  corpus_chars: 82334,
+  window_train_windows_per_s: 130,
+  seq_train_target_chars_per_s: 5000,
+  generate_50_chars_ms_median: 8,
+};
+
+describe('parseTorchOutput and parseRssOutput', () => {
+  it('reads the JSON object on the last non-empty line, after any warnings', () => {
+    const out = `UserWarning: something\n${JSON.stringify(TORCH)}\n\n`;
+    expect(parseTorchOutput(out)).toEqual(TORCH);
+  });
+
+  it('refuses no output, a non-JSON last line and a missing or non-positive figure', () => {
+    expect(() => parseTorchOutput('')).toThrow(/printed nothing/);
+    expect(() => parseTorchOutput(`${JSON.stringify(TORCH)}\nTraceback (most recent call last):`)).toThrow(/not JSON/);
+    const { seq_train_target_chars_per_s: _, ...missing } = TORCH;
+    expect(() => parseTorchOutput(JSON.stringify(missing))).toThrow(/seq_train_target_chars_per_s/);
+    expect(() => parseTorchOutput(JSON.stringify({ ...TORCH, generate_50_chars_ms_median: 0 }))).toThrow(/generate_50_chars_ms_median/);
+  });
+
+  it('reads the RSS child line and refuses one without rssMb', () => {
+    const line = { backend: 'wasm', models: 51, rssBaselineMb: 150, rssAfterBaseMb: 152, rssNoGcMb: 255, rssMb: 250, heapUsedMb: 50, externalMb: 40, arrayBuffersMb: 40 };
+    expect(parseRssOutput(`${JSON.stringify(line)}\n`)).toEqual(line);
+    const { rssMb: _, ...missing } = line;
+    expect(() => parseRssOutput(JSON.stringify(missing))).toThrow(/rssMb/);
+  });
+});
+
+const TRAINING: TrainingFigures = {
+  charsPerSecond: 30_000,
+  charsPerSecondWithWarmup: 25_000,
+  warmupSteps: 3,
+  timedSteps: 20,
+  timedSeconds: 2.7,
+  targetCharsPerStep: 4096,
+  finalLoss: 2.5,
+  tensorsBefore: 4,
+  tensorsAfter: 4,
+};
+
+const BABBLE: BabbleFigures = {
+  latencyMs: { n: 10_000, p50: 1.5, p99: 3, mean: 1.6, max: 9 },
+  warmup: 200,
+  babbles: 10_200,
+  minGenerated: 50,
+  tensorsBefore: 0,
+  tensorsAfter: 0,
+};
+
+function discordFigures(over: Partial<DiscordFigures> = {}): DiscordFigures {
+  return {
+    rate: 200,
+    sent: 2000,
+    answered: 2000,
+    deferred: 0,
+    failedReplies: 0,
+    specViolations: 0,
+    botErrorLogs: 0,
+    latencyMs: { n: 2000, p50: 2, p99: 9, mean: 2.5, max: 20 },
+    sendLagMs: { n: 2000, p50: 0.5, p99: 2, mean: 0.6, max: 5 },
+    achievedRate: 199.9,
+    eventLoop: { p50Ms: 0.5, p99Ms: 6, maxMs: 12, meanMs: 0.8, count: 2000, resolutionMs: 5, rssMb: 200 },
+    eventLoopReason: null,
+    backend: 'wasm',
+    ...over,
+  };
+}
+
+describe('report sections', () => {
+  it('training: ours over PyTorch, judged against ">= 5"', () => {
+    const s = trainingSection({ ok: true, value: TRAINING }, { ok: true, value: { ...TORCH, steps: 10, seconds: 40 } }, { batch: 128, seq: 32 });
+    expect(s.ratio).toBe(round(TRAINING.charsPerSecond / TORCH.seq_train_target_chars_per_s, 2));
+    expect(s.target).toBe(TARGETS.trainingRatio);
+    expect(s.pass).toBe(true);
+    const slow = trainingSection({ ok: true, value: { ...TRAINING, charsPerSecond: 4.9 * TORCH.seq_train_target_chars_per_s } }, { ok: true, value: { ...TORCH, steps: 10, seconds: 40 } }, { batch: 128, seq: 32 });
+    expect(slow.pass).toBe(false);
+    expect(s.tensors_leaked).toBe(0);
+  });
+
+  it('training without torch: our figure, ratio and pass null, and the reason', () => {
+    const s = trainingSection({ ok: true, value: TRAINING }, { ok: false, reason: 'torch does not import' }, { batch: 128, seq: 32 });
+    expect(s.chars_per_s).toBe(TRAINING.charsPerSecond);
+    expect(s.torch_chars_per_s).toBeNull();
+    expect(s.ratio).toBeNull();
+    expect(s.pass).toBeNull();
+    expect(String(s.reason)).toContain('torch does not import');
+  });
+
+  it('babble: p50 over PyTorch\'s median, judged against "<= 0.25"', () => {
+    const s = babbleSection({ ok: true, value: BABBLE }, { ok: true, value: TORCH }, { seed: 'me want', length: 50, temperature: 0.7, model: 'models/base' });
+    expect(s.ratio).toBe(round(BABBLE.latencyMs.p50 / TORCH.generate_50_chars_ms_median, 3));
+    expect(s.pass).toBe(BABBLE.latencyMs.p50 / TORCH.generate_50_chars_ms_median <= 0.25);
+    expect(s.p99_ms).toBe(BABBLE.latencyMs.p99);
+  });
+
+  it('discord: a small p99 does not pass when some interactions went unanswered', () => {
+    expect(discordSection({ ok: true, value: discordFigures() }).pass).toBe(true);
+    const lost = discordSection({ ok: true, value: discordFigures({ answered: 1990 }) });
+    expect(lost.pass).toBe(false);
+    expect(String(lost.reason)).toContain('10 of 2000');
+    expect(discordSection({ ok: true, value: discordFigures({ latencyMs: { n: 2000, p50: 5, p99: 15.5, mean: 6, max: 40 } }) }).pass).toBe(false);
+    expect(discordSection({ ok: false, reason: 'skipped (--skip)' }).pass).toBeNull();
+  });
+
+  it('retrain and its event-loop figure are null with the reason until retrain exists; the bot\'s loop delay is reported', () => {
+    expect(retrainSection()).toMatchObject({ seconds: null, pass: null, reason: 'retrain not built yet' });
+    const e = eventLoopSection({ ok: true, value: discordFigures() });
+    expect(e).toMatchObject({ retrain_p99_ms: null, pass: null, reason: 'retrain not built yet', bot_at_200rps_p99_ms: 6 });
+  });
+
+  it('rss: the larger of the readings before and after gc is judged against "<= 300"; the bot estimate adds the extra models', () => {
+    const line = { backend: 'wasm', models: 51, rssBaselineMb: 150, rssAfterBaseMb: 152, rssNoGcMb: 252, rssMb: 301, heapUsedMb: 50, externalMb: 40, arrayBuffersMb: 40 };
+    expect(rssSection({ ok: true, value: line }).pass).toBe(false);
+    expect(rssSection({ ok: true, value: { ...line, rssMb: 299 } }).pass).toBe(true);
+    expect(rssSection({ ok: true, value: { ...line, rssMb: 250, rssNoGcMb: 301 } }).pass).toBe(false);
+    const s = rssSection({ ok: true, value: { ...line, rssMb: 250 } }, 200);
+    expect(s.per_extra_model_mb).toBe(2);
+    expect(s.bot_estimate_mb).toBe(300);
+    expect(rssSection({ ok: true, value: line }).bot_estimate_mb).toBeNull();
+  });
+
+  it('num_tensors passes only when the count is unchanged', () => {
+    expect(tensorsSection({ ok: true, value: BABBLE }).pass).toBe(true);
+    expect(tensorsSection({ ok: true, value: { ...BABBLE, tensorsAfter: 1 } }).pass).toBe(false);
+  });
+
+  it('every section has a target or a reason and a pass key, survives JSON, and failures() names only pass:false', () => {
+    const sections = {
+      training: trainingSection({ ok: true, value: TRAINING }, { ok: false, reason: 'skipped' }, { batch: 128, seq: 32 }),
+      babble_50: babbleSection({ ok: true, value: BABBLE }, { ok: false, reason: 'skipped' }, { seed: 'me want', length: 50, temperature: 0.7, model: 'models/base' }),
+      discord_babble_200rps: discordSection({ ok: true, value: discordFigures({ answered: 1 }) }),
+      retrain_100k: retrainSection(),
+      event_loop: eventLoopSection({ ok: false, reason: 'skipped' }),
+      rss_mb_base_plus_50: rssSection({ ok: false, reason: 'skipped' }),
+      num_tensors: tensorsSection({ ok: true, value: BABBLE }),
+    };
+    for (const s of Object.values(sections)) {
+      expect(s).toHaveProperty('pass');
+      expect('target' in s || 'reason' in s).toBe(true);
+    }
+    expect(JSON.parse(JSON.stringify(sections))).toEqual(sections);
+    expect(failures(sections)).toEqual(['discord_babble_200rps']);
+  });
+});
+
+describe('contention (other processes\' CPU)', () => {
+  it('reads busy ticks (steal included) and all ticks from the cpu line of /proc/stat', () => {
+    const text = 'cpu  100 5 20 300 7 1 2 3 0 0\ncpu0 50 0 10 150 3 0 1 1 0 0\n';
+    expect(parseProcStat(text)).toEqual({ busy: 100 + 5 + 20 + 1 + 2 + 3, all: 100 + 5 + 20 + 1 + 2 + 3 + 300 + 7 });
+    expect(() => parseProcStat('intr 1 2 3')).toThrow(/no cpu line/);
+  });
+
+  it('sums utime, stime and the reaped children\'s cutime and cstime, even with spaces and parentheses in the name', () => {
+    const fields = Array.from({ length: 50 }, (_, i) => String(i + 3)); // field n holds n, from field 3 on
+    const text = `4242 (node (a b)) ${fields.join(' ')}`;
+    expect(parseSelfStat(text)).toBe(14 + 15 + 16 + 17);
+    expect(() => parseSelfStat('4242 (x) R 1 2')).toThrow(/unexpected format/);
+  });
+
+  it('counts the busy ticks that were not ours, in cores, and null without samples', () => {
+    const before = { busy: 1000, all: 4000, own: 200 };
+    // 2 cores, 400 ticks passed (200 per core); the machine was busy 300 of them, 100 were ours
+    const after = { busy: 1300, all: 4400, own: 300 };
+    expect(otherCores(before, after, 2)).toBe(1);
+    expect(otherCores(before, { ...after, own: 600 }, 2)).toBe(0);
+    expect(otherCores(null, after, 2)).toBeNull();
+  });
+});
