@@ -1,0 +1,105 @@
+/**
+ * Helpers for /model (wired by src/discord/commands/model.ts): `/model rollback [version]` and the version history
+ * shown by `/model info`.
+ *
+ * - `addRollbackSubcommand(builder)` adds the rollback subcommand to /model's definition.
+ * - `executeRollback(interaction, deps)` handles it: server only, Manage Server re-checked, refused while a
+ *   training of the server runs; flips the server's pointer (registry.ts, same atomic way as a commit) and puts the
+ *   model in the cache at once. Version 0 = the base model; no version = the one before the current.
+ * - `historyFields(history)` / `modelInfoWithHistory(info, history)` for /model info.
+ */
+import type { APIEmbed, APIEmbedField, ChatInputCommandInteraction, SlashCommandSubcommandBuilder } from 'discord.js';
+import type { ModelCache } from '../../service/models.js';
+import { RegistryError, type History, type ModelRegistry } from '../../service/registry.js';
+import type { RetrainManager } from '../../service/retrain.js';
+import type { ModelInfo } from '../../service/types.js';
+import { guildOnly, replyEphemeral, requireManageGuild } from '../respond.js';
+import { clampEmbed, noPings } from '../safety.js';
+import { modelInfoEmbed } from './model.js';
+
+export interface ModelHistoryDeps {
+  registry: ModelRegistry;
+  models: ModelCache;
+  /** When given, a rollback is refused while the server's training runs. */
+  manager?: RetrainManager;
+}
+
+/** Adds `rollback [version]` to a /model builder: `.addSubcommand(rollbackSubcommand)`. */
+export function rollbackSubcommand(s: SlashCommandSubcommandBuilder): SlashCommandSubcommandBuilder {
+  return s
+    .setName('rollback')
+    .setDescription('Go back to an earlier version of this server\'s model (server managers)')
+    .addIntegerOption((o) => o.setName('version').setDescription('The version to serve (0 = the base model); default: the one before').setMinValue(0).setMaxValue(999_999_999));
+}
+
+const bits = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(3) : 'n/a');
+
+function record(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+function dateOf(iso: unknown): string {
+  const ms = typeof iso === 'string' ? Date.parse(iso) : NaN;
+  return Number.isNaN(ms) ? 'unknown date' : `<t:${Math.floor(ms / 1000)}:R>`;
+}
+
+/** One line per kept version, newest first, the serving one marked; then the models that were kept aside. */
+export function historyFields(history: History): APIEmbedField[] {
+  const lines = history.versions.map((v) => {
+    const d = v.record?.details ?? {};
+    const held = record(record(d.heldOut)?.after);
+    const before = record(record(d.heldOut)?.before);
+    const who = typeof d.requestedBy === 'string' ? ` by <@${d.requestedBy}>` : '';
+    const figures = held ? ` · server ${bits(before?.server)}→${bits(held.server)}, corpus ${bits(before?.base)}→${bits(held.base)} bits/char` : '';
+    const mark = v.version === history.current ? ' **(talking now)**' : '';
+    const broken = v.complete ? '' : ' ⚠ damaged, cannot be used';
+    return `**${v.version}**${mark} · ${dateOf(v.record?.committed ?? v.meta?.created)}${who}${figures}${broken}`;
+  });
+  lines.push(`**0** (the base model)${history.current === 0 ? ' **(talking now)**' : ''}`);
+  const fields: APIEmbedField[] = [{ name: 'Versions (/model rollback version:N)', value: lines.join('\n') }];
+  if (history.rejected.length > 0) {
+    const rejected = history.rejected.map((r) => {
+      const reasons = r.details?.reasons;
+      const why = Array.isArray(reasons) ? reasons.filter((x) => typeof x === 'string').join(' ') : 'no reason recorded';
+      const at = /^rejected-(\d{8}T\d{6})/.exec(r.name)?.[1];
+      const when = at ? dateOf(`${at.slice(0, 4)}-${at.slice(4, 6)}-${at.slice(6, 8)}T${at.slice(9, 11)}:${at.slice(11, 13)}:${at.slice(13, 15)}Z`) : '';
+      return `${when ? `${when}: ` : ''}${why}`;
+    });
+    fields.push({ name: 'Kept aside (failed the quality check, never used)', value: rejected.join('\n') });
+  }
+  return fields;
+}
+
+/** /model info's embed with the history fields after the model's own. */
+export function modelInfoWithHistory(info: ModelInfo, history: History): APIEmbed {
+  const embed = modelInfoEmbed(info);
+  return clampEmbed({ ...embed, fields: [...(embed.fields ?? []), ...historyFields(history)] });
+}
+
+/** Handles `/model rollback [version]`. */
+export async function executeRollback(interaction: ChatInputCommandInteraction, deps: ModelHistoryDeps): Promise<void> {
+  const guildId = await guildOnly(interaction);
+  if (guildId === undefined || !(await requireManageGuild(interaction))) return;
+  const running = deps.manager?.get(guildId);
+  if (running) {
+    await replyEphemeral(interaction, 'A training of this server\'s model is running or waiting. Wait for it to finish, or stop it with /retrain cancel, then roll back.');
+    return;
+  }
+  const version = interaction.options.getInteger('version') ?? undefined;
+  await interaction.deferReply();
+  let result;
+  try {
+    result = await deps.registry.rollback(guildId, version);
+  } catch (err) {
+    if (!(err instanceof RegistryError)) throw err;
+    await interaction.editReply({ content: `Could not roll back: ${err.message}`, allowedMentions: noPings() });
+    return;
+  }
+  deps.models.install(guildId, result.version, result.model);
+  await interaction.editReply({
+    content: result.version === 0
+      ? 'Rolled back: the base model is talking in this server now.'
+      : `Rolled back: version ${result.version} is talking in this server now.`,
+    allowedMentions: noPings(),
+  });
+}

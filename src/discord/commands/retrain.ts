@@ -1,0 +1,344 @@
+/**
+ * /retrain start [minutes] [epochs] [model] — teach the baby this server's words (Manage Server; the shared base
+ * model: BOT_OWNER_IDS only). /retrain cancel [model] — stop it.
+ *
+ * The reply is deferred at once, then edited at most every `editIntervalMs` (5 s) with a progress bar, step and
+ * epoch, loss, ETA and a sample babble (or the queue position while waiting). At the end: old vs new held-out
+ * figures, samples, and the loss curve as a PNG attachment. Interaction tokens last 15 minutes: when the run ends
+ * later than that (or the edit is refused as an unknown/expired webhook), the result is posted as a message in
+ * the channel instead. Every message pings nobody.
+ *
+ * Built by `createRetrainCommand(deps)`: the training manager and limits come in explicitly.
+ */
+import {
+  ApplicationIntegrationType,
+  AttachmentBuilder,
+  InteractionContextType,
+  PermissionFlagsBits,
+  SlashCommandBuilder,
+  type APIEmbed,
+  type ChatInputCommandInteraction,
+} from 'discord.js';
+import type { Logger } from '../../log.js';
+import type { RetrainEvent, RetrainJob, RetrainManager, RetrainOutcome } from '../../service/retrain.js';
+import { BASE_SCOPE } from '../../service/registry.js';
+import type { ProgressFigures } from '../../service/trainer-protocol.js';
+import type { Command } from '../command.js';
+import { guildOnly, replyEphemeral, requireManageGuild } from '../respond.js';
+import { clampEmbed, noPings } from '../safety.js';
+
+export interface RetrainCommandDeps {
+  manager: RetrainManager;
+  /** BOT_OWNER_IDS: the users who may retrain the shared base model. */
+  ownerIds: readonly string[];
+  /** TRAIN_MAX_MINUTES: the most minutes one may ask for. */
+  maxMinutes: number;
+  /** The most epochs one may ask for. Default 100. */
+  maxEpochs?: number;
+  /** Edits of the progress message at most this often. Default 5000 ms. */
+  editIntervalMs?: number;
+  /** After this long the interaction token is taken as expired (Discord: 15 min). Default 14.5 min. */
+  tokenLifetimeMs?: number;
+  log: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Clock (tests). */
+  now?: () => number;
+}
+
+export const CHART_NAME = 'loss.png';
+const MIN_MINUTES = 1;
+const MIN_EPOCHS = 0.1;
+
+/** "▰▰▰▱▱▱ 42%" */
+export function progressBar(fraction: number, width = 20): string {
+  const f = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
+  const full = Math.round(f * width);
+  return `${'█'.repeat(full)}${'░'.repeat(width - full)} ${Math.floor(f * 100)}%`;
+}
+
+/** 75 → "1 min 15 s" */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min${s % 60 ? ` ${s % 60} s` : ''}`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+function scopeName(scope: string): string {
+  return scope === BASE_SCOPE ? 'the shared base model' : "this server's model";
+}
+
+function quote(sample: string): string {
+  const s = sample.replace(/`/g, "'").trim();
+  return s ? `\`${s}\`` : '*(nothing yet)*';
+}
+
+const bits = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
+
+/** The message shown while waiting or training. */
+export function progressEmbed(scope: string, state: { position?: number | undefined; progress?: ProgressFigures | undefined }): APIEmbed {
+  if (state.progress === undefined) {
+    return clampEmbed({
+      title: `Retraining ${scopeName(scope)}`,
+      description: state.position !== undefined
+        ? `Waiting for a free trainer: position ${state.position} in the queue.`
+        : 'Starting the trainer…',
+      footer: { text: '/retrain cancel stops it.' },
+    });
+  }
+  const p = state.progress;
+  return clampEmbed({
+    title: `Retraining ${scopeName(scope)}`,
+    description: progressBar(p.totalSteps > 0 ? p.step / p.totalSteps : 0),
+    fields: [
+      { name: 'Step', value: `${p.step.toLocaleString('en-US')} / ${p.totalSteps.toLocaleString('en-US')} (epoch ${p.epoch.toFixed(2)})`, inline: true },
+      { name: 'Loss', value: p.loss.toFixed(3), inline: true },
+      { name: 'Time left', value: `about ${formatDuration(p.etaSeconds)}`, inline: true },
+      { name: 'The baby says', value: quote(p.sample) },
+    ],
+    footer: { text: `${Math.round(p.charsPerSecond).toLocaleString('en-US')} characters/s · /retrain cancel stops it.` },
+  });
+}
+
+export interface FinalMessage {
+  content?: string;
+  embeds: APIEmbed[];
+  /** The loss chart, when the run trained a model. */
+  chart?: Buffer;
+}
+
+/** The message at the end of a run. */
+export function finalMessage(scope: string, outcome: RetrainOutcome): FinalMessage {
+  switch (outcome.status) {
+    case 'cancelled':
+      return { embeds: [clampEmbed({ title: 'Training cancelled', description: `Nothing changed: ${scopeName(scope)} is the same as before.` })] };
+    case 'failed':
+      return { embeds: [clampEmbed({ title: 'Training did not finish', description: `${outcome.reason}\n\nNothing changed: ${scopeName(scope)} is the same as before.` })] };
+    case 'swapped':
+    case 'rejected': {
+      const g = outcome.gate;
+      const figures = [
+        `Server messages: ${bits(g.server.before)} → ${bits(g.server.after)} bits/char`,
+        `Baby corpus: ${bits(g.base.before)} → ${bits(g.base.after)} bits/char`,
+        ...g.notes.map((n) => `(${n})`),
+      ].join('\n');
+      const samples = g.samples.texts.slice(0, 5).map((s) => `• ${quote(s)}`).join('\n');
+      const swapped = outcome.status === 'swapped';
+      const embed: APIEmbed = {
+        title: swapped
+          ? `New model: version ${outcome.version} is talking now`
+          : `Kept the old model: the new one did not pass the quality check`,
+        description: swapped
+          ? `Trained ${outcome.steps.toLocaleString('en-US')} steps in ${formatDuration(outcome.seconds)} on ${outcome.trainingLines.toLocaleString('en-US')} lines, fine-tuned from ${outcome.previous}. Lower is better:`
+          : `Why: ${g.reasons.join(' ')}\nThe model keeps talking as before (${outcome.previous}); the new one was set aside, never used.`,
+        fields: [
+          { name: 'Held-out text (old → new)', value: figures },
+          { name: 'Samples from the new model', value: samples || '*(none)*' },
+        ],
+        image: { url: `attachment://${CHART_NAME}` },
+        footer: { text: 'Loss curve: blue = training loss (nats/char); dashed = held-out baby corpus before (orange) and after (green).' },
+      };
+      return { embeds: [clampEmbed(embed)], chart: outcome.chart };
+    }
+  }
+}
+
+interface ApiErrorLike {
+  code?: unknown;
+}
+
+/** Discord's "the interaction token is no longer valid" answers. */
+function isExpiredToken(err: unknown): boolean {
+  const e = err as ApiErrorLike | null;
+  return e?.code === 50027 || e?.code === 10015;
+}
+
+/**
+ * Keeps one interaction's reply up to date with a job: at most one edit per `interval`, the latest state winning
+ * (a trailing edit goes out when the interval has passed), edits never overlapping; then the final message, on
+ * the reply or (token expired) in the channel.
+ */
+export async function followJob(interaction: ChatInputCommandInteraction, job: RetrainJob, deps: RetrainCommandDeps): Promise<void> {
+  const interval = deps.editIntervalMs ?? 5000;
+  const lifetime = deps.tokenLifetimeMs ?? 14.5 * 60_000;
+  const now = deps.now ?? Date.now;
+  const started = interaction.createdTimestamp;
+  const scope = job.scope;
+  let lastEdit = -Infinity;
+  let timer: NodeJS.Timeout | undefined;
+  let chain: Promise<void> = Promise.resolve();
+  let tokenDead = false;
+  let finished = false;
+  let view: { position?: number | undefined; progress?: ProgressFigures | undefined } = { position: job.position, progress: job.latest };
+
+  const expired = () => tokenDead || now() - started >= lifetime;
+  const edit = (): Promise<void> => {
+    chain = chain.then(async () => {
+      if (finished || expired()) return;
+      lastEdit = now();
+      try {
+        await interaction.editReply({ content: '', embeds: [progressEmbed(scope, view)], allowedMentions: noPings() });
+      } catch (err) {
+        if (isExpiredToken(err)) tokenDead = true;
+        else deps.log.warn({ err, scope }, 'retrain: could not update the progress message');
+      }
+    });
+    return chain;
+  };
+  const schedule = () => {
+    if (timer || finished) return;
+    const wait = lastEdit + interval - now();
+    if (wait <= 0) {
+      void edit();
+      return;
+    }
+    timer = setTimeout(() => {
+      timer = undefined;
+      void edit();
+    }, wait);
+    timer.unref();
+  };
+
+  const done = new Promise<RetrainOutcome>((resolve) => {
+    const onEvent = (e: RetrainEvent) => {
+      if (e.type === 'queued') view = { position: e.position };
+      else if (e.type === 'started') view = {};
+      else if (e.type === 'progress') view = { progress: e.progress };
+      else {
+        resolve(e.outcome);
+        return;
+      }
+      schedule();
+    };
+    const unsubscribe = job.subscribe(onEvent);
+    void job.result.then((outcome) => {
+      unsubscribe();
+      resolve(outcome);
+    });
+  });
+  await edit();
+  const outcome = await done;
+  finished = true;
+  if (timer) clearTimeout(timer);
+  await chain;
+  await sendFinal(interaction, scope, outcome, expired(), deps);
+}
+
+async function sendFinal(interaction: ChatInputCommandInteraction, scope: string, outcome: RetrainOutcome, tokenExpired: boolean, deps: RetrainCommandDeps): Promise<void> {
+  const message = finalMessage(scope, outcome);
+  const files = message.chart ? [new AttachmentBuilder(message.chart, { name: CHART_NAME })] : [];
+  if (!tokenExpired) {
+    try {
+      await interaction.editReply({ content: '', embeds: message.embeds, files, allowedMentions: noPings() });
+      return;
+    } catch (err) {
+      if (!isExpiredToken(err)) throw err;
+    }
+  }
+  const channel = interaction.channel ?? (await interaction.client.channels.fetch(interaction.channelId).catch(() => null));
+  if (!channel || !channel.isSendable()) {
+    deps.log.warn({ scope, channel: interaction.channelId }, 'retrain: the result could not be posted (token expired, channel not reachable)');
+    return;
+  }
+  await channel.send({
+    content: `<@${interaction.user.id}>, your /retrain finished:`,
+    embeds: message.embeds,
+    files,
+    allowedMentions: noPings(),
+  });
+}
+
+export function retrainCommandData(maxMinutes: number, maxEpochs = 100) {
+  return new SlashCommandBuilder()
+    .setName('retrain')
+    .setDescription("Teach the baby this server's words (server managers)")
+    .setContexts(InteractionContextType.Guild)
+    .setIntegrationTypes(ApplicationIntegrationType.GuildInstall)
+    .setDefaultMemberPermissions(PermissionFlagsBits.ManageGuild)
+    .addSubcommand((s) =>
+      s
+        .setName('start')
+        .setDescription("Fine-tune the model on this server's collected and taught messages")
+        .addIntegerOption((o) => o.setName('minutes').setDescription(`Training time (${MIN_MINUTES}–${maxMinutes} minutes)`).setMinValue(MIN_MINUTES).setMaxValue(maxMinutes))
+        .addNumberOption((o) => o.setName('epochs').setDescription(`Passes over the text (${MIN_EPOCHS}–${maxEpochs}); with minutes, whichever ends first`).setMinValue(MIN_EPOCHS).setMaxValue(maxEpochs))
+        .addStringOption((o) =>
+          o.setName('model').setDescription('Which model (default: this server\'s)').addChoices({ name: "this server's", value: 'server' }, { name: 'shared base (bot owners)', value: 'base' }),
+        ),
+    )
+    .addSubcommand((s) =>
+      s
+        .setName('cancel')
+        .setDescription('Stop the training that is running or waiting')
+        .addStringOption((o) =>
+          o.setName('model').setDescription('Which model (default: this server\'s)').addChoices({ name: "this server's", value: 'server' }, { name: 'shared base (bot owners)', value: 'base' }),
+        ),
+    )
+    .toJSON();
+}
+
+/** The scope the member asked for, or undefined after telling them they may not. */
+async function allowedScope(interaction: ChatInputCommandInteraction, guildId: string, deps: RetrainCommandDeps): Promise<string | undefined> {
+  if (interaction.options.getString('model') === 'base') {
+    if (deps.ownerIds.includes(interaction.user.id)) return BASE_SCOPE;
+    await replyEphemeral(interaction, "Only the bot's owners can retrain the shared base model. Leave out `model` to retrain this server's.");
+    return undefined;
+  }
+  return (await requireManageGuild(interaction)) ? guildId : undefined;
+}
+
+/** What is wrong with the options, or undefined. Discord enforces the bounds; they are checked again here. */
+export function retrainOptionsProblem(o: { minutes?: number | undefined; epochs?: number | undefined }, maxMinutes: number, maxEpochs = 100): string | undefined {
+  if (o.minutes !== undefined && (!Number.isInteger(o.minutes) || o.minutes < MIN_MINUTES || o.minutes > maxMinutes)) {
+    return `minutes must be a whole number from ${MIN_MINUTES} to ${maxMinutes} (you gave ${o.minutes}).`;
+  }
+  if (o.epochs !== undefined && (!Number.isFinite(o.epochs) || o.epochs < MIN_EPOCHS || o.epochs > maxEpochs)) {
+    return `epochs must be a number from ${MIN_EPOCHS} to ${maxEpochs} (you gave ${o.epochs}).`;
+  }
+  return undefined;
+}
+
+export function createRetrainCommand(deps: RetrainCommandDeps): Command {
+  const maxEpochs = deps.maxEpochs ?? 100;
+  return {
+    data: retrainCommandData(deps.maxMinutes, maxEpochs),
+    async execute(interaction) {
+      const guildId = await guildOnly(interaction);
+      if (guildId === undefined) return;
+      const scope = await allowedScope(interaction, guildId, deps);
+      if (scope === undefined) return;
+      const sub = interaction.options.getSubcommand(true);
+      if (sub === 'cancel') {
+        const cancelled = deps.manager.cancel(scope);
+        await replyEphemeral(interaction, cancelled ? `Stopping the training of ${scopeName(scope)}. Nothing will change.` : `No training of ${scopeName(scope)} is running or waiting.`);
+        return;
+      }
+      const options = {
+        minutes: interaction.options.getInteger('minutes') ?? undefined,
+        epochs: interaction.options.getNumber('epochs') ?? undefined,
+      };
+      const problem = retrainOptionsProblem(options, deps.maxMinutes, maxEpochs);
+      if (problem !== undefined) {
+        await replyEphemeral(interaction, problem);
+        return;
+      }
+      await interaction.deferReply();
+      const result = deps.manager.start({
+        scope,
+        ...(options.minutes !== undefined ? { minutes: options.minutes } : {}),
+        ...(options.epochs !== undefined ? { epochs: options.epochs } : {}),
+        requestedBy: interaction.user.id,
+      });
+      if (result.status === 'busy') {
+        const where = result.job.state === 'queued' ? `waiting in the queue (position ${result.job.position ?? '?'})` : 'running';
+        const by = result.job.request.requestedBy ? `, started by <@${result.job.request.requestedBy}>` : '';
+        await interaction.editReply({
+          content: `A training of ${scopeName(scope)} is already ${where}${by}. Wait for it to finish, or stop it with /retrain cancel.`,
+          allowedMentions: noPings(),
+        });
+        return;
+      }
+      deps.log.info({ scope, user: interaction.user.id, ...options, status: result.status }, 'retrain requested');
+      await followJob(interaction, result.job, deps);
+    },
+  };
+}

@@ -1,0 +1,221 @@
+/**
+ * The trainer child process: forked by trainer.ts (`child_process.fork`), it fine-tunes one model and exits.
+ *
+ *   ready → (start { job }) → progress… → saved → done → exit 0
+ *
+ * - It exits as soon as its parent goes: a `'disconnect'` handler, and a `process.connected` check at start (a child
+ *   with no such handler keeps running after its parent is SIGKILLed).
+ * - `cancel` ends it at once (exit 0, nothing saved); the parent cleans the temporary folder.
+ * - Training runs in chunks of `sampleEverySeconds` so that a fresh sample babble can be drawn between chunks
+ *   (train() reports no weights while it runs); each chunk restarts Adam's moments and uses its own batch seed.
+ * - The new model is written with saveModel into `job.outDir`: every file fsynced, meta.json last, then the folder.
+ * - Any error: an `error` message, then exit 1.
+ *
+ * The code at the bottom runs only in a process forked with BABBLE_TRAINER_CHILD=1 and an IPC channel.
+ */
+import { BabyLanguageModel, encodeTrainingText } from '../model/baby.js';
+import { initBackend } from '../model/backend.js';
+import { makeBatcher } from '../model/batches.js';
+import { mulberry32 } from '../model/weights.js';
+import {
+  downsampleCurve,
+  parseParentMessage,
+  type ChildMessage,
+  type HeldOutFigures,
+  type TrainJob,
+  TRAINER_CHILD_FLAG,
+} from './trainer-protocol.js';
+
+/** Seeds of the samples drawn during and after training. */
+export const SAMPLE_SEEDS = ['me ', 'me want ', 'hi ', 'where '] as const;
+const SAMPLE_OPTIONS = { temperature: 0.5, length: 60, stopAtEndOfUtterance: true } as const;
+
+function send(message: ChildMessage): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (!process.send || !process.connected) {
+      reject(new Error('trainer child: the parent is gone'));
+      return;
+    }
+    process.send(message, undefined, {}, (err: Error | null) => (err ? reject(err) : resolve()));
+  });
+}
+
+/** The server's lines and the base corpus lines in one deterministic shuffled list. */
+export function mixLines(server: readonly string[], base: readonly string[], seed: number): string[] {
+  const lines = [...server, ...base];
+  const rand = mulberry32(seed ^ 0x5eed);
+  for (let i = lines.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [lines[i], lines[j]] = [lines[j]!, lines[i]!];
+  }
+  return lines;
+}
+
+async function heldOutBits(model: BabyLanguageModel, lines: readonly string[]): Promise<number | null> {
+  if (lines.length === 0) return null;
+  const { data } = encodeTrainingText(lines, model.vocab);
+  if (data.length < 2) return null;
+  return model.bitsPerChar(lines);
+}
+
+async function figures(model: BabyLanguageModel, job: TrainJob): Promise<HeldOutFigures> {
+  return { server: await heldOutBits(model, job.heldOut.server), base: await heldOutBits(model, job.heldOut.base) };
+}
+
+function sampleOf(model: BabyLanguageModel, i: number): string {
+  const seed = SAMPLE_SEEDS[i % SAMPLE_SEEDS.length]!;
+  return model.generate(seed, { ...SAMPLE_OPTIONS, rng: i }).trim();
+}
+
+/** Runs one job: load, score, train in chunks with progress, score again, save, report. */
+export async function runJob(job: TrainJob, emit: (m: ChildMessage) => Promise<void>): Promise<void> {
+  await initBackend();
+  const model = await BabyLanguageModel.load(job.baseModelDir);
+  const before = await figures(model, job);
+  const seed = job.seed ?? 1;
+  const lines = mixLines(job.trainingLines, job.baseCorpusLines, seed);
+  const { data } = encodeTrainingText(lines, model.vocab);
+  if (data.length < 2) throw new Error('there is no training text (after normalisation)');
+  const batchSize = job.batchSize ?? 128;
+  // The same slice length BabyLanguageModel.train picks for this text.
+  const seqLength = Math.max(2, Math.min(job.seqLength ?? 32, Math.floor(data.length / 2)));
+  const stepsPerEpoch = makeBatcher(data, { scheme: 'seq', batchSize, seqLength, window: 15, seed }).stepsPerEpoch;
+  const maxSeconds = job.maxSeconds ?? Infinity;
+  const epochs = job.epochs ?? (job.maxSeconds === undefined && job.maxSteps === undefined ? 1 : Infinity);
+  const stepLimit = Math.min(Number.isFinite(epochs) ? Math.max(1, Math.ceil(epochs * stepsPerEpoch)) : Infinity, job.maxSteps ?? Infinity);
+  const chunkSeconds = job.sampleEverySeconds ?? 20;
+  const progressIntervalMs = job.progressIntervalMs ?? 1000;
+
+  const started = performance.now();
+  const elapsed = () => (performance.now() - started) / 1000;
+  const curve: { step: number; loss: number }[] = [];
+  let steps = 0;
+  let chunk = 0;
+  let sample = sampleOf(model, 0);
+  let stoppedBy: 'epochs' | 'time' | 'steps' = 'epochs';
+  let targetChars = 0;
+  for (;;) {
+    const timeLeft = maxSeconds - elapsed();
+    if (timeLeft <= 0) {
+      stoppedBy = 'time';
+      break;
+    }
+    if (steps >= stepLimit) {
+      stoppedBy = job.maxSteps !== undefined && steps >= job.maxSteps ? 'steps' : 'epochs';
+      break;
+    }
+    const stepsBefore = steps;
+    const report = await model.train(lines, {
+      maxSeconds: Math.min(chunkSeconds, timeLeft),
+      ...(Number.isFinite(stepLimit) ? { maxSteps: stepLimit - steps } : {}),
+      batchSize,
+      seqLength,
+      learningRate: job.learningRate ?? 1e-3,
+      workers: job.workers ?? 1,
+      seed: (seed + chunk * 7919) >>> 0,
+      progressIntervalMs,
+      onProgress: async (p) => {
+        const step = stepsBefore + p.step;
+        const seconds = elapsed();
+        const perStep = seconds / Math.max(1, step);
+        const left = Math.max(0, maxSeconds - seconds);
+        const byTime = Number.isFinite(left) ? step + Math.ceil(left / perStep) : Infinity;
+        const totalSteps = Math.max(step, Math.min(stepLimit, byTime));
+        await emit({
+          type: 'progress',
+          step,
+          totalSteps: Number.isFinite(totalSteps) ? totalSteps : step,
+          epoch: step / stepsPerEpoch,
+          loss: Number.isFinite(p.loss) ? p.loss : 0,
+          etaSeconds: Math.min(left, Math.max(0, (totalSteps - step) * perStep)),
+          charsPerSecond: p.charsPerSecond,
+          elapsedSeconds: seconds,
+          sample,
+        });
+      },
+    });
+    for (const point of report.lossCurve) curve.push({ step: stepsBefore + point.step, loss: point.loss });
+    steps += report.steps;
+    targetChars += report.targetChars;
+    chunk++;
+    sample = sampleOf(model, chunk);
+    if (report.steps === 0) break;
+  }
+  const seconds = elapsed();
+  const after = await figures(model, job);
+  const charsPerSecond = targetChars / Math.max(seconds, 1e-9);
+  await model.save(job.outDir, {
+    version: job.version,
+    training: {
+      ...(job.note ?? {}),
+      steps,
+      targetChars,
+      seconds,
+      charsPerSecond,
+      finalLoss: curve.length ? curve.slice(-10).reduce((a, p) => a + p.loss, 0) / Math.min(10, curve.length) : null,
+      stoppedBy,
+      batchSize,
+      seqLength,
+      learningRate: job.learningRate ?? 1e-3,
+      workers: job.workers ?? 1,
+      seed,
+      trainingLines: job.trainingLines.length,
+      baseCorpusLines: job.baseCorpusLines.length,
+      heldOutBitsPerCharBefore: before,
+      heldOutBitsPerChar: after,
+      fineTunedFrom: model.meta?.version ?? null,
+    },
+  });
+  await emit({
+    type: 'saved',
+    dir: job.outDir,
+    heldOut: { before, after },
+    steps,
+    seconds,
+    charsPerSecond,
+    stoppedBy,
+    lossCurve: downsampleCurve(curve),
+    samples: SAMPLE_SEEDS.map((_, i) => sampleOf(model, i)),
+  });
+  await emit({ type: 'done' });
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The child's main: wires the IPC channel to runJob. */
+export function serveTrainerChild(): void {
+  const exitNow = (code: number) => process.exit(code);
+  process.on('disconnect', () => exitNow(0));
+  if (!process.connected) exitNow(0);
+  let started = false;
+  const fail = (err: unknown) => {
+    send({ type: 'error', message: errorText(err) }).then(() => exitNow(1), () => exitNow(1));
+  };
+  process.on('message', (raw: unknown) => {
+    let message;
+    try {
+      message = parseParentMessage(raw);
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    if (message.type === 'cancel') {
+      exitNow(0);
+      return;
+    }
+    if (started) {
+      fail(new Error('a second start message'));
+      return;
+    }
+    started = true;
+    runJob(message.job, send).then(() => {
+      process.disconnect();
+      exitNow(0);
+    }, fail);
+  });
+  send({ type: 'ready', pid: process.pid, envKeys: Object.keys(process.env).sort() }).catch(() => exitNow(0));
+}
+
+if (process.env[TRAINER_CHILD_FLAG] === '1' && typeof process.send === 'function') serveTrainerChild();

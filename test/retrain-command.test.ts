@@ -1,0 +1,295 @@
+/**
+ * /retrain: the definition, the messages it builds, and its behaviour through the real discord.js client and the
+ * fake Discord with a scripted training manager — permissions re-checked, deferred at once, edits throttled, the
+ * final result with the loss chart attached, posted in the channel once the interaction token has expired.
+ */
+import { ApplicationCommandOptionType, Client, Events, GatewayIntentBits } from 'discord.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  CHART_NAME,
+  createRetrainCommand,
+  finalMessage,
+  formatDuration,
+  progressBar,
+  progressEmbed,
+  retrainOptionsProblem,
+  type RetrainCommandDeps,
+} from '../src/discord/commands/retrain.js';
+import type { Command, CommandContext } from '../src/discord/command.js';
+import { silentLogger } from '../src/log.js';
+import { lossChartPng, PNG_SIGNATURE } from '../src/service/loss-chart.js';
+import type { GateResult, RetrainEvent, RetrainJob, RetrainManager, RetrainOutcome, RetrainRequest, StartResult } from '../src/service/retrain.js';
+import type { ProgressFigures } from '../src/service/trainer-protocol.js';
+import { option, startFakeDiscord, subcommand, type FakeDiscord, type RecordedRequest } from './fake-discord/index.js';
+
+const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-retrain-tests';
+const MANAGE_GUILD = (1n << 5n).toString();
+const OWNER = '300000000000000001';
+
+const PROGRESS: ProgressFigures = { step: 2, totalSteps: 10, epoch: 0.25, loss: 1.234, etaSeconds: 75, charsPerSecond: 12_345, elapsedSeconds: 3, sample: 'me want pizza' };
+const GATE: GateResult = {
+  pass: true,
+  reasons: [],
+  server: { before: 3.1, after: 2.4, ok: true },
+  base: { before: 1.6, after: 1.62, ok: true },
+  samples: { wordShare: 0.9, nonEmpty: 1, ok: true, texts: ['me want pizza', 'gg mama'] },
+  notes: [],
+  tolerance: 0.05,
+};
+const TRAINED = {
+  previous: 'base',
+  gate: GATE,
+  heldOut: { before: { server: 3.1, base: 1.6 }, after: { server: 2.4, base: 1.62 } },
+  steps: 120,
+  seconds: 95,
+  chart: lossChartPng([{ step: 1, loss: 2 }, { step: 2, loss: 1.5 }]),
+  lossCurve: [{ step: 1, loss: 2 }, { step: 2, loss: 1.5 }],
+  trainingLines: 321,
+};
+const SWAPPED: RetrainOutcome = { status: 'swapped', version: 3, ...TRAINED };
+const REJECTED: RetrainOutcome = {
+  status: 'rejected',
+  keptAs: '/x/rejected-1',
+  ...TRAINED,
+  gate: { ...GATE, pass: false, reasons: ['worse on the held-out baby corpus: 2.000 bits/char, was 1.600 (tolerance 0.05)'] },
+};
+
+/** A job the test drives by hand. */
+class ScriptedJob implements RetrainJob {
+  state: 'queued' | 'running' | 'finished' = 'running';
+  position: number | undefined;
+  latest: ProgressFigures | undefined;
+  readonly result: Promise<RetrainOutcome>;
+  private settle!: (o: RetrainOutcome) => void;
+  private readonly listeners = new Set<(e: RetrainEvent) => void>();
+  constructor(readonly scope: string, readonly request: RetrainRequest) {
+    this.result = new Promise((r) => { this.settle = r; });
+  }
+  subscribe(l: (e: RetrainEvent) => void) {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+  emit(e: RetrainEvent) {
+    for (const l of this.listeners) l(e);
+  }
+  finish(outcome: RetrainOutcome) {
+    this.state = 'finished';
+    this.emit({ type: 'finished', outcome });
+    this.settle(outcome);
+  }
+  cancel() {}
+}
+
+class ScriptedManager implements RetrainManager {
+  starts: RetrainRequest[] = [];
+  cancels: string[] = [];
+  jobs = new Map<string, ScriptedJob>();
+  status: 'started' | 'queued' = 'started';
+  start(request: RetrainRequest): StartResult {
+    this.starts.push(request);
+    const existing = this.jobs.get(request.scope);
+    if (existing) return { status: 'busy', job: existing };
+    const job = new ScriptedJob(request.scope, request);
+    if (this.status === 'queued') {
+      job.state = 'queued';
+      job.position = 2;
+    }
+    this.jobs.set(request.scope, job);
+    return { status: this.status, job };
+  }
+  get(scope: string) { return this.jobs.get(scope); }
+  cancel(scope: string) {
+    this.cancels.push(scope);
+    return this.jobs.has(scope);
+  }
+  queued() { return []; }
+  running() { return [...this.jobs.keys()]; }
+  async close() {}
+}
+
+describe('definition', () => {
+  it('has start and cancel, server only, Manage Server by default, minutes bounded by TRAIN_MAX_MINUTES', () => {
+    const command = createRetrainCommand({ manager: new ScriptedManager(), ownerIds: [], maxMinutes: 17, log: silentLogger() });
+    const data = command.data as unknown as Record<string, unknown>;
+    expect(data.name).toBe('retrain');
+    expect(data.default_member_permissions).toBe(MANAGE_GUILD);
+    expect(data.contexts).toEqual([0]);
+    const subs = command.data.options as unknown as { name: string; type: number; options: { name: string; max_value?: number }[] }[];
+    expect(subs.map((s) => [s.name, s.type])).toEqual([['start', ApplicationCommandOptionType.Subcommand], ['cancel', ApplicationCommandOptionType.Subcommand]]);
+    expect(subs[0]!.options.find((o) => o.name === 'minutes')?.max_value).toBe(17);
+  });
+
+  it('re-checks the option bounds', () => {
+    expect(retrainOptionsProblem({}, 30)).toBeUndefined();
+    expect(retrainOptionsProblem({ minutes: 30, epochs: 0.1 }, 30)).toBeUndefined();
+    expect(retrainOptionsProblem({ minutes: 31 }, 30)).toMatch(/^minutes .*1 to 30.*31/);
+    expect(retrainOptionsProblem({ minutes: 0 }, 30)).toMatch(/^minutes/);
+    expect(retrainOptionsProblem({ epochs: 0 }, 30)).toMatch(/^epochs/);
+    expect(retrainOptionsProblem({ epochs: 101 }, 30)).toMatch(/^epochs/);
+  });
+});
+
+describe('messages', () => {
+  it('progressBar and formatDuration', () => {
+    expect(progressBar(0.5, 10)).toBe('█████░░░░░ 50%');
+    expect(progressBar(2, 4)).toBe('████ 100%');
+    expect(progressBar(Number.NaN, 4)).toBe('░░░░ 0%');
+    expect(formatDuration(42)).toBe('42 s');
+    expect(formatDuration(75)).toBe('1 min 15 s');
+    expect(formatDuration(3 * 3600 + 120)).toBe('3 h 2 min');
+  });
+
+  it('shows the queue position while waiting, and step, loss, ETA and a sample while training', () => {
+    expect(progressEmbed('1', { position: 3 }).description).toMatch(/position 3 in the queue/);
+    const e = progressEmbed('1', { progress: PROGRESS });
+    expect(e.description).toContain('20%');
+    const fields = Object.fromEntries((e.fields ?? []).map((f) => [f.name, f.value]));
+    expect(fields.Step).toBe('2 / 10 (epoch 0.25)');
+    expect(fields.Loss).toBe('1.234');
+    expect(fields['Time left']).toBe('about 1 min 15 s');
+    expect(fields['The baby says']).toBe('`me want pizza`');
+  });
+
+  it('reports a swap with the figures, samples and the chart; a refusal with the reasons; failures and cancels plainly', () => {
+    const swapped = finalMessage('1', SWAPPED);
+    expect(swapped.embeds[0]!.title).toMatch(/version 3 is talking now/);
+    expect(JSON.stringify(swapped.embeds)).toMatch(/3\.100 → 2\.400.*1\.600 → 1\.620/);
+    expect(JSON.stringify(swapped.embeds)).toContain('me want pizza');
+    expect(swapped.embeds[0]!.image?.url).toBe(`attachment://${CHART_NAME}`);
+    expect(swapped.chart?.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
+    const rejected = finalMessage('1', REJECTED);
+    expect(rejected.embeds[0]!.title).toMatch(/Kept the old model/);
+    expect(rejected.embeds[0]!.description).toMatch(/worse on the held-out baby corpus/);
+    expect(finalMessage('1', { status: 'failed', reason: 'the trainer was killed by SIGKILL' }).embeds[0]!.description).toMatch(/SIGKILL[\s\S]*Nothing changed/);
+    expect(finalMessage('base', { status: 'cancelled' }).embeds[0]!.description).toMatch(/shared base model/);
+    expect(finalMessage('1', { status: 'cancelled' }).chart).toBeUndefined();
+  });
+});
+
+describe('/retrain through Discord', () => {
+  let fake: FakeDiscord;
+  let client: Client;
+  let manager: ScriptedManager;
+  let deps: RetrainCommandDeps;
+  let command: Command;
+  const failures: unknown[] = [];
+
+  beforeAll(async () => {
+    fake = await startFakeDiscord({ token: TOKEN });
+    client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: fake.apiUrl } });
+    client.on(Events.InteractionCreate, (interaction) => {
+      if (!interaction.isChatInputCommand()) return;
+      command.execute(interaction, {} as CommandContext).catch((err: unknown) => failures.push(err));
+    });
+    const ready = new Promise((r) => client.once(Events.ClientReady, r));
+    await client.login(TOKEN);
+    await ready;
+  });
+  afterAll(async () => {
+    await client?.destroy();
+    await fake?.close();
+  });
+  beforeEach(() => {
+    manager = new ScriptedManager();
+    deps = { manager, ownerIds: [OWNER], maxMinutes: 30, editIntervalMs: 60_000, log: silentLogger() };
+    command = createRetrainCommand(deps);
+    failures.length = 0;
+    fake.clearRecords();
+  });
+
+  const admin = { permissions: MANAGE_GUILD };
+  const start = (options: ReturnType<typeof option>[] = [], member: Record<string, unknown> = admin, user?: { id: string }) =>
+    fake.sendInteraction({ data: { name: 'retrain', options: [subcommand('start', options)] }, member, ...(user ? { user } : {}) });
+  const callback = (token: string) => fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token);
+  const edits = (token: string) => fake.requests.filter((r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token);
+  const nthEdit = (token: string, n: number) => fake.waitFor(() => edits(token).length >= n, 5000).then(() => edits(token)[n - 1]!);
+  const bodyOf = (r: RecordedRequest) => r.body as { content?: string; embeds?: { title?: string; description?: string; fields?: { name: string; value: string }[] }[]; allowed_mentions?: unknown };
+
+  it('refuses a member without Manage Server, ephemerally, without starting anything', async () => {
+    const { token } = start([], { permissions: '0' });
+    const cb = await callback(token);
+    expect(cb.body).toMatchObject({ type: 4, data: { flags: 64, allowed_mentions: { parse: [] } } });
+    expect(JSON.stringify(cb.body)).toMatch(/Manage Server/);
+    expect(manager.starts).toEqual([]);
+  });
+
+  it('only lets bot owners retrain the shared base model', async () => {
+    const refused = start([option('model', 'base')]);
+    expect(JSON.stringify((await callback(refused.token)).body)).toMatch(/Only the bot's owners/);
+    expect(manager.starts).toEqual([]);
+    const allowed = start([option('model', 'base')], { permissions: '0' }, { id: OWNER });
+    expect((await callback(allowed.token)).body).toMatchObject({ type: 5 });
+    await fake.waitFor(() => manager.starts.length > 0, 5000);
+    expect(manager.starts).toEqual([expect.objectContaining({ scope: 'base', requestedBy: OWNER })]);
+    manager.jobs.get('base')!.finish({ status: 'cancelled' });
+    await nthEdit(allowed.token, 2);
+  });
+
+  it('defers at once, edits at most once per interval, and ends with the figures and the chart attached', async () => {
+    const { token, payload } = start([option('minutes', 3), option('epochs', 2, ApplicationCommandOptionType.Number)]);
+    expect((await callback(token)).body).toMatchObject({ type: 5 });
+    const first = await nthEdit(token, 1);
+    expect(bodyOf(first).embeds![0]!.description).toMatch(/Starting/);
+    await fake.waitFor(() => manager.starts.length > 0, 5000);
+    expect(manager.starts).toEqual([{ scope: (payload as { guild_id: string }).guild_id, minutes: 3, epochs: 2, requestedBy: expect.any(String) }]);
+    const job = [...manager.jobs.values()][0]!;
+    for (let i = 1; i <= 5; i++) job.emit({ type: 'progress', progress: { ...PROGRESS, step: i } });
+    job.finish(SWAPPED);
+    const last = await nthEdit(token, 2);
+    expect(edits(token)).toHaveLength(2); // the five progress events fell inside one interval
+    expect(bodyOf(last).embeds![0]!.title).toMatch(/version 3 is talking now/);
+    expect(bodyOf(last).allowed_mentions).toEqual({ parse: [] });
+    expect(last.files.map((f) => f.filename)).toEqual([CHART_NAME]);
+    expect(last.files[0]!.data.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
+    expect(failures).toEqual([]);
+    fake.assertNoViolations();
+  });
+
+  it('shows progress in the edits when the interval allows, and the queue position while waiting', async () => {
+    deps.editIntervalMs = 0;
+    manager.status = 'queued';
+    const { token } = start();
+    const first = await nthEdit(token, 1);
+    expect(bodyOf(first).embeds![0]!.description).toMatch(/position 2 in the queue/);
+    const job = [...manager.jobs.values()][0]!;
+    job.emit({ type: 'started' });
+    job.emit({ type: 'progress', progress: { ...PROGRESS, step: 7 } });
+    await fake.waitFor(() => edits(token).some((e) => JSON.stringify(e.body).includes('7 / 10')), 5000);
+    job.finish(REJECTED);
+    await fake.waitFor(() => edits(token).some((e) => JSON.stringify(e.body).includes('Kept the old model')), 5000);
+    for (const e of edits(token)) expect(bodyOf(e).allowed_mentions).toEqual({ parse: [] });
+  });
+
+  it('posts the result in the channel when the interaction token has expired', async () => {
+    deps.now = () => Date.now() + 20 * 60_000;
+    const { token, payload } = start();
+    await callback(token);
+    await fake.waitFor(() => manager.jobs.size > 0, 5000);
+    const job = [...manager.jobs.values()][0]!;
+    job.emit({ type: 'progress', progress: PROGRESS });
+    job.finish(SWAPPED);
+    const post = await fake.waitForRequest((r) => r.operationId === 'create_message');
+    expect(post.params.channel_id).toBe((payload as { channel_id: string }).channel_id);
+    expect(bodyOf(post).content).toMatch(/^<@\d+>, your \/retrain finished/);
+    expect(bodyOf(post).allowed_mentions).toEqual({ parse: [] });
+    expect(post.files.map((f) => f.filename)).toEqual([CHART_NAME]);
+    expect(edits(token)).toHaveLength(0);
+  });
+
+  it('tells a second caller that a training is already running', async () => {
+    const first = start();
+    await callback(first.token);
+    const second = start();
+    const edit = await nthEdit(second.token, 1);
+    expect(bodyOf(edit).content).toMatch(/already running.*\/retrain cancel/);
+    [...manager.jobs.values()][0]!.finish({ status: 'cancelled' });
+  });
+
+  it('/retrain cancel asks the manager to stop the server\'s run', async () => {
+    const { token, payload } = fake.sendInteraction({ data: { name: 'retrain', options: [subcommand('cancel')] }, member: admin });
+    const cb = await callback(token);
+    expect(manager.cancels).toEqual([(payload as { guild_id: string }).guild_id]);
+    expect(cb.body).toMatchObject({ type: 4, data: { flags: 64, allowed_mentions: { parse: [] } } });
+    expect(JSON.stringify(cb.body)).toMatch(/No training/);
+  });
+});

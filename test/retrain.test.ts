@@ -1,0 +1,316 @@
+/**
+ * Retraining end to end with real trainer children (a few tiny steps each): the swap, the quality gate, one run per
+ * server, the global queue, cancel, crashes and corrupt output leaving the serving model alone.
+ */
+import { readdir, readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { corpusWords } from '../src/model/corpus.js';
+import { PNG_SIGNATURE } from '../src/service/loss-chart.js';
+import { createModelCache, type ModelCache } from '../src/service/models.js';
+import { createRegistry, type ModelRegistry } from '../src/service/registry.js';
+import {
+  createRetrainManager,
+  evaluateGate,
+  loadBaseCorpus,
+  normalizeLines,
+  pickBaseLines,
+  type RetrainEvent,
+  type RetrainManagerOptions,
+  type RetrainOutcome,
+} from '../src/service/retrain.js';
+import { runTraining } from '../src/service/trainer.js';
+import type { RunTrainingOptions } from '../src/service/trainer.js';
+import type { TrainJob } from '../src/service/trainer-protocol.js';
+
+const G1 = '200000000000000001';
+const G2 = '200000000000000002';
+const G3 = '200000000000000003';
+/** A server that talks about pizza and games, in its own words. */
+const SERVER_TEXT = Array.from({ length: 60 }, (_, i) => [
+  'pizza night with the squad', 'who wants to play games tonight', 'me want pizza', 'gg everyone', 'the raid starts at nine',
+  'lol that was funny', 'pizza is the best food', 'see you in voice chat',
+][i % 8]! + (i >= 8 ? ` ${['again', 'too', 'now', 'please', 'ok', 'yes', 'maybe', 'later'][Math.floor(i / 8) % 8]}` : ''));
+
+let work: string;
+let baseCorpus: string[];
+let registry: ModelRegistry;
+let models: ModelCache;
+let spawned: number[];
+let n = 0;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'babble-retrain-'));
+  baseCorpus = await loadBaseCorpus('data/corpus.txt');
+});
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+beforeEach(() => {
+  registry = createRegistry({ root: join(work, `root-${n++}`) });
+  models = createModelCache({ registry, baseDir: 'models/base' });
+  spawned = [];
+});
+
+type Trainer = NonNullable<RetrainManagerOptions['runTraining']>;
+
+/** The real trainer, counting children. */
+const counting: Trainer = (job, options) => runTraining(job, { ...options, onSpawn: (pid) => { spawned.push(pid); options.onSpawn?.(pid); } });
+
+function manager(overrides: Partial<RetrainManagerOptions> = {}) {
+  return createRetrainManager({
+    registry,
+    models,
+    trainingText: async () => SERVER_TEXT,
+    baseCorpus,
+    baseModelDir: 'models/base',
+    progressIntervalMs: 0,
+    minLines: 20,
+    training: { maxSteps: 3, batchSize: 8, workers: 1, childProgressMs: 0, minBaseChars: 3000, graceMs: 500 },
+    runTraining: counting,
+    ...overrides,
+  });
+}
+
+function record(events: RetrainEvent[]) {
+  return (e: RetrainEvent) => events.push(e);
+}
+
+async function leftovers(scope: string): Promise<string[]> {
+  try {
+    return (await readdir(join(registry.root, scope))).filter((f) => f.startsWith('.tmp-'));
+  } catch {
+    return [];
+  }
+}
+
+function expectStatus<S extends RetrainOutcome['status']>(o: RetrainOutcome, status: S): Extract<RetrainOutcome, { status: S }> {
+  expect(o.status, JSON.stringify(o).slice(0, 300)).toBe(status);
+  return o as Extract<RetrainOutcome, { status: S }>;
+}
+
+describe('evaluateGate', () => {
+  const known = new Set(['me', 'want', 'pizza', 'cookie', 'love', 'mama']);
+  const good = ['me want pizza', 'me love mama', 'cookie', 'me want cookie'];
+
+  it('passes a model that is no worse than the tolerance allows and talks in known words', () => {
+    const g = evaluateGate({ before: { server: 3, base: 1.6 }, after: { server: 2.5, base: 1.64 }, samples: good, knownWords: known, options: { tolerance: 0.05 } });
+    expect(g.pass).toBe(true);
+    expect(g.reasons).toEqual([]);
+    expect(g.samples.wordShare).toBe(1);
+  });
+
+  it('refuses a model worse on either held-out text, saying which', () => {
+    const worseServer = evaluateGate({ before: { server: 3, base: 1.6 }, after: { server: 3.2, base: 1.6 }, samples: good, knownWords: known });
+    expect(worseServer.pass).toBe(false);
+    expect(worseServer.reasons.join()).toMatch(/server's held-out messages: 3\.200.*was 3\.000/);
+    const worseBase = evaluateGate({ before: { server: 3, base: 1.6 }, after: { server: 2, base: 1.7 }, samples: good, knownWords: known });
+    expect(worseBase.reasons.join()).toMatch(/baby corpus/);
+  });
+
+  it('skips a figure with no held-out text and says so', () => {
+    const g = evaluateGate({ before: { server: null, base: 1.6 }, after: { server: null, base: 1.6 }, samples: good, knownWords: known });
+    expect(g.pass).toBe(true);
+    expect(g.notes.join()).toMatch(/no held-out server text/);
+  });
+
+  it('refuses empty or made-up samples', () => {
+    const empty = evaluateGate({ before: { server: 3, base: 1.6 }, after: { server: 3, base: 1.6 }, samples: ['', '', 'me', ''], knownWords: known });
+    expect(empty.reasons.join()).toMatch(/mostly empty/);
+    const gibberish = evaluateGate({ before: { server: 3, base: 1.6 }, after: { server: 3, base: 1.6 }, samples: ['zorp blix', 'me quux', 'fnord'], knownWords: known });
+    expect(gibberish.reasons.join()).toMatch(/made-up words/);
+  });
+});
+
+describe('text preparation', () => {
+  it('normalizeLines splits messages into utterances and drops what is left empty', () => {
+    expect(normalizeLines(['Hello <@123> THERE\nsecond line', '   ', '🎉', 'ok!'])).toEqual(['hello there', 'second line', 'ok!']);
+  });
+
+  it('pickBaseLines mixes about ratio × the server text, at least the minimum, repeating the corpus if needed, the same every time', () => {
+    const chars = (ls: string[]) => ls.reduce((a, l) => a + l.length + 1, 0);
+    const total = chars(baseCorpus);
+    const some = pickBaseLines(baseCorpus, 10_000, 1, 2000, 1);
+    expect(Math.abs(chars(some) - 10_000)).toBeLessThan(200);
+    expect(pickBaseLines(baseCorpus, 10_000, 1, 2000, 1)).toEqual(some);
+    expect(Math.abs(chars(pickBaseLines(baseCorpus, 10, 1, 5000, 1)) - 5000)).toBeLessThan(200);
+    expect(chars(pickBaseLines(baseCorpus, total, 1, 0, 1))).toBe(total);
+    const twiceAndAHalf = pickBaseLines(baseCorpus, total * 2.5, 1, 0, 1);
+    expect(Math.abs(chars(twiceAndAHalf) - total * 2.5)).toBeLessThan(200);
+    expect(twiceAndAHalf.slice(0, baseCorpus.length)).toEqual(baseCorpus);
+  });
+});
+
+describe('retrain manager', () => {
+  it('trains, passes the gate, swaps the new version in for that server only, and reports progress and a chart', async () => {
+    const other = (await models.modelFor(G2)).model.generate('me ', { length: 40, rng: 5 });
+    const m = manager();
+    const events: RetrainEvent[] = [];
+    const start = m.start({ scope: G1, minutes: 1, requestedBy: '42' });
+    expect(start.status).toBe('started');
+    start.job.subscribe(record(events));
+    const outcome = expectStatus(await start.job.result, 'swapped');
+    expect(outcome.version).toBe(1);
+    expect(outcome.previous).toBe('base');
+    expect(outcome.steps).toBe(3);
+    expect(outcome.gate.pass).toBe(true);
+    expect(outcome.heldOut.before.server).toBeGreaterThan(0);
+    expect(outcome.chart.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
+    expect(events.filter((e) => e.type === 'progress').length).toBeGreaterThan(0);
+    expect(events.at(-1)).toEqual({ type: 'finished', outcome });
+    const served = await models.modelFor(G1);
+    expect(served).toMatchObject({ scope: G1, version: 1, label: '1' });
+    expect((await registry.history(G1)).versions[0]!.record?.details.requestedBy).toBe('42');
+    expect((await models.modelFor(G2)).model.generate('me ', { length: 40, rng: 5 })).toBe(other);
+    expect(spawned).toHaveLength(1);
+    expect(await leftovers(G1)).toEqual([]);
+    expect(m.get(G1)).toBeUndefined();
+  });
+
+  it('keeps a model that fails the gate aside, with the reason, and keeps serving the old one', async () => {
+    const m = manager({
+      trainingText: async () => Array.from({ length: 40 }, (_, i) => `zqx${i} vvkj qqzz xkcd wq${i}`),
+      training: { maxSteps: 6, batchSize: 16, workers: 1, childProgressMs: 0, minBaseChars: 200, learningRate: 0.05, graceMs: 500 },
+    });
+    const outcome = expectStatus(await m.start({ scope: G1 }).job.result, 'rejected');
+    expect(outcome.gate.pass).toBe(false);
+    expect(outcome.gate.reasons.length).toBeGreaterThan(0);
+    expect(outcome.keptAs).toMatch(/rejected-/);
+    expect(outcome.gate.reasons.join(' ')).toMatch(/worse on the held-out baby corpus/);
+    const history = await registry.history(G1);
+    expect(history.current).toBe(0);
+    expect(history.versions).toEqual([]);
+    expect(history.rejected[0]!.details?.reasons).toEqual(outcome.gate.reasons);
+    expect((await models.modelFor(G1)).label).toBe('base');
+  });
+
+  it('20 concurrent requests for one server start exactly one child; the others are told it is running', async () => {
+    const m = manager();
+    const results = Array.from({ length: 20 }, () => m.start({ scope: G1 }));
+    expect(results.filter((r) => r.status === 'started')).toHaveLength(1);
+    expect(results.filter((r) => r.status === 'busy')).toHaveLength(19);
+    const job = results[0]!.job;
+    for (const r of results) expect(r.job).toBe(job);
+    expectStatus(await job.result, 'swapped');
+    expect(spawned).toHaveLength(1);
+    expect(m.start({ scope: G1 }).status).toBe('started');
+    await m.get(G1)!.result;
+  });
+
+  it('queues beyond TRAIN_CONCURRENCY with positions, moves the queue on cancel, and runs the next', async () => {
+    const m = manager({ concurrency: 1 });
+    const first = m.start({ scope: G1 });
+    const second = m.start({ scope: G2 });
+    const third = m.start({ scope: G3 });
+    expect([first.status, second.status, third.status]).toEqual(['started', 'queued', 'queued']);
+    expect([second.job.position, third.job.position]).toEqual([1, 2]);
+    expect(m.queued()).toEqual([G2, G3]);
+    const thirdEvents: RetrainEvent[] = [];
+    third.job.subscribe(record(thirdEvents));
+    expect(m.cancel(G2)).toBe(true);
+    expectStatus(await second.job.result, 'cancelled');
+    expect(third.job.position).toBe(1);
+    expect(thirdEvents).toContainEqual({ type: 'queued', position: 1 });
+    expectStatus(await first.job.result, 'swapped');
+    expectStatus(await third.job.result, 'swapped');
+    expect(thirdEvents.map((e) => e.type)).toContain('started');
+    expect(spawned).toHaveLength(2);
+  });
+
+  it("cancels a running training: nothing is swapped, nothing is left behind, and the server's lock is released", async () => {
+    const m = manager({ training: { maxSteps: 10_000, batchSize: 8, workers: 1, childProgressMs: 0, minBaseChars: 3000, graceMs: 500 } });
+    const { job } = m.start({ scope: G1 });
+    job.subscribe((e) => {
+      if (e.type === 'progress') m.cancel(G1);
+    });
+    expectStatus(await job.result, 'cancelled');
+    expect((await registry.history(G1)).versions).toEqual([]);
+    expect(await leftovers(G1)).toEqual([]);
+    expect(m.get(G1)).toBeUndefined();
+  });
+
+  it('a trainer killed with SIGKILL mid-training: the admin gets the reason, nothing is swapped, the lock is released', async () => {
+    const killing: Trainer = (job, options) => {
+      let pid = -1;
+      return counting(job, {
+        ...options,
+        onSpawn: (p) => { pid = p; },
+        onProgress: (p) => {
+          process.kill(pid, 'SIGKILL');
+          options.onProgress?.(p);
+        },
+      });
+    };
+    const m = manager({ runTraining: killing, training: { maxSteps: 10_000, batchSize: 8, workers: 1, childProgressMs: 0, minBaseChars: 3000 } });
+    const outcome = expectStatus(await m.start({ scope: G1 }).job.result, 'failed');
+    expect(outcome.reason).toMatch(/SIGKILL/);
+    expect((await registry.resolve(G1))).toBeNull();
+    expect(await leftovers(G1)).toEqual([]);
+    expect(m.get(G1)).toBeUndefined();
+  });
+
+  it('corrupt weights from the trainer are refused and the old version keeps serving', async () => {
+    const m = manager();
+    expectStatus(await m.start({ scope: G1 }).job.result, 'swapped');
+    const corrupting: Trainer = async (job: TrainJob, options: RunTrainingOptions) => {
+      const result = await counting(job, options);
+      const path = join(job.outDir, 'weights.bin');
+      const bytes = await readFile(path);
+      bytes.fill(0, 0, 4096);
+      await writeFile(path, bytes);
+      return result;
+    };
+    const m2 = manager({ runTraining: corrupting });
+    const outcome = expectStatus(await m2.start({ scope: G1 }).job.result, 'failed');
+    expect(outcome.reason).toMatch(/weights\.bin/);
+    expect((await registry.resolve(G1))?.version).toBe(1);
+    expect((await models.modelFor(G1)).version).toBe(1);
+    expect(await leftovers(G1)).toEqual([]);
+  });
+
+  it('refuses to train on too little text without starting a child', async () => {
+    const m = manager({ trainingText: async () => ['hi', 'hello'] });
+    const outcome = expectStatus(await m.start({ scope: G1 }).job.result, 'failed');
+    expect(outcome.reason).toMatch(/not enough text.*2 usable lines.*20/);
+    expect(spawned).toEqual([]);
+  });
+
+  it('reports a failing text source as the reason', async () => {
+    const m = manager({ trainingText: async () => { throw new Error('database is locked'); } });
+    expect(expectStatus(await m.start({ scope: G1 }).job.result, 'failed').reason).toMatch(/database is locked/);
+  });
+
+  it('throttles progress events for the UI while keeping the latest figures', async () => {
+    let childReports = 0;
+    const m = manager({
+      progressIntervalMs: 60 * 60_000,
+      runTraining: (job, options) => counting(job, { ...options, onProgress: (p) => { childReports++; options.onProgress?.(p); } }),
+    });
+    const events: RetrainEvent[] = [];
+    const { job } = m.start({ scope: G1 });
+    job.subscribe(record(events));
+    await job.result;
+    expect(childReports).toBeGreaterThan(1);
+    expect(events.filter((e) => e.type === 'progress')).toHaveLength(1);
+    expect(job.latest?.step).toBe(3);
+  });
+
+  it('close() cancels queued and running runs, waits for them, and refuses new ones', async () => {
+    const m = manager({ training: { maxSteps: 10_000, batchSize: 8, workers: 1, childProgressMs: 0, minBaseChars: 3000, graceMs: 500 } });
+    const running = m.start({ scope: G1 });
+    const waiting = m.start({ scope: G2 });
+    await new Promise<void>((resolve) => running.job.subscribe((e) => { if (e.type === 'progress') resolve(); }));
+    await m.close();
+    expectStatus(await running.job.result, 'cancelled');
+    expectStatus(await waiting.job.result, 'cancelled');
+    expect(() => m.start({ scope: G3 })).toThrow(/shutting down/);
+    expect(await leftovers(G1)).toEqual([]);
+    expect(spawned).toHaveLength(1);
+  });
+
+  it('uses the words of the server as known words for the sample check', () => {
+    const words = corpusWords(normalizeLines(SERVER_TEXT));
+    expect(words.has('pizza')).toBe(true);
+  });
+});
