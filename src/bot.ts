@@ -1,11 +1,15 @@
 /**
- * The whole bot, start to stop: .env → config (checked once) → logger → TensorFlow.js backend → model → Discord.
+ * The whole bot, start to stop: .env → config (checked once) → logger → storage → TensorFlow.js backend → model →
+ * Discord.
  * `main()` resolves with the process exit code once the bot has stopped (a signal, or Discord refusing for good).
  */
 import dotenv from 'dotenv';
 import { ConfigError, parseConfig, type Config } from './config.js';
 import { FatalBotError, startBot, type RunningBot } from './discord/app.js';
 import { createLogger, type Logger } from './log.js';
+import { createCollectionService, startRetentionSweeper, type CollectionService, type Sweeper } from './service/collection.js';
+import { openStore } from './storage/open.js';
+import type { KvStore } from './storage/kv.js';
 
 export interface MainOptions {
   /** Environment to read (default process.env, after loading .env into it). */
@@ -68,7 +72,20 @@ export async function main(options: MainOptions = {}): Promise<number> {
 
   let service: Awaited<ReturnType<typeof loadService>> | undefined;
   let bot: RunningBot | undefined;
+  let store: KvStore | undefined;
+  let collection: CollectionService | undefined;
+  let sweeper: Sweeper | undefined;
   try {
+    try {
+      store = await openStore(config.storageUrl, { onError: (error) => log.warn({ err: error }, 'storage reported an error') });
+    } catch (error) {
+      log.fatal({ err: error }, `could not open the storage at STORAGE_URL: ${errorMessage(error)}`);
+      return 1;
+    }
+    log.info({ storage: store.location, kind: store.kind, retentionDays: config.retentionDays }, 'storage open');
+    collection = createCollectionService({ store, retentionDays: config.retentionDays, log });
+    sweeper = startRetentionSweeper(collection, log);
+
     try {
       service = await loadService(config, log);
     } catch (error) {
@@ -83,6 +100,7 @@ export async function main(options: MainOptions = {}): Promise<number> {
         apiUrl: config.discordApiUrl,
         devGuildId: config.devGuildId,
         service,
+        collection,
         log,
         onFatal: (error) => requestStop({ kind: 'fatal', error }),
       });
@@ -106,6 +124,10 @@ export async function main(options: MainOptions = {}): Promise<number> {
     return 1;
   } finally {
     await bot?.stop().catch((error: unknown) => log.error({ err: error }, 'error while logging out'));
+    sweeper?.stop();
+    await sweeper?.running();
+    collection?.close();
+    await store?.close().catch((error: unknown) => log.error({ err: error }, 'error while closing the storage'));
     service?.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -6,6 +6,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { BackendName } from './model/backend.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
+import { DEFAULT_STORAGE_URL, parseStorageUrl } from './storage/url.js';
 
 export interface Config {
   /** The bot token, without any "Bot " prefix. */
@@ -19,6 +20,10 @@ export interface Config {
   modelDir: string;
   /** Forced TensorFlow.js backend, or undefined to pick the best available. */
   backend: BackendName | undefined;
+  /** Where per-server data lives: sqlite://<file> (default) or redis://host:port. */
+  storageUrl: string;
+  /** Collected and taught text is deleted this many days after it was sent. */
+  retentionDays: number;
 }
 
 /** The backends BABBLE_BACKEND may force (same list as src/model/backend.ts, kept here so config loads without tfjs). */
@@ -27,6 +32,9 @@ export const BACKEND_CHOICES = ['node', 'wasm', 'cpu'] as const satisfies readon
 export const DEFAULT_API_URL = 'https://discord.com/api';
 export const DEFAULT_MODEL_DIR = 'models/base';
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
+export { DEFAULT_STORAGE_URL };
+export const DEFAULT_RETENTION_DAYS = 90;
+export const MAX_RETENTION_DAYS = 3650;
 
 export const TOKEN_HELP =
   'get one at https://discord.com/developers/applications → your app → Bot → Reset Token, and put it in .env as DISCORD_TOKEN=...';
@@ -111,6 +119,21 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
     else problems.push(`BABBLE_BACKEND must be one of ${BACKEND_CHOICES.join(', ')} or unset (got ${JSON.stringify(env.BABBLE_BACKEND)})`);
   }
 
+  const storageUrl = value(env, 'STORAGE_URL') ?? DEFAULT_STORAGE_URL;
+  try {
+    parseStorageUrl(storageUrl, options.cwd ?? process.cwd());
+  } catch (error) {
+    problems.push(`STORAGE_URL ${(error as Error).message}`);
+  }
+
+  const retentionText = value(env, 'RETENTION_DAYS');
+  let retentionDays = DEFAULT_RETENTION_DAYS;
+  if (retentionText !== undefined) {
+    const n = Number(retentionText);
+    if (/^\d+$/.test(retentionText) && n >= 1 && n <= MAX_RETENTION_DAYS) retentionDays = n;
+    else problems.push(`RETENTION_DAYS must be a whole number of days from 1 to ${MAX_RETENTION_DAYS} (got ${JSON.stringify(retentionText)})`);
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
-  return { discordToken, discordApiUrl, logLevel, devGuildId, modelDir, backend };
+  return { discordToken, discordApiUrl, logLevel, devGuildId, modelDir, backend, storageUrl, retentionDays };
 }

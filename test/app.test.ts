@@ -11,6 +11,7 @@ import { commands } from '../src/discord/commands/index.js';
 import { createLogger, type Logger } from '../src/log.js';
 import type { GenerationService, ModelInfo } from '../src/service/types.js';
 import { option, startFakeDiscord, type FakeDiscord, type RecordedRequest } from './fake-discord/index.js';
+import { memoryCollection } from './helpers/collection.js';
 
 const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-babble-tests';
 const PINGY = 'hi @everyone and <@&123> and <@456> @here';
@@ -66,7 +67,7 @@ describe('startBot', () => {
   it('logs in with only the intents it uses and registers the commands on first start', async () => {
     fake = await startFakeDiscord({ token: TOKEN });
     const { log } = captureLog();
-    bot = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, service: stubService(), log });
+    bot = await startBot({ collection: await memoryCollection(), token: TOKEN, apiUrl: fake.apiUrl, service: stubService(), log });
     expect(bot.userId).toBe(fake.botUser.id);
     expect(bot.applicationId).toBe(fake.applicationId);
     expect(fake.sessions()[0]!.intents).toBe((1 << 0) | (1 << 9) | (1 << 15)); // Guilds, GuildMessages, MessageContent
@@ -78,10 +79,10 @@ describe('startBot', () => {
 
   it('does not register again when the registered commands already match, and says so in the log', async () => {
     fake = await startFakeDiscord({ token: TOKEN });
-    const first = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, service: stubService(), log: captureLog().log });
+    const first = await startBot({ collection: await memoryCollection(), token: TOKEN, apiUrl: fake.apiUrl, service: stubService(), log: captureLog().log });
     await first.stop();
     const { log, lines } = captureLog();
-    bot = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, service: stubService(), log });
+    bot = await startBot({ collection: await memoryCollection(), token: TOKEN, apiUrl: fake.apiUrl, service: stubService(), log });
     expect(bot.commandSync?.action).toBe('unchanged');
     expect(fake.requests.filter((r) => r.operationId === 'bulk_set_application_commands')).toHaveLength(1);
     expect(fake.requests.filter((r) => r.operationId === 'list_application_commands')).toHaveLength(2);
@@ -91,7 +92,7 @@ describe('startBot', () => {
   it('registers to DEV_GUILD_ID instead of globally when given one', async () => {
     fake = await startFakeDiscord({ token: TOKEN });
     const guildId = fake.guilds[0]!.id;
-    bot = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, devGuildId: guildId, service: stubService(), log: captureLog().log });
+    bot = await startBot({ collection: await memoryCollection(), token: TOKEN, apiUrl: fake.apiUrl, devGuildId: guildId, service: stubService(), log: captureLog().log });
     expect(bot.commandSync).toMatchObject({ action: 'registered', scope: `guild ${guildId}` });
     expect(fake.getCommands(guildId)).toHaveLength(commands.length);
     expect(fake.getCommands()).toHaveLength(0);
@@ -110,7 +111,7 @@ describe('startBot', () => {
         return service.babble(req);
       },
     };
-    bot = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, service: slowService, log: captureLog().log, deferAfterMs: 50 });
+    bot = await startBot({ collection: await memoryCollection(), token: TOKEN, apiUrl: fake.apiUrl, service: slowService, log: captureLog().log, deferAfterMs: 50 });
 
     const fast = fake.sendInteraction({ data: { name: 'babble', options: [option('seed', 'fast')] } });
     const reply = await fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === fast.token);
@@ -137,7 +138,7 @@ describe('startBot', () => {
   it('does not answer bots, itself, webhooks, or messages that do not mention it', async () => {
     fake = await startFakeDiscord({ token: TOKEN });
     const service = stubService();
-    bot = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, service, log: captureLog().log });
+    bot = await startBot({ collection: await memoryCollection(), token: TOKEN, apiUrl: fake.apiUrl, service, log: captureLog().log });
     const mention = `<@${fake.botUser.id}> hello`;
     fake.sendMessage({ content: mention, author: { id: '3300000000000000003', username: 'otherbot', bot: true } });
     fake.sendMessage({ content: mention, webhook_id: '4400000000000000004' });
@@ -150,7 +151,7 @@ describe('startBot', () => {
 
   it('rejects a wrong token with a clear message and does not retry', async () => {
     fake = await startFakeDiscord({ token: TOKEN });
-    const attempt = startBot({ token: 'MTEx.wrong.token', apiUrl: fake.apiUrl, service: stubService(), log: captureLog().log });
+    const attempt = startBot({ collection: await memoryCollection(), token: 'MTEx.wrong.token', apiUrl: fake.apiUrl, service: stubService(), log: captureLog().log });
     await expect(attempt).rejects.toBeInstanceOf(FatalBotError);
     await expect(attempt).rejects.toThrow(/rejected DISCORD_TOKEN.*Reset Token/);
     expect(fake.requests.filter((r) => r.operationId === 'get_bot_gateway')).toHaveLength(1);
@@ -160,7 +161,7 @@ describe('startBot', () => {
   it('stops for good on gateway close 4014 and says to enable the Message Content Intent', async () => {
     fake = await startFakeDiscord({ token: TOKEN });
     const fatal: FatalBotError[] = [];
-    bot = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, service: stubService(), log: captureLog().log, onFatal: (e) => fatal.push(e) });
+    bot = await startBot({ collection: await memoryCollection(), token: TOKEN, apiUrl: fake.apiUrl, service: stubService(), log: captureLog().log, onFatal: (e) => fatal.push(e) });
     fake.closeGateway(4014, 'Disallowed intent(s).');
     await fake.waitFor(() => fatal.length > 0, 5000, 'onFatal');
     expect(fatal).toHaveLength(1);
@@ -217,7 +218,7 @@ describe('refusals at IDENTIFY', () => {
   it('fails start-up at once, with the Message Content Intent hint, when IDENTIFY is refused with 4014', async () => {
     const refusing = await refusingDiscord(4014);
     try {
-      const attempt = startBot({ token: TOKEN, apiUrl: refusing.apiUrl, service: stubService(), log: captureLog().log });
+      const attempt = startBot({ collection: await memoryCollection(), token: TOKEN, apiUrl: refusing.apiUrl, service: stubService(), log: captureLog().log });
       await expect(attempt).rejects.toMatchObject({ name: 'FatalBotError', closeCode: 4014 });
       await expect(attempt).rejects.toThrow(/"Message Content Intent"/);
       await new Promise((r) => setTimeout(r, 1000));
@@ -230,7 +231,7 @@ describe('refusals at IDENTIFY', () => {
   it('fails start-up at once, saying the token was rejected, when IDENTIFY is refused with 4004', async () => {
     const refusing = await refusingDiscord(4004);
     try {
-      const attempt = startBot({ token: TOKEN, apiUrl: refusing.apiUrl, service: stubService(), log: captureLog().log });
+      const attempt = startBot({ collection: await memoryCollection(), token: TOKEN, apiUrl: refusing.apiUrl, service: stubService(), log: captureLog().log });
       await expect(attempt).rejects.toMatchObject({ name: 'FatalBotError', closeCode: 4004 });
       await expect(attempt).rejects.toThrow(/DISCORD_TOKEN.*Reset Token/);
       await new Promise((r) => setTimeout(r, 1000));

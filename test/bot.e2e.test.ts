@@ -21,6 +21,8 @@ const STARTUP_MS = 60_000;
 
 let modelDir = path.join(ROOT, 'models/base');
 let tempModelDir: string | undefined;
+/** Per-server data of the bot processes (kept across their restarts, removed at the end). */
+const storageDir = mkdtempSync(path.join(tmpdir(), 'babble-e2e-storage-'));
 
 interface BotProcess {
   child: ChildProcess;
@@ -43,6 +45,8 @@ function startBotProcess(env: Record<string, string>): BotProcess {
       BABBLE_BACKEND: '',
       LOG_LEVEL: 'info',
       MODEL_DIR: modelDir,
+      STORAGE_URL: `sqlite://${path.join(storageDir, 'babble.sqlite')}`,
+      RETENTION_DAYS: '',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -145,6 +149,7 @@ beforeAll(async () => {
 afterAll(() => {
   for (const p of running) p.child.kill('SIGKILL');
   if (tempModelDir) rmSync(tempModelDir, { recursive: true, force: true });
+  rmSync(storageDir, { recursive: true, force: true });
 });
 
 describe('npm start against the fake Discord', () => {
@@ -231,6 +236,14 @@ describe('npm start against the fake Discord', () => {
     expect(version).toBe(meta.default.version);
   });
 
+  it('opens the storage given by STORAGE_URL and stores what /teach gives it', async () => {
+    expect(bot.logs.some((l) => l.msg === 'storage open' && l.kind === 'sqlite' && l.retentionDays === 90)).toBe(true);
+    const { token } = fake.sendInteraction({ data: { name: 'teach', options: [option('text', 'Kitty go MEOW')] } });
+    const cb = await callback(token);
+    expect(cb.body).toMatchObject({ type: 4, data: { flags: 64 } });
+    expect((cb.body as { data: { content: string } }).data.content).toContain('kitty go meow');
+  });
+
   it('refuses an out-of-range option with an ephemeral message', async () => {
     const { token } = fake.sendInteraction({ data: { name: 'babble', options: [option('seed', 'hi'), option('length', 5000)] } });
     const cb = await callback(token);
@@ -279,6 +292,11 @@ describe('npm start against the fake Discord', () => {
     expect(second.logs.some((l) => l.msg === 'commands unchanged, not registering')).toBe(true);
     expect(fake.requests.filter((r) => r.operationId === 'bulk_set_application_commands')).toHaveLength(1);
     expect(fake.requests.filter((r) => r.operationId === 'list_application_commands')).toHaveLength(2);
+    // What was stored before the restart is still there.
+    const { token } = fake.sendInteraction({ data: { name: 'privacy' } });
+    const cb = await callback(token);
+    const fields = (cb.body as { data: { embeds: Array<{ fields: Array<{ name: string; value: string }> }> } }).data.embeds[0]!.fields;
+    expect(fields.find((f) => f.name === 'Texts you taught (/teach)')?.value).toBe('1');
     second.child.kill('SIGINT');
     expect((await second.exited).code).toBe(0);
     fake.assertNoViolations();
@@ -295,6 +313,14 @@ describe('npm start refusing to run', () => {
     expect(lines[0]).toContain('DISCORD_TOKEN');
     expect(lines[0]).toContain('https://discord.com/developers/applications');
     expect(p.logs).toEqual([]);
+  });
+
+  it('exits 1 saying so when the storage of STORAGE_URL cannot be reached', async () => {
+    const p = track(startBotProcess({ DISCORD_TOKEN: TOKEN, DISCORD_API_URL: 'http://127.0.0.1:1/api', STORAGE_URL: 'redis://127.0.0.1:1' }));
+    const { code } = await p.exited;
+    expect(code).toBe(1);
+    const fatal = p.logs.find((l) => l.level === 60);
+    expect(String(fatal?.msg)).toMatch(/could not open the storage at STORAGE_URL: .*redis:\/\/127\.0\.0\.1:1/);
   });
 
   it('exits non-zero with a clear message, without retrying, when Discord rejects the token', async () => {

@@ -2,7 +2,7 @@
  * The slash command modules: their definitions (bounds included), the handler's own checks, and what each one
  * sends, through the real discord.js client and the fake Discord with a stub service.
  */
-import { ApplicationCommandOptionType } from 'discord.js';
+import { ApplicationCommandOptionType, ChannelType, InteractionContextType, PermissionFlagsBits } from 'discord.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startBot, type RunningBot } from '../src/discord/app.js';
 import babble, { BABBLE_BOUNDS, babbleOptionsProblem } from '../src/discord/commands/babble.js';
@@ -11,9 +11,12 @@ import { commands } from '../src/discord/commands/index.js';
 import { modelInfoEmbed } from '../src/discord/commands/model.js';
 import { EMBED_LIMITS, embedLength } from '../src/discord/safety.js';
 import { silentLogger } from '../src/log.js';
+import { TEACH_MAX_LENGTH } from '../src/service/collection.js';
 import { LIMITS } from '../src/service/generation.js';
+import { SETTING_LIMITS } from '../src/service/settings.js';
 import type { BabbleRequest, GenerationService, ModelInfo } from '../src/service/types.js';
 import { option, startFakeDiscord, subcommand, type FakeDiscord } from './fake-discord/index.js';
+import { memoryCollection } from './helpers/collection.js';
 
 const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-command-tests';
 
@@ -26,7 +29,7 @@ describe('command definitions', () => {
   it('has one module per name, each with a description', () => {
     const names = commands.map((c) => c.data.name);
     expect(new Set(names).size).toBe(names.length);
-    expect(names).toEqual(['babble', 'help', 'model']);
+    expect(names).toEqual(['babble', 'help', 'model', 'teach', 'privacy', 'optout', 'optin', 'forget', 'collect', 'settings']);
     for (const c of commands) expect(c.data.description.length).toBeGreaterThan(0);
   });
 
@@ -44,6 +47,32 @@ describe('command definitions', () => {
       expect(BABBLE_BOUNDS[key].min).toBeGreaterThanOrEqual(LIMITS[key].min);
       expect(BABBLE_BOUNDS[key].max).toBeLessThanOrEqual(LIMITS[key].max);
     }
+  });
+
+  it('keeps /collect and /settings to Manage Server by default, and the per-server commands to servers', () => {
+    const byName = Object.fromEntries(commands.map((c) => [c.data.name, c.data]));
+    expect(byName.collect!.default_member_permissions).toBe(PermissionFlagsBits.ManageGuild.toString());
+    expect(byName.settings!.default_member_permissions).toBe(PermissionFlagsBits.ManageGuild.toString());
+    for (const name of ['teach', 'privacy', 'optout', 'optin', 'forget']) expect(byName[name]!.default_member_permissions ?? null).toBeNull();
+    for (const name of ['collect', 'settings', 'teach', 'privacy', 'optout', 'optin', 'forget']) {
+      expect(byName[name]!.contexts).toEqual([InteractionContextType.Guild]);
+    }
+    const collectOptions = (byName.collect!.options ?? []) as unknown as Array<{ name: string; options?: Array<Record<string, unknown>> }>;
+    expect(collectOptions.map((o) => o.name)).toEqual(['set', 'status']);
+    expect(collectOptions[0]!.options).toEqual([
+      expect.objectContaining({ name: 'channel', type: ApplicationCommandOptionType.Channel, required: true, channel_types: [ChannelType.GuildText, ChannelType.GuildAnnouncement] }),
+      expect.objectContaining({ name: 'enabled', type: ApplicationCommandOptionType.Boolean, required: true }),
+    ]);
+    expect(byName.teach!.options).toEqual([expect.objectContaining({ name: 'text', required: true, max_length: TEACH_MAX_LENGTH })]);
+  });
+
+  it('declares the /settings bounds the service enforces', () => {
+    const settings = commands.find((c) => c.data.name === 'settings')!;
+    const opts = Object.fromEntries((settings.data.options ?? []).map((o) => [o.name, o as unknown as Record<string, unknown>]));
+    expect(opts['reply-chance']).toMatchObject({ type: ApplicationCommandOptionType.Integer, min_value: SETTING_LIMITS.replyChance.min, max_value: SETTING_LIMITS.replyChance.max });
+    expect(opts.cooldown).toMatchObject({ type: ApplicationCommandOptionType.Integer, min_value: SETTING_LIMITS.cooldownSeconds.min, max_value: SETTING_LIMITS.cooldownSeconds.max });
+    expect(opts.temperature).toMatchObject({ type: ApplicationCommandOptionType.Number, min_value: SETTING_LIMITS.temperature.min, max_value: SETTING_LIMITS.temperature.max });
+    expect(SETTING_LIMITS.temperature.max).toBeLessThanOrEqual(LIMITS.temperature.max);
   });
 
   it('gives /model an info subcommand', () => {
@@ -79,9 +108,10 @@ describe('embeds', () => {
   it('/help explains the commands and the privacy summary within embed limits', () => {
     const embed = helpEmbed();
     const text = JSON.stringify(embed);
-    for (const name of ['/babble', '/model info', '/help', 'Mention']) expect(text).toContain(name);
+    for (const c of commands) expect(text).toContain(`/${c.data.name}`);
+    expect(text).toContain('Mention');
     expect(embed.fields?.find((f) => f.name === 'Privacy')?.value).toBe(PRIVACY_SUMMARY);
-    expect(PRIVACY_SUMMARY).toMatch(/stores no messages/);
+    for (const control of ['/collect', '/privacy', '/optout', '/forget']) expect(PRIVACY_SUMMARY).toContain(control);
     expect(embedLength(embed)).toBeLessThanOrEqual(EMBED_LIMITS.total);
   });
 
@@ -125,7 +155,7 @@ describe('commands through Discord', () => {
 
   beforeAll(async () => {
     fake = await startFakeDiscord({ token: TOKEN });
-    bot = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, service, log: silentLogger(), deferAfterMs: 200 });
+    bot = await startBot({ collection: await memoryCollection(), token: TOKEN, apiUrl: fake.apiUrl, service, log: silentLogger(), deferAfterMs: 200 });
   });
   afterAll(async () => {
     await bot?.stop();

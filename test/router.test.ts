@@ -7,10 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBot, type RunningBot } from '../src/discord/app.js';
 import type { Command } from '../src/discord/command.js';
 import helpCommand from '../src/discord/commands/help.js';
-import { OOPS } from '../src/discord/router.js';
+import { OOPS, STORAGE_TROUBLE, userMessage } from '../src/discord/router.js';
+import { StorageError } from '../src/storage/kv.js';
 import { createLogger } from '../src/log.js';
 import type { GenerationService } from '../src/service/types.js';
 import { startFakeDiscord, type FakeDiscord } from './fake-discord/index.js';
+import { memoryCollection } from './helpers/collection.js';
 
 const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-router-tests';
 
@@ -37,6 +39,16 @@ const throwing: Command[] = [
   command('refused', async () => {
     throw new InvalidRequestError('length must be a whole number from 1 to 1000.');
   }),
+  command('store-down', async () => {
+    throw new StorageError('write', new Error('SQLITE_BUSY: database is locked'));
+  }),
+  {
+    ...command('pressy', async () => undefined),
+    button: async (i) => {
+      if (i.customId === 'pressy:boom') throw new Error('boom in a button');
+      await i.update({ content: `pressed ${i.customId}`, components: [], allowedMentions: { parse: [] } });
+    },
+  },
   helpCommand,
 ];
 
@@ -53,7 +65,7 @@ const logLines: Record<string, unknown>[] = [];
 beforeAll(async () => {
   fake = await startFakeDiscord({ token: TOKEN });
   const log = createLogger('info', { write: (s: string) => { logLines.push(JSON.parse(s) as Record<string, unknown>); } });
-  bot = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, service: stub, log, commands: throwing });
+  bot = await startBot({ collection: await memoryCollection(), token: TOKEN, apiUrl: fake.apiUrl, service: stub, log, commands: throwing });
 });
 
 afterAll(async () => {
@@ -92,6 +104,24 @@ describe('interaction router', () => {
     const { token } = fake.sendInteraction({ data: { name: 'refused' } });
     const cb = await callback(token);
     expect(cb.body).toMatchObject({ type: 4, data: { content: 'length must be a whole number from 1 to 1000.', flags: 64 } });
+  });
+
+  it('tells the user the storage is failing (not a bug message) when a command hits a StorageError', async () => {
+    const { token } = fake.sendInteraction({ data: { name: 'store-down' } });
+    const cb = await callback(token);
+    expect(cb.body).toMatchObject({ type: 4, data: { content: STORAGE_TROUBLE, flags: 64, allowed_mentions: { parse: [] } } });
+    expect(userMessage(new Error('x'))).toBeUndefined();
+  });
+
+  it("routes a button to its command's button handler by the custom id's first part, in the same error boundary", async () => {
+    const ok = await callback(fake.sendButton('pressy:yes').token);
+    expect(ok.body).toMatchObject({ type: 7, data: { content: 'pressed pressy:yes', components: [] } });
+    const boom = await callback(fake.sendButton('pressy:boom').token);
+    expect(boom.body).toMatchObject({ type: 4, data: { content: OOPS, flags: 64, allowed_mentions: { parse: [] } } });
+    const line = logLines.find((l) => l.msg === 'command failed' && l.button === 'pressy:boom')!;
+    expect((line.err as { stack: string }).stack).toContain('boom in a button');
+    const stale = await callback(fake.sendButton('gone:confirm').token);
+    expect(stale.body).toMatchObject({ type: 4, data: { content: 'That button no longer does anything.', flags: 64 } });
   });
 
   it('answers an unknown command with an ephemeral message', async () => {

@@ -9,11 +9,14 @@ import {
   GatewayCloseCodes,
   GatewayIntentBits,
   Options,
+  Partials,
   type CloseEvent,
 } from 'discord.js';
 import { TOKEN_HELP } from '../config.js';
 import type { Logger } from '../log.js';
+import type { CollectionService } from '../service/collection.js';
 import type { GenerationService } from '../service/types.js';
+import { attachCollector } from './collector.js';
 import { DEFAULT_DEFER_AFTER_MS, type Command } from './command.js';
 import { commands as defaultCommands } from './commands/index.js';
 import { syncCommands, type SyncResult } from './deploy.js';
@@ -21,8 +24,9 @@ import { handleMessage } from './mentions.js';
 import { createInteractionRouter } from './router.js';
 
 /**
- * Guilds (interactions in servers, channel cache), GuildMessages (mentions) and MessageContent (what was said in a
- * mention; privileged, so it must be enabled in the developer portal).
+ * Guilds (interactions in servers, channel cache, the bot leaving a server), GuildMessages (mentions, and
+ * messages, edits and deletes in collection channels) and MessageContent (what was said; privileged, so it must
+ * be enabled in the developer portal).
  */
 export const INTENTS = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent] as const;
 
@@ -81,6 +85,8 @@ export interface BotOptions {
   /** Register commands to this guild instead of globally. */
   devGuildId?: string | undefined;
   service: GenerationService;
+  /** Per-server settings and message collection. */
+  collection: CollectionService;
   log: Logger;
   /** The slash commands (default: src/discord/commands). */
   commands?: readonly Command[];
@@ -104,15 +110,16 @@ export interface RunningBot {
  * (clear message, no retry loop) when the token is rejected or the gateway refuses the intents.
  */
 export async function startBot(options: BotOptions): Promise<RunningBot> {
-  const { log, service } = options;
+  const { log, service, collection } = options;
   const commands = options.commands ?? defaultCommands;
   const client = new Client({
     intents: [...INTENTS],
     rest: { api: options.apiUrl },
     allowedMentions: { parse: [], repliedUser: false },
     failIfNotExists: false,
-    // No message is kept: messages are used for the one reply they get, then dropped.
+    // No message is kept in memory; edits and deletes of uncached messages still arrive, as partials.
     makeCache: Options.cacheWithLimits({ ...Options.DefaultMakeCacheSettings, MessageManager: 0 }),
+    partials: [Partials.Message, Partials.Channel],
   });
 
   let started = false;
@@ -142,15 +149,16 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   if (log.isLevelEnabled('trace')) client.on(Events.Debug, (message) => log.trace({ detail: message }, 'discord.js debug'));
   client.rest.on('rateLimited', (info) => log.warn({ route: info.route, retryAfter: info.retryAfter, global: info.global }, 'rate limited'));
 
-  const route = createInteractionRouter(commands, { service, log, deferAfterMs: options.deferAfterMs ?? DEFAULT_DEFER_AFTER_MS });
+  const route = createInteractionRouter(commands, { service, collection, log, deferAfterMs: options.deferAfterMs ?? DEFAULT_DEFER_AFTER_MS });
   client.on(Events.InteractionCreate, (interaction) => {
     route(interaction).catch((error: unknown) => log.error({ err: error }, 'interaction router failed'));
   });
   client.on(Events.MessageCreate, (message) => {
     const botId = client.user?.id;
     if (!botId) return;
-    handleMessage(message, botId, { service, log }).catch((error: unknown) => log.error({ err: error }, 'message handler failed'));
+    handleMessage(message, botId, { service, log, collection }).catch((error: unknown) => log.error({ err: error }, 'message handler failed'));
   });
+  attachCollector(client, { collection, service, log });
 
   const ready = new Promise<Client<true>>((resolve) => client.once(Events.ClientReady, resolve));
   try {

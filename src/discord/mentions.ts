@@ -3,6 +3,7 @@
  */
 import type { Message } from 'discord.js';
 import type { Logger } from '../log.js';
+import type { CollectionService } from '../service/collection.js';
 import type { GenerationService } from '../service/types.js';
 import { clampContent, noPingsReply } from './safety.js';
 
@@ -34,15 +35,33 @@ export function mentionPrompt(content: string, botId: string): string {
 export interface MentionContext {
   service: GenerationService;
   log: Logger;
+  /** For the server's temperature setting (the default temperature without it, or if it can't be read). */
+  collection?: Pick<CollectionService, 'getSettings'>;
+}
+
+/** The temperature a server set for replies, or undefined (the service's default) outside servers or on failure. */
+export async function serverTemperature(
+  collection: Pick<CollectionService, 'getSettings'> | undefined,
+  guildId: string | null,
+  log: Logger,
+): Promise<number | undefined> {
+  if (!collection || !guildId) return undefined;
+  try {
+    return (await collection.getSettings(guildId)).temperature;
+  } catch (error) {
+    log.warn({ err: error, guild: guildId }, 'could not read the server settings; using the default temperature');
+    return undefined;
+  }
 }
 
 /** Answers one message if it is meant for the bot. Never rejects: failures are logged. */
-export async function handleMessage(message: Message, botId: string, { service, log }: MentionContext): Promise<void> {
+export async function handleMessage(message: Message, botId: string, { service, log, collection }: MentionContext): Promise<void> {
   if (!shouldAnswer(message, botId)) return;
   const where = { message: message.id, channel: message.channelId, guild: message.guildId, user: message.author.id };
   try {
     const started = Date.now();
-    const text = await service.reply(mentionPrompt(message.content, botId));
+    const temperature = await serverTemperature(collection, message.guildId, log);
+    const text = await service.reply(mentionPrompt(message.content, botId), temperature !== undefined ? { temperature } : {});
     await message.reply({ content: clampContent(text), allowedMentions: noPingsReply() });
     log.info({ ...where, ms: Date.now() - started }, 'mention answered');
   } catch (error) {

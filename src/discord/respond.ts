@@ -3,7 +3,7 @@
  * defer (Discord's 3-second deadline) and edit the deferred reply when it is.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ChatInputCommandInteraction } from 'discord.js';
+import { MessageFlags, PermissionFlagsBits, type APIEmbed, type ChatInputCommandInteraction, type RepliableInteraction } from 'discord.js';
 import { clampContent, noPings } from './safety.js';
 
 type Outcome = { ok: true; text: string } | { ok: false; error: unknown };
@@ -42,4 +42,27 @@ export async function replyWhenReady(
   if (!late.ok) throw late.error;
   await interaction.editReply({ content: clampContent(late.text), allowedMentions: noPings() });
   return 'deferred';
+}
+
+/** An ephemeral answer (only the person who asked sees it) that pings nobody. */
+export async function replyEphemeral(interaction: RepliableInteraction, message: string | { content?: string; embeds?: APIEmbed[] }): Promise<void> {
+  const body = typeof message === 'string' ? { content: clampContent(message) } : message;
+  await interaction.reply({ ...body, flags: MessageFlags.Ephemeral, allowedMentions: noPings() });
+}
+
+/** The server of a command, or undefined after telling the user that it only works in a server. */
+export async function guildOnly(interaction: ChatInputCommandInteraction): Promise<string | undefined> {
+  if (interaction.inGuild()) return interaction.guildId;
+  await replyEphemeral(interaction, 'This command only works in a server.');
+  return undefined;
+}
+
+/**
+ * Whether the member may manage the server (Manage Server). The command's default permissions hide it from
+ * others, but server admins can change who sees a command, so the handler checks again; says no to the member.
+ */
+export async function requireManageGuild(interaction: ChatInputCommandInteraction): Promise<boolean> {
+  if (interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild)) return true;
+  await replyEphemeral(interaction, `You need the Manage Server permission to use /${interaction.commandName}.`);
+  return false;
 }

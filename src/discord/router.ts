@@ -1,22 +1,29 @@
 /**
- * The one interaction router, with the one error boundary: whatever a command does wrong, the user gets a short
- * ephemeral message, the log gets the stack, and the process stays up.
+ * The one interaction router, with the one error boundary: whatever a command or one of its buttons does wrong,
+ * the user gets a short ephemeral message, the log gets the stack, and the process stays up.
  */
-import { MessageFlags, type ChatInputCommandInteraction, type Interaction } from 'discord.js';
+import { MessageFlags, type Interaction, type RepliableInteraction } from 'discord.js';
 import type { Command, CommandContext } from './command.js';
 import { noPings } from './safety.js';
 
 export const OOPS = 'Oops, the baby dropped something. Try again?';
+/** What a member is told when the store failed: nothing was done, try again. */
+export const STORAGE_TROUBLE =
+  "The baby's memory (its storage) isn't working right now, so that didn't go through. Please try again in a little while.";
 
 export type InteractionRouter = (interaction: Interaction) => Promise<void>;
 
-/** A user-facing message for errors that are the user's doing (the service's InvalidRequestError), else undefined. */
-function userMessage(error: unknown): string | undefined {
+/**
+ * A user-facing message for errors that are the user's doing (InvalidRequestError: its message) or a storage
+ * failure (STORAGE_TROUBLE); undefined for anything else (a bug: OOPS).
+ */
+export function userMessage(error: unknown): string | undefined {
   if (error instanceof Error && error.name === 'InvalidRequestError') return error.message;
+  if (error instanceof Error && error.name === 'StorageError') return STORAGE_TROUBLE;
   return undefined;
 }
 
-async function answerError(interaction: ChatInputCommandInteraction, content: string): Promise<void> {
+async function answerError(interaction: RepliableInteraction, content: string): Promise<void> {
   if (interaction.deferred && !interaction.replied) {
     await interaction.editReply({ content, allowedMentions: noPings() });
   } else if (interaction.replied) {
@@ -26,31 +33,43 @@ async function answerError(interaction: ChatInputCommandInteraction, content: st
   }
 }
 
-/** Routes chat-input commands by name. The returned function never rejects. */
+/** Routes chat-input commands by name and buttons by the command name before the first ':'. Never rejects. */
 export function createInteractionRouter(commands: readonly Command[], context: CommandContext): InteractionRouter {
   const byName = new Map(commands.map((c) => [c.data.name, c]));
   const { log } = context;
 
   return async (interaction) => {
-    if (!interaction.isChatInputCommand()) return;
-    const command = byName.get(interaction.commandName);
-    const where = { command: interaction.commandName, interaction: interaction.id, guild: interaction.guildId, user: interaction.user.id };
+    if (!interaction.isChatInputCommand() && !interaction.isButton()) return;
+    const name = interaction.isChatInputCommand() ? interaction.commandName : interaction.customId.split(':')[0]!;
+    const command = byName.get(name);
+    const where = {
+      ...(interaction.isButton() ? { button: interaction.customId } : {}),
+      command: name,
+      interaction: interaction.id,
+      guild: interaction.guildId,
+      user: interaction.user.id,
+    };
     try {
-      if (!command) {
-        log.warn(where, 'unknown command');
-        await interaction.reply({
-          content: `I don't know /${interaction.commandName}. Try /help.`,
-          flags: MessageFlags.Ephemeral,
-          allowedMentions: noPings(),
-        });
-        return;
-      }
       const started = Date.now();
-      await command.execute(interaction, context);
+      if (interaction.isChatInputCommand()) {
+        if (!command) {
+          log.warn(where, 'unknown command');
+          await interaction.reply({ content: `I don't know /${name}. Try /help.`, flags: MessageFlags.Ephemeral, allowedMentions: noPings() });
+          return;
+        }
+        await command.execute(interaction, context);
+      } else {
+        if (!command?.button) {
+          log.warn(where, 'unknown button');
+          await interaction.reply({ content: 'That button no longer does anything.', flags: MessageFlags.Ephemeral, allowedMentions: noPings() });
+          return;
+        }
+        await command.button(interaction, context);
+      }
       log.info({ ...where, ms: Date.now() - started }, 'command done');
     } catch (error) {
       const forUser = userMessage(error);
-      if (forUser) log.info({ ...where, reason: forUser }, 'command refused');
+      if (forUser && error instanceof Error && error.name === 'InvalidRequestError') log.info({ ...where, reason: forUser }, 'command refused');
       else log.error({ ...where, err: error }, 'command failed');
       try {
         await answerError(interaction, forUser ?? OOPS);

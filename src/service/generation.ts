@@ -5,12 +5,9 @@ import { BabyLanguageModel } from '../model/baby.js';
 import { initBackend, type BackendInfo } from '../model/backend.js';
 import { WORD_CLASSES } from '../model/corpus.js';
 import { normalize } from '../model/vocab.js';
+import { InvalidRequestError } from './errors.js';
 import { MAX_LENGTH, type BabbleRequest, type GenerationService, type ModelInfo } from './types.js';
 
-/** A request outside the documented bounds; its message is safe to show to the user. */
-export class InvalidRequestError extends Error {
-  override name = 'InvalidRequestError';
-}
 
 export const LIMITS = {
   temperature: { min: 0, max: 2, default: 0.5 },
@@ -34,6 +31,8 @@ export function validateRequest(req: Omit<BabbleRequest, 'seed'>): void {
   checkRange('rng', req.rng, LIMITS.rng.min, LIMITS.rng.max, true);
   checkRange('top-k', req.topK, LIMITS.topK.min, LIMITS.topK.max, true);
 }
+
+export { InvalidRequestError };
 
 const TOPIC_TEMPLATES: { words: readonly string[]; template: (w: string) => string }[] = [
   { words: WORD_CLASSES.foodsAndToys, template: (w) => `me want ${w}` },

@@ -3,6 +3,7 @@
  */
 import { ApplicationIntegrationType, InteractionContextType, MessageFlags, SlashCommandBuilder } from 'discord.js';
 import type { Command } from '../command.js';
+import { serverTemperature } from '../mentions.js';
 import { replyWhenReady } from '../respond.js';
 import { noPings } from '../safety.js';
 
@@ -76,7 +77,7 @@ const data = new SlashCommandBuilder()
 
 export default {
   data,
-  async execute(interaction, { service, deferAfterMs }) {
+  async execute(interaction, { service, deferAfterMs, collection, log }) {
     const options: BabbleOptions = {
       seed: interaction.options.getString('seed', true),
       temperature: interaction.options.getNumber('temperature') ?? undefined,
@@ -88,9 +89,11 @@ export default {
       await interaction.reply({ content: problem, flags: MessageFlags.Ephemeral, allowedMentions: noPings() });
       return;
     }
+    // Without a temperature option, the server's default temperature (/settings) if it has one.
+    const temperature = options.temperature ?? (await serverTemperature(collection, interaction.guildId, log));
     const request = {
       seed: options.seed,
-      ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+      ...(temperature !== undefined ? { temperature } : {}),
       ...(options.length !== undefined ? { length: options.length } : {}),
       ...(options.rng !== undefined ? { rng: options.rng } : {}),
     };

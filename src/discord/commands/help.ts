@@ -6,8 +6,11 @@ import type { Command } from '../command.js';
 import { clampEmbed, noPings } from '../safety.js';
 
 export const PRIVACY_SUMMARY =
-  'This version stores no messages. When you mention the baby, your message is used only to make that one reply, ' +
-  'then forgotten. Slash command options are used only for the answer to that command.';
+  'Messages are stored only in channels where a server manager switched collection on with /collect; the baby ' +
+  'posts a notice there first. Stored: the text (lowercased, without links or mentions), channel and time, for ' +
+  'the next retraining of this server\'s baby; deleted after a set number of days, when you delete or edit the ' +
+  'message, or when the bot leaves. /privacy shows what is stored about you, /optout stops it, /forget erases it. ' +
+  'Elsewhere, a message that mentions the baby is used only for that one reply.';
 
 export function helpEmbed(): APIEmbed {
   return clampEmbed({
@@ -22,6 +25,10 @@ export function helpEmbed(): APIEmbed {
           '`/babble seed:<words>` I carry on from your words. Options: `temperature` (0 to 2, how wild), ' +
             '`length` (1 to 1000 letters), `rng` (same number, same babble).',
           '`/model info` Which model I am: version, when and on how much text I was trained.',
+          '`/teach text:<words>` Give me words to learn (kept for this server).',
+          '`/privacy` What I store about you here. `/optout`, `/optin` Stop or restart storing your messages. ' +
+            '`/forget` Erase everything of yours here and opt out.',
+          '`/collect set|status`, `/settings` For server managers: where I learn, how often I chime in.',
           '`/help` This message.',
           'Mention me (@Babble) in a message and I babble back.',
         ].join('\n'),

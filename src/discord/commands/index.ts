@@ -3,7 +3,14 @@
  */
 import type { Command } from '../command.js';
 import babble from './babble.js';
+import collect from './collect.js';
+import forget from './forget.js';
 import help from './help.js';
 import model from './model.js';
+import optin from './optin.js';
+import optout from './optout.js';
+import privacy from './privacy.js';
+import settings from './settings.js';
+import teach from './teach.js';
 
-export const commands: readonly Command[] = [babble, help, model];
+export const commands: readonly Command[] = [babble, help, model, teach, privacy, optout, optin, forget, collect, settings];

@@ -1,0 +1,110 @@
+/**
+ * Gateway events → the collection service: new messages (collected where collection is on, and maybe answered
+ * unprompted), edits, deletes (single, bulk, and of messages the bot never cached: partials), and the bot leaving
+ * a server (its data is purged; a server outage, `unavailable: true`, is not a leave).
+ */
+import { Events, MessageType, type Client, type Message, type PartialMessage } from 'discord.js';
+import type { Logger } from '../log.js';
+import type { CollectionService, IncomingMessage } from '../service/collection.js';
+import type { GenerationService } from '../service/types.js';
+import { shouldAnswer } from './mentions.js';
+import { clampContent, noPingsReply } from './safety.js';
+
+export interface CollectorContext {
+  collection: CollectionService;
+  service: GenerationService;
+  log: Logger;
+}
+
+/** The facts of a message that collection needs. */
+export interface MessageLike {
+  id: string;
+  guildId: string | null;
+  channelId: string;
+  content: string;
+  createdTimestamp: number;
+  author: { id: string; bot: boolean; system?: boolean | null };
+  webhookId: string | null;
+  system: boolean;
+  type: MessageType;
+}
+
+/** Written by a person: not a bot, webhook, system message or the bot itself; an ordinary message or reply. */
+export function isHuman(message: MessageLike, botId: string): boolean {
+  return (
+    !message.author.bot &&
+    !message.author.system &&
+    message.author.id !== botId &&
+    message.webhookId === null &&
+    !message.system &&
+    (message.type === MessageType.Default || message.type === MessageType.Reply)
+  );
+}
+
+/** A server message as the collection service sees it; undefined outside servers. */
+export function toIncoming(message: MessageLike, botId: string): IncomingMessage | undefined {
+  if (message.guildId === null) return undefined;
+  return {
+    id: message.id,
+    guildId: message.guildId,
+    channelId: message.channelId,
+    authorId: message.author.id,
+    human: isHuman(message, botId),
+    content: message.content,
+    createdAt: message.createdTimestamp,
+  };
+}
+
+/** Collects a new message; then, unless it mentions the bot (that gets the mention reply), maybe babbles back. */
+export async function onMessageCreate(message: Message, botId: string, { collection, service, log }: CollectorContext): Promise<void> {
+  const incoming = toIncoming(message, botId);
+  if (!incoming) return;
+  const where = { message: message.id, channel: message.channelId, guild: message.guildId };
+  const outcome = await collection.collect(incoming);
+  if (outcome === 'collected' || outcome === 'queued') log.debug({ ...where, outcome }, 'message collected');
+  if (!incoming.human || shouldAnswer(message, botId)) return;
+  const decision = await collection.unpromptedReply(incoming);
+  if (!decision) return;
+  const text = await service.reply(message.content, { temperature: decision.temperature });
+  await message.reply({ content: clampContent(text), allowedMentions: noPingsReply() });
+  log.info(where, 'unprompted reply sent');
+}
+
+/** The text of an edited message, or null when the event didn't carry it (a partial update). */
+export function editedContent(message: Pick<Message | PartialMessage, 'partial' | 'content'>): string | null {
+  return message.partial || typeof message.content !== 'string' ? null : message.content;
+}
+
+/** Wires the gateway events to the collection service. Handlers never reject: failures are logged. */
+export function attachCollector(client: Client, context: CollectorContext): void {
+  const { collection, log } = context;
+  const fail = (what: string, extra: Record<string, unknown>) => (error: unknown) => log.error({ ...extra, err: error }, `${what} failed`);
+
+  client.on(Events.MessageCreate, (message) => {
+    const botId = client.user?.id;
+    if (!botId) return;
+    onMessageCreate(message, botId, context).catch(fail('message collection or unprompted reply', { message: message.id, guild: message.guildId }));
+  });
+  client.on(Events.MessageUpdate, (_old, message) => {
+    if (!message.guildId) return;
+    collection.edit({ id: message.id, guildId: message.guildId, content: editedContent(message) }).catch(fail('message edit', { message: message.id }));
+  });
+  client.on(Events.MessageDelete, (message) => {
+    if (!message.guildId) return;
+    collection.remove(message.guildId, [message.id]).catch(fail('message delete', { message: message.id }));
+  });
+  client.on(Events.MessageBulkDelete, (messages, channel) => {
+    if (!channel.guildId) return;
+    collection.remove(channel.guildId, [...messages.keys()]).catch(fail('bulk message delete', { channel: channel.id }));
+  });
+  client.on(Events.GuildDelete, (guild) => {
+    // discord.js emits guildDelete only when the bot was removed (or the server deleted); outages
+    // (unavailable: true) come as guildUnavailable and keep the data.
+    log.info({ guild: guild.id }, 'removed from a server: purging its data');
+    collection
+      .purgeGuild(guild.id)
+      .then((done) => log.info({ guild: guild.id, done }, done === 'done' ? 'server data purged' : 'server purge queued (storage failing)'))
+      .catch(fail('server purge', { guild: guild.id }));
+  });
+  client.on(Events.GuildUnavailable, (guild) => log.warn({ guild: guild.id }, 'server unavailable (outage): data kept'));
+}

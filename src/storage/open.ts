@@ -1,0 +1,40 @@
+/**
+ * STORAGE_URL → a store: `sqlite://relative/file.sqlite`, `sqlite:///absolute/file.sqlite` (embedded, the
+ * default) or `redis://host:port` / `rediss://…`.
+ */
+import { Keyv } from 'keyv';
+import { keyvKvStore, type KvStore } from './kv.js';
+import { openRedisStore } from './redis.js';
+import { SqliteKeyvAdapter } from './sqlite.js';
+import { DEFAULT_KEY_PREFIX, parseStorageUrl } from './url.js';
+
+export { DEFAULT_KEY_PREFIX, DEFAULT_STORAGE_URL, parseStorageUrl, type StorageLocation } from './url.js';
+
+export interface OpenStoreOptions {
+  cwd?: string;
+  /** Default DEFAULT_KEY_PREFIX. */
+  prefix?: string;
+  /** SQLite: how long a write waits for a lock held by another connection (default 5000 ms). */
+  busyTimeoutMs?: number;
+  /** Errors the backend reports besides the failing call (e.g. a dropped Redis connection). */
+  onError?: (error: unknown) => void;
+}
+
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<KvStore> {
+  const location = parseStorageUrl(url, options.cwd);
+  const prefix = options.prefix ?? DEFAULT_KEY_PREFIX;
+  if (location.kind === 'redis') {
+    return openRedisStore({ url: location.url, prefix, ...(options.onError ? { onError: options.onError } : {}) });
+  }
+  const adapter = new SqliteKeyvAdapter({ file: location.file, ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}) });
+  const keyv = new Keyv({ store: adapter, namespace: undefined, useKeyPrefix: false, throwOnErrors: true });
+  keyv.on('error', (error: unknown) => options.onError?.(error));
+  return keyvKvStore({
+    kind: 'sqlite',
+    location: `sqlite://${location.file}`,
+    keyv,
+    scanner: adapter,
+    prefix,
+    close: () => adapter.disconnect(),
+  });
+}

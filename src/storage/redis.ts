@@ -1,0 +1,98 @@
+/**
+ * The Redis backend: keyv over @keyv/redis for reads and writes (batches in one MULTI), and SCAN for listing a
+ * key prefix. Commands fail at once while the connection is down (no offline queue), so a failing Redis is
+ * reported instead of leaving writes hanging. Redis expires rows itself.
+ */
+import KeyvRedis, { createClient } from '@keyv/redis';
+import { Keyv } from 'keyv';
+import { keyvKvStore, StorageError, type KvStore, type RawScanner } from './kv.js';
+import type { RawRow } from './sqlite.js';
+
+export interface RedisStoreOptions {
+  /** redis://[user:password@]host:port[/db] or rediss://… */
+  url: string;
+  prefix: string;
+  /** Connection timeout in ms (default 5000). */
+  connectTimeoutMs?: number;
+  onError?: (error: unknown) => void;
+}
+
+/** A SCAN MATCH pattern that matches exactly the keys starting with `prefix`. */
+export function scanPattern(prefix: string): string {
+  return `${prefix.replace(/[*?[\]\\^-]/g, (c) => `\\${c}`)}*`;
+}
+
+/** The URL without its password, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'redis://(unparsable url)';
+  }
+}
+
+type Client = ReturnType<typeof createClient>;
+
+function redisScanner(client: Client): RawScanner {
+  return {
+    async *scan(physicalPrefix: string, pageSize: number): AsyncGenerator<RawRow[], void> {
+      // SCAN may return a key more than once; each is passed on once.
+      const seen = new Set<string>();
+      let cursor = '0';
+      do {
+        const reply = await client.scan(cursor, { MATCH: scanPattern(physicalPrefix), COUNT: pageSize });
+        cursor = String(reply.cursor);
+        const keys = reply.keys.map(String).filter((k) => k.startsWith(physicalPrefix) && !seen.has(k));
+        for (const k of keys) seen.add(k);
+        if (keys.length === 0) continue;
+        const values = await client.mGet(keys);
+        const rows: RawRow[] = [];
+        keys.forEach((key, i) => {
+          const value = values[i];
+          if (typeof value === 'string') rows.push({ key, value });
+        });
+        if (rows.length > 0) yield rows;
+      } while (cursor !== '0');
+    },
+    purgeExpired: async () => 0,
+  };
+}
+
+/** Connects (rejecting with a StorageError if Redis can't be reached) and returns the store. */
+export async function openRedisStore(options: RedisStoreOptions): Promise<KvStore> {
+  let connectedOnce = false;
+  const client: Client = createClient({
+    url: options.url,
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: options.connectTimeoutMs ?? 5000,
+      // At start-up, give up after a few tries (the bot then says it can't reach Redis); once connected, keep
+      // reconnecting for ever (commands fail meanwhile, and their callers report it).
+      reconnectStrategy: (retries: number, cause: Error) =>
+        !connectedOnce && retries >= 3 ? cause : Math.min(100 * 2 ** retries, 5000),
+    },
+  });
+  client.on('error', (error: unknown) => options.onError?.(error));
+  try {
+    await client.connect();
+    connectedOnce = true;
+  } catch (error) {
+    if (client.isOpen) client.destroy();
+    throw new StorageError(`connect to ${redactUrl(options.url)}`, error);
+  }
+  const adapter = new KeyvRedis(client, { throwOnErrors: true, throwOnConnectError: true });
+  const keyv = new Keyv({ store: adapter, namespace: undefined, useKeyPrefix: false, throwOnErrors: true });
+  keyv.on('error', (error: unknown) => options.onError?.(error));
+  return keyvKvStore({
+    kind: 'redis',
+    location: redactUrl(options.url),
+    keyv,
+    scanner: redisScanner(client),
+    prefix: options.prefix,
+    close: async () => {
+      if (client.isOpen) await client.close();
+    },
+  });
+}

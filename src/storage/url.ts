@@ -1,0 +1,35 @@
+/**
+ * STORAGE_URL: `sqlite://relative/file.sqlite`, `sqlite:///absolute/file.sqlite` (embedded, the default) or
+ * `redis://host:port` / `rediss://…`. Parsing only (no database driver is loaded here).
+ */
+import path from 'node:path';
+
+export const DEFAULT_STORAGE_URL = 'sqlite://var/babble.sqlite';
+/** Prepended to every key Babble writes. */
+export const DEFAULT_KEY_PREFIX = 'babble:';
+
+export type StorageLocation = { kind: 'sqlite'; file: string } | { kind: 'redis'; url: string };
+
+/** Parses a STORAGE_URL; throws an Error whose message says what is accepted. */
+export function parseStorageUrl(url: string, cwd: string = process.cwd()): StorageLocation {
+  const sqlite = /^sqlite:\/\/(.+)$/i.exec(url);
+  if (sqlite) {
+    const file = sqlite[1]!;
+    // sqlite://:memory: is a private in-memory database (gone when closed; tests and trials).
+    return { kind: 'sqlite', file: file === ':memory:' ? ':memory:' : path.resolve(cwd, file) };
+  }
+  if (/^rediss?:\/\//i.test(url)) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new Error(`not a valid Redis URL: ${JSON.stringify(url)}`);
+    }
+    if (parsed.hostname === '') throw new Error(`the Redis URL has no host: ${JSON.stringify(url)}`);
+    return { kind: 'redis', url };
+  }
+  throw new Error(
+    `must be sqlite://<file> (e.g. ${DEFAULT_STORAGE_URL}, or sqlite:///absolute/path.sqlite) or redis://host:port (got ${JSON.stringify(url)})`,
+  );
+}
+
