@@ -1,15 +1,23 @@
 /**
- * The whole bot, start to stop: .env → config (checked once) → logger → storage → TensorFlow.js backend → model →
- * Discord.
+ * The whole bot, start to stop: .env → config (checked once) → logger → storage → TensorFlow.js backend → model
+ * versions (temporary folders left by a crash removed) → the base model → the retrain manager → Discord.
  * `main()` resolves with the process exit code once the bot has stopped (a signal, or Discord refusing for good).
+ * Stopping: a running or queued training is cancelled first (its trainer child stopped, nothing swapped), then
+ * the bot logs out and the storage is closed.
  */
 import dotenv from 'dotenv';
 import { ConfigError, parseConfig, type Config } from './config.js';
 import { FatalBotError, startBot, type RunningBot } from './discord/app.js';
 import { createLogger, type Logger } from './log.js';
 import { createCollectionService, startRetentionSweeper, type CollectionService, type Sweeper } from './service/collection.js';
+import type { ModelCache } from './service/models.js';
+import type { ModelRegistry } from './service/registry.js';
+import type { RetrainManager } from './service/retrain.js';
 import { openStore } from './storage/open.js';
 import type { KvStore } from './storage/kv.js';
+
+/** The base corpus mixed into every retraining so that the model stays a baby (relative to the working folder). */
+export const BASE_CORPUS_FILE = 'data/corpus.txt';
 
 export interface MainOptions {
   /** Environment to read (default process.env, after loading .env into it). */
@@ -25,19 +33,64 @@ function errorMessage(error: unknown): string {
 }
 
 /**
- * Loads the backend and the model; logs which backend is in use. TensorFlow.js is imported only here, so a bad
- * configuration is reported at once.
+ * Loads the backend, prepares the model versions (removing what a crash left half-written) and loads the base
+ * model; logs which backend is in use. TensorFlow.js is imported only here, so a bad configuration is reported at
+ * once. Rejects with a message that names the setting to fix.
  */
-async function loadService(config: Config, log: Logger) {
+async function loadModels(config: Config, log: Logger): Promise<{ registry: ModelRegistry; models: ModelCache }> {
   const { initBackend } = await import('./model/backend.js');
-  const { createGenerationService } = await import('./service/generation.js');
+  const { createModelCache } = await import('./service/models.js');
+  const { createRegistry } = await import('./service/registry.js');
   const backend = await initBackend(config.backend);
   log.info({ backend: backend.name, reason: backend.reason, skipped: backend.skipped }, `tfjs backend: ${backend.name}`);
+
+  const registry = createRegistry({ root: config.modelsDir, keep: config.modelVersionsKept });
+  try {
+    // Before any training or swap: temporary folders are never served, and a crash can leave some behind.
+    const { removed } = await registry.init();
+    if (removed.length > 0) log.warn({ removed }, `removed ${removed.length} unfinished model folder(s) left by an interrupted training or swap`);
+  } catch (error) {
+    throw new Error(`could not prepare the model versions folder MODELS_DIR ${config.modelsDir}: ${errorMessage(error)}`, { cause: error });
+  }
+
+  const models = createModelCache({ registry, baseDir: config.modelDir, size: config.modelCacheSize, backend });
   const started = Date.now();
-  const service = await createGenerationService({ modelDir: config.modelDir });
-  const info = service.info();
-  log.info({ modelDir: config.modelDir, version: info.version, parameters: info.parameters, ms: Date.now() - started }, 'model loaded');
-  return service;
+  // The base loads now (every hash checked): a bad model stops start-up.
+  const base = await models.modelFor(null).catch((error: unknown) => {
+    throw new Error(`could not load the model from ${config.modelDir}: ${errorMessage(error)}`, { cause: error });
+  });
+  const info = (await models.serviceFor(null)).info();
+  log.info(
+    { modelDir: config.modelDir, modelsDir: registry.root, version: base.label, parameters: info.parameters, ms: Date.now() - started },
+    'model loaded',
+  );
+  return { registry, models };
+}
+
+async function createRetrain(config: Config, log: Logger, registry: ModelRegistry, models: ModelCache, collection: CollectionService): Promise<RetrainManager> {
+  const { createRetrainManager, loadBaseCorpus } = await import('./service/retrain.js');
+  const { BASE_SCOPE } = await import('./service/registry.js');
+  let baseCorpus: string[];
+  try {
+    baseCorpus = await loadBaseCorpus(BASE_CORPUS_FILE);
+  } catch (error) {
+    throw new Error(`could not read the base corpus ${BASE_CORPUS_FILE} (retraining mixes it in; run the bot from the project folder): ${errorMessage(error)}`, { cause: error });
+  }
+  return createRetrainManager({
+    registry,
+    models,
+    baseModelDir: config.modelDir,
+    log,
+    // The shared base model is retrained on the base corpus alone; a server's on what it collected and was taught.
+    trainingText: (scope) => (scope === BASE_SCOPE ? Promise.resolve([]) : collection.trainingText(scope)),
+    baseCorpus,
+    concurrency: config.trainConcurrency,
+    defaultMinutes: config.trainDefaultMinutes,
+    maxMinutes: config.trainMaxMinutes,
+    minLines: config.trainMinLines,
+    gate: { tolerance: config.trainGateTolerance },
+    training: { maxHeapMb: config.trainMaxHeapMb },
+  });
 }
 
 export async function main(options: MainOptions = {}): Promise<number> {
@@ -70,8 +123,8 @@ export async function main(options: MainOptions = {}): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('unhandledRejection', onUnhandled);
 
-  let service: Awaited<ReturnType<typeof loadService>> | undefined;
   let bot: RunningBot | undefined;
+  let retrain: RetrainManager | undefined;
   let store: KvStore | undefined;
   let collection: CollectionService | undefined;
   let sweeper: Sweeper | undefined;
@@ -86,10 +139,13 @@ export async function main(options: MainOptions = {}): Promise<number> {
     collection = createCollectionService({ store, retentionDays: config.retentionDays, log });
     sweeper = startRetentionSweeper(collection, log);
 
+    let registry: ModelRegistry;
+    let models: ModelCache;
     try {
-      service = await loadService(config, log);
+      ({ registry, models } = await loadModels(config, log));
+      retrain = await createRetrain(config, log, registry, models, collection);
     } catch (error) {
-      log.fatal({ err: error }, `could not load the model from ${config.modelDir}: ${errorMessage(error)}`);
+      log.fatal({ err: error }, errorMessage(error));
       return 1;
     }
     if (signalled) return 0;
@@ -99,7 +155,9 @@ export async function main(options: MainOptions = {}): Promise<number> {
         token: config.discordToken,
         apiUrl: config.discordApiUrl,
         devGuildId: config.devGuildId,
-        service,
+        models,
+        registry,
+        retrain: { manager: retrain, ownerIds: config.botOwnerIds, maxMinutes: config.trainMaxMinutes },
         collection,
         log,
         onFatal: (error) => requestStop({ kind: 'fatal', error }),
@@ -123,12 +181,16 @@ export async function main(options: MainOptions = {}): Promise<number> {
     log.fatal({ err: error }, `unexpected failure: ${errorMessage(error)}`);
     return 1;
   } finally {
+    if (retrain) {
+      const training = [...retrain.running(), ...retrain.queued()];
+      if (training.length > 0) log.info({ scopes: training }, 'stopping the training (nothing is swapped)');
+      await retrain.close().catch((error: unknown) => log.error({ err: error }, 'error while stopping the training'));
+    }
     await bot?.stop().catch((error: unknown) => log.error({ err: error }, 'error while logging out'));
     sweeper?.stop();
     await sweeper?.running();
     collection?.close();
     await store?.close().catch((error: unknown) => log.error({ err: error }, 'error while closing the storage'));
-    service?.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('unhandledRejection', onUnhandled);

@@ -24,6 +24,26 @@ export interface Config {
   storageUrl: string;
   /** Collected and taught text is deleted this many days after it was sent. */
   retentionDays: number;
+  /** Where retrained model versions live, one folder per server (and "base"). */
+  modelsDir: string;
+  /** Versions kept per server (the serving one is always kept too). */
+  modelVersionsKept: number;
+  /** Server models kept loaded at once (least recently used ones are dropped). */
+  modelCacheSize: number;
+  /** Trainings at once; more wait in a queue. */
+  trainConcurrency: number;
+  /** The most minutes one /retrain may ask for (fractions allowed). */
+  trainMaxMinutes: number;
+  /** Minutes of a /retrain that doesn't say (at most trainMaxMinutes). */
+  trainDefaultMinutes: number;
+  /** The trainer child's V8 heap cap. */
+  trainMaxHeapMb: number;
+  /** How much worse (bits per character) a held-out figure may get for a new model to be swapped in. */
+  trainGateTolerance: number;
+  /** Least usable lines of a server's text before it can be retrained. */
+  trainMinLines: number;
+  /** Users who may retrain the shared base model (/retrain start model:base). */
+  botOwnerIds: string[];
 }
 
 /** The backends BABBLE_BACKEND may force (same list as src/model/backend.ts, kept here so config loads without tfjs). */
@@ -35,6 +55,24 @@ export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
 export { DEFAULT_STORAGE_URL };
 export const DEFAULT_RETENTION_DAYS = 90;
 export const MAX_RETENTION_DAYS = 3650;
+export const DEFAULT_MODELS_DIR = 'var/models';
+
+/**
+ * Bounds and defaults of the numeric settings. TRAIN_MAX_MINUTES can be at most `trainMinutes.max`, which is also
+ * the bound in /retrain's definition (the definition can't depend on the configuration: `npm run deploy-commands`
+ * and the running bot must register the same one); the handler then checks the configured limit.
+ */
+export const SETTINGS = {
+  modelVersionsKept: { min: 1, max: 100, default: 3, integer: true },
+  modelCacheSize: { min: 1, max: 10_000, default: 8, integer: true },
+  trainConcurrency: { min: 1, max: 16, default: 1, integer: true },
+  trainMinutes: { min: 0.1, max: 120, integer: false },
+  trainMaxMinutes: { default: 30 },
+  trainDefaultMinutes: { default: 5 },
+  trainMaxHeapMb: { min: 128, max: 65_536, default: 1024, integer: true },
+  trainGateTolerance: { min: 0, max: 10, default: 0.05, integer: false },
+  trainMinLines: { min: 1, max: 1_000_000, default: 20, integer: true },
+} as const;
 
 export const TOKEN_HELP =
   'get one at https://discord.com/developers/applications → your app → Bot → Reset Token, and put it in .env as DISCORD_TOKEN=...';
@@ -58,6 +96,26 @@ type Env = Readonly<Record<string, string | undefined>>;
 function value(env: Env, name: string): string | undefined {
   const v = env[name]?.trim();
   return v === undefined || v === '' ? undefined : v;
+}
+
+interface Bounds {
+  min: number;
+  max: number;
+  integer: boolean;
+}
+
+/**
+ * A numeric variable: its value, or `fallback` when unset — or when bad, after adding one problem line (whole
+ * number or number, and the range).
+ */
+function numberValue(env: Env, name: string, bounds: Bounds, fallback: number, problems: string[], unit = ''): number {
+  const text = value(env, name);
+  if (text === undefined) return fallback;
+  const shape = bounds.integer ? /^\d+$/ : /^\d+(?:\.\d+)?$|^\.\d+$/;
+  const n = Number(text);
+  if (shape.test(text) && n >= bounds.min && n <= bounds.max) return n;
+  problems.push(`${name} must be ${bounds.integer ? 'a whole number' : 'a number'} from ${bounds.min} to ${bounds.max}${unit} (got ${JSON.stringify(text)})`);
+  return fallback;
 }
 
 /** A Discord bot token is three dot-separated base64url parts (user id, timestamp, HMAC). */
@@ -134,6 +192,47 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
     else problems.push(`RETENTION_DAYS must be a whole number of days from 1 to ${MAX_RETENTION_DAYS} (got ${JSON.stringify(retentionText)})`);
   }
 
+  const modelsDir = value(env, 'MODELS_DIR') ?? DEFAULT_MODELS_DIR;
+  try {
+    if (!statSync(path.resolve(options.cwd ?? process.cwd(), modelsDir)).isDirectory()) {
+      problems.push(`MODELS_DIR ${JSON.stringify(modelsDir)} is a file, not a folder; point it at a folder (it is created when missing)`);
+    }
+  } catch {
+    // missing: created when the first version is saved
+  }
+
+  const S = SETTINGS;
+  const modelVersionsKept = numberValue(env, 'MODEL_VERSIONS_KEPT', S.modelVersionsKept, S.modelVersionsKept.default, problems, ' versions');
+  const modelCacheSize = numberValue(env, 'MODEL_CACHE_SIZE', S.modelCacheSize, S.modelCacheSize.default, problems, ' models');
+  const trainConcurrency = numberValue(env, 'TRAIN_CONCURRENCY', S.trainConcurrency, S.trainConcurrency.default, problems, ' trainings at once');
+  const before = problems.length;
+  const trainMaxMinutes = numberValue(env, 'TRAIN_MAX_MINUTES', S.trainMinutes, S.trainMaxMinutes.default, problems, ' minutes');
+  let trainDefaultMinutes = numberValue(env, 'TRAIN_DEFAULT_MINUTES', S.trainMinutes, S.trainDefaultMinutes.default, problems, ' minutes');
+  // Unset, the default follows a smaller maximum; set, it must fit under it.
+  if (problems.length === before && trainDefaultMinutes > trainMaxMinutes) {
+    if (value(env, 'TRAIN_DEFAULT_MINUTES') !== undefined) {
+      problems.push(`TRAIN_DEFAULT_MINUTES (${trainDefaultMinutes}) must not be more than TRAIN_MAX_MINUTES (${trainMaxMinutes})`);
+    } else {
+      trainDefaultMinutes = trainMaxMinutes;
+    }
+  }
+  const trainMaxHeapMb = numberValue(env, 'TRAIN_MAX_HEAP_MB', S.trainMaxHeapMb, S.trainMaxHeapMb.default, problems, ' MB');
+  const trainGateTolerance = numberValue(env, 'TRAIN_GATE_TOLERANCE', S.trainGateTolerance, S.trainGateTolerance.default, problems, ' bits per character');
+  const trainMinLines = numberValue(env, 'TRAIN_MIN_LINES', S.trainMinLines, S.trainMinLines.default, problems, ' lines');
+
+  const ownersText = value(env, 'BOT_OWNER_IDS');
+  const botOwnerIds = ownersText === undefined ? [] : [...new Set(ownersText.split(',').map((id) => id.trim()).filter((id) => id !== ''))];
+  const badOwners = botOwnerIds.filter((id) => !SNOWFLAKE.test(id));
+  if (badOwners.length > 0) {
+    problems.push(
+      `BOT_OWNER_IDS must be user ids separated by commas (digits only; right-click a user → Copy User ID) (not ids: ${badOwners.map((id) => JSON.stringify(id)).join(', ')})`,
+    );
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
-  return { discordToken, discordApiUrl, logLevel, devGuildId, modelDir, backend, storageUrl, retentionDays };
+  return {
+    discordToken, discordApiUrl, logLevel, devGuildId, modelDir, backend, storageUrl, retentionDays,
+    modelsDir, modelVersionsKept, modelCacheSize,
+    trainConcurrency, trainMaxMinutes, trainDefaultMinutes, trainMaxHeapMb, trainGateTolerance, trainMinLines, botOwnerIds,
+  };
 }

@@ -9,8 +9,9 @@ import { WebSocketServer } from 'ws';
 import { explainCloseCode, explainLoginError, FatalBotError, startBot, type RunningBot } from '../src/discord/app.js';
 import { commands } from '../src/discord/commands/index.js';
 import { createLogger, type Logger } from '../src/log.js';
+import type { ModelSource } from '../src/discord/command.js';
 import type { GenerationService, ModelInfo } from '../src/service/types.js';
-import { option, startFakeDiscord, type FakeDiscord, type RecordedRequest } from './fake-discord/index.js';
+import { makeGuild, option, startFakeDiscord, type FakeDiscord, type RecordedRequest } from './fake-discord/index.js';
 import { memoryCollection } from './helpers/collection.js';
 
 const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-babble-tests';
@@ -132,6 +133,50 @@ describe('startBot', () => {
     const bodies = sentBodies(fake);
     expect(bodies.length).toBeGreaterThanOrEqual(3);
     for (const { body } of bodies) expect(body.allowed_mentions).toMatchObject({ parse: [] });
+    fake.assertNoViolations();
+  });
+
+  it("babbles, answers mentions and chimes in with each server's own model, and with the base in DMs", async () => {
+    const a = makeGuild({ name: 'A' });
+    const b = makeGuild({ name: 'B' });
+    const discord = await startFakeDiscord({ token: TOKEN, guilds: [a, b] });
+    fake = discord;
+    const asked: (string | null)[] = [];
+    const labelled = (label: string): GenerationService => ({
+      babble: async (req) => `${req.seed} from ${label}`,
+      reply: async () => `reply from ${label}`,
+      info: () => ({ ...INFO, version: label }),
+    });
+    const models: ModelSource = {
+      serviceFor: async (guildId) => {
+        asked.push(guildId);
+        return labelled(guildId === a.id ? 'model-a' : guildId === b.id ? 'model-b' : 'base');
+      },
+      install: () => undefined,
+    };
+    const collection = await memoryCollection({ random: () => 0 });
+    const channelB = b.channels[0]!.id;
+    await collection.setChannel(b.id, channelB, true, '1');
+    await collection.updateSettings(b.id, { replyChance: 100, cooldownSeconds: 0 });
+    bot = await startBot({ collection, token: TOKEN, apiUrl: discord.apiUrl, models, log: captureLog().log });
+
+    const babbleIn = async (where: { guild_id?: string; dm?: boolean }) => {
+      const sent = discord.sendInteraction({ ...where, data: { name: 'babble', options: [option('seed', 'hi')] } });
+      const cb = await discord.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === sent.token);
+      return (cb.body as { data: { content: string } }).data.content;
+    };
+    expect(await babbleIn({ guild_id: a.id })).toBe('hi from model-a');
+    expect(await babbleIn({ guild_id: b.id })).toBe('hi from model-b');
+    expect(await babbleIn({ dm: true })).toBe('hi from base');
+
+    const mention = fake.sendMessage({ guild_id: a.id, content: `<@${fake.botUser.id}> hello` });
+    const mentionReply = await fake.waitForRequest((r) => r.operationId === 'create_message' && (r.body as { message_reference?: { message_id?: string } }).message_reference?.message_id === mention.id);
+    expect(mentionReply.body).toMatchObject({ content: 'reply from model-a' });
+
+    const chat = fake.sendMessage({ guild_id: b.id, channel_id: channelB, content: 'me want cookie' });
+    const unprompted = await fake.waitForRequest((r) => r.operationId === 'create_message' && (r.body as { message_reference?: { message_id?: string } }).message_reference?.message_id === chat.id);
+    expect(unprompted.body).toMatchObject({ content: 'reply from model-b', allowed_mentions: { parse: [], replied_user: false } });
+    expect(asked).toEqual([a.id, b.id, null, a.id, b.id]);
     fake.assertNoViolations();
   });
 

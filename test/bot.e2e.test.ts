@@ -46,6 +46,7 @@ function startBotProcess(env: Record<string, string>): BotProcess {
       LOG_LEVEL: 'info',
       MODEL_DIR: modelDir,
       STORAGE_URL: `sqlite://${path.join(storageDir, 'babble.sqlite')}`,
+      MODELS_DIR: path.join(storageDir, 'models'),
       RETENTION_DAYS: '',
       ...env,
     },
@@ -226,14 +227,16 @@ describe('npm start against the fake Discord', () => {
     expect(cb.body).toMatchObject({ type: 4, data: { flags: 64, embeds: [expect.objectContaining({ title: expect.any(String) })] } });
   });
 
-  it('/model info answers with an ephemeral embed about the loaded model', async () => {
+  it('/model info answers with an ephemeral embed about the loaded model: the base, in a server without versions', async () => {
     const { token } = fake.sendInteraction({ data: { name: 'model', options: [subcommand('info')] } });
     const cb = await callback(token);
     expect(cb.body).toMatchObject({ type: 4, data: { flags: 64 } });
     const embed = (cb.body as { data: { embeds: { fields: { name: string; value: string }[] }[] } }).data.embeds[0]!;
-    const version = embed.fields.find((f) => f.name === 'Version')?.value;
-    const meta = (await import(path.join(modelDir, 'meta.json'), { with: { type: 'json' } })) as { default: { version: string } };
-    expect(version).toBe(meta.default.version);
+    const field = (name: string) => embed.fields.find((f) => f.name === name)?.value;
+    const meta = (await import(path.join(modelDir, 'meta.json'), { with: { type: 'json' } })) as { default: { corpus: { chars: number } } };
+    expect(field('Version')).toBe('base');
+    expect(field('Training text')).toContain(`${meta.default.corpus.chars.toLocaleString('en-US')} characters`);
+    expect(field('Versions (/model rollback version:N)')).toBe('**0** (the base model) **(talking now)**');
   });
 
   it('opens the storage given by STORAGE_URL and stores what /teach gives it', async () => {

@@ -29,7 +29,7 @@ describe('command definitions', () => {
   it('has one module per name, each with a description', () => {
     const names = commands.map((c) => c.data.name);
     expect(new Set(names).size).toBe(names.length);
-    expect(names).toEqual(['babble', 'help', 'model', 'teach', 'privacy', 'optout', 'optin', 'forget', 'collect', 'settings']);
+    expect(names).toEqual(['babble', 'help', 'model', 'teach', 'privacy', 'optout', 'optin', 'forget', 'collect', 'settings', 'retrain']);
     for (const c of commands) expect(c.data.description.length).toBeGreaterThan(0);
   });
 
@@ -49,12 +49,11 @@ describe('command definitions', () => {
     }
   });
 
-  it('keeps /collect and /settings to Manage Server by default, and the per-server commands to servers', () => {
+  it('keeps /collect, /settings and /retrain to Manage Server by default, and the per-server commands to servers', () => {
     const byName = Object.fromEntries(commands.map((c) => [c.data.name, c.data]));
-    expect(byName.collect!.default_member_permissions).toBe(PermissionFlagsBits.ManageGuild.toString());
-    expect(byName.settings!.default_member_permissions).toBe(PermissionFlagsBits.ManageGuild.toString());
-    for (const name of ['teach', 'privacy', 'optout', 'optin', 'forget']) expect(byName[name]!.default_member_permissions ?? null).toBeNull();
-    for (const name of ['collect', 'settings', 'teach', 'privacy', 'optout', 'optin', 'forget']) {
+    for (const name of ['collect', 'settings', 'retrain']) expect(byName[name]!.default_member_permissions).toBe(PermissionFlagsBits.ManageGuild.toString());
+    for (const name of ['teach', 'privacy', 'optout', 'optin', 'forget', 'model']) expect(byName[name]!.default_member_permissions ?? null).toBeNull();
+    for (const name of ['collect', 'settings', 'teach', 'privacy', 'optout', 'optin', 'forget', 'retrain']) {
       expect(byName[name]!.contexts).toEqual([InteractionContextType.Guild]);
     }
     const collectOptions = (byName.collect!.options ?? []) as unknown as Array<{ name: string; options?: Array<Record<string, unknown>> }>;
@@ -75,9 +74,16 @@ describe('command definitions', () => {
     expect(SETTING_LIMITS.temperature.max).toBeLessThanOrEqual(LIMITS.temperature.max);
   });
 
-  it('gives /model an info subcommand', () => {
+  it('gives /model an info and a rollback subcommand (the rollback is re-checked for Manage Server in its handler)', () => {
     const model = commands.find((c) => c.data.name === 'model')!;
-    expect(model.data.options).toEqual([expect.objectContaining({ type: ApplicationCommandOptionType.Subcommand, name: 'info' })]);
+    expect(model.data.options).toEqual([
+      expect.objectContaining({ type: ApplicationCommandOptionType.Subcommand, name: 'info' }),
+      expect.objectContaining({
+        type: ApplicationCommandOptionType.Subcommand,
+        name: 'rollback',
+        options: [expect.objectContaining({ name: 'version', type: ApplicationCommandOptionType.Integer, min_value: 0 })],
+      }),
+    ]);
   });
 });
 
@@ -217,6 +223,13 @@ describe('commands through Discord', () => {
     const { token } = fake.sendInteraction({ dm: true, data: { name: 'help' } });
     const cb = await callback(token);
     expect(cb.body).toMatchObject({ type: 4, data: { flags: 64, embeds: [expect.objectContaining({ title: helpEmbed().title })] } });
+  });
+
+  it('/model rollback says there are no versions when the bot serves one fixed model', async () => {
+    const { token } = fake.sendInteraction({ data: { name: 'model', options: [subcommand('rollback')] } });
+    const cb = await callback(token);
+    expect(cb.body).toMatchObject({ type: 4, data: { flags: 64, allowed_mentions: { parse: [] } } });
+    expect(JSON.stringify(cb.body)).toMatch(/one fixed model/);
   });
 
   it('/model info replies with an ephemeral embed of the model info', async () => {

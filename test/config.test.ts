@@ -1,8 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKEND_CHOICES, ConfigError, DEFAULT_API_URL, DEFAULT_RETENTION_DAYS, DEFAULT_STORAGE_URL, parseConfig } from '../src/config.js';
+import {
+  BACKEND_CHOICES,
+  ConfigError,
+  DEFAULT_API_URL,
+  DEFAULT_MODELS_DIR,
+  DEFAULT_RETENTION_DAYS,
+  DEFAULT_STORAGE_URL,
+  parseConfig,
+  SETTINGS,
+} from '../src/config.js';
 import { BACKEND_NAMES } from '../src/model/backend.js';
 
 const TOKEN = 'MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB';
@@ -35,8 +44,19 @@ describe('parseConfig', () => {
       backend: undefined,
       storageUrl: DEFAULT_STORAGE_URL,
       retentionDays: DEFAULT_RETENTION_DAYS,
+      modelsDir: DEFAULT_MODELS_DIR,
+      modelVersionsKept: 3,
+      modelCacheSize: 8,
+      trainConcurrency: 1,
+      trainMaxMinutes: 30,
+      trainDefaultMinutes: 5,
+      trainMaxHeapMb: 1024,
+      trainGateTolerance: 0.05,
+      trainMinLines: 20,
+      botOwnerIds: [],
     });
     expect(DEFAULT_STORAGE_URL).toMatch(/^sqlite:\/\/var\//);
+    expect(DEFAULT_MODELS_DIR).toBe('var/models');
     expect(DEFAULT_RETENTION_DAYS).toBe(90);
   });
 
@@ -50,6 +70,16 @@ describe('parseConfig', () => {
       BABBLE_BACKEND: 'cpu',
       STORAGE_URL: ' redis://127.0.0.1:6379 ',
       RETENTION_DAYS: '30',
+      MODELS_DIR: ' /srv/babble/models ',
+      MODEL_VERSIONS_KEPT: '5',
+      MODEL_CACHE_SIZE: '2',
+      TRAIN_CONCURRENCY: '2',
+      TRAIN_MAX_MINUTES: '10',
+      TRAIN_DEFAULT_MINUTES: '0.5',
+      TRAIN_MAX_HEAP_MB: '2048',
+      TRAIN_GATE_TOLERANCE: '0.1',
+      TRAIN_MIN_LINES: '50',
+      BOT_OWNER_IDS: ' 111111111111111111, 222222222222222222 ,111111111111111111',
     });
     expect(config).toEqual({
       discordToken: TOKEN,
@@ -60,6 +90,16 @@ describe('parseConfig', () => {
       backend: 'cpu',
       storageUrl: 'redis://127.0.0.1:6379',
       retentionDays: 30,
+      modelsDir: '/srv/babble/models',
+      modelVersionsKept: 5,
+      modelCacheSize: 2,
+      trainConcurrency: 2,
+      trainMaxMinutes: 10,
+      trainDefaultMinutes: 0.5,
+      trainMaxHeapMb: 2048,
+      trainGateTolerance: 0.1,
+      trainMinLines: 50,
+      botOwnerIds: ['111111111111111111', '222222222222222222'],
     });
   });
 
@@ -116,6 +156,49 @@ describe('parseConfig', () => {
       expect(problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, RETENTION_DAYS: days })).toEqual([expect.stringMatching(/^RETENTION_DAYS .*1 to 3650/)]);
     }
     expect(problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, STORAGE_URL: 'sqlite:/x' })).toEqual([expect.stringMatching(/^STORAGE_URL must be sqlite:/)]);
+  });
+
+  it('says what is wrong with each model and training setting, one line each naming the range', () => {
+    const list = problems({
+      DISCORD_TOKEN: TOKEN,
+      MODEL_DIR: modelDir,
+      MODEL_VERSIONS_KEPT: '0',
+      MODEL_CACHE_SIZE: 'lots',
+      TRAIN_CONCURRENCY: '1.5',
+      TRAIN_MAX_MINUTES: '121',
+      TRAIN_DEFAULT_MINUTES: '0.01',
+      TRAIN_MAX_HEAP_MB: '64',
+      TRAIN_GATE_TOLERANCE: '-1',
+      TRAIN_MIN_LINES: '0',
+      BOT_OWNER_IDS: '111111111111111111,@someone,abc',
+    });
+    const expected = [
+      /^MODEL_VERSIONS_KEPT must be a whole number from 1 to 100 versions \(got "0"\)$/,
+      /^MODEL_CACHE_SIZE must be a whole number from 1 to 10000 models \(got "lots"\)$/,
+      /^TRAIN_CONCURRENCY must be a whole number from 1 to 16 /,
+      new RegExp(`^TRAIN_MAX_MINUTES must be a number from ${SETTINGS.trainMinutes.min} to ${SETTINGS.trainMinutes.max} minutes`),
+      /^TRAIN_DEFAULT_MINUTES must be a number from 0\.1 /,
+      /^TRAIN_MAX_HEAP_MB must be a whole number from 128 to 65536 MB/,
+      /^TRAIN_GATE_TOLERANCE must be a number from 0 to 10 bits per character \(got "-1"\)$/,
+      /^TRAIN_MIN_LINES must be a whole number from 1 /,
+      /^BOT_OWNER_IDS must be user ids separated by commas .*"@someone", "abc"/,
+    ];
+    expect(list).toHaveLength(expected.length);
+    expected.forEach((pattern, i) => expect(list[i]).toMatch(pattern));
+  });
+
+  it('keeps TRAIN_DEFAULT_MINUTES within TRAIN_MAX_MINUTES: an unset default follows a smaller maximum, a set one is refused', () => {
+    expect(parseConfig({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, TRAIN_MAX_MINUTES: '2' }).trainDefaultMinutes).toBe(2);
+    expect(problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, TRAIN_MAX_MINUTES: '2', TRAIN_DEFAULT_MINUTES: '3' })).toEqual([
+      'TRAIN_DEFAULT_MINUTES (3) must not be more than TRAIN_MAX_MINUTES (2)',
+    ]);
+  });
+
+  it('refuses a MODELS_DIR that is a file', () => {
+    const file = path.join(modelDir, 'not-a-folder');
+    writeFileSync(file, 'x');
+    expect(problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, MODELS_DIR: file })).toEqual([expect.stringMatching(/^MODELS_DIR .* is a file, not a folder/)]);
+    expect(parseConfig({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, MODELS_DIR: path.join(modelDir, 'made-later') }).modelsDir).toBe(path.join(modelDir, 'made-later'));
   });
 
   it('offers the same backend choices as the backend module', () => {

@@ -5,9 +5,8 @@
  */
 import { ApplicationCommandOptionType, Client, Events, GatewayIntentBits } from 'discord.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
+import retrain, {
   CHART_NAME,
-  createRetrainCommand,
   finalMessage,
   formatDuration,
   progressBar,
@@ -15,7 +14,8 @@ import {
   retrainOptionsProblem,
   type RetrainCommandDeps,
 } from '../src/discord/commands/retrain.js';
-import type { Command, CommandContext } from '../src/discord/command.js';
+import type { CommandContext } from '../src/discord/command.js';
+import { SETTINGS } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { lossChartPng, PNG_SIGNATURE } from '../src/service/loss-chart.js';
 import type { GateResult, RetrainEvent, RetrainJob, RetrainManager, RetrainOutcome, RetrainRequest, StartResult } from '../src/service/retrain.js';
@@ -108,21 +108,27 @@ class ScriptedManager implements RetrainManager {
 }
 
 describe('definition', () => {
-  it('has start and cancel, server only, Manage Server by default, minutes bounded by TRAIN_MAX_MINUTES', () => {
-    const command = createRetrainCommand({ manager: new ScriptedManager(), ownerIds: [], maxMinutes: 17, log: silentLogger() });
-    const data = command.data as unknown as Record<string, unknown>;
+  it('has start and cancel, server only, Manage Server by default, fractional minutes bounded by the most TRAIN_MAX_MINUTES may be', () => {
+    const data = retrain.data as unknown as Record<string, unknown>;
     expect(data.name).toBe('retrain');
     expect(data.default_member_permissions).toBe(MANAGE_GUILD);
     expect(data.contexts).toEqual([0]);
-    const subs = command.data.options as unknown as { name: string; type: number; options: { name: string; max_value?: number }[] }[];
+    const subs = retrain.data.options as unknown as { name: string; type: number; options: { name: string; type: number; min_value?: number; max_value?: number }[] }[];
     expect(subs.map((s) => [s.name, s.type])).toEqual([['start', ApplicationCommandOptionType.Subcommand], ['cancel', ApplicationCommandOptionType.Subcommand]]);
-    expect(subs[0]!.options.find((o) => o.name === 'minutes')?.max_value).toBe(17);
+    expect(subs[0]!.options.find((o) => o.name === 'minutes')).toMatchObject({
+      type: ApplicationCommandOptionType.Number,
+      min_value: SETTINGS.trainMinutes.min,
+      max_value: SETTINGS.trainMinutes.max,
+    });
   });
 
-  it('re-checks the option bounds', () => {
+  it('re-checks the option bounds against the configured TRAIN_MAX_MINUTES', () => {
     expect(retrainOptionsProblem({}, 30)).toBeUndefined();
     expect(retrainOptionsProblem({ minutes: 30, epochs: 0.1 }, 30)).toBeUndefined();
-    expect(retrainOptionsProblem({ minutes: 31 }, 30)).toMatch(/^minutes .*1 to 30.*31/);
+    expect(retrainOptionsProblem({ minutes: 0.2 }, 30)).toBeUndefined();
+    expect(retrainOptionsProblem({ minutes: 31 }, 30)).toMatch(/^minutes .*0\.1 to 30 on this bot.*31/);
+    expect(retrainOptionsProblem({ minutes: 0.05 }, 30)).toMatch(/^minutes/);
+    expect(retrainOptionsProblem({ minutes: Number.NaN }, 30)).toMatch(/^minutes/);
     expect(retrainOptionsProblem({ minutes: 0 }, 30)).toMatch(/^minutes/);
     expect(retrainOptionsProblem({ epochs: 0 }, 30)).toMatch(/^epochs/);
     expect(retrainOptionsProblem({ epochs: 101 }, 30)).toMatch(/^epochs/);
@@ -171,7 +177,8 @@ describe('/retrain through Discord', () => {
   let client: Client;
   let manager: ScriptedManager;
   let deps: RetrainCommandDeps;
-  let command: Command;
+  /** Without the retrain context (a bot that doesn't train). */
+  let off = false;
   const failures: unknown[] = [];
 
   beforeAll(async () => {
@@ -179,7 +186,8 @@ describe('/retrain through Discord', () => {
     client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: fake.apiUrl } });
     client.on(Events.InteractionCreate, (interaction) => {
       if (!interaction.isChatInputCommand()) return;
-      command.execute(interaction, {} as CommandContext).catch((err: unknown) => failures.push(err));
+      const context = { log: silentLogger(), ...(off ? {} : { retrain: deps }) } as CommandContext;
+      retrain.execute(interaction, context).catch((err: unknown) => failures.push(err));
     });
     const ready = new Promise((r) => client.once(Events.ClientReady, r));
     await client.login(TOKEN);
@@ -192,7 +200,7 @@ describe('/retrain through Discord', () => {
   beforeEach(() => {
     manager = new ScriptedManager();
     deps = { manager, ownerIds: [OWNER], maxMinutes: 30, editIntervalMs: 60_000, log: silentLogger() };
-    command = createRetrainCommand(deps);
+    off = false;
     failures.length = 0;
     fake.clearRecords();
   });
@@ -226,7 +234,7 @@ describe('/retrain through Discord', () => {
   });
 
   it('defers at once, edits at most once per interval, and ends with the figures and the chart attached', async () => {
-    const { token, payload } = start([option('minutes', 3), option('epochs', 2, ApplicationCommandOptionType.Number)]);
+    const { token, payload } = start([option('minutes', 3, ApplicationCommandOptionType.Number), option('epochs', 2, ApplicationCommandOptionType.Number)]);
     expect((await callback(token)).body).toMatchObject({ type: 5 });
     const first = await nthEdit(token, 1);
     expect(bodyOf(first).embeds![0]!.description).toMatch(/Starting/);
@@ -283,6 +291,29 @@ describe('/retrain through Discord', () => {
     const edit = await nthEdit(second.token, 1);
     expect(bodyOf(edit).content).toMatch(/already running.*\/retrain cancel/);
     [...manager.jobs.values()][0]!.finish({ status: 'cancelled' });
+  });
+
+  it('refuses more minutes than TRAIN_MAX_MINUTES allows, ephemerally, and takes fractions within it', async () => {
+    deps.maxMinutes = 2;
+    const over = start([option('minutes', 3, ApplicationCommandOptionType.Number)]);
+    const cb = await callback(over.token);
+    expect(cb.body).toMatchObject({ type: 4, data: { flags: 64, allowed_mentions: { parse: [] } } });
+    expect(JSON.stringify(cb.body)).toMatch(/minutes must be a number from 0\.1 to 2 on this bot/);
+    expect(manager.starts).toEqual([]);
+    const fraction = start([option('minutes', 0.5)]);
+    expect((await callback(fraction.token)).body).toMatchObject({ type: 5 });
+    await fake.waitFor(() => manager.starts.length > 0, 5000);
+    expect(manager.starts).toEqual([expect.objectContaining({ minutes: 0.5 })]);
+    [...manager.jobs.values()][0]!.finish({ status: 'cancelled' });
+    await nthEdit(fraction.token, 2);
+  });
+
+  it('says retraining is off when the bot has no training manager', async () => {
+    off = true;
+    const { token } = start();
+    const cb = await callback(token);
+    expect(cb.body).toMatchObject({ type: 4, data: { flags: 64, allowed_mentions: { parse: [] } } });
+    expect(JSON.stringify(cb.body)).toMatch(/switched off/);
   });
 
   it('/retrain cancel asks the manager to stop the server\'s run', async () => {

@@ -15,9 +15,10 @@ import {
 import { TOKEN_HELP } from '../config.js';
 import type { Logger } from '../log.js';
 import type { CollectionService } from '../service/collection.js';
+import type { ModelRegistry } from '../service/registry.js';
 import type { GenerationService } from '../service/types.js';
 import { attachCollector } from './collector.js';
-import { DEFAULT_DEFER_AFTER_MS, type Command } from './command.js';
+import { DEFAULT_DEFER_AFTER_MS, fixedModels, type Command, type ModelSource, type RetrainContext } from './command.js';
 import { commands as defaultCommands } from './commands/index.js';
 import { syncCommands, type SyncResult } from './deploy.js';
 import { handleMessage } from './mentions.js';
@@ -84,7 +85,14 @@ export interface BotOptions {
   apiUrl: string;
   /** Register commands to this guild instead of globally. */
   devGuildId?: string | undefined;
-  service: GenerationService;
+  /** The model each server talks with (the bot: a ModelCache over the registry). */
+  models?: ModelSource;
+  /** Instead of `models`: one fixed service for every server (tests, tools). */
+  service?: GenerationService;
+  /** Per-server model versions: /model info's history and /model rollback. */
+  registry?: ModelRegistry;
+  /** Retraining: /retrain. */
+  retrain?: RetrainContext;
   /** Per-server settings and message collection. */
   collection: CollectionService;
   log: Logger;
@@ -110,7 +118,9 @@ export interface RunningBot {
  * (clear message, no retry loop) when the token is rejected or the gateway refuses the intents.
  */
 export async function startBot(options: BotOptions): Promise<RunningBot> {
-  const { log, service, collection } = options;
+  const { log, collection } = options;
+  const models = options.models ?? (options.service ? fixedModels(options.service) : undefined);
+  if (!models) throw new TypeError('startBot needs `models` or `service`');
   const commands = options.commands ?? defaultCommands;
   const client = new Client({
     intents: [...INTENTS],
@@ -149,16 +159,23 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   if (log.isLevelEnabled('trace')) client.on(Events.Debug, (message) => log.trace({ detail: message }, 'discord.js debug'));
   client.rest.on('rateLimited', (info) => log.warn({ route: info.route, retryAfter: info.retryAfter, global: info.global }, 'rate limited'));
 
-  const route = createInteractionRouter(commands, { service, collection, log, deferAfterMs: options.deferAfterMs ?? DEFAULT_DEFER_AFTER_MS });
+  const route = createInteractionRouter(commands, {
+    models,
+    registry: options.registry,
+    retrain: options.retrain,
+    collection,
+    log,
+    deferAfterMs: options.deferAfterMs ?? DEFAULT_DEFER_AFTER_MS,
+  });
   client.on(Events.InteractionCreate, (interaction) => {
     route(interaction).catch((error: unknown) => log.error({ err: error }, 'interaction router failed'));
   });
   client.on(Events.MessageCreate, (message) => {
     const botId = client.user?.id;
     if (!botId) return;
-    handleMessage(message, botId, { service, log, collection }).catch((error: unknown) => log.error({ err: error }, 'message handler failed'));
+    handleMessage(message, botId, { models, log, collection }).catch((error: unknown) => log.error({ err: error }, 'message handler failed'));
   });
-  attachCollector(client, { collection, service, log });
+  attachCollector(client, { collection, models, log });
 
   const ready = new Promise<Client<true>>((resolve) => client.once(Events.ClientReady, resolve));
   try {

@@ -6,13 +6,14 @@
 import { Events, MessageType, type Client, type Message, type PartialMessage } from 'discord.js';
 import type { Logger } from '../log.js';
 import type { CollectionService, IncomingMessage } from '../service/collection.js';
-import type { GenerationService } from '../service/types.js';
+import type { ModelSource } from './command.js';
 import { shouldAnswer } from './mentions.js';
 import { clampContent, noPingsReply } from './safety.js';
 
 export interface CollectorContext {
   collection: CollectionService;
-  service: GenerationService;
+  /** The server's model for unprompted replies: `serviceFor(guildId)`. */
+  models: Pick<ModelSource, 'serviceFor'>;
   log: Logger;
 }
 
@@ -55,8 +56,11 @@ export function toIncoming(message: MessageLike, botId: string): IncomingMessage
   };
 }
 
-/** Collects a new message; then, unless it mentions the bot (that gets the mention reply), maybe babbles back. */
-export async function onMessageCreate(message: Message, botId: string, { collection, service, log }: CollectorContext): Promise<void> {
+/**
+ * Collects a new message; then, unless it mentions the bot (that gets the mention reply), maybe babbles back with
+ * the server's model.
+ */
+export async function onMessageCreate(message: Message, botId: string, { collection, models, log }: CollectorContext): Promise<void> {
   const incoming = toIncoming(message, botId);
   if (!incoming) return;
   const where = { message: message.id, channel: message.channelId, guild: message.guildId };
@@ -65,6 +69,7 @@ export async function onMessageCreate(message: Message, botId: string, { collect
   if (!incoming.human || shouldAnswer(message, botId)) return;
   const decision = await collection.unpromptedReply(incoming);
   if (!decision) return;
+  const service = await models.serviceFor(incoming.guildId);
   const text = await service.reply(message.content, { temperature: decision.temperature });
   await message.reply({ content: clampContent(text), allowedMentions: noPingsReply() });
   log.info(where, 'unprompted reply sent');

@@ -1,14 +1,59 @@
 /**
  * The shape of a slash command module (discord.js create-discord-bot style): `export default { data, execute }
  * satisfies Command`, plus `button` for the buttons the command puts on its messages.
+ *
+ * Definitions are static (the same for `npm run deploy-commands` and the running bot); what a handler needs at
+ * run time — the models, the version registry, the training manager — comes in the CommandContext.
  */
 import type { ButtonInteraction, ChatInputCommandInteraction, RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
 import type { Logger } from '../log.js';
 import type { CollectionService } from '../service/collection.js';
+import type { ModelCache } from '../service/models.js';
+import type { ModelRegistry } from '../service/registry.js';
+import type { RetrainManager } from '../service/retrain.js';
 import type { GenerationService } from '../service/types.js';
 
+/** What the Discord side needs of the models: a server's generation service, and swapping a version in (rollback). */
+export type ModelSource = Pick<ModelCache, 'serviceFor' | 'install'>;
+
+/**
+ * One generation service for every server and DM (tests, tools): nothing is loaded per server, and no version can
+ * be swapped in (`install` throws), so it goes without a registry. (Here rather than in service/models.ts, which
+ * loads the model code: the bot checks its configuration before loading TensorFlow.js.)
+ */
+export function fixedModels(service: GenerationService): ModelSource {
+  return {
+    serviceFor: async () => service,
+    install() {
+      throw new Error('this bot serves one fixed model: no version can be installed');
+    },
+  };
+}
+
+/** What /retrain (and /model rollback, which waits for a running training) need. */
+export interface RetrainContext {
+  manager: RetrainManager;
+  /** BOT_OWNER_IDS: the users who may retrain the shared base model. */
+  ownerIds: readonly string[];
+  /** TRAIN_MAX_MINUTES: the most minutes one may ask for. */
+  maxMinutes: number;
+  /** The most epochs one may ask for. Default 100. */
+  maxEpochs?: number;
+  /** Edits of the progress message at most this often. Default 5000 ms. */
+  editIntervalMs?: number;
+  /** After this long the interaction token is taken as expired (Discord: 15 min). Default 14.5 min. */
+  tokenLifetimeMs?: number;
+  /** Clock (tests). */
+  now?: () => number;
+}
+
 export interface CommandContext {
-  service: GenerationService;
+  /** The model each server talks with: `await models.serviceFor(guildId)` (the base in DMs and without its own). */
+  models: ModelSource;
+  /** Per-server model versions (/model info's history, /model rollback); absent when one fixed model serves all. */
+  registry?: ModelRegistry | undefined;
+  /** Retraining (/retrain); absent when the bot doesn't train. */
+  retrain?: RetrainContext | undefined;
   /** Per-server settings, collection and member controls. */
   collection: CollectionService;
   log: Logger;

@@ -1,10 +1,11 @@
 /**
- * Mention replies: a message that mentions the bot gets a babbled reply primed by what was said.
+ * Mention replies: a message that mentions the bot gets a babbled reply primed by what was said, from the server's
+ * current model (the base in DMs and for a server without its own).
  */
 import type { Message } from 'discord.js';
 import type { Logger } from '../log.js';
 import type { CollectionService } from '../service/collection.js';
-import type { GenerationService } from '../service/types.js';
+import type { ModelSource } from './command.js';
 import { clampContent, noPingsReply } from './safety.js';
 
 /** The parts of a message that decide whether the bot answers it. */
@@ -33,7 +34,8 @@ export function mentionPrompt(content: string, botId: string): string {
 }
 
 export interface MentionContext {
-  service: GenerationService;
+  /** The server's model: `serviceFor(guildId)`. */
+  models: Pick<ModelSource, 'serviceFor'>;
   log: Logger;
   /** For the server's temperature setting (the default temperature without it, or if it can't be read). */
   collection?: Pick<CollectionService, 'getSettings'>;
@@ -55,12 +57,13 @@ export async function serverTemperature(
 }
 
 /** Answers one message if it is meant for the bot. Never rejects: failures are logged. */
-export async function handleMessage(message: Message, botId: string, { service, log, collection }: MentionContext): Promise<void> {
+export async function handleMessage(message: Message, botId: string, { models, log, collection }: MentionContext): Promise<void> {
   if (!shouldAnswer(message, botId)) return;
   const where = { message: message.id, channel: message.channelId, guild: message.guildId, user: message.author.id };
   try {
     const started = Date.now();
     const temperature = await serverTemperature(collection, message.guildId, log);
+    const service = await models.serviceFor(message.guildId);
     const text = await service.reply(mentionPrompt(message.content, botId), temperature !== undefined ? { temperature } : {});
     await message.reply({ content: clampContent(text), allowedMentions: noPingsReply() });
     log.info({ ...where, ms: Date.now() - started }, 'mention answered');

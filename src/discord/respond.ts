@@ -6,20 +6,28 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MessageFlags, PermissionFlagsBits, type APIEmbed, type ChatInputCommandInteraction, type RepliableInteraction } from 'discord.js';
 import { clampContent, noPings } from './safety.js';
 
-type Outcome = { ok: true; text: string } | { ok: false; error: unknown };
+/** A message body: plain text (clamped to 2,000 characters) or content and embeds. */
+export type ReplyBody = string | { content?: string; embeds?: APIEmbed[] };
+
+type Outcome = { ok: true; body: ReplyBody } | { ok: false; error: unknown };
+
+function bodyOf(body: ReplyBody): { content?: string; embeds?: APIEmbed[] } {
+  return typeof body === 'string' ? { content: clampContent(body) } : body;
+}
 
 /**
- * Waits up to `deferAfterMs` for `work`; replies with its text if it is done, else defers and edits later.
+ * Waits up to `deferAfterMs` for `work`; replies with its message if it is done, else defers and edits later.
  * Rejects with the work's error (after deferring, if it came late) so the router's boundary can answer.
- * Returns how it answered.
+ * `ephemeral`: only the person who asked sees the answer. Returns how it answered.
  */
 export async function replyWhenReady(
   interaction: ChatInputCommandInteraction,
-  work: Promise<string>,
+  work: Promise<ReplyBody>,
   deferAfterMs: number,
+  options: { ephemeral?: boolean } = {},
 ): Promise<'replied' | 'deferred'> {
   const outcome: Promise<Outcome> = work.then(
-    (text) => ({ ok: true, text }),
+    (body) => ({ ok: true, body }),
     (error: unknown) => ({ ok: false, error }),
   );
   const timer = new AbortController();
@@ -31,16 +39,17 @@ export async function replyWhenReady(
     ),
   ]);
   timer.abort();
+  const flags = options.ephemeral ? { flags: MessageFlags.Ephemeral as const } : {};
 
   if (early) {
     if (!early.ok) throw early.error;
-    await interaction.reply({ content: clampContent(early.text), allowedMentions: noPings() });
+    await interaction.reply({ ...bodyOf(early.body), ...flags, allowedMentions: noPings() });
     return 'replied';
   }
-  await interaction.deferReply();
+  await interaction.deferReply(flags);
   const late = await outcome;
   if (!late.ok) throw late.error;
-  await interaction.editReply({ content: clampContent(late.text), allowedMentions: noPings() });
+  await interaction.editReply({ ...bodyOf(late.body), allowedMentions: noPings() });
   return 'deferred';
 }
 

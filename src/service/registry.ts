@@ -24,8 +24,9 @@ import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promis
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { BabyLanguageModel } from '../model/baby.js';
 import { loadModel, verifyModelDir, type ModelMeta } from '../model/store.js';
+import { BASE_SCOPE, isValidScope, RegistryError } from './scope.js';
 
-export const BASE_SCOPE = 'base';
+export { BASE_SCOPE, isValidScope, RegistryError };
 export const POINTER_FILE = 'current';
 export const VERSION_FILE = 'version.json';
 export const REJECTED_FILE = 'rejected.json';
@@ -33,13 +34,7 @@ export const TMP_PREFIX = '.tmp-';
 export const REJECTED_PREFIX = 'rejected-';
 export const DEFAULT_KEEP = 3;
 
-const SCOPE_PATTERN = /^(?:\d{1,20}|base)$/;
 const VERSION_DIR = /^[1-9]\d{0,8}$/;
-
-/** A refusal whose message is safe to show to a server admin. */
-export class RegistryError extends Error {
-  override readonly name = 'RegistryError';
-}
 
 /** What version.json records beside a committed model. Free-form apart from the fixed fields. */
 export interface VersionRecord {
@@ -132,10 +127,6 @@ export interface RegistryOptions {
   root: string;
   /** Versions kept per scope (the current one is always kept too). Default 3. */
   keep?: number;
-}
-
-export function isValidScope(scope: string): boolean {
-  return SCOPE_PATTERN.test(scope);
 }
 
 function checkScope(scope: string): void {

@@ -436,6 +436,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
         timeoutMs: (maxSeconds + (t.slackSeconds ?? 120)) * 1000,
         ...(t.maxHeapMb !== undefined ? { maxHeapMb: t.maxHeapMb } : {}),
         ...(t.graceMs !== undefined ? { graceMs: t.graceMs } : {}),
+        onReady: ({ pid, envKeys }) => log?.info({ scope, pid, envKeys }, 'trainer child ready'),
         onProgress: (p) => {
           job.latest = p;
           const now = Date.now();

@@ -1,5 +1,6 @@
 /**
- * /babble seed:<text> [temperature] [length] [rng] — the baby carries on from your words.
+ * /babble seed:<text> [temperature] [length] [rng] — the baby carries on from your words, with this server's model
+ * (the base in DMs and for a server without its own).
  */
 import { ApplicationIntegrationType, InteractionContextType, MessageFlags, SlashCommandBuilder } from 'discord.js';
 import type { Command } from '../command.js';
@@ -77,7 +78,7 @@ const data = new SlashCommandBuilder()
 
 export default {
   data,
-  async execute(interaction, { service, deferAfterMs, collection, log }) {
+  async execute(interaction, { models, deferAfterMs, collection, log }) {
     const options: BabbleOptions = {
       seed: interaction.options.getString('seed', true),
       temperature: interaction.options.getNumber('temperature') ?? undefined,
@@ -97,6 +98,7 @@ export default {
       ...(options.length !== undefined ? { length: options.length } : {}),
       ...(options.rng !== undefined ? { rng: options.rng } : {}),
     };
-    await replyWhenReady(interaction, service.babble(request), deferAfterMs);
+    const work = models.serviceFor(interaction.guildId).then((service) => service.babble(request));
+    await replyWhenReady(interaction, work, deferAfterMs);
   },
 } satisfies Command;

@@ -24,11 +24,13 @@ export function helpEmbed(): APIEmbed {
         value: [
           '`/babble seed:<words>` I carry on from your words. Options: `temperature` (0 to 2, how wild), ' +
             '`length` (1 to 1000 letters), `rng` (same number, same babble).',
-          '`/model info` Which model I am: version, when and on how much text I was trained.',
+          '`/model info` Which model I am here: version, when and on how much text I was trained, my versions.',
           '`/teach text:<words>` Give me words to learn (kept for this server).',
           '`/privacy` What I store about you here. `/optout`, `/optin` Stop or restart storing your messages. ' +
             '`/forget` Erase everything of yours here and opt out.',
           '`/collect set|status`, `/settings` For server managers: where I learn, how often I chime in.',
+          '`/retrain start|cancel` For server managers: I learn this server\'s words (in the background; the new ' +
+            'me talks only if I got no worse). `/model rollback` Go back to an earlier me.',
           '`/help` This message.',
           'Mention me (@Babble) in a message and I babble back.',
         ].join('\n'),

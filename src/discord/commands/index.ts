@@ -1,5 +1,6 @@
 /**
- * Every slash command the bot has, in registration order.
+ * Every slash command the bot has, in registration order. The same list is registered by `npm run
+ * deploy-commands` and checked by the bot at start-up; run-time dependencies come in the CommandContext.
  */
 import type { Command } from '../command.js';
 import babble from './babble.js';
@@ -10,7 +11,8 @@ import model from './model.js';
 import optin from './optin.js';
 import optout from './optout.js';
 import privacy from './privacy.js';
+import retrain from './retrain.js';
 import settings from './settings.js';
 import teach from './teach.js';
 
-export const commands: readonly Command[] = [babble, help, model, teach, privacy, optout, optin, forget, collect, settings];
+export const commands: readonly Command[] = [babble, help, model, teach, privacy, optout, optin, forget, collect, settings, retrain];

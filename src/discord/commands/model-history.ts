@@ -1,8 +1,9 @@
 /**
- * Helpers for /model (wired by src/discord/commands/model.ts): `/model rollback [version]` and the version history
- * shown by `/model info`.
+ * Helpers for /model (wired by src/discord/commands/model.ts): the info embed, the version history it shows, and
+ * `/model rollback [version]`.
  *
- * - `addRollbackSubcommand(builder)` adds the rollback subcommand to /model's definition.
+ * - `modelInfoEmbed(info)`: version, date, training text and figures of a model.
+ * - `rollbackSubcommand(builder)` adds the rollback subcommand to /model's definition.
  * - `executeRollback(interaction, deps)` handles it: server only, Manage Server re-checked, refused while a
  *   training of the server runs; flips the server's pointer (registry.ts, same atomic way as a commit) and puts the
  *   model in the cache at once. Version 0 = the base model; no version = the one before the current.
@@ -10,18 +11,58 @@
  */
 import type { APIEmbed, APIEmbedField, ChatInputCommandInteraction, SlashCommandSubcommandBuilder } from 'discord.js';
 import type { ModelCache } from '../../service/models.js';
-import { RegistryError, type History, type ModelRegistry } from '../../service/registry.js';
+import type { History, ModelRegistry } from '../../service/registry.js';
+import { RegistryError } from '../../service/scope.js';
 import type { RetrainManager } from '../../service/retrain.js';
 import type { ModelInfo } from '../../service/types.js';
 import { guildOnly, replyEphemeral, requireManageGuild } from '../respond.js';
 import { clampEmbed, noPings } from '../safety.js';
-import { modelInfoEmbed } from './model.js';
 
 export interface ModelHistoryDeps {
   registry: ModelRegistry;
-  models: ModelCache;
+  /** Where the rolled-back model is swapped in at once. */
+  models: Pick<ModelCache, 'install'>;
   /** When given, a rollback is refused while the server's training runs. */
   manager?: RetrainManager;
+}
+
+function formatValue(v: unknown): string {
+  if (typeof v === 'number') {
+    if (Number.isInteger(v)) return v.toLocaleString('en-US');
+    return Number(v.toPrecision(4)).toString();
+  }
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v) ?? String(v);
+}
+
+/** "2025-11-25T14:00:00Z" → a Discord timestamp (shown in each reader's time zone), or the text as it is. */
+function formatDate(iso: string): string {
+  const ms = Date.parse(iso);
+  if (iso === '' || Number.isNaN(ms)) return iso || 'unknown';
+  const s = Math.floor(ms / 1000);
+  return `<t:${s}:f> (<t:${s}:R>)`;
+}
+
+/** Which model is talking: version, when and on how much text it was trained, training figures. */
+export function modelInfoEmbed(info: ModelInfo): APIEmbed {
+  const training = Object.entries(info.training)
+    .filter(([, v]) => v !== undefined && v !== null)
+    .map(([k, v]) => `${k}: ${formatValue(v)}`)
+    .join('\n');
+  return clampEmbed({
+    title: `Model ${info.version}`,
+    fields: [
+      { name: 'Version', value: info.version, inline: true },
+      { name: 'Trained', value: formatDate(info.created), inline: true },
+      {
+        name: 'Training text',
+        value: `${info.trainingChars.toLocaleString('en-US')} characters` + (info.corpusSha256 ? `\nsha256 ${info.corpusSha256.slice(0, 12)}…` : ''),
+        inline: true,
+      },
+      { name: 'Size', value: `${info.parameters.toLocaleString('en-US')} parameters, ${info.vocabSize} characters in the alphabet` },
+      { name: 'Training figures', value: training || 'none recorded' },
+    ],
+  });
 }
 
 /** Adds `rollback [version]` to a /model builder: `.addSubcommand(rollbackSubcommand)`. */

@@ -8,7 +8,9 @@
  * later than that (or the edit is refused as an unknown/expired webhook), the result is posted as a message in
  * the channel instead. Every message pings nobody.
  *
- * Built by `createRetrainCommand(deps)`: the training manager and limits come in explicitly.
+ * The definition is static (the same for `npm run deploy-commands` and the running bot): `minutes` is bounded by
+ * the most TRAIN_MAX_MINUTES may be; the handler checks the configured TRAIN_MAX_MINUTES. The training manager and
+ * limits come in the CommandContext (`retrain`); without them the command says retraining is off.
  */
 import {
   ApplicationIntegrationType,
@@ -19,34 +21,24 @@ import {
   type APIEmbed,
   type ChatInputCommandInteraction,
 } from 'discord.js';
+import { SETTINGS } from '../../config.js';
 import type { Logger } from '../../log.js';
-import type { RetrainEvent, RetrainJob, RetrainManager, RetrainOutcome } from '../../service/retrain.js';
-import { BASE_SCOPE } from '../../service/registry.js';
+import type { RetrainEvent, RetrainJob, RetrainOutcome, StartResult } from '../../service/retrain.js';
+import { BASE_SCOPE, RegistryError } from '../../service/scope.js';
 import type { ProgressFigures } from '../../service/trainer-protocol.js';
-import type { Command } from '../command.js';
+import type { Command, RetrainContext } from '../command.js';
 import { guildOnly, replyEphemeral, requireManageGuild } from '../respond.js';
 import { clampEmbed, noPings } from '../safety.js';
 
-export interface RetrainCommandDeps {
-  manager: RetrainManager;
-  /** BOT_OWNER_IDS: the users who may retrain the shared base model. */
-  ownerIds: readonly string[];
-  /** TRAIN_MAX_MINUTES: the most minutes one may ask for. */
-  maxMinutes: number;
-  /** The most epochs one may ask for. Default 100. */
-  maxEpochs?: number;
-  /** Edits of the progress message at most this often. Default 5000 ms. */
-  editIntervalMs?: number;
-  /** After this long the interaction token is taken as expired (Discord: 15 min). Default 14.5 min. */
-  tokenLifetimeMs?: number;
+export interface RetrainCommandDeps extends RetrainContext {
   log: Pick<Logger, 'info' | 'warn' | 'error'>;
-  /** Clock (tests). */
-  now?: () => number;
 }
 
 export const CHART_NAME = 'loss.png';
-const MIN_MINUTES = 1;
+const MIN_MINUTES = SETTINGS.trainMinutes.min;
 const MIN_EPOCHS = 0.1;
+/** Epochs one may ask for unless the context says otherwise. */
+export const DEFAULT_MAX_EPOCHS = 100;
 
 /** "▰▰▰▱▱▱ 42%" */
 export function progressBar(fraction: number, width = 20): string {
@@ -248,7 +240,8 @@ async function sendFinal(interaction: ChatInputCommandInteraction, scope: string
   });
 }
 
-export function retrainCommandData(maxMinutes: number, maxEpochs = 100) {
+/** The definition; `maxMinutes` defaults to the most TRAIN_MAX_MINUTES may be (see the module comment). */
+export function retrainCommandData(maxMinutes: number = SETTINGS.trainMinutes.max, maxEpochs = DEFAULT_MAX_EPOCHS) {
   return new SlashCommandBuilder()
     .setName('retrain')
     .setDescription("Teach the baby this server's words (server managers)")
@@ -259,7 +252,7 @@ export function retrainCommandData(maxMinutes: number, maxEpochs = 100) {
       s
         .setName('start')
         .setDescription("Fine-tune the model on this server's collected and taught messages")
-        .addIntegerOption((o) => o.setName('minutes').setDescription(`Training time (${MIN_MINUTES}–${maxMinutes} minutes)`).setMinValue(MIN_MINUTES).setMaxValue(maxMinutes))
+        .addNumberOption((o) => o.setName('minutes').setDescription(`Training time in minutes (default set by the bot; ${MIN_MINUTES} at least)`).setMinValue(MIN_MINUTES).setMaxValue(maxMinutes))
         .addNumberOption((o) => o.setName('epochs').setDescription(`Passes over the text (${MIN_EPOCHS}–${maxEpochs}); with minutes, whichever ends first`).setMinValue(MIN_EPOCHS).setMaxValue(maxEpochs))
         .addStringOption((o) =>
           o.setName('model').setDescription('Which model (default: this server\'s)').addChoices({ name: "this server's", value: 'server' }, { name: 'shared base (bot owners)', value: 'base' }),
@@ -287,9 +280,9 @@ async function allowedScope(interaction: ChatInputCommandInteraction, guildId: s
 }
 
 /** What is wrong with the options, or undefined. Discord enforces the bounds; they are checked again here. */
-export function retrainOptionsProblem(o: { minutes?: number | undefined; epochs?: number | undefined }, maxMinutes: number, maxEpochs = 100): string | undefined {
-  if (o.minutes !== undefined && (!Number.isInteger(o.minutes) || o.minutes < MIN_MINUTES || o.minutes > maxMinutes)) {
-    return `minutes must be a whole number from ${MIN_MINUTES} to ${maxMinutes} (you gave ${o.minutes}).`;
+export function retrainOptionsProblem(o: { minutes?: number | undefined; epochs?: number | undefined }, maxMinutes: number, maxEpochs = DEFAULT_MAX_EPOCHS): string | undefined {
+  if (o.minutes !== undefined && (!Number.isFinite(o.minutes) || o.minutes < MIN_MINUTES || o.minutes > maxMinutes)) {
+    return `minutes must be a number from ${MIN_MINUTES} to ${maxMinutes} on this bot (you gave ${o.minutes}).`;
   }
   if (o.epochs !== undefined && (!Number.isFinite(o.epochs) || o.epochs < MIN_EPOCHS || o.epochs > maxEpochs)) {
     return `epochs must be a number from ${MIN_EPOCHS} to ${maxEpochs} (you gave ${o.epochs}).`;
@@ -297,48 +290,62 @@ export function retrainOptionsProblem(o: { minutes?: number | undefined; epochs?
   return undefined;
 }
 
-export function createRetrainCommand(deps: RetrainCommandDeps): Command {
-  const maxEpochs = deps.maxEpochs ?? 100;
-  return {
-    data: retrainCommandData(deps.maxMinutes, maxEpochs),
-    async execute(interaction) {
-      const guildId = await guildOnly(interaction);
-      if (guildId === undefined) return;
-      const scope = await allowedScope(interaction, guildId, deps);
-      if (scope === undefined) return;
-      const sub = interaction.options.getSubcommand(true);
-      if (sub === 'cancel') {
-        const cancelled = deps.manager.cancel(scope);
-        await replyEphemeral(interaction, cancelled ? `Stopping the training of ${scopeName(scope)}. Nothing will change.` : `No training of ${scopeName(scope)} is running or waiting.`);
-        return;
-      }
-      const options = {
-        minutes: interaction.options.getInteger('minutes') ?? undefined,
-        epochs: interaction.options.getNumber('epochs') ?? undefined,
-      };
-      const problem = retrainOptionsProblem(options, deps.maxMinutes, maxEpochs);
-      if (problem !== undefined) {
-        await replyEphemeral(interaction, problem);
-        return;
-      }
-      await interaction.deferReply();
-      const result = deps.manager.start({
-        scope,
-        ...(options.minutes !== undefined ? { minutes: options.minutes } : {}),
-        ...(options.epochs !== undefined ? { epochs: options.epochs } : {}),
-        requestedBy: interaction.user.id,
-      });
-      if (result.status === 'busy') {
-        const where = result.job.state === 'queued' ? `waiting in the queue (position ${result.job.position ?? '?'})` : 'running';
-        const by = result.job.request.requestedBy ? `, started by <@${result.job.request.requestedBy}>` : '';
-        await interaction.editReply({
-          content: `A training of ${scopeName(scope)} is already ${where}${by}. Wait for it to finish, or stop it with /retrain cancel.`,
-          allowedMentions: noPings(),
-        });
-        return;
-      }
-      deps.log.info({ scope, user: interaction.user.id, ...options, status: result.status }, 'retrain requested');
-      await followJob(interaction, result.job, deps);
-    },
+/** Handles /retrain start and /retrain cancel. */
+export async function executeRetrain(interaction: ChatInputCommandInteraction, deps: RetrainCommandDeps): Promise<void> {
+  const maxEpochs = deps.maxEpochs ?? DEFAULT_MAX_EPOCHS;
+  const guildId = await guildOnly(interaction);
+  if (guildId === undefined) return;
+  const scope = await allowedScope(interaction, guildId, deps);
+  if (scope === undefined) return;
+  const sub = interaction.options.getSubcommand(true);
+  if (sub === 'cancel') {
+    const cancelled = deps.manager.cancel(scope);
+    await replyEphemeral(interaction, cancelled ? `Stopping the training of ${scopeName(scope)}. Nothing will change.` : `No training of ${scopeName(scope)} is running or waiting.`);
+    return;
+  }
+  const options = {
+    minutes: interaction.options.getNumber('minutes') ?? undefined,
+    epochs: interaction.options.getNumber('epochs') ?? undefined,
   };
+  const problem = retrainOptionsProblem(options, deps.maxMinutes, maxEpochs);
+  if (problem !== undefined) {
+    await replyEphemeral(interaction, problem);
+    return;
+  }
+  await interaction.deferReply();
+  let result: StartResult;
+  try {
+    result = deps.manager.start({
+      scope,
+      ...(options.minutes !== undefined ? { minutes: options.minutes } : {}),
+      ...(options.epochs !== undefined ? { epochs: options.epochs } : {}),
+      requestedBy: interaction.user.id,
+    });
+  } catch (err) {
+    if (!(err instanceof RegistryError)) throw err;
+    await interaction.editReply({ content: `Can't train now: ${err.message}.`, allowedMentions: noPings() });
+    return;
+  }
+  if (result.status === 'busy') {
+    const where = result.job.state === 'queued' ? `waiting in the queue (position ${result.job.position ?? '?'})` : 'running';
+    const by = result.job.request.requestedBy ? `, started by <@${result.job.request.requestedBy}>` : '';
+    await interaction.editReply({
+      content: `A training of ${scopeName(scope)} is already ${where}${by}. Wait for it to finish, or stop it with /retrain cancel.`,
+      allowedMentions: noPings(),
+    });
+    return;
+  }
+  deps.log.info({ scope, user: interaction.user.id, ...options, status: result.status }, 'retrain requested');
+  await followJob(interaction, result.job, deps);
 }
+
+export default {
+  data: retrainCommandData(),
+  async execute(interaction, { retrain, log }) {
+    if (!retrain) {
+      await replyEphemeral(interaction, 'Retraining is switched off on this bot.');
+      return;
+    }
+    await executeRetrain(interaction, { ...retrain, log });
+  },
+} satisfies Command;
