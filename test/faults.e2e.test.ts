@@ -216,12 +216,8 @@ describe('REST faults (in-process)', () => {
     expect(logLines.filter((l) => (l.level as number) >= 50)).toEqual([]);
   });
 
-  // BUG (src/discord/app.ts, startBot): one 401 on any authenticated REST call makes @discordjs/rest drop the token
-  // (REST.setToken(null)); from then on every channel message, mention reply and command registration fails with
-  // "Expected token to be set for this request" while the gateway stays up and /babble (no auth) still works: a
-  // half-working bot that looks healthy. Expected: like close 4004, one clear fatal stop (onFatal with the token
-  // message) so main() exits 1 and says to reset the token. Remove .fails once startBot does that.
-  it.fails('a 401 on an authenticated REST call after start-up stops the bot with the token message, like close 4004', async () => {
+  // @discordjs/rest drops the token after a 401, so startBot stops for good instead of half-working.
+  it('a 401 on an authenticated REST call after start-up stops the bot with the token message, like close 4004', async () => {
     fake = await startFakeDiscord({ token: TOKEN });
     const fatal: Error[] = [];
     bot = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, service, collection: await memoryCollection(), log: captureLog(), onFatal: (e) => fatal.push(e) });
@@ -311,14 +307,8 @@ describe('through the real entry point', () => {
     expect(run.fake.resumes).toBe(0);
   });
 
-  // BUG (src/model/backend.ts, initBackend with the wasm backend): tfjs-backend-wasm's Emscripten glue adds
-  // process.on('unhandledRejection', (r) => { throw r }) and an uncaughtException listener that rethrows. bot.ts
-  // logs "unhandled rejection (the bot keeps running)", then the glue's listener throws and the process dies with
-  // exit code 7, printing tfjs-backend-wasm.js's whole minified source line (~40 kB) to stderr, without logging out.
-  // Any stray rejection (a discord.js or keyv edge case) kills the bot. Fix: in initBackend, note
-  // process.listeners('unhandledRejection') and ('uncaughtException') before loading the wasm backend, and remove
-  // the listeners that are new once tf.ready() resolved.
-  it.fails('an unhandled rejection is logged and the bot keeps serving (bot.ts: "the bot keeps running")', () => {
+  // tfjs-backend-wasm's Emscripten glue installs process listeners that rethrow; initBackend removes them.
+  it('an unhandled rejection is logged and the bot keeps serving (bot.ts: "the bot keeps running")', () => {
     const r = rejection!;
     expect(r.logged).toBe(true);
     expect(r.aliveAfter, `exit ${r.exit.code}; stderr ${r.p.stderr().length} chars`).toBe(true);

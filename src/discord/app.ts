@@ -79,6 +79,15 @@ export function explainLoginError(error: unknown, closeCode: number | undefined,
   return `Could not log in to Discord at ${apiUrl}: ${message}`;
 }
 
+/** Removes every part of the token (and discord.js's "Provided token" line) from a log message. */
+export function redactToken(message: string, token: string): string {
+  let out = message.replace(/Provided token: \S+/g, 'Provided token: [redacted]');
+  for (const part of [token, ...token.split('.')]) {
+    if (part.length >= 6) out = out.split(part).join('[redacted]');
+  }
+  return out;
+}
+
 export interface BotOptions {
   token: string;
   /** REST base, e.g. https://discord.com/api (the gateway URL comes from GET /gateway/bot). */
@@ -156,7 +165,19 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   client.on(Events.ShardResume, (shardId, replayed) => log.info({ shard: shardId, replayed }, 'gateway resumed'));
   client.on(Events.Error, (error) => log.error({ err: error }, 'discord.js error'));
   client.on(Events.Warn, (message) => log.warn({ detail: message }, 'discord.js warning'));
-  if (log.isLevelEnabled('trace')) client.on(Events.Debug, (message) => log.trace({ detail: message }, 'discord.js debug'));
+  if (log.isLevelEnabled('trace')) {
+    // discord.js's debug lines include "Provided token: <id>.<timestamp>.*****": no part of the token is logged.
+    client.on(Events.Debug, (message) => log.trace({ detail: redactToken(message, options.token) }, 'discord.js debug'));
+  }
+  // One 401 makes @discordjs/rest drop the token: every later authenticated call would fail while the gateway
+  // stays up (a bot that looks healthy but cannot speak). Stop for good with the token message instead.
+  client.rest.on('response', (request, response) => {
+    if (response.status !== 401 || request.data.auth === false || fatal) return;
+    fatal = new FatalBotError(TOKEN_REJECTED);
+    log.error({ route: request.route }, 'Discord rejected the token on a REST call');
+    if (started) options.onFatal?.(fatal);
+    else rejectStartup(fatal);
+  });
   client.rest.on('rateLimited', (info) => log.warn({ route: info.route, retryAfter: info.retryAfter, global: info.global }, 'rate limited'));
 
   const route = createInteractionRouter(commands, {

@@ -21,15 +21,38 @@ export interface BackendInfo {
 const require = createRequire(import.meta.url);
 let current: Promise<BackendInfo> | undefined;
 
+const PROCESS_EVENTS = ['unhandledRejection', 'uncaughtException'] as const;
+
+/**
+ * Runs `load`, then removes any 'unhandledRejection' / 'uncaughtException' listener it added. The wasm backend's
+ * Emscripten glue installs listeners that rethrow, which would turn any unhandled rejection anywhere in the
+ * process into a crash (and print the glue's source); the program's own handlers decide that instead.
+ */
+async function withoutProcessHandlersAdded(load: () => Promise<void>): Promise<void> {
+  const listeners = (event: string) => process.listeners(event as 'warning') as ((...args: unknown[]) => void)[];
+  const before = new Map(PROCESS_EVENTS.map((e) => [e, new Set(listeners(e))]));
+  try {
+    await load();
+  } finally {
+    for (const event of PROCESS_EVENTS) {
+      for (const listener of listeners(event)) {
+        if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+      }
+    }
+  }
+}
+
 async function tryBackend(name: BackendName): Promise<void> {
   if (name === 'node') {
     // tfjs-node registers the 'tensorflow' backend on require; it throws when libtensorflow is missing.
     require('@tensorflow/tfjs-node');
     if (!(await tf.setBackend('tensorflow'))) throw new Error('tensorflow backend failed to initialise');
   } else if (name === 'wasm') {
-    await import('@tensorflow/tfjs-backend-wasm');
-    if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialise');
-    await tf.ready();
+    await withoutProcessHandlersAdded(async () => {
+      await import('@tensorflow/tfjs-backend-wasm');
+      if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialise');
+      await tf.ready();
+    });
     registerFastKernels(); // faster replacements for slow stock wasm kernels (kernels.ts)
   } else {
     if (!(await tf.setBackend('cpu'))) throw new Error('cpu backend failed to initialise');

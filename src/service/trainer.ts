@@ -69,12 +69,17 @@ const SECRET_NAME = /token|secret|password|passwd|credential|api_?key/i;
 
 /** The child's whole environment: the allowlisted variables of `parent`, `extra` minus secret-looking names, and the child flag. */
 export function childEnv(parent: NodeJS.ProcessEnv, extra: Record<string, string> = {}): Record<string, string> {
+  // Values of the parent's secret-named variables (the token among them): never passed on, under any name.
+  const secrets = Object.entries(parent)
+    .filter(([k, v]) => SECRET_NAME.test(k) && v !== undefined && v.length >= 8)
+    .map(([, v]) => v!);
+  const holdsSecret = (v: string) => secrets.some((secret) => v.includes(secret));
   const env: Record<string, string> = {};
   for (const name of CHILD_ENV_ALLOWLIST) {
     const v = parent[name];
-    if (v !== undefined) env[name] = v;
+    if (v !== undefined && !holdsSecret(v)) env[name] = v;
   }
-  for (const [k, v] of Object.entries(extra)) if (!SECRET_NAME.test(k)) env[k] = v;
+  for (const [k, v] of Object.entries(extra)) if (!SECRET_NAME.test(k) && !holdsSecret(v)) env[k] = v;
   env[TRAINER_CHILD_FLAG] = '1';
   return env;
 }
