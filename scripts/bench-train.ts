@@ -1,21 +1,29 @@
 /**
  * Training throughput benchmark: target characters per second for batch 128 × seq 32 on a 60k-character
- * random-ish text (seeded pseudo-words over the default vocabulary), median of the steps after 2 warm-ups.
+ * random-ish text (seeded pseudo-words over the default vocabulary) or on `--corpus FILE`, median of the steps after
+ * 2 warm-ups.
  *
  *   npx tsx scripts/bench-train.ts [--backend wasm|cpu] [--kernels fast|stock] [--steps 12] [--repeat 1]
  *                                  [--impl babble|layers] [--scheme seq|window] [--batch 128] [--seq 32]
- *                                  [--workers 1|2]
+ *                                  [--workers 1|2] [--corpus FILE] [--torch]
  *
+ * `--workers` defaults to train()'s default (2 on a machine with 2 cores: the production path).
  * `--impl layers` measures the stock tfjs-layers model (one-hot → Dense(32, no bias) standing in for the Embedding,
- * whose gradient the wasm backend lacks) with `trainOnBatch`, for comparison.
+ * whose gradient the stock wasm backend lacks) with `trainOnBatch`, for comparison.
+ * `--torch` also runs the PyTorch reference (/usr/bin/python3 ../shared/bench/torch_reference.py, same batch and
+ * sequence length, 15 timed steps, on --corpus or data/corpus.txt) right before and right after, and prints the
+ * ratio to each.
  */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerFastKernels, unregisterFastKernels } from '../src/model/kernels.js';
 import { makeBatcher } from '../src/model/batches.js';
 import { train } from '../src/model/train.js';
-import { DEFAULT_VOCAB } from '../src/model/vocab.js';
+import { DEFAULT_VOCAB, normalize } from '../src/model/vocab.js';
 import { EMBEDDING_DIM, LSTM_UNITS, mulberry32 } from '../src/model/weights.js';
 
 const { values } = parseArgs({
@@ -28,9 +36,24 @@ const { values } = parseArgs({
     scheme: { type: 'string', default: 'seq' },
     batch: { type: 'string', default: '128' },
     seq: { type: 'string', default: '32' },
-    workers: { type: 'string', default: '1' },
+    workers: { type: 'string' },
+    corpus: { type: 'string' },
+    torch: { type: 'boolean', default: false },
   },
 });
+
+const TORCH_SCRIPT = fileURLToPath(new URL('../../shared/bench/torch_reference.py', import.meta.url));
+
+/** PyTorch's seq-scheme target chars/s from the reference script (its last stdout line is JSON). */
+function torchRate(corpus: string, batch: number, seq: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    execFile('/usr/bin/python3', [TORCH_SCRIPT, '--corpus', corpus, '--batch', String(batch), '--seq', String(seq), '--steps', '15'], { timeout: 600_000 }, (err, stdout) => {
+      if (err) return reject(err);
+      const last = stdout.trim().split('\n').at(-1) ?? '';
+      resolve(Number((JSON.parse(last) as { seq_train_target_chars_per_s: number }).seq_train_target_chars_per_s));
+    });
+  });
+}
 
 function randomText(n: number, seed: number): string {
   const rand = mulberry32(seed);
@@ -64,19 +87,21 @@ if (values.backend === 'wasm' && values.kernels === 'fast') {
 } else {
   unregisterFastKernels();
 }
-const data = DEFAULT_VOCAB.encode(randomText(60_000, 42));
+const data = DEFAULT_VOCAB.encode(values.corpus ? normalize(readFileSync(values.corpus, 'utf8'), DEFAULT_VOCAB, { keepNewlines: true }) : randomText(60_000, 42));
 const steps = Number(values.steps);
 const B = Number(values.batch);
 const T = Number(values.seq);
 const scheme = values.scheme === 'window' ? 'window' : 'seq';
 const targetsPerStep = scheme === 'seq' ? B * T : B;
 
+let usedWorkers = 1;
+
 async function benchBabble(): Promise<number[]> {
   const times: number[] = [];
   let last = performance.now();
-  await train({
+  const result = await train({
     data, vocabSize: DEFAULT_VOCAB.size, maxSteps: steps, batchSize: B, seqLength: T, window: T, scheme, seed: 1,
-    workers: values.workers === '2' ? 2 : 1,
+    ...(values.workers !== undefined && { workers: values.workers === '2' ? 2 : 1 }),
     progressIntervalMs: 0,
     onProgress: () => {
       const now = performance.now();
@@ -84,6 +109,7 @@ async function benchBabble(): Promise<number[]> {
       last = now;
     },
   });
+  usedWorkers = result.workers;
   return times.slice(0, steps); // the final report repeats the last step
 }
 
@@ -118,15 +144,28 @@ async function benchLayers(): Promise<number[]> {
   return times;
 }
 
+const torchCorpus = values.corpus ?? fileURLToPath(new URL('../data/corpus.txt', import.meta.url));
+const torchBefore = values.torch ? await torchRate(torchCorpus, B, T) : undefined;
+const rates: number[] = [];
 for (let r = 0; r < Number(values.repeat); r++) {
   const times = values.impl === 'layers' ? await benchLayers() : await benchBabble();
   const measured = times.slice(2);
   const ms = median(measured);
+  rates.push((targetsPerStep / ms) * 1000);
   console.log(JSON.stringify({
-    impl: values.impl, workers: values.impl === 'babble' ? Number(values.workers) : 1, backend: values.backend, kernels: values.backend === 'wasm' ? values.kernels : '-', scheme, batch: B, seq: T,
+    impl: values.impl, workers: values.impl === 'babble' ? usedWorkers : 1, backend: values.backend, kernels: values.backend === 'wasm' ? values.kernels : '-', scheme, batch: B, seq: T,
     medianStepMs: Math.round(ms * 10) / 10,
     charsPerSecond: Math.round((targetsPerStep / ms) * 1000),
     steps: measured.length,
     minMaxMs: [Math.round(Math.min(...measured)), Math.round(Math.max(...measured))],
+  }));
+}
+if (torchBefore !== undefined) {
+  const torchAfter = await torchRate(torchCorpus, B, T);
+  const ours = median(rates);
+  console.log(JSON.stringify({
+    torchCharsPerSecond: { before: torchBefore, after: torchAfter },
+    oursCharsPerSecond: Math.round(ours),
+    ratio: { toBefore: Math.round((ours / torchBefore) * 100) / 100, toAfter: Math.round((ours / torchAfter) * 100) / 100 },
   }));
 }

@@ -122,15 +122,17 @@ describe('fast wasm kernels', () => {
   });
 
   it('Transpose equals the stock kernel (2-D, size-1 axes, other permutations)', () => {
-    const a = randomTensor([37, 53]);
+    const big = randomTensor([64, 100]); // 4×4 SIMD blocks in bands of 16 columns, and a narrower last band
+    const a = randomTensor([37, 53]); // SIMD blocks plus edges done in JS
     const b = randomTensor([1, 20, 33]);
     const c = randomTensor([4, 5, 6]);
     const d = randomTensor([16, 1, 9], 3, 'int32');
+    expectClose(() => tf.transpose(big));
     expectClose(() => tf.transpose(a));
     expectClose(() => tf.transpose(b, [0, 2, 1]));
     expectClose(() => tf.transpose(c, [2, 0, 1]));
     expectClose(() => tf.transpose(d, [2, 1, 0]));
-    tf.dispose([a, b, c, d]);
+    tf.dispose([big, a, b, c, d]);
   });
 
   it('BatchMatMul with transpose flags equals the stock kernel', () => {

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { inputProjection, lstmBackward, lstmForward } from '../src/model/lstm.js';
+import { fusedLstmAvailable, inputProjection, lstmBackward, lstmForward, matMulBias } from '../src/model/lstm.js';
 import { registerFastKernels, unregisterFastKernels } from '../src/model/kernels.js';
 import { mulberry32 } from '../src/model/weights.js';
 
@@ -37,15 +37,17 @@ function referenceLstm(xw: tf.Tensor2D, u: tf.Tensor2D, steps: number, h0: tf.Te
   return { outputs: tf.concat(hs, 0) as tf.Tensor2D, h, c };
 }
 
-const BACKENDS: { name: string; backend: string; fast: boolean }[] = [
-  { name: 'cpu', backend: 'cpu', fast: false },
-  { name: 'wasm (stock kernels)', backend: 'wasm', fast: false },
-  { name: 'wasm (fast kernels)', backend: 'wasm', fast: true },
+/** `units` 8 on wasm with the fast kernels takes the fused kernels (cell-kernel.ts); every other case plain ops. */
+const BACKENDS: { name: string; backend: string; fast: boolean; units: number; fused: boolean }[] = [
+  { name: 'cpu', backend: 'cpu', fast: false, units: 6, fused: false },
+  { name: 'wasm (stock kernels)', backend: 'wasm', fast: false, units: 8, fused: false },
+  { name: 'wasm (fast kernels, 6 units: plain ops)', backend: 'wasm', fast: true, units: 6, fused: false },
+  { name: 'wasm (fast kernels, 8 units: fused)', backend: 'wasm', fast: true, units: 8, fused: true },
 ];
 
 afterAll(() => unregisterFastKernels());
 
-describe.each(BACKENDS)('lstm on $name', ({ backend, fast }) => {
+describe.each(BACKENDS)('lstm on $name', ({ backend, fast, units, fused }) => {
   const setup = async () => {
     await tf.setBackend(backend);
     await tf.ready();
@@ -55,7 +57,7 @@ describe.each(BACKENDS)('lstm on $name', ({ backend, fast }) => {
 
   it('forward equals tfjs-layers LSTM (sigmoid recurrent activation) with the same Keras weights', async () => {
     await setup();
-    const [B, T, D, H] = [3, 5, 4, 6];
+    const [B, T, D, H] = [3, 5, 4, units];
     const rand = mulberry32(7);
     const kernel = tf.tensor2d(randomArray(D * 4 * H, rand, 0.6), [D, 4 * H]);
     const recurrent = tf.tensor2d(randomArray(H * 4 * H, rand, 0.6), [H, 4 * H]);
@@ -79,7 +81,7 @@ describe.each(BACKENDS)('lstm on $name', ({ backend, fast }) => {
 
   it('hand-written backward equals tf.grad of a plain ops LSTM, initial state included', async () => {
     await setup();
-    const [B, T, H] = [2, 4, 3];
+    const [B, T, H] = [2, 4, units];
     const rand = mulberry32(11);
     const xw = tf.tensor2d(randomArray(T * B * 4 * H, rand, 1.2), [T * B, 4 * H]);
     const u = tf.tensor2d(randomArray(H * 4 * H, rand, 0.8), [H, 4 * H]);
@@ -111,7 +113,7 @@ describe.each(BACKENDS)('lstm on $name', ({ backend, fast }) => {
 
   it('backward with zero initial state and only a final-state gradient matches tf.grad', async () => {
     await setup();
-    const [B, T, H] = [3, 3, 2];
+    const [B, T, H] = [3, 3, units];
     const rand = mulberry32(5);
     const xw = tf.tensor2d(randomArray(T * B * 4 * H, rand, 1.5), [T * B, 4 * H]);
     const u = tf.tensor2d(randomArray(H * 4 * H, rand, 0.9), [H, 4 * H]);
@@ -128,7 +130,7 @@ describe.each(BACKENDS)('lstm on $name', ({ backend, fast }) => {
 
   it('given the layer input, backward also returns the input kernel and bias gradients of tf.grad', async () => {
     await setup();
-    const [B, T, D, H] = [3, 4, 5, 3];
+    const [B, T, D, H] = [3, 4, 5, units];
     const rand = mulberry32(13);
     const x = tf.tensor2d(randomArray(T * B * D, rand, 1.5), [T * B, D]);
     const w = tf.tensor2d(randomArray(D * 4 * H, rand, 0.7), [D, 4 * H]);
@@ -155,7 +157,7 @@ describe.each(BACKENDS)('lstm on $name', ({ backend, fast }) => {
 
   it('leaves no tensors behind inside tf.tidy', async () => {
     await setup();
-    const [B, T, H] = [2, 3, 2];
+    const [B, T, H] = [2, 3, units];
     const before = tf.memory().numTensors;
     tf.tidy(() => {
       const xw = tf.ones([T * B, 4 * H]) as tf.Tensor2D;
@@ -164,5 +166,76 @@ describe.each(BACKENDS)('lstm on $name', ({ backend, fast }) => {
       lstmBackward(fwd.tape!, u, tf.onesLike(fwd.outputs));
     });
     expect(tf.memory().numTensors).toBe(before);
+  });
+  it('hand-written backward matches central finite differences (input kernel and bias included)', async () => {
+    await setup();
+    const [B, T, D, H] = [3, 4, 5, units];
+    const rand = mulberry32(29);
+    const arrays = {
+      x: randomArray(T * B * D, rand, 1.2), w: randomArray(D * 4 * H, rand, 0.6), u: randomArray(H * 4 * H, rand, 0.6),
+      b: randomArray(4 * H, rand, 0.5), h0: randomArray(B * H, rand, 0.5), c0: randomArray(B * H, rand, 0.5),
+    };
+    const shapes: Record<string, number[]> = { x: [T * B, D], w: [D, 4 * H], u: [H, 4 * H], b: [4 * H], h0: [B, H], c0: [B, H] };
+    type Name = keyof typeof arrays;
+    const r1 = randomArray(T * B * H, rand);
+    const r2 = randomArray(B * H, rand);
+    const tensors = () => Object.fromEntries(Object.entries(arrays).map(([k, v]) => [k, tf.tensor(v, shapes[k]!) as tf.Tensor])) as Record<Name, tf.Tensor2D>;
+    /** loss = Σ outputs·r1 + Σ c_T·r2, summed in float64 */
+    const loss = () => tf.tidy(() => {
+      const t = tensors();
+      const f = lstmForward(inputProjection(t.x, t.w, t.b as unknown as tf.Tensor1D), t.u, T, { h0: t.h0, c0: t.c0 });
+      const [out, c] = [f.outputs.dataSync(), f.c.dataSync()];
+      let sum = 0;
+      for (let i = 0; i < out.length; i++) sum += out[i]! * r1[i]!;
+      for (let i = 0; i < c.length; i++) sum += c[i]! * r2[i]!;
+      return sum;
+    });
+    const analytic = tf.tidy(() => {
+      const t = tensors();
+      const f = lstmForward(inputProjection(t.x, t.w, t.b as unknown as tf.Tensor1D), t.u, T, { h0: t.h0, c0: t.c0, tape: true, input: t.x });
+      const g = lstmBackward(f.tape!, t.u, tf.tensor2d(r1, [T * B, H]), undefined, tf.tensor2d(r2, [B, H]));
+      return { w: g.dKernel!.dataSync().slice(), u: g.dRecurrentKernel.dataSync().slice(), b: g.dBias!.dataSync().slice(), h0: g.dh0.dataSync().slice(), c0: g.dc0.dataSync().slice() };
+    });
+    const eps = 1e-2;
+    for (const name of ['w', 'u', 'b', 'h0', 'c0'] as const) {
+      for (let trial = 0; trial < 4; trial++) {
+        const i = Math.floor(rand() * arrays[name].length);
+        const saved = arrays[name][i]!;
+        arrays[name][i] = saved + eps;
+        const up = loss();
+        arrays[name][i] = saved - eps;
+        const down = loss();
+        arrays[name][i] = saved;
+        const numeric = (up - down) / (2 * eps);
+        expect(Math.abs(analytic[name][i]! - numeric), `${name}[${i}]`).toBeLessThan(2e-3 + 1e-2 * Math.abs(numeric));
+      }
+    }
+  });
+
+  it('takes the fused kernels exactly where they apply, and impl "ops" always takes plain ops', async () => {
+    await setup();
+    expect(fusedLstmAvailable(units)).toBe(fused);
+    const [B, T] = [2, 3];
+    const xw = tf.ones([T * B, 4 * units]) as tf.Tensor2D;
+    const u = tf.ones([units, 4 * units]) as tf.Tensor2D;
+    const kernelsOf = async (impl: 'auto' | 'ops') => (await tf.profile(() => {
+      tf.dispose(Object.values(lstmForward(xw, u, T, { impl })).filter((t): t is tf.Tensor => t instanceof tf.Tensor));
+    })).kernels.map((k) => k.name);
+    expect((await kernelsOf('auto')).includes('BabbleLstmForward')).toBe(fused);
+    expect((await kernelsOf('ops')).includes('BabbleLstmForward')).toBe(false);
+    tf.dispose([xw, u]);
+  });
+
+  it('matMulBias equals tf.matMul plus the bias', async () => {
+    await setup();
+    const rand = mulberry32(17);
+    const a = tf.tensor2d(randomArray(7 * 5, rand), [7, 5]);
+    const b = tf.tensor2d(randomArray(5 * 4 * units, rand), [5, 4 * units]);
+    const odd = tf.tensor2d(randomArray(5 * 3, rand), [5, 3]);
+    const bias = tf.tensor1d(randomArray(4 * units, rand));
+    const got = tf.tidy(() => [matMulBias(a, b, bias), matMulBias(a, b), matMulBias(a, odd)]);
+    const want = tf.tidy(() => [tf.add(tf.matMul(a, b), bias), tf.matMul(a, b), tf.matMul(a, odd)]);
+    got.forEach((g, k) => expect(maxAbsDiff(g, want[k]!)).toBeLessThan(1e-5));
+    tf.dispose([a, b, odd, bias, ...got, ...want]);
   });
 });

@@ -7,7 +7,8 @@
  * - Concat: row runs copied inside the wasm heap (the stock kernel makes two typed-array views per run).
  * - Tanh: the stock kernel is a scalar loop ~10× slower than XNNPACK's Sigmoid; here tanh(x) = 2·σ(2x) − 1 with
  *   the stock (vectorised) Multiply, Sigmoid and Sub kernels.
- * - Transpose (2-D after dropping size-1 axes): a cache-blocked copy instead of the stock element loop.
+ * - Transpose (2-D after dropping size-1 axes): 4×4 SIMD blocks (cell-kernel.ts; a cache-blocked JS copy without
+ *   WebAssembly SIMD) instead of the stock element loop.
  * - BatchMatMul with transposeA/transposeB: the stock kernel runs a scalar loop for those (~20× slower than
  *   XNNPACK); here the operand is transposed first, then the stock kernel multiplies with no transpose flag.
  * - GatherV2 along axis 0: row copies (the stock kernel took ~50 ms for 4096 rows of a [48, 512] table).
@@ -15,11 +16,14 @@
  *   are accumulated directly.
  *
  * Anything these do not handle (other dtypes, ranks or permutations) goes to the stock kernel.
- * `registerFastKernels()` needs the wasm backend initialised (`tf.ready()` after `setBackend('wasm')`).
+ * `registerFastKernels()` needs the wasm backend initialised (`tf.ready()` after `setBackend('wasm')`). It also adds
+ * the kernels of cell-kernel.ts (fused LSTM forward/backward, a GEMM, UnsortedSegmentSum) when WebAssembly SIMD
+ * is available; `unregisterFastKernels()` removes them again.
  */
 import * as tf from '@tensorflow/tfjs';
 import { backend_util, broadcast_util, slice_util, util } from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
+import { FUSED_KERNELS, LSTM_BACKWARD, LSTM_FORWARD, MATMUL, fusedFunctions, transposeInto, type WasmBackendLike } from './cell-kernel.js';
 
 const BACKEND = 'wasm';
 
@@ -180,9 +184,10 @@ const fastTanh: RawKernel = (args) => {
   return { dataId: out.dataId, dtype: out.dtype, shape: x.shape };
 };
 
-/** [rows, cols] → [cols, rows], float32 or int32: blocked, writing the output sequentially. */
+/** [rows, cols] → [cols, rows], float32 or int32: 4×4 SIMD blocks (cell-kernel.ts), else blocked JS. */
 function transpose2d(backend: WasmBackend, x: TensorInfo, rows: number, cols: number, outShape: number[]): TensorInfo {
   const out = backend.makeOutput(outShape, x.dtype);
+  if (transposeInto(backend as unknown as WasmBackendLike, offsetOf(backend, x), offsetOf(backend, out), rows, cols)) return out;
   const heap = backend.wasm.HEAPF32; // 4-byte elements; read after makeOutput
   const src = offsetOf(backend, x) >>> 2;
   const dst = offsetOf(backend, out) >>> 2;
@@ -351,12 +356,27 @@ export function fastKernelsRegistered(): boolean {
 }
 
 /**
- * Registers the replacements for the wasm backend (idempotent). Returns false, changing nothing, when the wasm
- * backend is not registered or its stock kernels are missing.
+ * Names of the kernels added (not replaced) for the wasm backend when it supports WebAssembly SIMD: the fused LSTM
+ * kernels of cell-kernel.ts and `UnsortedSegmentSum` (absent from stock tfjs-backend-wasm 4.22).
+ */
+export const ADDED_KERNEL_NAMES: readonly string[] = FUSED_KERNELS.map((k) => k.name);
+
+let added: string[] = [];
+
+/** Whether the fused LSTM kernels (cell-kernel.ts) are registered for wasm now: the trainer's fast path. */
+export function fusedKernelsRegistered(): boolean {
+  return stock !== undefined && [LSTM_FORWARD, LSTM_BACKWARD, MATMUL].every((name) => added.includes(name));
+}
+
+/**
+ * Registers the replacements for the wasm backend (idempotent), and the fused kernels when WebAssembly SIMD is
+ * available. Returns false, changing nothing, when the wasm backend is not registered or its stock kernels are
+ * missing.
  */
 export function registerFastKernels(): boolean {
   if (stock) return true;
-  if (!tf.engine().registry[BACKEND]) return false; // not initialised (yet)
+  const backend = tf.engine().registry[BACKEND];
+  if (!backend) return false; // not initialised (yet)
   const saved = new Map<Replaced, KernelConfig>();
   for (const name of REPLACED) {
     const config = tf.getKernel(name, BACKEND);
@@ -368,15 +388,25 @@ export function registerFastKernels(): boolean {
     tf.unregisterKernel(name, BACKEND);
     tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc: FAST[name] as unknown as KernelFunc });
   }
+  added = [];
+  if (fusedFunctions(backend as unknown as WasmBackendLike)) {
+    for (const { name, kernelFunc } of FUSED_KERNELS) {
+      if (tf.getKernel(name, BACKEND)) continue; // e.g. a later tfjs with its own UnsortedSegmentSum
+      tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc });
+      added.push(name);
+    }
+  }
   return true;
 }
 
-/** Puts the stock kernels back (idempotent). */
+/** Puts the stock kernels back and removes the added ones (idempotent). */
 export function unregisterFastKernels(): void {
   if (!stock) return;
   for (const name of REPLACED) {
     tf.unregisterKernel(name, BACKEND);
     tf.registerKernel(stock.get(name)!);
   }
+  for (const name of added) tf.unregisterKernel(name, BACKEND);
+  added = [];
   stock = undefined;
 }

@@ -8,17 +8,40 @@
  * the recurrence z_t = xw_t + h_{t-1}·U with gates i, f, g(c), o in the Keras column order, recurrent activation
  * sigmoid, activation tanh: c_t = f*c_{t-1} + i*g, h_t = o*tanh(c_t).
  *
+ * Two implementations behind one API: on the wasm backend with the fast kernels registered (kernels.ts) and a
+ * unit count that is a multiple of 8, the whole recurrence of a layer is one fused kernel call forward and one
+ * backward (cell-kernel.ts: per step one matMul and one WebAssembly SIMD cell function); anywhere else (cpu,
+ * tfjs-node, stock wasm) the same maths runs as plain tfjs ops. Both give the same numbers to float32 rounding.
+ *
  * Nothing here is wrapped in `tf.tidy`: call it inside one (the trainer wraps a whole step).
  */
 import * as tf from '@tensorflow/tfjs';
+import { GEMM_PANEL, LSTM_BACKWARD, LSTM_FORWARD, MATMUL } from './cell-kernel.js';
+import { fusedKernelsRegistered } from './kernels.js';
 
 /** What the backward pass needs from the forward pass. Opaque to callers. */
-export interface LstmTape {
+export type LstmTape = OpsTape | FusedTape;
+
+interface TapeCommon {
   readonly steps: number;
   readonly batch: number;
   readonly units: number;
   /** [steps * batch, units] h_{t-1} for every t (h_0 first). */
   readonly hPrev: tf.Tensor2D;
+}
+
+/** The fused kernel's record: c_0..c_T, the gate activations and tanh(c_t) of every step. */
+interface FusedTape extends TapeCommon {
+  readonly kind: 'fused';
+  readonly cs: tf.Tensor2D;
+  readonly gates: tf.Tensor2D;
+  readonly tcs: tf.Tensor2D;
+  /** The layer input, when given: then the backward pass returns the input kernel and bias gradients. */
+  readonly input?: tf.Tensor2D;
+}
+
+interface OpsTape extends TapeCommon {
+  readonly kind: 'ops';
   /** Input width D when the layer input was given (then `blocks` is present). */
   readonly inputDim?: number;
   /** Per step t: [D + H + 1, batch] = [x_t, h_{t-1}, 1]ᵀ, so that [dW; dU; db] = Σ_t blocks[t]·dz_t. */
@@ -53,6 +76,31 @@ export interface LstmForwardOptions {
    * ([D + H + 1, batch]·[batch, 4H]), which is faster on wasm than three [·, steps * batch] products.
    */
   input?: tf.Tensor2D;
+  /** 'auto' (default): the fused kernels when available (see fusedLstmAvailable); 'ops': plain tfjs ops. */
+  impl?: 'auto' | 'ops';
+}
+
+/** Whether `lstmForward` with `impl: 'auto'` uses the fused kernels for this unit count on the current backend. */
+export function fusedLstmAvailable(units: number): boolean {
+  return units % GEMM_PANEL === 0 && units > 0 && tf.getBackend() === 'wasm' && fusedKernelsRegistered();
+}
+
+/**
+ * a·b (+ bias) for 2-D float32 tensors: the fused module's GEMM (cell-kernel.ts, BabbleMatMul) on wasm with the fast
+ * kernels when b's column count is a multiple of 8, else tf.matMul (+ tf.add).
+ */
+export function matMulBias(a: tf.Tensor2D, b: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor2D {
+  const n = b.shape[1];
+  if (n % GEMM_PANEL === 0 && n > 0 && tf.getBackend() === 'wasm' && fusedKernelsRegistered()) {
+    const inputs: tf.NamedTensorMap = { a, b };
+    if (bias) inputs.bias = bias;
+    return tf.engine().runKernel(MATMUL, inputs, {}) as tf.Tensor2D;
+  }
+  const product = tf.matMul(a, b) as tf.Tensor2D;
+  if (!bias) return product;
+  const sum = tf.add(product, bias) as tf.Tensor2D;
+  product.dispose();
+  return sum;
 }
 
 export interface LstmGradients {
@@ -79,12 +127,14 @@ function checkShapes(xw: tf.Tensor2D, recurrentKernel: tf.Tensor2D, steps: numbe
 
 /** x·W + b for all time steps at once ([rows, in] → [rows, 4H]). */
 export function inputProjection(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
-  return tf.add(tf.matMul(x, kernel), bias);
+  return matMulBias(x, kernel, bias);
 }
 
 /** Runs the recurrence over `steps` time steps of the time-major input projection `xw` [steps * batch, 4H]. */
 export function lstmForward(xw: tf.Tensor2D, recurrentKernel: tf.Tensor2D, steps: number, options: LstmForwardOptions = {}): LstmForwardResult {
   const { batch, units } = checkShapes(xw, recurrentKernel, steps);
+  if (options.input && options.input.shape[0] !== steps * batch) throw new Error(`lstm: input has ${options.input.shape[0]} rows, expected ${steps * batch}`);
+  if (options.impl !== 'ops' && fusedLstmAvailable(units)) return fusedForward(xw, recurrentKernel, steps, batch, units, options);
   const xs = (steps === 1 ? [xw] : tf.split(xw, steps, 0)) as tf.Tensor2D[];
   const zeros = (): tf.Tensor2D => tf.zeros([batch, units]);
   let h: tf.Tensor2D | undefined = options.h0;
@@ -149,9 +199,44 @@ export function lstmForward(xw: tf.Tensor2D, recurrentKernel: tf.Tensor2D, steps
       const xh1T = tf.transpose(tf.concat([input, hPrev, tf.ones([steps * batch, 1])], 1)) as tf.Tensor2D; // [D+H+1, N]
       blocks = (steps === 1 ? [xh1T] : tf.split(xh1T, steps, 1)) as tf.Tensor2D[];
     }
-    result.tape = { steps, batch, units, hPrev, q: split(Q), k: split(K), f: fs, ...(input && { inputDim: input.shape[1], blocks }) };
+    result.tape = { kind: 'ops', steps, batch, units, hPrev, q: split(Q), k: split(K), f: fs, ...(input && { inputDim: input.shape[1], blocks }) };
   }
   return result;
+}
+
+function fusedForward(xw: tf.Tensor2D, u: tf.Tensor2D, steps: number, batch: number, units: number, options: LstmForwardOptions): LstmForwardResult {
+  const inputs: tf.NamedTensorMap = { xw, u };
+  if (options.h0) inputs.h0 = options.h0;
+  if (options.c0) inputs.c0 = options.c0;
+  const [outputs, hPrev, cs, gates, tcs] = tf.engine().runKernel(LSTM_FORWARD, inputs, { steps }) as tf.Tensor2D[] as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+  const h = tf.slice(outputs, [(steps - 1) * batch, 0], [batch, units]);
+  const c = tf.slice(cs, [steps * batch, 0], [batch, units]);
+  if (options.tape !== true) {
+    tf.dispose([hPrev, cs, gates, tcs]);
+    return { outputs, h, c };
+  }
+  return { outputs, h, c, tape: { kind: 'fused', steps, batch, units, hPrev, cs, gates, tcs, ...(options.input && { input: options.input }) } };
+}
+
+function fusedBackward(
+  tape: FusedTape,
+  u: tf.Tensor2D,
+  dOutputs: tf.Tensor2D | undefined,
+  dhFinal: tf.Tensor2D | undefined,
+  dcFinal: tf.Tensor2D | undefined,
+  wantDxw: boolean,
+): LstmGradients | Omit<LstmGradients, 'dxw'> {
+  const inputs: tf.NamedTensorMap = { uT: tf.transpose(u), gates: tape.gates, cs: tape.cs, tcs: tape.tcs };
+  if (dOutputs) inputs.dOutputs = dOutputs;
+  if (dhFinal) inputs.dh = dhFinal;
+  if (dcFinal) inputs.dc = dcFinal;
+  const [dz, dBias, dh0, dc0] = tf.engine().runKernel(LSTM_BACKWARD, inputs, { steps: tape.steps }) as tf.Tensor[] as [tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.Tensor2D];
+  // Weight gradients as dzᵀ·X ([4H, N]·[N, ·], then a small transpose): on wasm faster than Xᵀ·dz.
+  const dzT = tf.transpose(dz) as tf.Tensor2D;
+  const dRecurrentKernel = tf.transpose(matMulBias(dzT, tape.hPrev)) as tf.Tensor2D;
+  const state = { dh0, dc0 };
+  const inputGrads = tape.input ? { dKernel: tf.transpose(matMulBias(dzT, tape.input)) as tf.Tensor2D, dBias } : {};
+  return wantDxw ? { dxw: dz, dRecurrentKernel, ...inputGrads, ...state } : { dRecurrentKernel, ...inputGrads, ...state };
 }
 
 /**
@@ -185,6 +270,7 @@ export function lstmBackward(
   if (dOutputs && (dOutputs.shape[0] !== steps * batch || dOutputs.shape[1] !== units)) {
     throw new Error(`lstm: dOutputs must be [${steps * batch}, ${units}], got [${dOutputs.shape.join(', ')}]`);
   }
+  if (tape.kind === 'fused') return fusedBackward(tape, recurrentKernel, dOutputs, dhFinal, dcFinal, options.dxw !== false);
   const dOut = dOutputs ? ((steps === 1 ? [dOutputs] : tf.split(dOutputs, steps, 0)) as tf.Tensor2D[]) : undefined;
   const recurrentT = tf.transpose(recurrentKernel) as tf.Tensor2D; // [4H, H], once: no transposed matMul per step
   let dhRec: tf.Tensor2D | undefined = dhFinal;

@@ -7,6 +7,7 @@
  * carries the loss and the gradients as plain arrays (transferred, not copied). The worker keeps no state
  * between steps (the main thread owns the optimiser).
  */
+import { createRequire } from 'node:module';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import type { Batch, Scheme } from './batches.js';
@@ -107,6 +108,7 @@ async function serve(backend: string): Promise<void> {
   const port = parentPort!;
   try {
     if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+    if (backend === 'tensorflow') createRequire(import.meta.url)('@tensorflow/tfjs-node'); // registers the native backend
     if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} failed to initialise`);
     await tf.ready();
     if (backend === 'wasm') {
@@ -117,19 +119,14 @@ async function serve(backend: string): Promise<void> {
     port.postMessage({ type: 'error', id: -1, message: err instanceof Error ? err.message : String(err) });
     return;
   }
-  const { lossAndGradients, PARAMS } = await import('./train.js');
+  const { gradientArrays } = await import('./train.js');
   port.postMessage({ type: 'ready', backend: tf.getBackend() });
   port.on('message', (msg: GradientRequest) => {
     try {
-      const out = tf.tidy(() => {
-        const params = Object.fromEntries(PARAMS.map((n, i) => [n, tf.tensor(msg.params[i]!, msg.shapes[i]!, 'float32')])) as Record<(typeof PARAMS)[number], tf.Tensor>;
-        const { loss, grads } = lossAndGradients(params, msg.batch, msg.scheme, msg.dropout, mulberry32(msg.maskSeed));
-        return { loss, grads: PARAMS.map((n) => grads[n]) };
-      });
-      const loss = out.loss.dataSync()[0]!;
-      const grads = out.grads.map((g) => new Float32Array(g.dataSync()));
-      tf.dispose([out.loss, ...out.grads]);
-      port.postMessage({ type: 'result', id: msg.id, loss, grads } satisfies GradientReply, grads.map((g) => g.buffer as ArrayBuffer));
+      const { loss, grads } = gradientArrays(msg.params, msg.shapes, msg.batch, msg.scheme, msg.dropout, mulberry32(msg.maskSeed));
+      // transfer whole buffers only: a view into a bigger buffer is copied first
+      const own = grads.map((g) => (g.byteOffset === 0 && g.byteLength === g.buffer.byteLength ? g : g.slice()));
+      port.postMessage({ type: 'result', id: msg.id, loss, grads: own } satisfies GradientReply, own.map((g) => g.buffer as ArrayBuffer));
     } catch (err) {
       port.postMessage({ type: 'error', id: msg.id, message: err instanceof Error ? err.message : String(err) });
     }

@@ -13,12 +13,20 @@
  *
  * Speed: the input projection of all time steps is one matMul per layer (for the first layer a gather from the
  * [V, 4H] table E·W1 + b1, so the embedding never gets a [rows, 32] matMul); the recurrence does one [B, H]·[H, 4H]
- * matMul per step; weight gradients are one matMul each over all steps; nothing uses a transposed matMul.
+ * matMul per step; weight gradients are one matMul each over all steps; nothing uses a transposed matMul. On wasm
+ * with the fast kernels (kernels.ts) each LSTM layer is one fused kernel forward and one backward (cell-kernel.ts:
+ * per time step one GEMM and one SIMD cell function), the large products use the same GEMM (fused multiply-add
+ * where relaxed SIMD is available; lstm.ts matMulBias), and the table gradient is a scatter-add
+ * (UnsortedSegmentSum) instead of a one-hot matMul. The optimiser runs on plain Float32Arrays (no tensors), so the
+ * data-parallel worker (`workers: 2`, the default on 2 cores) costs one copy of the weights and gradients per step.
  */
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { makeBatcher, splitBatch, type Batch, type Scheme } from './batches.js';
-import { lstmBackward, lstmForward } from './lstm.js';
+import { lstmBackward, lstmForward, matMulBias } from './lstm.js';
 import { startGradientWorker, type GradientWorker } from './train-worker.js';
+
+export { startGradientWorker, type GradientWorker };
 import { DROPOUT_RATE, initWeights, mulberry32, type BabyWeights } from './weights.js';
 
 export interface TrainOptions {
@@ -55,11 +63,18 @@ export interface TrainOptions {
   /** Default 1000. */
   progressIntervalMs?: number;
   /**
-   * 1 (default): everything on this thread. 2: data-parallel, each batch split in two halves, one computed here
-   * and one on a worker_thread (same backend), gradients averaged before one Adam update here. Results differ
-   * from `workers: 1` (other dropout masks, summation order) but are reproducible for a seed.
+   * 1: everything on this thread. 2: data-parallel, each batch split in two halves, one computed here and one on a
+   * worker_thread (same backend), gradients averaged before one Adam update here. Results differ from `workers: 1`
+   * (other dropout masks, summation order) but are reproducible for a seed. Default: `defaultWorkers` (2 on wasm or
+   * cpu with at least 2 cores and 2 sequences per batch, else 1).
    */
   workers?: 1 | 2;
+  /**
+   * A worker from `startGradientWorker(tf.getBackend())` (train-worker.ts) to compute the second half with, left
+   * running afterwards: callers that train in many short calls (chunks of a retrain) pay its start-up (~0.5–1 s)
+   * once. Used when `workers` is 2, which it makes the default.
+   */
+  gradientWorker?: GradientWorker;
 }
 
 export interface TrainProgress {
@@ -137,9 +152,9 @@ export function toTensors(w: BabyWeights): Params {
   return out;
 }
 
-/** Plain copies of the tensors' values. */
-function toWeights(p: Params, s: Shapes): BabyWeights {
-  const a = (name: ParamName) => new Float32Array(p[name].dataSync());
+/** Copies of the arrays (PARAMS order) as BabyWeights. */
+function toWeights(arrays: Float32Array[], s: Shapes): BabyWeights {
+  const a = (name: ParamName) => new Float32Array(arrays[PARAMS.indexOf(name)]!);
   return {
     vocabSize: s.vocabSize, embeddingDim: s.embeddingDim, units: s.units,
     embedding: a('embedding'),
@@ -149,14 +164,21 @@ function toWeights(p: Params, s: Shapes): BabyWeights {
   };
 }
 
-/** Inverted dropout mask: 0 with probability `rate`, else 1 / (1 - rate). 16 random bits per entry. */
+/**
+ * Inverted dropout mask: 0 with probability `rate`, else 1 / (1 - rate). 16 random bits per entry from a mulberry32
+ * stream (inlined) seeded by one draw of `rand`.
+ */
 export function dropoutMask(rows: number, cols: number, rate: number, rand: () => number): tf.Tensor2D {
   const n = rows * cols;
   const values = new Float32Array(n);
   const keep = 1 / (1 - rate);
   const threshold = Math.round(rate * 65536);
+  let a = (rand() * 4294967296) >>> 0;
   for (let i = 0; i < n; i += 2) {
-    const r = (rand() * 4294967296) >>> 0;
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    const r = (t ^ (t >>> 14)) >>> 0;
     values[i] = (r & 0xffff) < threshold ? 0 : keep;
     if (i + 1 < n) values[i + 1] = r >>> 16 < threshold ? 0 : keep;
   }
@@ -183,13 +205,15 @@ export function lossAndGradients(p: Params, batch: Batch, scheme: Scheme, dropou
   const wd = p.wd as tf.Tensor2D;
 
   // Layer 1: xw = E[ids]·W1 + b1 = (E·W1 + b1)[ids]
-  const table = tf.add(tf.matMul(embedding, w1), p.b1) as tf.Tensor2D; // [V, 4H]
+  const table = matMulBias(embedding, w1, p.b1 as tf.Tensor1D); // [V, 4H]
   const xw1 = tf.gather(table, ids) as tf.Tensor2D;
-  const oneHotInputs = tf.oneHot(ids, V).toFloat() as tf.Tensor2D; // only for dTable = onehotᵀ·dZ1, accumulated per step
-  const l1 = lstmForward(xw1, p.u1 as tf.Tensor2D, T, { tape: true, input: oneHotInputs });
+  // dTable = Σ rows of dZ1 by id: a scatter-add where the backend has one, else onehotᵀ·dZ1 accumulated per step.
+  const scatter = tf.getKernel('UnsortedSegmentSum', tf.getBackend()) !== undefined;
+  const oneHotInputs = scatter ? undefined : (tf.oneHot(ids, V).toFloat() as tf.Tensor2D);
+  const l1 = lstmForward(xw1, p.u1 as tf.Tensor2D, T, { tape: true, ...(oneHotInputs && { input: oneHotInputs }) });
   const mask1 = dropout > 0 ? dropoutMask(N, H, dropout, rand) : undefined;
   const x2 = mask1 ? (tf.mul(l1.outputs, mask1) as tf.Tensor2D) : l1.outputs;
-  const xw2 = tf.add(tf.matMul(x2, w2), p.b2) as tf.Tensor2D;
+  const xw2 = matMulBias(x2, w2, p.b2 as tf.Tensor1D);
   const l2 = lstmForward(xw2, p.u2 as tf.Tensor2D, T, { tape: true, input: x2 });
   const top = scheme === 'seq' ? l2.outputs : l2.h; // [M, H]
   const M = top.shape[0];
@@ -202,32 +226,44 @@ export function lossAndGradients(p: Params, batch: Batch, scheme: Scheme, dropou
 
   // Backward
   const dLogits = tf.div(tf.sub(tf.exp(logp), targets), M) as tf.Tensor2D;
-  const dwd = tf.matMul(tf.transpose(hd), dLogits);
+  const dwd = tf.transpose(matMulBias(tf.transpose(dLogits) as tf.Tensor2D, hd)); // (dLogitsᵀ·hd)ᵀ: V need not be a multiple of 8
   const dbd = tf.sum(dLogits, 0);
-  const dhd = tf.matMul(dLogits, tf.transpose(wd)) as tf.Tensor2D;
+  const dhd = matMulBias(dLogits, tf.transpose(wd) as tf.Tensor2D);
   const dTop = mask2 ? (tf.mul(dhd, mask2) as tf.Tensor2D) : dhd;
   const g2 = scheme === 'seq' ? lstmBackward(l2.tape!, p.u2 as tf.Tensor2D, dTop) : lstmBackward(l2.tape!, p.u2 as tf.Tensor2D, undefined, dTop);
   const dw2 = g2.dKernel!;
   const db2 = g2.dBias!;
-  const dx2 = tf.matMul(g2.dxw, tf.transpose(w2)) as tf.Tensor2D;
+  const dx2 = matMulBias(g2.dxw, tf.transpose(w2) as tf.Tensor2D);
   const dOut1 = mask1 ? (tf.mul(dx2, mask1) as tf.Tensor2D) : dx2;
-  const g1 = lstmBackward(l1.tape!, p.u1 as tf.Tensor2D, dOut1, undefined, undefined, { dxw: false });
-  const dTable = g1.dKernel!; // [V, 4H]; d(xw1) = onehot·dTable
-  const dEmbedding = tf.matMul(dTable, tf.transpose(w1));
-  const dw1 = tf.matMul(tf.transpose(embedding), dTable);
-  const db1 = g1.dBias!;
+  let dTable: tf.Tensor2D; // [V, 4H]; d(xw1) = onehot·dTable
+  let db1: tf.Tensor;
+  let du1: tf.Tensor2D;
+  if (scatter) {
+    const g1 = lstmBackward(l1.tape!, p.u1 as tf.Tensor2D, dOut1);
+    dTable = tf.unsortedSegmentSum(g1.dxw, ids, V);
+    db1 = tf.sum(dTable, 0);
+    du1 = g1.dRecurrentKernel;
+  } else {
+    const g1 = lstmBackward(l1.tape!, p.u1 as tf.Tensor2D, dOut1, undefined, undefined, { dxw: false });
+    dTable = g1.dKernel!;
+    db1 = g1.dBias!;
+    du1 = g1.dRecurrentKernel;
+  }
+  const dEmbedding = matMulBias(dTable, tf.transpose(w1) as tf.Tensor2D);
+  const dw1 = matMulBias(tf.transpose(embedding) as tf.Tensor2D, dTable);
   return {
     loss,
     grads: {
-      embedding: dEmbedding, w1: dw1, u1: g1.dRecurrentKernel, b1: db1,
+      embedding: dEmbedding, w1: dw1, u1: du1, b1: db1,
       w2: dw2, u2: g2.dRecurrentKernel, b2: db2, wd: dwd, bd: dbd,
     },
   };
 }
 
-interface AdamState {
-  m: Params;
-  v: Params;
+/** Adam moments, one array per parameter (PARAMS order), and the number of updates made. */
+export interface AdamState {
+  m: Float32Array[];
+  v: Float32Array[];
   t: number;
 }
 
@@ -235,25 +271,39 @@ const BETA1 = 0.9;
 const BETA2 = 0.999;
 const EPSILON = 1e-8;
 
-/** One Adam update with global-norm clipping (call inside tf.tidy). */
-function adamUpdate(p: Params, grads: Params, state: AdamState, lr: number, clipNorm: number): { p: Params; m: Params; v: Params } {
+/** Fresh Adam state for parameters of these sizes. */
+export function adamState(params: readonly Float32Array[]): AdamState {
+  return { m: params.map((p) => new Float32Array(p.length)), v: params.map((p) => new Float32Array(p.length)), t: 0 };
+}
+
+/**
+ * One Adam update in place (bias-corrected, like PyTorch: p −= lr_t · m / (√v + ε) with lr_t = lr·√(1−β2^t)/(1−β1^t)),
+ * after scaling the gradients to a global norm of at most `clipNorm` (0 or Infinity: no clipping). Returns the
+ * gradients' global norm before clipping.
+ */
+export function adamUpdate(params: Float32Array[], grads: readonly Float32Array[], state: AdamState, lr: number, clipNorm: number): number {
+  let squares = 0;
+  for (const g of grads) for (let i = 0; i < g.length; i++) squares += g[i]! * g[i]!;
+  const norm = Math.sqrt(squares);
+  const scale = clipNorm > 0 && Number.isFinite(clipNorm) ? Math.min(1, clipNorm / (norm + 1e-6)) : 1;
   const t = state.t + 1;
   const lrT = (lr * Math.sqrt(1 - BETA2 ** t)) / (1 - BETA1 ** t);
-  let scale: tf.Tensor | undefined;
-  if (clipNorm > 0 && Number.isFinite(clipNorm)) {
-    const norm = tf.sqrt(tf.addN(PARAMS.map((n) => tf.sum(tf.square(grads[n])))));
-    scale = tf.minimum(1, tf.div(clipNorm, tf.add(norm, 1e-6)));
-  }
-  const out = { p: {} as Params, m: {} as Params, v: {} as Params };
-  for (const n of PARAMS) {
-    const g = scale ? tf.mul(grads[n], scale) : grads[n];
-    const m = tf.add(tf.mul(state.m[n], BETA1), tf.mul(g, 1 - BETA1));
-    const v = tf.add(tf.mul(state.v[n], BETA2), tf.mul(tf.square(g), 1 - BETA2));
-    out.p[n] = tf.sub(p[n], tf.mul(tf.div(m, tf.add(tf.sqrt(v), EPSILON)), lrT));
-    out.m[n] = m;
-    out.v[n] = v;
-  }
-  return out;
+  params.forEach((p, k) => {
+    const g = grads[k]!;
+    const m = state.m[k]!;
+    const v = state.v[k]!;
+    if (g.length !== p.length) throw new Error(`adamUpdate: gradient ${k} has ${g.length} values, parameter ${p.length}`);
+    for (let i = 0; i < p.length; i++) {
+      const gi = g[i]! * scale;
+      const mi = BETA1 * m[i]! + (1 - BETA1) * gi;
+      const vi = BETA2 * v[i]! + (1 - BETA2) * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      p[i] = p[i]! - (lrT * mi) / (Math.sqrt(vi) + EPSILON);
+    }
+  });
+  state.t = t;
+  return norm;
 }
 
 function stepSeed(seed: number, step: number, replica: number): number {
@@ -264,9 +314,33 @@ function stepRandom(seed: number, step: number, replica = 0): () => number {
   return mulberry32(stepSeed(seed, step, replica));
 }
 
-/** Copies of the parameters' values in PARAMS order (own buffers: safe to transfer). */
-function paramArrays(p: Params): Float32Array[] {
-  return PARAMS.map((n) => new Float32Array(p[n].dataSync()));
+/**
+ * Loss and gradients of one batch for parameters given as plain arrays (PARAMS order, `shapes`), as plain arrays:
+ * the tensors live only inside this call. Used by the main thread and by the worker (train-worker.ts).
+ */
+export function gradientArrays(
+  params: readonly Float32Array[],
+  shapes: readonly number[][],
+  batch: Batch,
+  scheme: Scheme,
+  dropout: number,
+  rand: () => number,
+): { loss: number; grads: Float32Array[] } {
+  const out = tf.tidy(() => {
+    const p = Object.fromEntries(PARAMS.map((n, i) => [n, tf.tensor(params[i]!, shapes[i]!, 'float32')])) as Params;
+    const { loss, grads } = lossAndGradients(p, batch, scheme, dropout, rand);
+    return { loss, grads: PARAMS.map((n) => grads[n]) };
+  });
+  try {
+    // dataSync copies out of the backend (wasm, cpu) or hands back an array the tensor no longer needs once disposed
+    const grads = out.grads.map((g) => {
+      const values = g.dataSync();
+      return values instanceof Float32Array ? values : Float32Array.from(values);
+    });
+    return { loss: out.loss.dataSync()[0]!, grads };
+  } finally {
+    tf.dispose([out.loss, ...out.grads]);
+  }
 }
 
 function checkIds(data: Int32Array, vocabSize: number, what: string): void {
@@ -277,6 +351,14 @@ function checkIds(data: Int32Array, vocabSize: number, what: string): void {
 }
 
 const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * The default of TrainOptions.workers: 2 on the single-threaded backends (wasm, cpu) when the machine has at least
+ * 2 cores and the batch at least 2 sequences; 1 otherwise (tfjs-node's native backend already uses every core).
+ */
+export function defaultWorkers(batchSize: number, backend: string = tf.getBackend()): 1 | 2 {
+  return batchSize >= 2 && (backend === 'wasm' || backend === 'cpu') && availableParallelism() >= 2 ? 2 : 1;
+}
 
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { data, vocabSize } = opts;
@@ -290,9 +372,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const init = opts.init ?? initWeights(vocabSize, seed);
   if (init.vocabSize !== vocabSize) throw new Error(`train: init weights have vocabSize ${init.vocabSize}, expected ${vocabSize}`);
   checkIds(data, vocabSize, 'train');
+  const batchSize = opts.batchSize ?? 128;
   const batcher = makeBatcher(data, {
     scheme,
-    batchSize: opts.batchSize ?? 128,
+    batchSize,
     seqLength: opts.seqLength ?? 32,
     window: opts.window ?? 15,
     seed,
@@ -306,21 +389,24 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const maxSeconds = opts.maxSeconds ?? Infinity;
   const progressInterval = opts.progressIntervalMs ?? 1000;
   const shapes: Shapes = { vocabSize, embeddingDim: init.embeddingDim, units: init.units };
-  const workers = opts.workers ?? 1;
+  const workers = opts.workers ?? (opts.gradientWorker ? 2 : defaultWorkers(batchSize));
   if (workers !== 1 && workers !== 2) throw new RangeError(`train: workers must be 1 or 2 (got ${String(workers)})`);
-  if (workers === 2 && (opts.batchSize ?? 128) < 2) throw new RangeError('train: workers: 2 needs a batchSize of at least 2');
+  if (workers === 2 && batchSize < 2) throw new RangeError('train: workers: 2 needs a batchSize of at least 2');
 
-  const helper: GradientWorker | undefined = workers === 2 ? await startGradientWorker(tf.getBackend()) : undefined;
   const shapeList = PARAMS.map((n) => paramShapes(shapes)[n]);
-  let params: Params;
-  try {
-    params = toTensors(init);
-  } catch (err) {
-    await helper?.terminate();
-    throw err;
+  const initArrays = weightArrays(init);
+  shapeList.forEach((shape, i) => {
+    const name = PARAMS[i]!;
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (initArrays[name].length !== n) throw new Error(`train: weights ${name} has ${initArrays[name].length} values, expected ${n}`);
+  });
+  const params = PARAMS.map((n) => new Float32Array(initArrays[n])); // the master copy, updated in place
+  const adam = adamState(params);
+  if (workers === 2 && opts.gradientWorker && opts.gradientWorker.backend !== tf.getBackend()) {
+    throw new Error(`train: the gradient worker runs ${opts.gradientWorker.backend}, this thread ${tf.getBackend()}`);
   }
-  const zeros = (): Params => tf.tidy(() => Object.fromEntries(PARAMS.map((n) => [n, tf.zerosLike(params[n])])) as Params);
-  const adam: AdamState = { m: zeros(), v: zeros(), t: 0 };
+  const ownHelper = workers === 2 && !opts.gradientWorker;
+  const helper: GradientWorker | undefined = workers === 2 ? (opts.gradientWorker ?? await startGradientWorker(tf.getBackend())) : undefined;
   const lossCurve: { step: number; loss: number }[] = [];
   const started = performance.now();
   let stoppedBy: TrainResult['stoppedBy'] = 'epochs';
@@ -359,41 +445,26 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         break;
       }
       const batch = batcher.batch(step);
-      let next: { loss: tf.Scalar; p: Params; m: Params; v: Params };
+      let loss: number;
       if (!helper) {
-        const rand = stepRandom(seed, step);
-        next = tf.tidy(() => {
-          const { loss, grads } = lossAndGradients(params, batch, scheme, dropout, rand);
-          return { loss, ...adamUpdate(params, grads, adam, lr, clipNorm) };
-        });
+        const local = gradientArrays(params, shapeList, batch, scheme, dropout, stepRandom(seed, step));
+        loss = local.loss;
+        adamUpdate(params, local.grads, adam, lr, clipNorm);
       } else {
         const [mine, theirs] = splitBatch(batch, 2) as [Batch, Batch];
-        const remote = helper.compute({ params: paramArrays(params), shapes: shapeList, batch: theirs, scheme, dropout, maskSeed: stepSeed(seed, step, 1) });
+        const remote = helper.compute({ params: params.map((p) => p.slice()), shapes: shapeList, batch: theirs, scheme, dropout, maskSeed: stepSeed(seed, step, 1) });
         remote.catch(() => undefined); // a rejection is handled by the await below, even if the local part throws first
-        const rand = stepRandom(seed, step);
-        const local = tf.tidy(() => lossAndGradients(params, mine, scheme, dropout, rand));
-        let other: Awaited<typeof remote>;
-        try {
-          other = await remote;
-        } catch (err) {
-          tf.dispose([local.loss, Object.values(local.grads)]);
-          throw err;
-        }
+        const local = gradientArrays(params, shapeList, mine, scheme, dropout, stepRandom(seed, step));
+        const other = await remote;
         // Each part's loss is a mean over its targets: weigh by target counts.
         const w = mine.targets.length / (mine.targets.length + theirs.targets.length);
-        next = tf.tidy(() => {
-          const grads = Object.fromEntries(PARAMS.map((n, i) => [n, tf.add(tf.mul(local.grads[n], w), tf.mul(tf.tensor(other.grads[i]!, shapeList[i]!, 'float32'), 1 - w))])) as Params;
-          const loss = tf.add(tf.mul(local.loss, w), other.loss * (1 - w)) as tf.Scalar;
-          return { loss, ...adamUpdate(params, grads, adam, lr, clipNorm) };
+        local.grads.forEach((g, k) => {
+          const o = other.grads[k]!;
+          for (let i = 0; i < g.length; i++) g[i] = w * g[i]! + (1 - w) * o[i]!;
         });
-        tf.dispose([local.loss, Object.values(local.grads)]);
+        loss = w * local.loss + (1 - w) * other.loss;
+        adamUpdate(params, local.grads, adam, lr, clipNorm);
       }
-      const loss = next.loss.dataSync()[0]!;
-      tf.dispose([next.loss, Object.values(params), Object.values(adam.m), Object.values(adam.v)]);
-      params = next.p;
-      adam.m = next.m;
-      adam.v = next.v;
-      adam.t++;
       step++;
       lossCurve.push({ step, loss });
       sinceReport.push(loss);
@@ -420,8 +491,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       workers,
     };
   } finally {
-    tf.dispose([Object.values(params), Object.values(adam.m), Object.values(adam.v)]);
-    await helper?.terminate();
+    if (ownHelper) await helper?.terminate();
   }
 }
 
@@ -465,10 +535,10 @@ export async function crossEntropyBits(weights: BabyWeights, data: Int32Array, o
       }
       const prev = state;
       const out = tf.tidy(() => {
-        const table = tf.add(tf.matMul(p.embedding, p.w1), p.b1) as tf.Tensor2D;
+        const table = matMulBias(p.embedding as tf.Tensor2D, p.w1 as tf.Tensor2D, p.b1 as tf.Tensor1D);
         const xw1 = tf.gather(table, tf.tensor1d(inputs, 'int32')) as tf.Tensor2D;
         const l1 = lstmForward(xw1, p.u1 as tf.Tensor2D, steps, prev ? { h0: prev[0], c0: prev[1] } : {});
-        const xw2 = tf.add(tf.matMul(l1.outputs, p.w2), p.b2) as tf.Tensor2D;
+        const xw2 = matMulBias(l1.outputs, p.w2 as tf.Tensor2D, p.b2 as tf.Tensor1D);
         const l2 = lstmForward(xw2, p.u2 as tf.Tensor2D, steps, prev ? { h0: prev[2], c0: prev[3] } : {});
         const logp = tf.logSoftmax(tf.add(tf.matMul(l2.outputs, p.wd), p.bd));
         const picked = tf.sum(tf.mul(tf.oneHot(tf.tensor1d(targets, 'int32'), weights.vocabSize), logp));
