@@ -1,9 +1,15 @@
 /**
- * The whole bot, start to stop: .env → config (checked once) → logger → storage → TensorFlow.js backend → model
- * versions (temporary folders left by a crash removed) → the base model → the retrain manager → Discord.
- * `main()` resolves with the process exit code once the bot has stopped (a signal, or Discord refusing for good).
- * Stopping: a running or queued training is cancelled first (its trainer child stopped, nothing swapped), then
- * the bot logs out and the storage is closed.
+ * The whole bot, start to stop: .env → config (checked once) → logger → storage → rate limits → TensorFlow.js
+ * backend → model versions (temporary folders left by a crash removed) → the base model → the retrain manager →
+ * Discord. `main()` resolves with the process exit code once the bot has stopped (a signal, or Discord refusing
+ * for good).
+ *
+ * Stopping (SIGTERM or SIGINT): new work is refused at once (a command is told the bot is restarting, mentions
+ * go unanswered, message edits and deletes are still applied); the replies in progress are finished while a
+ * running or queued training is cancelled (its trainer child stopped, nothing swapped); then the bot logs out and
+ * the storage is closed, and the process exits 0. It has SHUTDOWN_DEADLINE_MS (10 s) from the signal: replies
+ * still not sent when only SHUTDOWN_CLOSE_RESERVE_MS is left are given up (logged), and if the whole stop takes
+ * longer than the deadline the process exits 1 with a fatal log line. A second signal exits 1 at once.
  */
 import dotenv from 'dotenv';
 import { ConfigError, parseConfig, type Config } from './config.js';
@@ -11,6 +17,7 @@ import { FatalBotError, startBot, type RunningBot } from './discord/app.js';
 import { createLogger, type Logger } from './log.js';
 import { createCollectionService, startRetentionSweeper, type CollectionService, type Sweeper } from './service/collection.js';
 import type { ModelCache } from './service/models.js';
+import { openReplyLimiter, type ReplyLimiter } from './service/ratelimit.js';
 import type { ModelRegistry } from './service/registry.js';
 import type { RetrainManager } from './service/retrain.js';
 import { openStore } from './storage/open.js';
@@ -19,11 +26,34 @@ import type { KvStore } from './storage/kv.js';
 /** The base corpus mixed into every retraining so that the model stays a baby (relative to the working folder). */
 export const BASE_CORPUS_FILE = 'data/corpus.txt';
 
+/** From the signal to the end of the process, at most. */
+export const SHUTDOWN_DEADLINE_MS = 10_000;
+/** Kept out of the wait for replies in progress: for logging out, stopping the trainer and closing the storage. */
+export const SHUTDOWN_CLOSE_RESERVE_MS = 3_000;
+
 export interface MainOptions {
   /** Environment to read (default process.env, after loading .env into it). */
   env?: NodeJS.ProcessEnv;
   /** Where config problems go, one line each (default stderr). */
   writeError?: (line: string) => void;
+  /** Ends the process when stopping overruns the deadline or on a second signal (default process.exit). */
+  exit?: (code: number) => void;
+  /** Default SHUTDOWN_DEADLINE_MS. */
+  shutdownDeadlineMs?: number;
+}
+
+/**
+ * Arms the hard deadline of a stop: after `ms`, logs one fatal line and calls `exit(1)`. The timer doesn't keep
+ * the process alive; `cancel()` disarms it.
+ */
+export function armShutdownDeadline(ms: number, log: Pick<Logger, 'fatal'>, exit: (code: number) => void): { at: number; cancel(): void } {
+  const at = Date.now() + ms;
+  const timer = setTimeout(() => {
+    log.fatal({ deadlineMs: ms }, `stopping took longer than ${ms / 1000} s: exiting now`);
+    exit(1);
+  }, ms);
+  timer.unref();
+  return { at, cancel: () => clearTimeout(timer) };
 }
 
 type Stop = { kind: 'signal'; signal: NodeJS.Signals } | { kind: 'fatal'; error: FatalBotError };
@@ -107,15 +137,24 @@ export async function main(options: MainOptions = {}): Promise<number> {
     return 1;
   }
   const log = createLogger(config.logLevel);
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const deadlineMs = options.shutdownDeadlineMs ?? SHUTDOWN_DEADLINE_MS;
 
   let requestStop: (stop: Stop) => void = () => undefined;
   const stopped = new Promise<Stop>((resolve) => {
     requestStop = resolve;
   });
+  let deadline: { at: number; cancel(): void } | undefined;
   let signalled: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    log.info({ signal }, 'stopping');
-    signalled ??= signal;
+    if (signalled) {
+      log.warn({ signal }, 'second signal: exiting now without finishing');
+      exit(1);
+      return;
+    }
+    signalled = signal;
+    log.info({ signal, deadlineMs }, 'stopping');
+    deadline = armShutdownDeadline(deadlineMs, log, exit);
     requestStop({ kind: 'signal', signal });
   };
   const onUnhandled = (reason: unknown) => log.error({ err: reason }, 'unhandled rejection (the bot keeps running)');
@@ -125,6 +164,7 @@ export async function main(options: MainOptions = {}): Promise<number> {
 
   let bot: RunningBot | undefined;
   let retrain: RetrainManager | undefined;
+  let limiter: ReplyLimiter | undefined;
   let store: KvStore | undefined;
   let collection: CollectionService | undefined;
   let sweeper: Sweeper | undefined;
@@ -138,6 +178,8 @@ export async function main(options: MainOptions = {}): Promise<number> {
     log.info({ storage: store.location, kind: store.kind, retentionDays: config.retentionDays }, 'storage open');
     collection = createCollectionService({ store, retentionDays: config.retentionDays, log });
     sweeper = startRetentionSweeper(collection, log);
+    limiter = await openReplyLimiter(config.storageUrl, config.rateLimits, { log });
+    log.info({ store: limiter.store, ...config.rateLimits }, 'rate limits');
 
     let registry: ModelRegistry;
     let models: ModelCache;
@@ -161,6 +203,7 @@ export async function main(options: MainOptions = {}): Promise<number> {
         collection,
         log,
         onFatal: (error) => requestStop({ kind: 'fatal', error }),
+        limiter,
       });
     } catch (error) {
       if (error instanceof FatalBotError) {
@@ -181,16 +224,27 @@ export async function main(options: MainOptions = {}): Promise<number> {
     log.fatal({ err: error }, `unexpected failure: ${errorMessage(error)}`);
     return 1;
   } finally {
-    if (retrain) {
+    deadline ??= armShutdownDeadline(deadlineMs, log, exit);
+    const stopStarted = Date.now();
+    const stopTraining = async () => {
+      if (!retrain) return;
       const training = [...retrain.running(), ...retrain.queued()];
       if (training.length > 0) log.info({ scopes: training }, 'stopping the training (nothing is swapped)');
       await retrain.close().catch((error: unknown) => log.error({ err: error }, 'error while stopping the training'));
-    }
-    await bot?.stop().catch((error: unknown) => log.error({ err: error }, 'error while logging out'));
+    };
+    // At the same time: a /retrain in progress finishes its message once its training is cancelled.
+    const drainMs = Math.max(0, deadline.at - Date.now() - SHUTDOWN_CLOSE_RESERVE_MS);
+    await Promise.all([
+      stopTraining(),
+      bot?.stop({ drainMs }).catch((error: unknown) => log.error({ err: error }, 'error while logging out')),
+    ]);
     sweeper?.stop();
     await sweeper?.running();
     collection?.close();
     await store?.close().catch((error: unknown) => log.error({ err: error }, 'error while closing the storage'));
+    await limiter?.close().catch((error: unknown) => log.warn({ err: error }, 'error while closing the rate limiter'));
+    if (bot) log.info({ ms: Date.now() - stopStarted }, 'stopped');
+    deadline.cancel();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('unhandledRejection', onUnhandled);

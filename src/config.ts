@@ -6,6 +6,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { BackendName } from './model/backend.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
+import type { ReplyLimits } from './service/ratelimit.js';
 import { DEFAULT_STORAGE_URL, parseStorageUrl } from './storage/url.js';
 
 export interface Config {
@@ -44,6 +45,8 @@ export interface Config {
   trainMinLines: number;
   /** Users who may retrain the shared base model (/retrain start model:base). */
   botOwnerIds: string[];
+  /** Replies (/babble, mentions, unprompted) per user and per server per window; 0 replies: no such limit. */
+  rateLimits: ReplyLimits;
 }
 
 /** The backends BABBLE_BACKEND may force (same list as src/model/backend.ts, kept here so config loads without tfjs). */
@@ -72,6 +75,10 @@ export const SETTINGS = {
   trainMaxHeapMb: { min: 128, max: 65_536, default: 1024, integer: true },
   trainGateTolerance: { min: 0, max: 10, default: 0.05, integer: false },
   trainMinLines: { min: 1, max: 1_000_000, default: 20, integer: true },
+  rateUserReplies: { min: 0, max: 10_000, default: 6, integer: true },
+  rateUserSeconds: { min: 1, max: 86_400, default: 60, integer: true },
+  rateServerReplies: { min: 0, max: 100_000, default: 30, integer: true },
+  rateServerSeconds: { min: 1, max: 86_400, default: 60, integer: true },
 } as const;
 
 export const TOKEN_HELP =
@@ -229,10 +236,18 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
     );
   }
 
+  const rateLimits: ReplyLimits = {
+    userReplies: numberValue(env, 'RATE_LIMIT_USER_REPLIES', S.rateUserReplies, S.rateUserReplies.default, problems, ' replies (0: no limit)'),
+    userSeconds: numberValue(env, 'RATE_LIMIT_USER_SECONDS', S.rateUserSeconds, S.rateUserSeconds.default, problems, ' seconds'),
+    serverReplies: numberValue(env, 'RATE_LIMIT_SERVER_REPLIES', S.rateServerReplies, S.rateServerReplies.default, problems, ' replies (0: no limit)'),
+    serverSeconds: numberValue(env, 'RATE_LIMIT_SERVER_SECONDS', S.rateServerSeconds, S.rateServerSeconds.default, problems, ' seconds'),
+  };
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     discordToken, discordApiUrl, logLevel, devGuildId, modelDir, backend, storageUrl, retentionDays,
     modelsDir, modelVersionsKept, modelCacheSize,
     trainConcurrency, trainMaxMinutes, trainDefaultMinutes, trainMaxHeapMb, trainGateTolerance, trainMinLines, botOwnerIds,
+    rateLimits,
   };
 }

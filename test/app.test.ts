@@ -6,10 +6,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { explainCloseCode, explainLoginError, FatalBotError, startBot, type RunningBot } from '../src/discord/app.js';
+import { CACHE_LIMITS, explainCloseCode, explainLoginError, FatalBotError, RESTARTING, startBot, type RunningBot } from '../src/discord/app.js';
 import { commands } from '../src/discord/commands/index.js';
 import { createLogger, type Logger } from '../src/log.js';
 import type { ModelSource } from '../src/discord/command.js';
+import { createReplyLimiter, memoryCounters, type ReplyLimits } from '../src/service/ratelimit.js';
 import type { GenerationService, ModelInfo } from '../src/service/types.js';
 import { makeGuild, option, startFakeDiscord, type FakeDiscord, type RecordedRequest } from './fake-discord/index.js';
 import { memoryCollection } from './helpers/collection.js';
@@ -216,6 +217,161 @@ describe('startBot', () => {
     const identifies = fake.identifies;
     await new Promise((r) => setTimeout(r, 1500));
     expect(fake.identifies).toBe(identifies); // no reconnect loop
+  });
+});
+
+function limiterFor(limits: Partial<ReplyLimits>, log: Logger) {
+  return createReplyLimiter({ counters: memoryCounters({ userReplies: 0, userSeconds: 60, serverReplies: 0, serverSeconds: 60, ...limits }), log });
+}
+
+const repliedTo = (messageId: string) => (r: RecordedRequest) =>
+  r.operationId === 'create_message' && (r.body as { message_reference?: { message_id?: string } }).message_reference?.message_id === messageId;
+
+describe('rate limits', () => {
+  it("answers a /babble past the user's budget with an ephemeral nap message, without generating", async () => {
+    fake = await startFakeDiscord({ token: TOKEN });
+    const service = stubService();
+    const { log } = captureLog();
+    bot = await startBot({ collection: await memoryCollection(), token: TOKEN, apiUrl: fake.apiUrl, service, log, limiter: limiterFor({ userReplies: 2 }, log) });
+    const answers: Record<string, unknown>[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { token } = fake.sendInteraction({ data: { name: 'babble', options: [option('seed', `try ${i}`)] } });
+      const cb = await fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token);
+      answers.push(cb.body as Record<string, unknown>);
+    }
+    expect(answers.slice(0, 2)).toMatchObject([{ type: 4, data: { content: `try 0 ${PINGY}` } }, { type: 4, data: { content: `try 1 ${PINGY}` } }]);
+    const nap = answers[2] as { type: number; data: { content: string; flags: number; allowed_mentions: unknown } };
+    expect(nap.type).toBe(4);
+    expect(nap.data.flags).toBe(64);
+    expect(nap.data.content).toMatch(/^The baby needs a nap — try again in \d+ s\.$/);
+    expect(nap.data.allowed_mentions).toEqual({ parse: [] });
+    expect(service.calls).toEqual(['babble:try 0', 'babble:try 1']);
+    // Another person still has their budget.
+    const other = fake.sendInteraction({ user: { id: '5500000000000000055', username: 'other' }, data: { name: 'babble', options: [option('seed', 'me too')] } });
+    const cb = await fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === other.token);
+    expect(cb.body).toMatchObject({ type: 4, data: { content: `me too ${PINGY}` } });
+    fake.assertNoViolations();
+  });
+
+  it('answers a burst of mentions while the budget lasts, then with one nap reply for the whole window, never one per message', async () => {
+    fake = await startFakeDiscord({ token: TOKEN });
+    const service = stubService();
+    const { log, lines } = captureLog();
+    bot = await startBot({ collection: await memoryCollection(), token: TOKEN, apiUrl: fake.apiUrl, service, log, limiter: limiterFor({ userReplies: 2 }, log) });
+    const said = Array.from({ length: 8 }, (_, i) => fake!.sendMessage({ content: `<@${fake!.botUser.id}> cookie ${i}?` }));
+    await fake.waitFor(() => lines.filter((l) => l.msg === 'mention answered' || l.msg === 'rate limited').length >= said.length, 10_000, 'every mention handled');
+    const replies = fake.requests.filter((r) => r.operationId === 'create_message');
+    const bodies = replies.map((r) => r.body as { content: string; allowed_mentions: unknown });
+    expect(bodies.filter((b) => b.content === PINGY)).toHaveLength(2);
+    const naps = bodies.filter((b) => b.content.startsWith('The baby needs a nap'));
+    expect(naps).toHaveLength(1);
+    expect(naps[0]!.allowed_mentions).toEqual({ parse: [], replied_user: false });
+    expect(replies).toHaveLength(3);
+    expect(service.calls.filter((c) => c.startsWith('reply:'))).toHaveLength(2);
+    expect(lines.filter((l) => l.msg === 'rate limited' && l.told === true && l.level === 30)).toHaveLength(1);
+    expect(lines.filter((l) => l.msg === 'rate limited' && l.told === false && l.level === 20)).toHaveLength(5);
+    fake.assertNoViolations();
+  });
+
+  it("skips unprompted replies past the server's budget, silently", async () => {
+    const guild = makeGuild();
+    fake = await startFakeDiscord({ token: TOKEN, guilds: [guild] });
+    const service = stubService();
+    const { log, lines } = captureLog();
+    const collection = await memoryCollection({ random: () => 0 });
+    const channel = guild.channels[0]!.id;
+    await collection.setChannel(guild.id, channel, true, '1');
+    await collection.updateSettings(guild.id, { replyChance: 100, cooldownSeconds: 0 });
+    bot = await startBot({ collection, token: TOKEN, apiUrl: fake.apiUrl, service, log, limiter: limiterFor({ serverReplies: 1 }, log) });
+    const first = fake.sendMessage({ channel_id: channel, content: 'me want cookie' });
+    await fake.waitForRequest(repliedTo(String(first.id)));
+    for (const [i, id] of ['6600000000000000061', '6600000000000000062', '6600000000000000063'].entries()) {
+      fake.sendMessage({ channel_id: channel, content: `more words ${i}`, author: { id, username: `kid${i}` } });
+    }
+    await fake.waitFor(() => lines.filter((l) => l.msg === 'rate limited').length >= 3, 10_000, 'three refusals');
+    expect(lines.filter((l) => l.msg === 'rate limited').map((l) => [l.kind, l.scope, l.told])).toEqual(Array(3).fill(['unprompted', 'server', false]));
+    expect(fake.requests.filter((r) => r.operationId === 'create_message')).toHaveLength(1);
+    expect(service.calls).toEqual(['reply:me want cookie']);
+  });
+});
+
+describe('stopping', () => {
+  it('finishes a reply in progress, tells a new command the bot is restarting, leaves new mentions, then logs out', async () => {
+    fake = await startFakeDiscord({ token: TOKEN });
+    const service = stubService();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => { release = r; });
+    let started: () => void = () => undefined;
+    const babbling = new Promise<void>((r) => { started = r; });
+    const slow: GenerationService = { ...service, babble: async (req) => { started(); await gate; return service.babble(req); } };
+    const { log, lines } = captureLog();
+    const running = await startBot({ collection: await memoryCollection(), token: TOKEN, apiUrl: fake.apiUrl, service: slow, log, deferAfterMs: 60_000 });
+    bot = running;
+
+    const inProgress = fake.sendInteraction({ data: { name: 'babble', options: [option('seed', 'slow one')] } });
+    await babbling;
+    expect(running.inFlight()).toBe(1);
+    const stopping = running.stop({ drainMs: 20_000 });
+
+    const late = fake.sendInteraction({ data: { name: 'help' } });
+    const restarting = await fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === late.token);
+    expect(restarting.body).toMatchObject({ type: 4, data: { content: RESTARTING, flags: 64, allowed_mentions: { parse: [] } } });
+    const mention = fake.sendMessage({ content: `<@${fake.botUser.id}> still there?` });
+
+    release();
+    const reply = await fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === inProgress.token);
+    expect(reply.body).toMatchObject({ type: 4, data: { content: `slow one ${PINGY}` } });
+    await stopping;
+    const loggedOut = lines.findIndex((l) => l.msg === 'logged out');
+    expect(loggedOut).toBeGreaterThan(lines.findIndex((l) => l.msg === 'command done' && l.command === 'babble'));
+    expect(fake.requests.some(repliedTo(String(mention.id)))).toBe(false);
+    expect(service.calls.filter((c) => c.startsWith('reply:'))).toEqual([]);
+    fake.assertNoViolations();
+  });
+
+  it('gives up on a reply that takes longer than drainMs, says so, and logs out anyway', async () => {
+    fake = await startFakeDiscord({ token: TOKEN });
+    const service = stubService();
+    let started: () => void = () => undefined;
+    const babbling = new Promise<void>((r) => { started = r; });
+    const stuck: GenerationService = { ...service, babble: () => { started(); return new Promise<string>(() => undefined); } };
+    const { log, lines } = captureLog();
+    const running = await startBot({ collection: await memoryCollection(), token: TOKEN, apiUrl: fake.apiUrl, service: stuck, log, deferAfterMs: 60_000 });
+    bot = running;
+    fake.sendInteraction({ data: { name: 'babble', options: [option('seed', 'never')] } });
+    await babbling;
+    await running.stop({ drainMs: 300 });
+    expect(lines.find((l) => l.msg === 'gave up waiting for replies in progress')).toMatchObject({ inFlight: 1, level: 40 });
+    expect(lines.some((l) => l.msg === 'logged out')).toBe(true);
+  });
+});
+
+describe('caches', () => {
+  it('keeps at most CACHE_LIMITS users and members, and always the bot itself', async () => {
+    const guild = makeGuild();
+    fake = await startFakeDiscord({ token: TOKEN, guilds: [guild] });
+    const { log } = captureLog();
+    bot = await startBot({ collection: await memoryCollection(), token: TOKEN, apiUrl: fake.apiUrl, service: stubService(), log });
+    const n = CACHE_LIMITS.users + 200;
+    let seen = 0;
+    bot.client.on('messageCreate', () => { seen++; });
+    for (let i = 0; i < n; i++) {
+      fake.dispatch('MESSAGE_CREATE', {
+        id: String(9_000_000_000_000_000_000n + BigInt(i)), channel_id: guild.channels[0]!.id, guild_id: guild.id, type: 0, content: 'hi',
+        author: { id: String(8_000_000_000_000_000_000n + BigInt(i)), username: `kid${i}`, discriminator: '0', global_name: null, avatar: null },
+        member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 },
+        timestamp: new Date().toISOString(), edited_timestamp: null, tts: false, mention_everyone: false, mentions: [], mention_roles: [],
+        attachments: [], embeds: [], pinned: false,
+      });
+    }
+    await fake.waitFor(() => seen >= n, 30_000, 'every message seen');
+    const cachedGuild = bot.client.guilds.cache.get(guild.id)!;
+    expect(bot.client.users.cache.size).toBeLessThanOrEqual(CACHE_LIMITS.users);
+    expect(cachedGuild.members.cache.size).toBeLessThanOrEqual(CACHE_LIMITS.membersPerServer);
+    expect(bot.client.users.cache.has(bot.userId)).toBe(true);
+    expect(cachedGuild.members.cache.has(bot.userId)).toBe(true);
+    // The latest author is cached (the oldest ones were dropped).
+    expect(bot.client.users.cache.has(String(8_000_000_000_000_000_000n + BigInt(n - 1)))).toBe(true);
   });
 });
 

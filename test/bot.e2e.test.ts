@@ -275,6 +275,54 @@ describe('npm start against the fake Discord', () => {
     expect(bot.child.exitCode).toBeNull();
   });
 
+  /** The text of a /babble answer, direct or deferred then edited. */
+  async function babbleAnswer(token: string): Promise<{ content: string; flags: number | undefined }> {
+    const cb = await callback(token);
+    const body = cb.body as { type: number; data?: { content: string; flags?: number } };
+    if (body.type === 4) return { content: body.data!.content, flags: body.data!.flags };
+    const edit = await fake.waitForRequest((r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token, 20_000);
+    return { content: (edit.body as { content: string }).content, flags: undefined };
+  }
+
+  it('never logs what people said at info level: mentions, /babble seeds, /teach texts, nor the body of a reply Discord refused', async () => {
+    const MARKER = 'zqxjmarkerzqxj';
+    const user = { id: '7700000000000000077', username: 'marker' };
+    const said = fake.sendMessage({ author: user, content: `<@${fake.botUser.id}> ${MARKER} want cookie` });
+    await fake.waitForRequest(
+      (r) => r.operationId === 'create_message' && (r.body as { message_reference?: { message_id?: string } }).message_reference?.message_id === said.id,
+      20_000,
+    );
+    const seeded = fake.sendInteraction({ user, data: { name: 'babble', options: [option('seed', `${MARKER} go`), option('rng', 3)] } });
+    expect((await babbleAnswer(seeded.token)).content).toContain(MARKER);
+    const taught = fake.sendInteraction({ user, data: { name: 'teach', options: [option('text', `${MARKER} go meow`)] } });
+    await callback(taught.token);
+    // Discord refuses the reply: the error is logged, but not the text that was being sent.
+    fake.failNext((r) => r.operationId === 'create_interaction_response' && JSON.stringify(r.body).includes(MARKER), { status: 400, body: { message: 'Invalid Form Body', code: 50035 } });
+    const refused = fake.sendInteraction({ user, data: { name: 'babble', options: [option('seed', `${MARKER} again`), option('rng', 4)] } });
+    await bot.waitForLog((l) => l.msg === 'command failed' && l.interaction === refused.id, 20_000);
+    expect(bot.logs.some((l) => l.msg === 'mention answered' && l.message === said.id)).toBe(true);
+    expect(bot.logs.some((l) => l.msg === 'command done' && l.command === 'teach' && l.user === user.id)).toBe(true);
+
+    expect(JSON.stringify(bot.logs)).not.toContain(MARKER);
+    expect(bot.stderr.join('\n')).not.toContain(MARKER);
+    // Nor an interaction token (they are in the URLs of failed calls).
+    for (const token of [seeded.token, taught.token, refused.token]) expect(JSON.stringify(bot.logs)).not.toContain(token);
+  });
+
+  it('gives a person past RATE_LIMIT_USER_REPLIES (default 6 a minute) the ephemeral nap message instead of a babble', async () => {
+    const user = { id: '8800000000000000088', username: 'hasty' };
+    const answers: Array<{ content: string; flags: number | undefined }> = [];
+    for (let i = 0; i < 7; i++) {
+      const { token } = fake.sendInteraction({ user, data: { name: 'babble', options: [option('seed', 'more'), option('length', 5), option('rng', i)] } });
+      answers.push(await babbleAnswer(token));
+    }
+    expect(answers.slice(0, 6).every((a) => a.content.startsWith('more') && a.flags !== 64)).toBe(true);
+    expect(answers[6]!.flags).toBe(64);
+    expect(answers[6]!.content).toMatch(/^The baby needs a nap — try again in \d+ s\.$/);
+    expect(bot.logs.some((l) => l.msg === 'rate limits' && l.store === 'memory' && l.userReplies === 6)).toBe(true);
+    expect(bot.logs.filter((l) => l.msg === 'rate limited' && l.user === user.id)).toHaveLength(1);
+  });
+
   it('sent only spec-valid requests, and every message it sent pings nobody', () => {
     fake.assertNoViolations();
     const bodies = fake.requests.filter(isMessageBody);

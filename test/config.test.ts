@@ -54,7 +54,15 @@ describe('parseConfig', () => {
       trainGateTolerance: 0.05,
       trainMinLines: 20,
       botOwnerIds: [],
+      rateLimits: {
+        userReplies: SETTINGS.rateUserReplies.default,
+        userSeconds: SETTINGS.rateUserSeconds.default,
+        serverReplies: SETTINGS.rateServerReplies.default,
+        serverSeconds: SETTINGS.rateServerSeconds.default,
+      },
     });
+    expect(SETTINGS.rateUserReplies.default).toBeGreaterThan(0);
+    expect(SETTINGS.rateServerReplies.default).toBeGreaterThan(SETTINGS.rateUserReplies.default);
     expect(DEFAULT_STORAGE_URL).toMatch(/^sqlite:\/\/var\//);
     expect(DEFAULT_MODELS_DIR).toBe('var/models');
     expect(DEFAULT_RETENTION_DAYS).toBe(90);
@@ -80,6 +88,10 @@ describe('parseConfig', () => {
       TRAIN_GATE_TOLERANCE: '0.1',
       TRAIN_MIN_LINES: '50',
       BOT_OWNER_IDS: ' 111111111111111111, 222222222222222222 ,111111111111111111',
+      RATE_LIMIT_USER_REPLIES: ' 3 ',
+      RATE_LIMIT_USER_SECONDS: '20',
+      RATE_LIMIT_SERVER_REPLIES: '0',
+      RATE_LIMIT_SERVER_SECONDS: '3600',
     });
     expect(config).toEqual({
       discordToken: TOKEN,
@@ -100,6 +112,7 @@ describe('parseConfig', () => {
       trainGateTolerance: 0.1,
       trainMinLines: 50,
       botOwnerIds: ['111111111111111111', '222222222222222222'],
+      rateLimits: { userReplies: 3, userSeconds: 20, serverReplies: 0, serverSeconds: 3600 },
     });
   });
 
@@ -185,6 +198,23 @@ describe('parseConfig', () => {
     ];
     expect(list).toHaveLength(expected.length);
     expected.forEach((pattern, i) => expect(list[i]).toMatch(pattern));
+  });
+
+  it('says what is wrong with each rate limit setting, one line each naming the range (0 replies: no limit; a window of 0 is refused)', () => {
+    const list = problems({
+      DISCORD_TOKEN: TOKEN,
+      MODEL_DIR: modelDir,
+      RATE_LIMIT_USER_REPLIES: '-1',
+      RATE_LIMIT_USER_SECONDS: '0',
+      RATE_LIMIT_SERVER_REPLIES: '2.5',
+      RATE_LIMIT_SERVER_SECONDS: '86401',
+    });
+    expect(list).toEqual([
+      expect.stringMatching(/^RATE_LIMIT_USER_REPLIES must be a whole number from 0 to 10000 replies \(0: no limit\) \(got "-1"\)$/),
+      expect.stringMatching(/^RATE_LIMIT_USER_SECONDS must be a whole number from 1 to 86400 seconds \(got "0"\)$/),
+      expect.stringMatching(/^RATE_LIMIT_SERVER_REPLIES must be a whole number from 0 to 100000 /),
+      expect.stringMatching(/^RATE_LIMIT_SERVER_SECONDS must be a whole number from 1 to 86400 seconds/),
+    ]);
   });
 
   it('keeps TRAIN_DEFAULT_MINUTES within TRAIN_MAX_MINUTES: an unset default follows a smaller maximum, a set one is refused', () => {

@@ -1,6 +1,7 @@
 /**
- * The Discord side of the bot, start to stop: the client (only the intents in use), the interaction router, mention
- * replies, command registration when the definitions changed, and clear messages when Discord says no.
+ * The Discord side of the bot, start to stop: the client (only the intents in use, bounded caches), the
+ * interaction router, mention replies, rate limits, command registration when the definitions changed, clear
+ * messages when Discord says no, and a graceful stop (no new work, in-flight replies finished, then log out).
  */
 import {
   Client,
@@ -8,21 +9,26 @@ import {
   Events,
   GatewayCloseCodes,
   GatewayIntentBits,
+  MessageFlags,
   Options,
   Partials,
   type CloseEvent,
+  type Interaction,
 } from 'discord.js';
 import { TOKEN_HELP } from '../config.js';
 import type { Logger } from '../log.js';
 import type { CollectionService } from '../service/collection.js';
+import type { ReplyLimiter } from '../service/ratelimit.js';
 import type { ModelRegistry } from '../service/registry.js';
 import type { GenerationService } from '../service/types.js';
 import { attachCollector } from './collector.js';
 import { DEFAULT_DEFER_AFTER_MS, fixedModels, type Command, type ModelSource, type RetrainContext } from './command.js';
 import { commands as defaultCommands } from './commands/index.js';
 import { syncCommands, type SyncResult } from './deploy.js';
+import { createWorkTracker } from './inflight.js';
 import { handleMessage } from './mentions.js';
 import { createInteractionRouter } from './router.js';
+import { noPings } from './safety.js';
 
 /**
  * Guilds (interactions in servers, channel cache, the bot leaving a server), GuildMessages (mentions, and
@@ -32,6 +38,54 @@ import { createInteractionRouter } from './router.js';
 export const INTENTS = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent] as const;
 
 export const PORTAL = 'https://discord.com/developers/applications';
+
+/**
+ * The most users and server members kept in discord.js's caches (the bot's own always stays): every message and
+ * interaction carries its author, so without a bound these grow with every person ever seen. The least recently
+ * added are dropped first, and everything but the bot is swept every hour.
+ */
+export const CACHE_LIMITS = { users: 1000, membersPerServer: 1000, sweepSeconds: 3600 } as const;
+
+/** What a command gets while the bot is stopping (ephemeral). */
+export const RESTARTING =
+  'The baby is going to sleep for a moment (the bot is restarting). Please try again in a minute.';
+
+/** How long `stop()` waits for replies in progress by default. */
+export const DEFAULT_DRAIN_MS = 7000;
+
+/**
+ * discord.js's cache settings: no messages (edits and deletes of uncached messages arrive as partials), bounded
+ * users and members, nothing for what the bot never uses (reactions, presences, voice, invites, bans, events,
+ * stage instances, thread members, automod rules).
+ */
+export function cacheSettings(): Parameters<typeof Options.cacheWithLimits>[0] {
+  return {
+    ...Options.DefaultMakeCacheSettings,
+    MessageManager: 0,
+    UserManager: { maxSize: CACHE_LIMITS.users, keepOverLimit: (user) => user.id === user.client.user.id },
+    GuildMemberManager: { maxSize: CACHE_LIMITS.membersPerServer, keepOverLimit: (member) => member.id === member.client.user.id },
+    ReactionManager: 0,
+    ReactionUserManager: 0,
+    PresenceManager: 0,
+    VoiceStateManager: 0,
+    GuildInviteManager: 0,
+    GuildBanManager: 0,
+    GuildScheduledEventManager: 0,
+    StageInstanceManager: 0,
+    ThreadMemberManager: 0,
+    AutoModerationRuleManager: 0,
+  };
+}
+
+/** discord.js's sweepers: the default (archived threads), plus users and members other than the bot every hour. */
+export function sweeperSettings(): NonNullable<ConstructorParameters<typeof Client>[0]['sweepers']> {
+  const interval = CACHE_LIMITS.sweepSeconds;
+  return {
+    ...Options.DefaultSweeperSettings,
+    users: { interval, filter: () => (user) => user.id !== user.client.user.id },
+    guildMembers: { interval, filter: () => (member) => member.id !== member.client.user.id },
+  };
+}
 
 /** Something Discord refused that retrying won't fix; the message says what to do. */
 export class FatalBotError extends Error {
@@ -110,6 +164,13 @@ export interface BotOptions {
   deferAfterMs?: number;
   /** Called at most once if Discord ends the connection for good after start-up (e.g. intents revoked). */
   onFatal?: (error: FatalBotError) => void;
+  /** Rate limits on /babble, mentions and unprompted replies (none without). */
+  limiter?: ReplyLimiter;
+}
+
+export interface StopOptions {
+  /** How long to wait for replies in progress before logging out anyway (default DEFAULT_DRAIN_MS). */
+  drainMs?: number;
 }
 
 export interface RunningBot {
@@ -118,8 +179,13 @@ export interface RunningBot {
   userId: string;
   /** What start-up did about the commands; undefined if checking them failed (logged). */
   commandSync: SyncResult | undefined;
-  /** Logs out and closes the connection. */
-  stop(): Promise<void>;
+  /**
+   * Stops taking work at once (a new command is told the bot is restarting; mentions are not answered; message
+   * edits and deletes are still applied), waits for the replies in progress (at most `drainMs`), then logs out.
+   */
+  stop(options?: StopOptions): Promise<void>;
+  /** Handlers still running (interactions, replies, collection). */
+  inFlight(): number;
 }
 
 /**
@@ -137,9 +203,14 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     allowedMentions: { parse: [], repliedUser: false },
     failIfNotExists: false,
     // No message is kept in memory; edits and deletes of uncached messages still arrive, as partials.
-    makeCache: Options.cacheWithLimits({ ...Options.DefaultMakeCacheSettings, MessageManager: 0 }),
+    makeCache: Options.cacheWithLimits(cacheSettings()),
+    sweepers: sweeperSettings(),
     partials: [Partials.Message, Partials.Channel],
   });
+  const work = createWorkTracker();
+  // DM channels are cached (as partials) for each person who uses a command in DMs; no sweeper covers them.
+  const dmSweep = setInterval(() => client.channels.cache.sweep((channel) => channel.isDMBased()), CACHE_LIMITS.sweepSeconds * 1000);
+  dmSweep.unref();
 
   let started = false;
   let lastCloseCode: number | undefined;
@@ -180,6 +251,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   });
   client.rest.on('rateLimited', (info) => log.warn({ route: info.route, retryAfter: info.retryAfter, global: info.global }, 'rate limited'));
 
+  const limiter = options.limiter;
   const route = createInteractionRouter(commands, {
     models,
     registry: options.registry,
@@ -187,22 +259,28 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     collection,
     log,
     deferAfterMs: options.deferAfterMs ?? DEFAULT_DEFER_AFTER_MS,
+    limiter,
   });
   client.on(Events.InteractionCreate, (interaction) => {
-    route(interaction).catch((error: unknown) => log.error({ err: error }, 'interaction router failed'));
+    if (!work.accepting) {
+      work.track(sayRestarting(interaction)).catch((error: unknown) => log.warn({ err: error, interaction: interaction.id }, 'could not say the bot is restarting'));
+      return;
+    }
+    work.track(route(interaction)).catch((error: unknown) => log.error({ err: error }, 'interaction router failed'));
   });
   client.on(Events.MessageCreate, (message) => {
     const botId = client.user?.id;
-    if (!botId) return;
-    handleMessage(message, botId, { models, log, collection }).catch((error: unknown) => log.error({ err: error }, 'message handler failed'));
+    if (!botId || !work.accepting) return;
+    work.track(handleMessage(message, botId, { models, log, collection, limiter })).catch((error: unknown) => log.error({ err: error }, 'message handler failed'));
   });
-  attachCollector(client, { collection, models, log });
+  attachCollector(client, { collection, models, log, limiter, work });
 
   const ready = new Promise<Client<true>>((resolve) => client.once(Events.ClientReady, resolve));
   try {
     await Promise.race([client.login(options.token), fatalDuringStartup]);
     await Promise.race([ready, fatalDuringStartup]);
   } catch (error) {
+    clearInterval(dmSweep);
     await client.destroy();
     if (error instanceof FatalBotError) throw error;
     throw new FatalBotError(explainLoginError(error, lastCloseCode, options.apiUrl), lastCloseCode);
@@ -220,6 +298,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   }
 
   if (fatal) {
+    clearInterval(dmSweep);
     await client.destroy();
     throw fatal;
   }
@@ -229,9 +308,31 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     applicationId,
     userId,
     commandSync,
-    stop: () => {
-      stopping ??= client.destroy().then(() => log.info('logged out'));
+    inFlight: () => work.running(),
+    stop: (stopOptions = {}) => {
+      stopping ??= (async () => {
+        work.close();
+        clearInterval(dmSweep);
+        const running = work.running();
+        let left = 0;
+        if (running > 0) {
+          log.info({ inFlight: running }, 'finishing the replies in progress');
+          left = await work.idle(stopOptions.drainMs ?? DEFAULT_DRAIN_MS);
+          if (left > 0) log.warn({ inFlight: left }, 'gave up waiting for replies in progress');
+          else log.info('replies in progress finished');
+        }
+        await client.destroy();
+        // Collection work from events that came in just before the connection closed (the storage closes next).
+        if (left === 0) await work.idle(1000);
+        log.info('logged out');
+      })();
       return stopping;
     },
   };
+}
+
+/** A command or button while stopping: a short ephemeral "restarting" (anything else is left alone). */
+async function sayRestarting(interaction: Interaction): Promise<void> {
+  if (!interaction.isChatInputCommand() && !interaction.isButton()) return;
+  await interaction.reply({ content: RESTARTING, flags: MessageFlags.Ephemeral, allowedMentions: noPings() });
 }

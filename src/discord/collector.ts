@@ -6,7 +6,10 @@
 import { Events, MessageType, type Client, type Message, type PartialMessage } from 'discord.js';
 import type { Logger } from '../log.js';
 import type { CollectionService, IncomingMessage } from '../service/collection.js';
+import type { ReplyLimiter } from '../service/ratelimit.js';
 import type { ModelSource } from './command.js';
+import type { WorkTracker } from './inflight.js';
+import { checkReplyLimit } from './limits.js';
 import { shouldAnswer } from './mentions.js';
 import { clampContent, noPingsReply } from './safety.js';
 
@@ -15,6 +18,13 @@ export interface CollectorContext {
   /** The server's model for unprompted replies: `serviceFor(guildId)`. */
   models: Pick<ModelSource, 'serviceFor'>;
   log: Logger;
+  /** Rate limits (none without): a refused unprompted reply is skipped silently. */
+  limiter?: ReplyLimiter | undefined;
+  /**
+   * Work in progress (a graceful stop waits for it). While stopping, messages are still collected and edits and
+   * deletes applied, but no unprompted reply is started.
+   */
+  work?: Pick<WorkTracker, 'accepting' | 'track'> | undefined;
 }
 
 /** The facts of a message that collection needs. */
@@ -60,15 +70,18 @@ export function toIncoming(message: MessageLike, botId: string): IncomingMessage
  * Collects a new message; then, unless it mentions the bot (that gets the mention reply), maybe babbles back with
  * the server's model.
  */
-export async function onMessageCreate(message: Message, botId: string, { collection, models, log }: CollectorContext): Promise<void> {
+export async function onMessageCreate(message: Message, botId: string, { collection, models, log, limiter, work }: CollectorContext): Promise<void> {
   const incoming = toIncoming(message, botId);
   if (!incoming) return;
   const where = { message: message.id, channel: message.channelId, guild: message.guildId };
   const outcome = await collection.collect(incoming);
   if (outcome === 'collected' || outcome === 'queued') log.debug({ ...where, outcome }, 'message collected');
   if (!incoming.human || shouldAnswer(message, botId)) return;
+  if (work && !work.accepting) return;
   const decision = await collection.unpromptedReply(incoming);
   if (!decision) return;
+  const verdict = await checkReplyLimit(limiter, { kind: 'unprompted', userId: incoming.authorId, guildId: incoming.guildId }, log, { ...where, user: incoming.authorId });
+  if (!verdict.allowed) return;
   const service = await models.serviceFor(incoming.guildId);
   const text = await service.reply(message.content, { temperature: decision.temperature });
   await message.reply({ content: clampContent(text), allowedMentions: noPingsReply() });
@@ -84,30 +97,30 @@ export function editedContent(message: Pick<Message | PartialMessage, 'partial' 
 export function attachCollector(client: Client, context: CollectorContext): void {
   const { collection, log } = context;
   const fail = (what: string, extra: Record<string, unknown>) => (error: unknown) => log.error({ ...extra, err: error }, `${what} failed`);
+  const track = <T>(p: Promise<T>): Promise<T> => (context.work ? context.work.track(p) : p);
 
   client.on(Events.MessageCreate, (message) => {
     const botId = client.user?.id;
     if (!botId) return;
-    onMessageCreate(message, botId, context).catch(fail('message collection or unprompted reply', { message: message.id, guild: message.guildId }));
+    track(onMessageCreate(message, botId, context)).catch(fail('message collection or unprompted reply', { message: message.id, guild: message.guildId }));
   });
   client.on(Events.MessageUpdate, (_old, message) => {
     if (!message.guildId) return;
-    collection.edit({ id: message.id, guildId: message.guildId, content: editedContent(message) }).catch(fail('message edit', { message: message.id }));
+    track(collection.edit({ id: message.id, guildId: message.guildId, content: editedContent(message) })).catch(fail('message edit', { message: message.id }));
   });
   client.on(Events.MessageDelete, (message) => {
     if (!message.guildId) return;
-    collection.remove(message.guildId, [message.id]).catch(fail('message delete', { message: message.id }));
+    track(collection.remove(message.guildId, [message.id])).catch(fail('message delete', { message: message.id }));
   });
   client.on(Events.MessageBulkDelete, (messages, channel) => {
     if (!channel.guildId) return;
-    collection.remove(channel.guildId, [...messages.keys()]).catch(fail('bulk message delete', { channel: channel.id }));
+    track(collection.remove(channel.guildId, [...messages.keys()])).catch(fail('bulk message delete', { channel: channel.id }));
   });
   client.on(Events.GuildDelete, (guild) => {
     // discord.js emits guildDelete only when the bot was removed (or the server deleted); outages
     // (unavailable: true) come as guildUnavailable and keep the data.
     log.info({ guild: guild.id }, 'removed from a server: purging its data');
-    collection
-      .purgeGuild(guild.id)
+    track(collection.purgeGuild(guild.id))
       .then((done) => log.info({ guild: guild.id, done }, done === 'done' ? 'server data purged' : 'server purge queued (storage failing)'))
       .catch(fail('server purge', { guild: guild.id }));
   });

@@ -9,6 +9,7 @@ import type { ButtonInteraction, ChatInputCommandInteraction, RESTPostAPIChatInp
 import type { Logger } from '../log.js';
 import type { CollectionService } from '../service/collection.js';
 import type { ModelCache } from '../service/models.js';
+import type { ReplyLimiter } from '../service/ratelimit.js';
 import type { ModelRegistry } from '../service/registry.js';
 import type { RetrainManager } from '../service/retrain.js';
 import type { GenerationService } from '../service/types.js';
@@ -59,6 +60,8 @@ export interface CommandContext {
   log: Logger;
   /** Reply directly when the answer is ready within this many ms; otherwise defer, then edit. */
   deferAfterMs: number;
+  /** Rate limits on /babble (none without). */
+  limiter?: ReplyLimiter | undefined;
 }
 
 export interface Command {

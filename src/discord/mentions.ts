@@ -5,7 +5,9 @@
 import type { Message } from 'discord.js';
 import type { Logger } from '../log.js';
 import type { CollectionService } from '../service/collection.js';
+import { napMessage, type ReplyLimiter } from '../service/ratelimit.js';
 import type { ModelSource } from './command.js';
+import { checkReplyLimit } from './limits.js';
 import { clampContent, noPingsReply } from './safety.js';
 
 /** The parts of a message that decide whether the bot answers it. */
@@ -39,6 +41,8 @@ export interface MentionContext {
   log: Logger;
   /** For the server's temperature setting (the default temperature without it, or if it can't be read). */
   collection?: Pick<CollectionService, 'getSettings'>;
+  /** Rate limits (none without): a refused mention gets at most one nap reply per window, then nothing. */
+  limiter?: ReplyLimiter | undefined;
 }
 
 /** The temperature a server set for replies, or undefined (the service's default) outside servers or on failure. */
@@ -57,11 +61,16 @@ export async function serverTemperature(
 }
 
 /** Answers one message if it is meant for the bot. Never rejects: failures are logged. */
-export async function handleMessage(message: Message, botId: string, { models, log, collection }: MentionContext): Promise<void> {
+export async function handleMessage(message: Message, botId: string, { models, log, collection, limiter }: MentionContext): Promise<void> {
   if (!shouldAnswer(message, botId)) return;
   const where = { message: message.id, channel: message.channelId, guild: message.guildId, user: message.author.id };
   try {
     const started = Date.now();
+    const verdict = await checkReplyLimit(limiter, { kind: 'mention', userId: message.author.id, guildId: message.guildId }, log, where);
+    if (!verdict.allowed) {
+      if (verdict.notify) await message.reply({ content: napMessage(verdict), allowedMentions: noPingsReply() });
+      return;
+    }
     const temperature = await serverTemperature(collection, message.guildId, log);
     const service = await models.serviceFor(message.guildId);
     const text = await service.reply(mentionPrompt(message.content, botId), temperature !== undefined ? { temperature } : {});

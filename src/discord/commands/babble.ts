@@ -3,7 +3,9 @@
  * (the base in DMs and for a server without its own).
  */
 import { ApplicationIntegrationType, InteractionContextType, MessageFlags, SlashCommandBuilder } from 'discord.js';
+import { napMessage } from '../../service/ratelimit.js';
 import type { Command } from '../command.js';
+import { checkReplyLimit } from '../limits.js';
 import { serverTemperature } from '../mentions.js';
 import { replyWhenReady } from '../respond.js';
 import { noPings } from '../safety.js';
@@ -78,7 +80,7 @@ const data = new SlashCommandBuilder()
 
 export default {
   data,
-  async execute(interaction, { models, deferAfterMs, collection, log }) {
+  async execute(interaction, { models, deferAfterMs, collection, log, limiter }) {
     const options: BabbleOptions = {
       seed: interaction.options.getString('seed', true),
       temperature: interaction.options.getNumber('temperature') ?? undefined,
@@ -88,6 +90,13 @@ export default {
     const problem = babbleOptionsProblem(options);
     if (problem !== undefined) {
       await interaction.reply({ content: problem, flags: MessageFlags.Ephemeral, allowedMentions: noPings() });
+      return;
+    }
+    // Only a valid request spends a reply from the budgets.
+    const where = { interaction: interaction.id, guild: interaction.guildId, user: interaction.user.id };
+    const verdict = await checkReplyLimit(limiter, { kind: 'babble', userId: interaction.user.id, guildId: interaction.guildId }, log, where);
+    if (!verdict.allowed) {
+      await interaction.reply({ content: napMessage(verdict), flags: MessageFlags.Ephemeral, allowedMentions: noPings() });
       return;
     }
     // Without a temperature option, the server's default temperature (/settings) if it has one.
