@@ -1,9 +1,9 @@
 /**
- * Command line of `npm run bench`: [--quick] [--strict] [--skip torch,training,babble,memory,discord].
+ * Command line of `npm run bench`: [--quick] [--strict] [--skip torch,training,babble,memory,discord,retrain,bot-retrain,bot-memory,compiled].
  */
 import { parseArgs } from 'node:util';
 
-export const SECTIONS = ['training', 'torch', 'babble', 'memory', 'discord'] as const;
+export const SECTIONS = ['training', 'torch', 'babble', 'memory', 'discord', 'retrain', 'bot-retrain', 'bot-memory', 'compiled'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchArgs {
@@ -53,10 +53,15 @@ export interface Plan {
   discordWarmup: number;
   discordCount: number;
   serverModels: number;
+  /** Characters of server text a retrain learns from, and its budget (the /retrain epochs option). */
+  retrainChars: number;
+  retrainEpochs: number;
+  /** /babble per second in another server while the bot retrains. */
+  retrainBabbleRate: number;
 }
 
 export function planFor(args: BenchArgs): Plan {
   return args.quick
-    ? { trainWarmup: 1, trainSteps: 4, torchSteps: 5, babbleWarmup: 50, babbleSamples: 1_000, discordWarmup: 20, discordCount: 400, serverModels: 50 }
-    : { trainWarmup: 5, trainSteps: 40, torchSteps: 15, babbleWarmup: 200, babbleSamples: 10_000, discordWarmup: 50, discordCount: 2_000, serverModels: 50 };
+    ? { trainWarmup: 1, trainSteps: 4, torchSteps: 5, babbleWarmup: 50, babbleSamples: 1_000, discordWarmup: 20, discordCount: 400, serverModels: 50, retrainChars: 100_000, retrainEpochs: 3, retrainBabbleRate: 20 }
+    : { trainWarmup: 5, trainSteps: 40, torchSteps: 15, babbleWarmup: 200, babbleSamples: 10_000, discordWarmup: 50, discordCount: 2_000, serverModels: 50, retrainChars: 100_000, retrainEpochs: 3, retrainBabbleRate: 20 };
 }

@@ -12,8 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { option, startFakeDiscord, type FakeDiscord, type RecordedRequest } from '../test/fake-discord/index.js';
 import { loopDelayMs, schedule, summarize, type Summary } from './stats.js';
 
-const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-the-bench';
-const SEEDS = ['me want cookie', 'me love mama', 'goo goo', 'me see doggy', 'night night', 'more milk please'];
+export const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-the-bench';
+export const SEEDS = ['me want cookie', 'me love mama', 'goo goo', 'me see doggy', 'night night', 'more milk please'];
 
 /** The bot's event-loop delay over the load (histogram values minus the probe's sampling interval). */
 export interface LoopDelay {
@@ -27,6 +27,23 @@ export interface LoopDelay {
   rssMb: number;
 }
 
+/** What bench/loop-probe.ts answers to { probe: 'read' } (raw histogram values, resolution not taken off). */
+export interface ProbeReading {
+  probe: 'read';
+  resolutionMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  meanMs: number;
+  count: number;
+  rssMb: number;
+  heapUsedMb: number;
+  externalMb: number;
+  arrayBuffersMb: number;
+  /** Timer wake-ups ≥ 20 ms late since the reset: when (ms after the reset) and how late. */
+  stalls: { atMs: number; ms: number }[];
+}
+
 export interface DiscordFigures {
   rate: number;
   sent: number;
@@ -34,6 +51,8 @@ export interface DiscordFigures {
   deferred: number;
   /** Replies that were not 2xx, spec violations the fake recorded, error logs of the bot. */
   failedReplies: number;
+  /** Ephemeral answers (refusals such as a rate limit's), not counted as answered. */
+  ephemeralReplies: number;
   specViolations: number;
   botErrorLogs: number;
   latencyMs: Summary | null;
@@ -45,7 +64,7 @@ export interface DiscordFigures {
   backend: string | null;
 }
 
-interface BotChild {
+export interface BotChild {
   child: ChildProcess;
   logs: Record<string, unknown>[];
   stderr: string[];
@@ -54,11 +73,19 @@ interface BotChild {
   ask<T>(message: object, timeoutMs: number): Promise<T>;
 }
 
-function startBotChild(root: string, env: Record<string, string>): BotChild {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './bench/loop-probe.ts', 'src/main.ts'], {
+/** How `npm start` runs the bot (tsx compiling TypeScript on the fly), with the loop probe preloaded. */
+export const TSX_ENTRY = ['--import', 'tsx', '--import', './bench/loop-probe.ts', 'src/main.ts'] as const;
+
+/** Environment that switches the bot's reply rate limits off (src/config.ts RATE_LIMIT_*; 0 = no limit). */
+export const NO_RATE_LIMITS = { RATE_LIMIT_USER_REPLIES: '0', RATE_LIMIT_SERVER_REPLIES: '0' } as const;
+
+/** The real entry point with the loop probe preloaded, only the variables given (PATH, HOME aside). */
+export function startBotChild(root: string, env: Record<string, string>, nodeArgs: readonly string[] = TSX_ENTRY): BotChild {
+  const child = spawn(process.execPath, [...nodeArgs], {
     cwd: root,
     // Nothing inherited: no real token can leak into the child.
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DEV_GUILD_ID: '', BABBLE_BACKEND: process.env.BABBLE_BACKEND ?? '', ...env },
+    // Reply rate limits off (0 = no limit): every /babble of a load must generate, not get the "nap" answer.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DEV_GUILD_ID: '', BABBLE_BACKEND: process.env.BABBLE_BACKEND ?? '', ...NO_RATE_LIMITS, ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   const logs: Record<string, unknown>[] = [];
@@ -134,12 +161,16 @@ function startBotChild(root: string, env: Record<string, string>): BotChild {
   };
 }
 
+const EPHEMERAL = 1 << 6;
+
 /** Follows the fake's requests and stamps, per interaction token, when the reply carrying the text arrived. */
-class ReplyTracker {
+export class ReplyTracker {
   readonly sentAt = new Map<string, number>();
   readonly doneAt = new Map<string, number>();
   readonly deferred = new Set<string>();
   failed = 0;
+  /** Ephemeral answers (only the asker sees them: a refusal such as the rate limit's nap), not counted as answered. */
+  ephemeral = 0;
   #scanned = 0;
 
   constructor(private readonly fake: FakeDiscord) {}
@@ -159,8 +190,9 @@ class ReplyTracker {
         this.failed++;
         return;
       }
-      const type = (r.body as { type?: unknown } | undefined)?.type;
-      if (type === 5) this.deferred.add(token);
+      const body = r.body as { type?: unknown; data?: { flags?: unknown } } | undefined;
+      if (body?.type === 5) this.deferred.add(token);
+      else if (typeof body?.data?.flags === 'number' && (body.data.flags & EPHEMERAL) !== 0) this.ephemeral++; // a refusal (rate limit, error), not a babble
       else this.doneAt.set(token, now);
     } else if (r.operationId === 'update_original_webhook_message') {
       const token = r.params.webhook_token;
@@ -249,7 +281,7 @@ export async function measureDiscord(opts: { root: string; modelDir: string; rat
     await waitForReplies(load.tokens, 30_000);
     if (eventLoopReason === null) {
       try {
-        const read = await bot.ask<LoopDelay & { probe: string }>({ probe: 'read' }, 5_000);
+        const read = await bot.ask<ProbeReading>({ probe: 'read' }, 5_000);
         const d = (ms: number) => loopDelayMs(ms, read.resolutionMs);
         eventLoop = { p50Ms: d(read.p50Ms), p99Ms: d(read.p99Ms), maxMs: d(read.maxMs), meanMs: d(read.meanMs), count: read.count, resolutionMs: read.resolutionMs, rssMb: read.rssMb };
       } catch (error) {
@@ -265,6 +297,7 @@ export async function measureDiscord(opts: { root: string; modelDir: string; rat
       answered: latencies.length,
       deferred: [...tracker.deferred].filter((t) => loadSet.has(t)).length,
       failedReplies: tracker.failed,
+      ephemeralReplies: tracker.ephemeral,
       specViolations: fake.violations.length,
       botErrorLogs: bot.logs.filter((l) => typeof l.level === 'number' && l.level >= 50).length - errorLogsBefore,
       latencyMs: latencies.length > 0 ? summarize(latencies) : null,

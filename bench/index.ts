@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [--quick] [--strict] [--skip torch,training,babble,memory,discord]
+ * npm run bench -- [--quick] [--strict] [--skip torch,training,babble,memory,discord,retrain,bot-retrain,bot-memory,compiled]
  *
  * Measures, one after the other (never two at once, they would share the cores), and prints ONE JSON object on
  * stdout (progress on stderr):
@@ -7,8 +7,11 @@
  *    seq 32, after warm-up steps; the PyTorch reference (../shared/bench/torch_reference.py) in the same run; ratio.
  *  - babble_50: 50-character generate() p50/p99 with models/base (else a fresh model); ratio to PyTorch's median.
  *  - discord_babble_200rps: /babble end to end, the real entry point as a child process, against the fake Discord.
- *  - event_loop: the bot's event-loop delay during that load (retrain figures: null until retrain exists).
- *  - rss_mb_base_plus_50: RSS of a fresh process holding the base model and 50 more.
+ *  - retrain_100k: createRetrainManager on ~100k chars of server-like text, start() → new version serving (retrain.ts).
+ *  - event_loop: the bot's event-loop delay during a /retrain with a light /babble load (bot-retrain.ts), and
+ *    during the 200/s load.
+ *  - rss_mb_base_plus_50: the real bot's RSS with the base and 50 server models loaded (bot-memory.ts), as npm start
+ *    runs it and compiled (compiled.ts); a bare process with the same models (memory.ts) for comparison.
  *  - num_tensors: tf.memory().numTensors before and after all the babbles (10k+).
  * Exit 0 even when a target is missed (pass:false), unless --strict; exit 2 on bad arguments.
  */
@@ -19,6 +22,9 @@ import { fileURLToPath } from 'node:url';
 import { initBackend } from '../src/model/backend.js';
 import { parseBenchArgs, planFor, type BenchArgs, type Section as SectionName } from './args.js';
 import { BABBLE_LENGTH, BABBLE_SEED, BABBLE_TEMPERATURE, measureBabble, type BabbleFigures } from './babble.js';
+import { measureBotMemory, type BotMemoryFigures } from './bot-memory.js';
+import { measureBotRetrain, type BotRetrainFigures } from './bot-retrain.js';
+import { compileProject, type CompiledBot } from './compiled.js';
 import { measureDiscord, type DiscordFigures } from './discord.js';
 import { measureRss, type RssFigures } from './memory.js';
 import { otherCores, sampleCpu } from './contention.js';
@@ -35,6 +41,7 @@ import {
   type Outcome,
   type Section,
 } from './report.js';
+import { measureRetrain, type RetrainFigures } from './retrain.js';
 import { runTorchReference, type TorchFigures } from './torch.js';
 import { measureTraining, type TrainingFigures } from './training.js';
 
@@ -110,7 +117,7 @@ async function main(): Promise<number> {
   // torch missing is not a failure of ours: report null with the reason.
   const torchOutcome: Outcome<TorchFigures & { steps: number; seconds: number }> = torch.ok ? torch : { ok: false, reason: torch.reason.replace(/^error: /, '') };
 
-  const needDir = !args.skip.has('babble') || !args.skip.has('memory') || !args.skip.has('discord');
+  const needDir = (['babble', 'memory', 'discord', 'retrain', 'bot-retrain', 'bot-memory'] as const).some((n) => !args.skip.has(n));
   let modelDir: ModelDir | undefined;
   let modelProblem = 'no model';
   if (needDir) {
@@ -126,12 +133,32 @@ async function main(): Promise<number> {
   let babble: Outcome<BabbleFigures>;
   let memory: Outcome<RssFigures>;
   let discord: Outcome<DiscordFigures>;
+  let retrain: Outcome<RetrainFigures>;
+  let botRetrain: Outcome<BotRetrainFigures>;
+  let botMemory: Outcome<BotMemoryFigures>;
+  let compiledMemory: Outcome<BotMemoryFigures>;
   try {
     babble = await attempt<BabbleFigures>('babble', args, withModel((dir) =>
       measureBabble({ modelDir: dir, warmup: plan.babbleWarmup, samples: plan.babbleSamples, log })));
     memory = await attempt<RssFigures>('memory', args, withModel((dir) => measureRss({ root: ROOT, modelDir: dir, copies: plan.serverModels })));
     discord = await attempt<DiscordFigures>('discord', args, withModel((dir) =>
       measureDiscord({ root: ROOT, modelDir: dir, rate: RATE, count: plan.discordCount, warmup: plan.discordWarmup, log })));
+    retrain = await attempt<RetrainFigures>('retrain', args, withModel((dir) =>
+      measureRetrain({ root: ROOT, modelDir: dir, chars: plan.retrainChars, epochs: plan.retrainEpochs, log })));
+    botRetrain = await attempt<BotRetrainFigures>('bot-retrain', args, withModel((dir) =>
+      measureBotRetrain({ root: ROOT, modelDir: dir, chars: plan.retrainChars, epochs: plan.retrainEpochs, rate: plan.retrainBabbleRate, log })));
+    botMemory = await attempt<BotMemoryFigures>('bot-memory', args, withModel((dir) =>
+      measureBotMemory({ root: ROOT, modelDir: dir, servers: plan.serverModels, log })));
+    compiledMemory = await attempt<BotMemoryFigures>('compiled', args, withModel(async (dir) => {
+      let compiled: CompiledBot | undefined;
+      try {
+        compiled = await compileProject(ROOT);
+        log(`  compiled with tsc in ${compiled.seconds.toFixed(1)} s`);
+        return await measureBotMemory({ root: ROOT, modelDir: dir, servers: plan.serverModels, log, entry: { label: 'node dist/src/main.js (tsc output, no tsx)', nodeArgs: compiled.nodeArgs } });
+      } finally {
+        await compiled?.remove();
+      }
+    }));
   } finally {
     await modelDir?.remove();
   }
@@ -140,21 +167,22 @@ async function main(): Promise<number> {
     training: trainingSection(training, torchOutcome, { batch: BATCH, seq: SEQ }),
     babble_50: babbleSection(babble, torchOutcome, { seed: BABBLE_SEED, length: BABBLE_LENGTH, temperature: BABBLE_TEMPERATURE, model: modelDir?.source ?? null }),
     discord_babble_200rps: discordSection(discord),
-    retrain_100k: retrainSection(),
-    event_loop: eventLoopSection(discord),
-    rss_mb_base_plus_50: rssSection(memory, discord.ok ? (discord.value.eventLoop?.rssMb ?? null) : null),
+    retrain_100k: retrainSection(retrain, botRetrain),
+    event_loop: eventLoopSection(discord, botRetrain),
+    rss_mb_base_plus_50: rssSection(botMemory, compiledMemory, memory),
     num_tensors: tensorsSection(babble),
   };
   const failed = failures(sections);
-  const errors = [training, babble, memory, discord].filter((o) => !o.ok && o.reason.startsWith('error:')).length;
+  const errors = [training, babble, memory, discord, retrain, botRetrain, botMemory, compiledMemory].filter((o) => !o.ok && o.reason.startsWith('error:')).length;
 
   const notes: string[] = [
     `Noisy: ${cpus.length} cores shared with whatever else runs (load average at start ${loadAtStart.join(' / ')}); PyTorch and ours run one after the other in this same run, so the ratios compare like with like.`,
     `training: BabyLanguageModel.train (the npm run train path → train() in src/model/train.ts) on ${CORPUS}, batch ${BATCH} × seq ${SEQ}, scheme seq; chars/s over ${plan.trainSteps} steps after ${plan.trainWarmup} warm-up steps, from per-step progress reports. PyTorch: torch_reference.py --steps ${plan.torchSteps} (its own 3 warm-up steps), its seq_train_target_chars_per_s.`,
     `babble_50: generate('${BABBLE_SEED}', { length: ${BABBLE_LENGTH}, temperature: ${BABBLE_TEMPERATURE}, rng: i }) — primes '\\n' + ${BABBLE_SEED.length} seed characters, then generates exactly ${BABBLE_LENGTH} (PyTorch: 1 character primed, 50 generated, median of 25).`,
-    `discord_babble_200rps: the real entry point (node --import tsx src/main.ts, LOG_LEVEL=info, the shipped default) as a child process against test/fake-discord in the bench process; /babble with a seed and rng (default length 60, stops at end of utterance); latency = dispatch of INTERACTION_CREATE → the fake has received the reply carrying the text (type-4 callback, or the edit after a type-5 defer); open loop at ${RATE}/s after ${plan.discordWarmup} warm-up interactions. The fake (and its OpenAPI body validation) and the bot share the 2 cores, so this is pessimistic.`,
-    'event_loop: bot_* figures measured inside the bot process by a monitorEventLoopDelay preload (bench/loop-probe.ts, 5 ms sampling) over the 200/s load only, as delay beyond the 5 ms sampling interval; bot_rss_mb_after_load is that process (discord.js client + base model) after the load.',
-    `rss_mb_base_plus_50: a fresh process (--expose-gc, gc before reading) that initialises the backend as the bot does, then loads the base model + ${plan.serverModels} copies through BabyLanguageModel.load and babbles once with each; rss_mb is the larger of the readings before and after a full gc. bot_estimate_mb = the bot's RSS after the Discord load (discord.js + base model) + what the ${plan.serverModels} extra models took in the child: an estimate, not judged.`,
+    `discord_babble_200rps: the real entry point (node --import tsx src/main.ts, LOG_LEVEL=info, the shipped default) as a child process against test/fake-discord in the bench process; reply rate limits off (RATE_LIMIT_USER_REPLIES=0, RATE_LIMIT_SERVER_REPLIES=0) so that every /babble generates (an ephemeral answer — a refusal — does not count as answered); /babble with a seed and rng (default length 60, stops at end of utterance); latency = dispatch of INTERACTION_CREATE → the fake has received the reply carrying the text (type-4 callback, or the edit after a type-5 defer); open loop at ${RATE}/s after ${plan.discordWarmup} warm-up interactions. The fake (and its OpenAPI body validation) and the bot share the 2 cores, so this is pessimistic.`,
+    `retrain_100k: the production retrain path in the bench process — createRetrainManager with a registry in a temporary folder, a model cache over the base model, data/corpus.txt as base corpus, the forked trainer child (2 gradient threads, the default) and the quality gate — on ${plan.retrainChars.toLocaleString('en')} characters of server-like messages (bench/server-text.ts: half baby talk from the corpus templates with other seeds, no line of data/corpus.txt, half server chatter in baby grammar with the server's own words). Budget: /retrain epochs ${plan.retrainEpochs} (epochs over the server text mixed with as much base corpus; minutes stay at the 30-minute maximum). Clock: start() → outcome swapped; new_version_serving checks the model cache afterwards. phases_s: child_* from the child's own record (meta.json training.phaseSeconds), the others from timestamps around the trainer call. via_bot_seconds: the same retrain through the bot (event_loop's run), /retrain dispatch → the result message.`,
+    `event_loop: retrain_* measured inside the bot (bench/loop-probe.ts preload: monitorEventLoopDelay at 5 ms, the resolution taken off; stalls = a 10 ms JS timer waking ≥ 20 ms late, with when) from the dispatch of /retrain start epochs:${plan.retrainEpochs} (a member with Manage Server) to the result message, the server's ${plan.retrainChars.toLocaleString('en')} characters collected beforehand into the bot's SQLite storage through the collection service; meanwhile /babble at ${plan.retrainBabbleRate}/s in another server (12 members in turn), babble_during_retrain its latencies. trainer_nice: the trainer child's nice value (/proc/<pid>/stat). bot_at_200rps_* over the 200/s load only (no retrain).`,
+    `rss_mb_base_plus_50: the REAL bot (node --import tsx src/main.ts as npm start runs it, loop probe preloaded) with ${plan.serverModels} guilds in the fake Discord, each with its own version 1 committed through the registry (a copy of the base model's files; MODELS_DIR/<guild>/1 + current), MODEL_CACHE_SIZE=${plan.serverModels + 1}; one /babble in each guild, then VmRSS (and VmHWM = peak_rss_mb) from /proc/<pid>/status; /model info in each guild afterwards confirms its own version. compiled_*: the same bot compiled by tsc (node dist/src/main.js, no tsx), not judged. bare_process_*: a process holding only the backend and the same ${plan.serverModels + 1} models (no discord.js, no bot), the larger of its readings before and after a full gc, not judged.`,
     'num_tensors: the generator uses plain typed arrays and a WebAssembly SIMD kernel, not tfjs tensors, so a flat count is expected; training.tensors_leaked checks the trainer.',
   ];
   const busy = Object.entries(contention).filter(([, c]) => c !== null && c !== undefined && c >= 0.25);

@@ -3,8 +3,11 @@
  * a reason). Pure functions from measured figures to sections.
  */
 import type { BabbleFigures } from './babble.js';
+import type { BotMemoryFigures } from './bot-memory.js';
+import type { BotRetrainFigures } from './bot-retrain.js';
 import type { DiscordFigures } from './discord.js';
 import type { RssFigures } from './memory.js';
+import type { RetrainFigures } from './retrain.js';
 import { meets, ratio, round } from './stats.js';
 import type { TorchFigures } from './torch.js';
 import type { TrainingFigures } from './training.js';
@@ -95,23 +98,85 @@ export function discordSection(d: Outcome<DiscordFigures>): Section {
     answered: v?.answered ?? null,
     deferred: v?.deferred ?? null,
     failed_replies: v?.failedReplies ?? null,
+    ephemeral_replies: v?.ephemeralReplies ?? null,
     spec_violations: v?.specViolations ?? null,
     bot_error_logs: v?.botErrorLogs ?? null,
     bot_backend: v?.backend ?? null,
   };
 }
 
-export function retrainSection(): Section {
-  return { seconds: null, target: TARGETS.retrainSeconds, pass: null, reason: 'retrain not built yet' };
+const r3 = (x: number | null | undefined) => round(x, 3);
+
+/**
+ * Retrain wall time, judged only for a run that swapped (new version committed and served): a run the gate
+ * refused, or that failed, misses the target whatever its time. `viaBot` adds the same retrain through the bot
+ * (dispatch of /retrain → the result message), not judged.
+ */
+export function retrainSection(r: Outcome<RetrainFigures>, viaBot: Outcome<BotRetrainFigures> | null = null): Section {
+  const v = r.ok ? r.value : null;
+  const swapped = v !== null && v.status === 'swapped' && v.serving;
+  const verdict = meets(v?.seconds ?? null, TARGETS.retrainSeconds);
+  const b = viaBot?.ok ? viaBot.value : null;
+  const ph = v?.phases;
+  return {
+    seconds: round(v?.seconds, 1),
+    target: TARGETS.retrainSeconds,
+    pass: verdict === null ? null : verdict && swapped,
+    reason: !r.ok ? r.reason : swapped ? null : `not swapped: ${v!.status}${v!.problem ? ` (${v!.problem})` : ''}${v!.status === 'swapped' ? ' but the cache did not serve it' : ''}`,
+    status: v?.status ?? null,
+    new_version_serving: v ? v.serving : null,
+    budget: v ? `epochs ${v.epochs} (the /retrain epochs option; minutes left at the maximum)` : null,
+    server_messages: v?.serverMessages ?? null,
+    server_chars: v?.serverChars ?? null,
+    steps: v?.steps ?? null,
+    train_seconds: round(v?.trainSeconds, 1),
+    train_chars_per_s: round(v?.trainCharsPerSecond, 0),
+    chunks: v?.chunks ?? null,
+    held_out_bits_per_char: v?.heldOut
+      ? { server: [r3(v.heldOut.before.server), r3(v.heldOut.after.server)], base: [r3(v.heldOut.before.base), r3(v.heldOut.after.base)] }
+      : null,
+    phases_s: ph
+      ? {
+          prepare: r3(ph.prepareSeconds),
+          child_start: r3(ph.childStartSeconds),
+          ...(ph.child ? Object.fromEntries(Object.entries(ph.child).map(([k, x]) => [`child_${k}`, r3(x)])) : {}),
+          child_other: r3(ph.childOtherSeconds),
+          gate_and_swap: r3(ph.gateAndSwapSeconds),
+        }
+      : null,
+    via_bot_seconds: round(b?.retrainSeconds, 1),
+    via_bot_result: b?.resultTitle ?? (viaBot && !viaBot.ok ? viaBot.reason : null),
+  };
 }
 
-export function eventLoopSection(d: Outcome<DiscordFigures>): Section {
+export function eventLoopSection(d: Outcome<DiscordFigures>, during: Outcome<BotRetrainFigures> | null = null): Section {
   const loop = d.ok ? d.value.eventLoop : null;
+  const b = during?.ok ? during.value : null;
+  const p99 = b?.loop.p99Ms ?? null;
+  const lat = b?.babble.latencyMs ?? null;
   return {
-    retrain_p99_ms: null,
+    retrain_p99_ms: round(p99, 2),
     target: TARGETS.eventLoopP99Ms,
-    pass: null,
-    reason: 'retrain not built yet',
+    pass: meets(p99, TARGETS.eventLoopP99Ms),
+    reason: during === null ? 'not measured' : during.ok ? null : during.reason,
+    retrain_p50_ms: round(b?.loop.p50Ms, 2),
+    retrain_max_ms: round(b?.loop.maxMs, 2),
+    retrain_window_s: round(b?.windowSeconds, 1),
+    retrain_samples: b?.loop.count ?? null,
+    retrain_stalls_over_20ms: b ? b.stalls : null,
+    retrain_result: b?.resultTitle ?? null,
+    trainer_nice: b?.trainerNice ?? null,
+    bot_rss_mb_during_retrain: round(b?.loop.rssMb, 1),
+    babble_during_retrain: b
+      ? {
+          rate_per_s: b.babble.rate,
+          sent: b.babble.sent,
+          answered: b.babble.answered,
+          p50_ms: round(lat?.p50, 2),
+          p99_ms: round(lat?.p99, 2),
+          max_ms: round(lat?.max, 2),
+        }
+      : null,
     bot_at_200rps_p50_ms: round(loop?.p50Ms, 2),
     bot_at_200rps_p99_ms: round(loop?.p99Ms, 2),
     bot_at_200rps_max_ms: round(loop?.maxMs, 2),
@@ -121,27 +186,42 @@ export function eventLoopSection(d: Outcome<DiscordFigures>): Section {
 }
 
 /**
- * The judged figure is the larger of the RSS before and after a full gc (production never forces one). The bot
- * process also holds discord.js: `bot_estimate_mb` adds what the extra models took here to the bot's measured RSS.
+ * The judged figure is the REAL bot's VmRSS as `npm start` runs it (tsx), with the base and every server model
+ * loaded, and only when every server answered from its own version. `compiled` is the same bot run from
+ * tsc output (node dist/src/main.js), and `bare` a process holding only the backend and the models (no discord.js,
+ * no tsx): both reported, not judged.
  */
-export function rssSection(m: Outcome<RssFigures>, botRssMb: number | null = null): Section {
-  const v = m.ok ? m.value : null;
-  const rss = v ? Math.max(v.rssMb, v.rssNoGcMb) : null;
-  const perModel = v && v.models > 1 ? (v.rssNoGcMb - v.rssAfterBaseMb) / (v.models - 1) : null;
+export function rssSection(bot: Outcome<BotMemoryFigures>, compiled: Outcome<BotMemoryFigures> | null = null, bare: Outcome<RssFigures> | null = null): Section {
+  const v = bot.ok ? bot.value : null;
+  const complete = v !== null && v.answered === v.servers && v.ownVersion === v.servers;
+  const verdict = meets(v?.rssMb ?? null, TARGETS.rssMb);
+  const c = compiled?.ok ? compiled.value : null;
+  const m = bare?.ok ? bare.value : null;
+  const bareRss = m ? Math.max(m.rssMb, m.rssNoGcMb) : null;
   return {
-    rss_mb: round(rss, 1),
+    rss_mb: round(v?.rssMb, 1),
     target: TARGETS.rssMb,
-    pass: meets(rss, TARGETS.rssMb),
-    reason: m.ok ? null : m.reason,
-    models_loaded: v?.models ?? null,
-    rss_after_gc_mb: round(v?.rssMb, 1),
-    rss_before_models_mb: round(v?.rssBaselineMb, 1),
-    rss_with_base_only_mb: round(v?.rssAfterBaseMb, 1),
-    per_extra_model_mb: round(perModel, 2),
-    bot_estimate_mb: v && botRssMb !== null ? round(botRssMb + (v.rssNoGcMb - v.rssAfterBaseMb), 1) : null,
+    pass: verdict === null ? null : verdict && complete,
+    reason: !bot.ok ? bot.reason : complete ? null : `only ${v!.answered} of ${v!.servers} servers answered, ${v!.ownVersion} on their own version`,
+    bot_entry: v?.entry ?? null,
+    server_models: v?.servers ?? null,
+    servers_on_own_version: v?.ownVersion ?? null,
+    peak_rss_mb: round(v?.peakRssMb, 1),
+    rss_serving_before_server_models_mb: round(v?.rssServingMb, 1),
+    per_server_model_mb: round(v?.perServerModelMb, 2),
     heap_used_mb: round(v?.heapUsedMb, 1),
+    external_mb: round(v?.externalMb, 1),
     array_buffers_mb: round(v?.arrayBuffersMb, 1),
-    backend: v?.backend ?? null,
+    compiled_rss_mb: round(c?.rssMb, 1),
+    compiled_meets_target: meets(c?.rssMb ?? null, TARGETS.rssMb),
+    compiled_rss_serving_mb: round(c?.rssServingMb, 1),
+    compiled_entry: c?.entry ?? (compiled && !compiled.ok ? compiled.reason : null),
+    bare_process_rss_mb: round(bareRss, 1),
+    bare_process_models: m?.models ?? null,
+    bare_process_backend_only_mb: round(m?.rssBaselineMb, 1),
+    bare_process_base_only_mb: round(m?.rssAfterBaseMb, 1),
+    bare_process_per_extra_model_mb: round(m && m.models > 1 ? (m.rssNoGcMb - m.rssAfterBaseMb) / (m.models - 1) : null, 2),
+    bare_process_reason: bare && !bare.ok ? bare.reason : null,
   };
 }
 

@@ -6,16 +6,24 @@
  * - It exits as soon as its parent goes: a `'disconnect'` handler, and a `process.connected` check at start (a child
  *   with no such handler keeps running after its parent is SIGKILLed).
  * - `cancel` ends it at once (exit 0, nothing saved); the parent cleans the temporary folder.
- * - Training runs in chunks of `sampleEverySeconds` so that a fresh sample babble can be drawn between chunks
- *   (train() reports no weights while it runs); each chunk restarts Adam's moments and uses its own batch seed.
+ * - It lowers its own CPU priority (nice `TRAINER_NICENESS`) before it starts any thread, so that on a busy machine
+ *   the bot's event loop, not the training, gets the cores first; the gradient worker thread inherits it.
+ * - With 2 workers, ONE gradient worker thread (train.ts `gradientWorker`) serves the whole job.
+ * - Training runs in chunks so that a fresh sample babble can be drawn between them (train() reports no weights
+ *   while it runs): the first chunk lasts `sampleEverySeconds` (default 20 s), each next one twice as long as the one
+ *   before (20, 40, 80… s), so a long run restarts few times. Each chunk restarts Adam's moments (train() cannot
+ *   carry them over) and uses its own batch order.
  * - The new model is written with saveModel into `job.outDir`: every file fsynced, meta.json last, then the folder.
+ *   Its training record holds `phaseSeconds` (load, scoreBefore, workerStart, train, scoreAfter) and `chunks`.
  * - Any error: an `error` message, then exit 1.
  *
  * The code at the bottom runs only in a process forked with BABBLE_TRAINER_CHILD=1 and an IPC channel.
  */
+import { setPriority } from 'node:os';
 import { BabyLanguageModel, encodeTrainingText } from '../model/baby.js';
-import { initBackend } from '../model/backend.js';
+import { initBackend, tf } from '../model/backend.js';
 import { makeBatcher } from '../model/batches.js';
+import { startGradientWorker, type GradientWorker } from '../model/train.js';
 import { mulberry32 } from '../model/weights.js';
 import {
   downsampleCurve,
@@ -29,6 +37,25 @@ import {
 /** Seeds of the samples drawn during and after training. */
 export const SAMPLE_SEEDS = ['me ', 'me want ', 'hi ', 'where '] as const;
 const SAMPLE_OPTIONS = { temperature: 0.5, length: 60, stopAtEndOfUtterance: true } as const;
+/** The trainer's CPU priority (Unix nice value; 19 is the lowest priority). */
+export const TRAINER_NICENESS = 10;
+/** Length of the first training chunk when the job does not say (TrainJob.sampleEverySeconds). */
+export const FIRST_CHUNK_SECONDS = 20;
+
+/** Length in seconds of training chunk `index` (0-based): `first`, then doubling. */
+export function chunkSeconds(index: number, first: number): number {
+  return first * 2 ** Math.min(index, 30);
+}
+
+/** Lowers this thread's priority (threads started afterwards inherit it); false where the OS refuses. */
+export function lowerPriority(niceness: number = TRAINER_NICENESS): boolean {
+  try {
+    setPriority(niceness);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function send(message: ChildMessage): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -69,9 +96,18 @@ function sampleOf(model: BabyLanguageModel, i: number): string {
 
 /** Runs one job: load, score, train in chunks with progress, score again, save, report. */
 export async function runJob(job: TrainJob, emit: (m: ChildMessage) => Promise<void>): Promise<void> {
+  const phase = { load: 0, scoreBefore: 0, workerStart: 0, train: 0, scoreAfter: 0 };
+  let mark = performance.now();
+  const lap = (name: keyof typeof phase) => {
+    const now = performance.now();
+    phase[name] = (now - mark) / 1000;
+    mark = now;
+  };
   await initBackend();
   const model = await BabyLanguageModel.load(job.baseModelDir);
+  lap('load');
   const before = await figures(model, job);
+  lap('scoreBefore');
   const seed = job.seed ?? 1;
   const lines = mixLines(job.trainingLines, job.baseCorpusLines, seed);
   const { data } = encodeTrainingText(lines, model.vocab);
@@ -83,9 +119,13 @@ export async function runJob(job: TrainJob, emit: (m: ChildMessage) => Promise<v
   const maxSeconds = job.maxSeconds ?? Infinity;
   const epochs = job.epochs ?? (job.maxSeconds === undefined && job.maxSteps === undefined ? 1 : Infinity);
   const stepLimit = Math.min(Number.isFinite(epochs) ? Math.max(1, Math.ceil(epochs * stepsPerEpoch)) : Infinity, job.maxSteps ?? Infinity);
-  const chunkSeconds = job.sampleEverySeconds ?? 20;
+  const firstChunk = job.sampleEverySeconds ?? FIRST_CHUNK_SECONDS;
   const progressIntervalMs = job.progressIntervalMs ?? 1000;
+  const workers = job.workers ?? 1;
 
+  // One worker thread for every chunk (its start-up, ~0.5–1 s, paid once).
+  const helper: GradientWorker | undefined = workers === 2 ? await startGradientWorker(tf.getBackend()) : undefined;
+  lap('workerStart');
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
   const curve: { step: number; loss: number }[] = [];
@@ -94,56 +134,65 @@ export async function runJob(job: TrainJob, emit: (m: ChildMessage) => Promise<v
   let sample = sampleOf(model, 0);
   let stoppedBy: 'epochs' | 'time' | 'steps' = 'epochs';
   let targetChars = 0;
-  for (;;) {
-    const timeLeft = maxSeconds - elapsed();
-    if (timeLeft <= 0) {
-      stoppedBy = 'time';
-      break;
+  try {
+    for (;;) {
+      const timeLeft = maxSeconds - elapsed();
+      if (timeLeft <= 0) {
+        stoppedBy = 'time';
+        break;
+      }
+      if (steps >= stepLimit) {
+        stoppedBy = job.maxSteps !== undefined && steps >= job.maxSteps ? 'steps' : 'epochs';
+        break;
+      }
+      const stepsBefore = steps;
+      const report = await model.train(lines, {
+        maxSeconds: Math.min(chunkSeconds(chunk, firstChunk), timeLeft),
+        ...(Number.isFinite(stepLimit) ? { maxSteps: stepLimit - steps } : {}),
+        batchSize,
+        seqLength,
+        learningRate: job.learningRate ?? 1e-3,
+        workers,
+        ...(helper ? { gradientWorker: helper } : {}),
+        seed: (seed + chunk * 7919) >>> 0,
+        progressIntervalMs,
+        onProgress: async (p) => {
+          const step = stepsBefore + p.step;
+          const seconds = elapsed();
+          const perStep = seconds / Math.max(1, step);
+          const left = Math.max(0, maxSeconds - seconds);
+          const byTime = Number.isFinite(left) ? step + Math.ceil(left / perStep) : Infinity;
+          const totalSteps = Math.max(step, Math.min(stepLimit, byTime));
+          await emit({
+            type: 'progress',
+            step,
+            totalSteps: Number.isFinite(totalSteps) ? totalSteps : step,
+            epoch: step / stepsPerEpoch,
+            loss: Number.isFinite(p.loss) ? p.loss : 0,
+            etaSeconds: Math.min(left, Math.max(0, (totalSteps - step) * perStep)),
+            charsPerSecond: p.charsPerSecond,
+            elapsedSeconds: seconds,
+            sample,
+          });
+        },
+      });
+      for (const point of report.lossCurve) curve.push({ step: stepsBefore + point.step, loss: point.loss });
+      steps += report.steps;
+      targetChars += report.targetChars;
+      chunk++;
+      sample = sampleOf(model, chunk);
+      if (report.steps === 0) break;
     }
-    if (steps >= stepLimit) {
-      stoppedBy = job.maxSteps !== undefined && steps >= job.maxSteps ? 'steps' : 'epochs';
-      break;
-    }
-    const stepsBefore = steps;
-    const report = await model.train(lines, {
-      maxSeconds: Math.min(chunkSeconds, timeLeft),
-      ...(Number.isFinite(stepLimit) ? { maxSteps: stepLimit - steps } : {}),
-      batchSize,
-      seqLength,
-      learningRate: job.learningRate ?? 1e-3,
-      workers: job.workers ?? 1,
-      seed: (seed + chunk * 7919) >>> 0,
-      progressIntervalMs,
-      onProgress: async (p) => {
-        const step = stepsBefore + p.step;
-        const seconds = elapsed();
-        const perStep = seconds / Math.max(1, step);
-        const left = Math.max(0, maxSeconds - seconds);
-        const byTime = Number.isFinite(left) ? step + Math.ceil(left / perStep) : Infinity;
-        const totalSteps = Math.max(step, Math.min(stepLimit, byTime));
-        await emit({
-          type: 'progress',
-          step,
-          totalSteps: Number.isFinite(totalSteps) ? totalSteps : step,
-          epoch: step / stepsPerEpoch,
-          loss: Number.isFinite(p.loss) ? p.loss : 0,
-          etaSeconds: Math.min(left, Math.max(0, (totalSteps - step) * perStep)),
-          charsPerSecond: p.charsPerSecond,
-          elapsedSeconds: seconds,
-          sample,
-        });
-      },
-    });
-    for (const point of report.lossCurve) curve.push({ step: stepsBefore + point.step, loss: point.loss });
-    steps += report.steps;
-    targetChars += report.targetChars;
-    chunk++;
-    sample = sampleOf(model, chunk);
-    if (report.steps === 0) break;
+  } finally {
+    await helper?.terminate();
   }
   const seconds = elapsed();
+  mark = performance.now();
+  phase.train = seconds;
   const after = await figures(model, job);
+  lap('scoreAfter');
   const charsPerSecond = targetChars / Math.max(seconds, 1e-9);
+  const round3 = (x: number) => Math.round(x * 1000) / 1000;
   await model.save(job.outDir, {
     version: job.version,
     training: {
@@ -157,8 +206,10 @@ export async function runJob(job: TrainJob, emit: (m: ChildMessage) => Promise<v
       batchSize,
       seqLength,
       learningRate: job.learningRate ?? 1e-3,
-      workers: job.workers ?? 1,
+      workers,
       seed,
+      chunks: chunk,
+      phaseSeconds: Object.fromEntries(Object.entries(phase).map(([k, v]) => [k, round3(v)])),
       trainingLines: job.trainingLines.length,
       baseCorpusLines: job.baseCorpusLines.length,
       heldOutBitsPerCharBefore: before,
@@ -189,6 +240,7 @@ export function serveTrainerChild(): void {
   const exitNow = (code: number) => process.exit(code);
   process.on('disconnect', () => exitNow(0));
   if (!process.connected) exitNow(0);
+  lowerPriority();
   let started = false;
   const fail = (err: unknown) => {
     send({ type: 'error', message: errorText(err) }).then(() => exitNow(1), () => exitNow(1));
