@@ -116,7 +116,7 @@ export async function measureBotMemory(opts: { root: string; modelDir: string; s
       arrayBuffersMb: probe.arrayBuffersMb,
       answered,
       ownVersion,
-      entry: opts.entry?.label ?? 'node --import tsx src/main.ts (as npm start)',
+      entry: opts.entry?.label ?? 'node --import tsx src/main.ts (from sources, as the tests run it)',
     };
   } finally {
     if (bot && bot.child.exitCode === null && bot.child.signalCode === null) {

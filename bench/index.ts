@@ -10,8 +10,9 @@
  *  - retrain_100k: createRetrainManager on ~100k chars of server-like text, start() → new version serving (retrain.ts).
  *  - event_loop: the bot's event-loop delay during a /retrain with a light /babble load (bot-retrain.ts), and
  *    during the 200/s load.
- *  - rss_mb_base_plus_50: the real bot's RSS with the base and 50 server models loaded (bot-memory.ts), as npm start
- *    runs it and compiled (compiled.ts); a bare process with the same models (memory.ts) for comparison.
+ *  - rss_mb_base_plus_50: the real bot's RSS with the base and 50 server models loaded (bot-memory.ts), compiled
+ *    as npm start runs it (compiled.ts; judged) and from sources under tsx; a bare process with the same models
+ *    (memory.ts) for comparison.
  *  - num_tensors: tf.memory().numTensors before and after all the babbles (10k+).
  * Exit 0 even when a target is missed (pass:false), unless --strict; exit 2 on bad arguments.
  */
@@ -154,7 +155,7 @@ async function main(): Promise<number> {
       try {
         compiled = await compileProject(ROOT);
         log(`  compiled with tsc in ${compiled.seconds.toFixed(1)} s`);
-        return await measureBotMemory({ root: ROOT, modelDir: dir, servers: plan.serverModels, log, entry: { label: 'node dist/src/main.js (tsc output, no tsx)', nodeArgs: compiled.nodeArgs } });
+        return await measureBotMemory({ root: ROOT, modelDir: dir, servers: plan.serverModels, log, entry: { label: 'node dist/src/main.js (tsc output, as npm start runs it)', nodeArgs: compiled.nodeArgs } });
       } finally {
         await compiled?.remove();
       }
@@ -169,7 +170,7 @@ async function main(): Promise<number> {
     discord_babble_200rps: discordSection(discord),
     retrain_100k: retrainSection(retrain, botRetrain),
     event_loop: eventLoopSection(discord, botRetrain),
-    rss_mb_base_plus_50: rssSection(botMemory, compiledMemory, memory),
+    rss_mb_base_plus_50: rssSection(compiledMemory, botMemory, memory),
     num_tensors: tensorsSection(babble),
   };
   const failed = failures(sections);
@@ -182,7 +183,7 @@ async function main(): Promise<number> {
     `discord_babble_200rps: the real entry point (node --import tsx src/main.ts, LOG_LEVEL=info, the shipped default) as a child process against test/fake-discord in the bench process; reply rate limits off (RATE_LIMIT_USER_REPLIES=0, RATE_LIMIT_SERVER_REPLIES=0) so that every /babble generates (an ephemeral answer — a refusal — does not count as answered); /babble with a seed and rng (default length 60, stops at end of utterance); latency = dispatch of INTERACTION_CREATE → the fake has received the reply carrying the text (type-4 callback, or the edit after a type-5 defer); open loop at ${RATE}/s after ${plan.discordWarmup} warm-up interactions. The fake (and its OpenAPI body validation) and the bot share the 2 cores, so this is pessimistic.`,
     `retrain_100k: the production retrain path in the bench process — createRetrainManager with a registry in a temporary folder, a model cache over the base model, data/corpus.txt as base corpus, the forked trainer child (2 gradient threads, the default) and the quality gate — on ${plan.retrainChars.toLocaleString('en')} characters of server-like messages (bench/server-text.ts: half baby talk from the corpus templates with other seeds, no line of data/corpus.txt, half server chatter in baby grammar with the server's own words). Budget: /retrain epochs ${plan.retrainEpochs} (epochs over the server text mixed with as much base corpus; minutes stay at the 30-minute maximum). Clock: start() → outcome swapped; new_version_serving checks the model cache afterwards. phases_s: child_* from the child's own record (meta.json training.phaseSeconds), the others from timestamps around the trainer call. via_bot_seconds: the same retrain through the bot (event_loop's run), /retrain dispatch → the result message.`,
     `event_loop: retrain_* measured inside the bot (bench/loop-probe.ts preload: monitorEventLoopDelay at 5 ms, the resolution taken off; stalls = a 10 ms JS timer waking ≥ 20 ms late, with when) from the dispatch of /retrain start epochs:${plan.retrainEpochs} (a member with Manage Server) to the result message, the server's ${plan.retrainChars.toLocaleString('en')} characters collected beforehand into the bot's SQLite storage through the collection service; meanwhile /babble at ${plan.retrainBabbleRate}/s in another server (12 members in turn), babble_during_retrain its latencies. trainer_nice: the trainer child's nice value (/proc/<pid>/stat). bot_at_200rps_* over the 200/s load only (no retrain).`,
-    `rss_mb_base_plus_50: the REAL bot (node --import tsx src/main.ts as npm start runs it, loop probe preloaded) with ${plan.serverModels} guilds in the fake Discord, each with its own version 1 committed through the registry (a copy of the base model's files; MODELS_DIR/<guild>/1 + current), MODEL_CACHE_SIZE=${plan.serverModels + 1}; one /babble in each guild, then VmRSS (and VmHWM = peak_rss_mb) from /proc/<pid>/status; /model info in each guild afterwards confirms its own version. compiled_*: the same bot compiled by tsc (node dist/src/main.js, no tsx), not judged. bare_process_*: a process holding only the backend and the same ${plan.serverModels + 1} models (no discord.js, no bot), the larger of its readings before and after a full gc, not judged.`,
+    `rss_mb_base_plus_50: the REAL bot compiled by tsc and run as node dist/src/main.js, as npm start runs it (loop probe preloaded) with ${plan.serverModels} guilds in the fake Discord, each with its own version 1 committed through the registry (a copy of the base model's files; MODELS_DIR/<guild>/1 + current), MODEL_CACHE_SIZE=${plan.serverModels + 1}; one /babble in each guild, then VmRSS (and VmHWM = peak_rss_mb) from /proc/<pid>/status; /model info in each guild afterwards confirms its own version. alt_*: the same bot run from sources under tsx (node --import tsx src/main.ts, the way the tests start it), not judged. bare_process_*: a process holding only the backend and the same ${plan.serverModels + 1} models (no discord.js, no bot), the larger of its readings before and after a full gc, not judged.`,
     'num_tensors: the generator uses plain typed arrays and a WebAssembly SIMD kernel, not tfjs tensors, so a flat count is expected; training.tensors_leaked checks the trainer.',
   ];
   const busy = Object.entries(contention).filter(([, c]) => c !== null && c !== undefined && c >= 0.25);

@@ -191,11 +191,14 @@ export function eventLoopSection(d: Outcome<DiscordFigures>, during: Outcome<Bot
  * tsc output (node dist/src/main.js), and `bare` a process holding only the backend and the models (no discord.js,
  * no tsx): both reported, not judged.
  */
-export function rssSection(bot: Outcome<BotMemoryFigures>, compiled: Outcome<BotMemoryFigures> | null = null, bare: Outcome<RssFigures> | null = null): Section {
+/**
+ * `bot`: the bot as `npm start` runs it (judged); `alt`: the same bot run another way (e.g. under tsx), not judged.
+ */
+export function rssSection(bot: Outcome<BotMemoryFigures>, alt: Outcome<BotMemoryFigures> | null = null, bare: Outcome<RssFigures> | null = null): Section {
   const v = bot.ok ? bot.value : null;
   const complete = v !== null && v.answered === v.servers && v.ownVersion === v.servers;
   const verdict = meets(v?.rssMb ?? null, TARGETS.rssMb);
-  const c = compiled?.ok ? compiled.value : null;
+  const c = alt?.ok ? alt.value : null;
   const m = bare?.ok ? bare.value : null;
   const bareRss = m ? Math.max(m.rssMb, m.rssNoGcMb) : null;
   return {
@@ -212,10 +215,10 @@ export function rssSection(bot: Outcome<BotMemoryFigures>, compiled: Outcome<Bot
     heap_used_mb: round(v?.heapUsedMb, 1),
     external_mb: round(v?.externalMb, 1),
     array_buffers_mb: round(v?.arrayBuffersMb, 1),
-    compiled_rss_mb: round(c?.rssMb, 1),
-    compiled_meets_target: meets(c?.rssMb ?? null, TARGETS.rssMb),
-    compiled_rss_serving_mb: round(c?.rssServingMb, 1),
-    compiled_entry: c?.entry ?? (compiled && !compiled.ok ? compiled.reason : null),
+    alt_rss_mb: round(c?.rssMb, 1),
+    alt_meets_target: meets(c?.rssMb ?? null, TARGETS.rssMb),
+    alt_rss_serving_mb: round(c?.rssServingMb, 1),
+    alt_entry: c?.entry ?? (alt && !alt.ok ? alt.reason : null),
     bare_process_rss_mb: round(bareRss, 1),
     bare_process_models: m?.models ?? null,
     bare_process_backend_only_mb: round(m?.rssBaselineMb, 1),
