@@ -19,8 +19,10 @@ import { createCollectionService, startRetentionSweeper, type CollectionService,
 import type { ModelCache } from './service/models.js';
 import { openReplyLimiter, type ReplyLimiter } from './service/ratelimit.js';
 import type { ModelRegistry } from './service/registry.js';
+import type { TrainingLocks } from './service/lock.js';
 import type { RetrainManager } from './service/retrain.js';
-import { openStore } from './storage/open.js';
+import type { SharedState } from './service/shared.js';
+import { openStore, parseStorageUrl } from './storage/open.js';
 import type { KvStore } from './storage/kv.js';
 
 /** The base corpus mixed into every retraining so that the model stays a baby (relative to the working folder). */
@@ -97,7 +99,14 @@ async function loadModels(config: Config, log: Logger): Promise<{ registry: Mode
   return { registry, models };
 }
 
-async function createRetrain(config: Config, log: Logger, registry: ModelRegistry, models: ModelCache, collection: CollectionService): Promise<RetrainManager> {
+async function createRetrain(
+  config: Config,
+  log: Logger,
+  registry: ModelRegistry,
+  models: ModelCache,
+  collection: CollectionService,
+  locks: TrainingLocks | undefined,
+): Promise<RetrainManager> {
   const { createRetrainManager, loadBaseCorpus } = await import('./service/retrain.js');
   const { BASE_SCOPE } = await import('./service/registry.js');
   let baseCorpus: string[];
@@ -120,6 +129,7 @@ async function createRetrain(config: Config, log: Logger, registry: ModelRegistr
     minLines: config.trainMinLines,
     gate: { tolerance: config.trainGateTolerance },
     training: { maxHeapMb: config.trainMaxHeapMb },
+    ...(locks ? { locks } : {}),
   });
 }
 
@@ -168,6 +178,7 @@ export async function main(options: MainOptions = {}): Promise<number> {
   let store: KvStore | undefined;
   let collection: CollectionService | undefined;
   let sweeper: Sweeper | undefined;
+  let shared: SharedState | undefined;
   try {
     try {
       store = await openStore(config.storageUrl, { onError: (error) => log.warn({ err: error }, 'storage reported an error') });
@@ -185,7 +196,14 @@ export async function main(options: MainOptions = {}): Promise<number> {
     let models: ModelCache;
     try {
       ({ registry, models } = await loadModels(config, log));
-      retrain = await createRetrain(config, log, registry, models, collection);
+      const location = parseStorageUrl(config.storageUrl);
+      if (location.kind === 'redis') {
+        // Several processes (shards) on one Redis: one training per server among them, and swaps announced.
+        const { openSharedState } = await import('./service/shared.js');
+        shared = await openSharedState({ url: location.url, registry, models, log });
+        models = shared.models;
+      }
+      retrain = await createRetrain(config, log, registry, models, collection, shared?.locks);
     } catch (error) {
       log.fatal({ err: error }, errorMessage(error));
       return 1;
@@ -238,6 +256,7 @@ export async function main(options: MainOptions = {}): Promise<number> {
       stopTraining(),
       bot?.stop({ drainMs }).catch((error: unknown) => log.error({ err: error }, 'error while logging out')),
     ]);
+    await shared?.close().catch((error: unknown) => log.warn({ err: error }, 'error while closing the shared training lock and swaps'));
     sweeper?.stop();
     await sweeper?.running();
     collection?.close();

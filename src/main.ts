@@ -1,6 +1,8 @@
 /**
- * Entry point of `npm start`: runs the bot until it stops, then exits with its code. All logic lives in ./bot.ts.
+ * Entry point of `npm start`: runs the bot until it stops, then exits with its code. All logic lives in ./bot.ts;
+ * with SHARDS set, this process runs the shards instead (./shard.ts), each of them this same entry point.
  */
 import { main } from './bot.js';
+import { isShardManager, runShardManager } from './shard.js';
 
-process.exit(await main());
+process.exit(await (isShardManager(process.env) ? runShardManager() : main()));

@@ -19,6 +19,7 @@ import { corpusWords, splitHeldOut, wordsOf } from '../model/corpus.js';
 import { DEFAULT_VOCAB, normalize } from '../model/vocab.js';
 import type { Logger } from '../log.js';
 import { CHART_COLORS, lossChartPng } from './loss-chart.js';
+import { memoryLocks, type LockHandle, type TrainingLocks } from './lock.js';
 import type { ModelCache } from './models.js';
 import { BASE_SCOPE, isValidScope, RegistryError, type ModelRegistry } from './registry.js';
 import { runTraining as defaultRunTraining, TrainingError, type RunTrainingOptions, type TrainingResult } from './trainer.js';
@@ -168,6 +169,11 @@ export interface RetrainManagerOptions {
   /** The trainer (default trainer.ts runTraining). */
   runTraining?: (job: TrainJob, options: RunTrainingOptions) => Promise<TrainingResult>;
   log?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /**
+   * The per-server training lock (lock.ts). Default: in this process only. With shards on Redis, `redisLocks`:
+   * a scope another process is training finishes here as `failed` with a reason that says so.
+   */
+  locks?: TrainingLocks;
 }
 
 /** data/corpus.txt as normalised lines. */
@@ -323,6 +329,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
   const t = options.training ?? {};
   const train = options.runTraining ?? defaultRunTraining;
   const log = options.log;
+  const locks = options.locks ?? memoryLocks();
   const jobs = new Map<string, Job>();
   const waiting: Job[] = [];
   const active = new Set<Job>();
@@ -380,8 +387,28 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
   }
 
   async function execute(job: Job): Promise<RetrainOutcome> {
+    let handle: LockHandle | null;
+    try {
+      handle = await locks.acquire(job.scope);
+    } catch (err) {
+      log?.warn({ err, scope: job.scope }, 'retrain: could not take the training lock');
+      return { status: 'failed', reason: `could not take the training lock: ${err instanceof Error ? err.message : String(err)}` };
+    }
+    if (!handle) return { status: 'failed', reason: 'this server is already training (in another shard of the bot); try again when that has finished' };
+    const lock = handle;
+    try {
+      const outcome = await executeLocked(job, AbortSignal.any([job.controller.signal, lock.lost]));
+      if (lock.lost.aborted && !job.controller.signal.aborted && outcome.status === 'cancelled') {
+        return { status: 'failed', reason: 'the training lock was lost (it expired or was taken), so the run was stopped without a swap' };
+      }
+      return outcome;
+    } finally {
+      await lock.release().catch((err: unknown) => log?.warn({ err, scope: job.scope }, 'retrain: could not release the training lock (it expires by itself)'));
+    }
+  }
+
+  async function executeLocked(job: Job, signal: AbortSignal): Promise<RetrainOutcome> {
     const { scope, request } = job;
-    const signal = job.controller.signal;
     let raw: string[];
     try {
       raw = await options.trainingText(scope);

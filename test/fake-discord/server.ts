@@ -27,7 +27,21 @@ import type { ApiObject, FakeChannel, FakeGuild, FakeUser } from './payloads.js'
 import { SpecValidator } from './spec-validator.js';
 import type { ValidationError } from './spec-validator.js';
 
+/**
+ * Whether a dispatch goes to this session's shard, as Discord routes them: a server's events to shard
+ * (server id >> 22) % shard count, everything without a server (DMs) to shard 0.
+ */
+export function onShard(session: GatewaySessionInfo, t: string, d: unknown): boolean {
+  const [id, count] = session.shard;
+  if (!(count > 1)) return true;
+  const guildId = isRecord(d) ? (t === 'GUILD_CREATE' || t === 'GUILD_DELETE' || t === 'GUILD_UPDATE' ? d.id : d.guild_id) : undefined;
+  if (typeof guildId !== 'string' || !/^\d+$/.test(guildId)) return id === 0;
+  return Number((BigInt(guildId) >> 22n) % BigInt(count)) === id;
+}
+
 export interface FakeDiscordOptions {
+  /** What GET /gateway/bot recommends (`shards`). Default 1. Events are routed to shards by server id either way. */
+  shards?: number;
   /** Default: a fresh snowflake. */
   applicationId?: string;
   /** Default: a fresh snowflake. */
@@ -232,12 +246,12 @@ export class FakeDiscord {
       token: options.token,
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1000,
       gatewayUrl: () => this.gatewayUrl,
-      readyData: () => ({
+      readyData: (session) => ({
         user: this.botUser,
-        guilds: this.guilds.map((g) => ({ id: g.id, unavailable: true })),
+        guilds: this.guilds.filter((g) => onShard(session, 'GUILD_CREATE', g)).map((g) => ({ id: g.id, unavailable: true })),
         application: { id: this.applicationId, flags: 0 },
       }),
-      afterReady: () => this.guilds.map((g) => ({ t: 'GUILD_CREATE', d: g })),
+      afterReady: (session) => this.guilds.filter((g) => onShard(session, 'GUILD_CREATE', g)).map((g) => ({ t: 'GUILD_CREATE', d: g })),
       filterDispatch: (session, t, d) => this.filterDispatch(session, t, d),
       onReceive: (payload) => {
         this.gatewayReceived.push(payload);
@@ -691,6 +705,7 @@ export class FakeDiscord {
   }
 
   private filterDispatch(session: GatewaySessionInfo, t: string, d: unknown): { d: unknown } | null {
+    if (!onShard(session, t, d)) return null;
     if (this.options.enforceIntents === false || !isRecord(d)) return { d };
     const inGuild = typeof d.guild_id === 'string';
     const has = (bit: number): boolean => (session.intents & bit) !== 0;
@@ -863,7 +878,7 @@ export class FakeDiscord {
         status: 200,
         body: {
           url: this.gatewayUrl,
-          shards: 1,
+          shards: this.options.shards ?? 1,
           session_start_limit: { total: 1000, remaining: 999, reset_after: 14_400_000, max_concurrency: 1 },
         },
       }),

@@ -1,0 +1,146 @@
+/**
+ * `SHARDS=auto|N`: discord.js's ShardingManager runs this same entry point once per shard, each a child process
+ * (discord.js gives each child its shard id and count, and the Discord client picks them up). The shards share
+ * the storage, the training lock and model swaps through Redis, so SHARDS needs STORAGE_URL=redis://…; the models
+ * folder (MODELS_DIR) is shared on disk. `auto` asks Discord (discord.com, not DISCORD_API_URL) how many shards.
+ *
+ * A shard child is recognised by SHARDING_MANAGER in its environment (set by discord.js) and runs the bot as usual.
+ * Stopping: SIGTERM is passed on to every shard (each stops gracefully, bot.ts) and the manager exits 0 when all
+ * exited 0; on SIGINT the shards, in the same process group, got the signal from the terminal themselves. A shard
+ * that dies on its own is not respawned: every other shard is stopped and the manager exits 1 (the supervisor
+ * restarts the whole bot).
+ */
+import { ChildProcess } from 'node:child_process';
+import dotenv from 'dotenv';
+import { ShardingManager } from 'discord.js';
+import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log.js';
+import { parseStorageUrl } from './storage/url.js';
+
+/** SHARDS as given: undefined when unset or empty (no sharding). Throws on anything but "auto" or a whole number ≥ 1. */
+export function parseShards(value: string | undefined): 'auto' | number | undefined {
+  const v = value?.trim();
+  if (!v) return undefined;
+  if (v === 'auto') return 'auto';
+  if (/^[1-9]\d*$/.test(v) && Number(v) <= 1000) return Number(v);
+  throw new Error(`SHARDS must be "auto" or a whole number from 1 to 1000, not ${JSON.stringify(v)}`);
+}
+
+/** True in the process that should run the ShardingManager: SHARDS set and not itself a shard. */
+export function isShardManager(env: NodeJS.ProcessEnv): boolean {
+  return !env.SHARDING_MANAGER && (env.SHARDS ?? '').trim() !== '';
+}
+
+export interface ShardManagerOptions {
+  env?: NodeJS.ProcessEnv;
+  /** The entry script each shard runs (default: the one this process runs). */
+  file?: string;
+  /** Node options for the shards (default: this process's, e.g. tsx's loader). */
+  execArgv?: string[];
+  /** Between two shards' logins (Discord allows one IDENTIFY per 5 s). Default 5500 ms. */
+  spawnDelayMs?: number;
+  /** How long a shard may take to log in. Default 120 000 ms. */
+  readyTimeoutMs?: number;
+  log?: Logger;
+}
+
+/** Runs the shards until they stop; resolves with the exit code. */
+export async function runShardManager(options: ShardManagerOptions = {}): Promise<number> {
+  const env = options.env ?? process.env;
+  if (!options.env) dotenv.config({ quiet: true });
+  const level = (env.LOG_LEVEL ?? '').trim().toLowerCase();
+  const log = options.log ?? createLogger((LOG_LEVELS as readonly string[]).includes(level) ? (level as LogLevel) : 'info');
+  let shards: 'auto' | number | undefined;
+  try {
+    shards = parseShards(env.SHARDS);
+    const storage = env.STORAGE_URL?.trim();
+    if (!storage || parseStorageUrl(storage).kind !== 'redis') {
+      throw new Error('SHARDS needs STORAGE_URL=redis://… (the shards share the stored text, the training lock and model swaps there)');
+    }
+  } catch (error) {
+    log.fatal(error instanceof Error ? error.message : String(error));
+    return 1;
+  }
+  if (shards === undefined) return 1;
+  const token = env.DISCORD_TOKEN?.trim();
+  if (!token) {
+    log.fatal('DISCORD_TOKEN is missing');
+    return 1;
+  }
+  const file = options.file ?? process.argv[1];
+  if (!file) {
+    log.fatal('cannot tell which script the shards should run');
+    return 1;
+  }
+  const manager = new ShardingManager(file, {
+    totalShards: shards,
+    token,
+    mode: 'process',
+    respawn: false,
+    execArgv: options.execArgv ?? process.execArgv,
+  });
+
+  let stopping = false;
+  let failed = false;
+  let resolveDone: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => {
+    resolveDone = resolve;
+  });
+  const exits = new Map<number, number | null>();
+  /** Done once every shard that was started has exited. */
+  const checkDone = () => {
+    if ([...manager.shards.values()].every((s) => exits.has(s.id) || !s.process)) resolveDone();
+  };
+  const stopAll = () => {
+    for (const shard of manager.shards.values()) {
+      if (!exits.has(shard.id) && shard.process && shard.process.exitCode === null) shard.process.kill('SIGTERM');
+    }
+  };
+  manager.on('shardCreate', (shard) => {
+    log.info({ shard: shard.id, of: manager.totalShards }, 'shard starting');
+    shard.on('spawn', (child) => {
+      if (!(child instanceof ChildProcess)) return; // mode 'process': always a child process
+      // Started while stopping (a signal during start-up): stop it at once too.
+      if (stopping) child.kill('SIGTERM');
+      child.once('exit', (code) => {
+        exits.set(shard.id, code);
+        if (!stopping) {
+          failed = true;
+          stopping = true;
+          log.error({ shard: shard.id, code }, 'a shard stopped on its own: stopping the others');
+          stopAll();
+        }
+        if (stopping) checkDone();
+      });
+    });
+  });
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping the shards');
+    if (signal === 'SIGTERM') stopAll();
+    checkDone();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    try {
+      await manager.spawn({ amount: shards, delay: options.spawnDelayMs ?? 5500, timeout: options.readyTimeoutMs ?? 120_000 });
+      if (!stopping) log.info({ shards: manager.totalShards }, 'all shards serving');
+    } catch (error) {
+      if (!stopping) {
+        log.fatal({ err: error }, `the shards could not start: ${error instanceof Error ? error.message : String(error)}`);
+        failed = true;
+        stopping = true;
+        stopAll();
+      }
+      checkDone();
+    }
+    await done;
+    const codes = [...exits.values()];
+    log.info({ codes }, 'shards stopped');
+    return failed || codes.some((c) => c !== 0) ? 1 : 0;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+}

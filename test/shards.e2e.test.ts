@@ -1,0 +1,141 @@
+/**
+ * End to end: `SHARDS=2` with STORAGE_URL=redis://… — the real entry point runs discord.js's ShardingManager, two
+ * shard processes log in to the fake Discord (which routes each server's events to its shard), each server's
+ * /babble is answered once by its own shard, a swap announced on Redis is loaded by both shards, and SIGTERM
+ * stops everything with exit code 0. Also: SHARDS without Redis, and a bad SHARDS, are refused.
+ *
+ * Redis: REDIS_URL (set by .ci/run). Without it the two-shard part is skipped locally; with CI=true it fails.
+ */
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient } from '@keyv/redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRegistry } from '../src/service/registry.js';
+import { parseShards } from '../src/shard.js';
+import { DEFAULT_SWAP_CHANNEL, parseSwapMessage, type SwapMessage } from '../src/service/swap-bus.js';
+import { makeGuild, option, startFakeDiscord, type FakeDiscord } from './fake-discord/index.js';
+import { startEntryProcess, type EntryProcess } from './helpers/entry-process.js';
+
+const REDIS_URL = process.env.REDIS_URL?.trim() || undefined;
+const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-shards-e2e';
+/** Server ids on shard 0 and shard 1 of 2: (id >> 22) % 2. */
+const ON_SHARD_0 = String((1_000_000_000n << 22n) | 7n);
+const ON_SHARD_1 = String((1_000_000_001n << 22n) | 7n);
+
+describe('parseShards', () => {
+  it('reads auto and whole numbers, treats empty as unset, and refuses the rest', () => {
+    expect(parseShards(undefined)).toBeUndefined();
+    expect(parseShards(' ')).toBeUndefined();
+    expect(parseShards('auto')).toBe('auto');
+    expect(parseShards('2')).toBe(2);
+    for (const bad of ['0', '-1', '1.5', 'two', '02', '100000']) expect(() => parseShards(bad)).toThrow(/SHARDS must be/);
+  });
+});
+
+describe('refused sharding settings', () => {
+  it('exits 1 with one clear line when SHARDS is set without Redis storage', async () => {
+    const p = startEntryProcess({ env: { SHARDS: '2', DISCORD_TOKEN: TOKEN, STORAGE_URL: 'sqlite://:memory:' } });
+    const line = await p.waitForLog((l) => l.level === 60 || l.level === 'fatal');
+    expect(String(line.msg)).toMatch(/SHARDS needs STORAGE_URL=redis/);
+    expect((await p.exited).code).toBe(1);
+  });
+
+  it('exits 1 on a bad SHARDS value', async () => {
+    const p = startEntryProcess({ env: { SHARDS: 'lots', DISCORD_TOKEN: TOKEN, STORAGE_URL: 'redis://127.0.0.1:1' } });
+    const line = await p.waitForLog((l) => l.level === 60 || l.level === 'fatal');
+    expect(String(line.msg)).toMatch(/SHARDS must be/);
+    expect((await p.exited).code).toBe(1);
+  });
+});
+
+it.runIf(process.env.CI === 'true')('has a Redis for the two-shard test in CI (REDIS_URL)', () => {
+  expect(REDIS_URL, 'CI must start redis-server and export REDIS_URL (.ci/run)').toBeDefined();
+});
+
+describe.skipIf(!REDIS_URL)('SHARDS=2 against the fake Discord', () => {
+  let fake: FakeDiscord;
+  let root: string;
+  let bot: EntryProcess;
+  let subscriber: ReturnType<typeof createClient>;
+  let publisher: ReturnType<typeof createClient>;
+  const heard: SwapMessage[] = [];
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'babble-shards-e2e-'));
+    fake = await startFakeDiscord({ token: TOKEN, shards: 2, guilds: [makeGuild({ id: ON_SHARD_0, name: 'Zero' }), makeGuild({ id: ON_SHARD_1, name: 'One' })] });
+    subscriber = createClient({ url: REDIS_URL! });
+    publisher = createClient({ url: REDIS_URL! });
+    await subscriber.connect();
+    await publisher.connect();
+    await subscriber.subscribe(DEFAULT_SWAP_CHANNEL, (text) => {
+      const m = parseSwapMessage(text);
+      if (m && m.scope === ON_SHARD_1) heard.push(m);
+    });
+    bot = startEntryProcess({ env: { SHARDS: '2', DISCORD_TOKEN: TOKEN, DISCORD_API_URL: fake.apiUrl, STORAGE_URL: REDIS_URL!, MODELS_DIR: root } });
+    await bot.waitForLog((l) => l.msg === 'all shards serving', 180_000);
+    // A shard is ready for the manager when it has logged in; it logs "serving" once its start-up has finished.
+    for (let i = 0; i < 600 && bot.logs.filter((l) => l.msg === 'serving').length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+  }, 250_000);
+
+  afterAll(async () => {
+    if (bot && bot.child.exitCode === null && bot.child.signalCode === null) bot.child.kill('SIGKILL');
+    if (subscriber?.isOpen) await subscriber.close();
+    if (publisher?.isOpen) await publisher.close();
+    await fake?.close();
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it('logs in two shards, each seeing only its own server', () => {
+    const sessions = fake.sessions().filter((s) => s.connected);
+    expect(sessions.map((s) => s.shard).sort()).toEqual([[0, 2], [1, 2]]);
+    expect(bot.logs.filter((l) => l.msg === 'serving')).toHaveLength(2);
+  });
+
+  it('answers each server once, from its own shard', async () => {
+    for (const guild of [ON_SHARD_0, ON_SHARD_1]) {
+      const { token } = fake.sendInteraction({ guild_id: guild, data: { name: 'babble', options: [option('seed', 'me want'), option('rng', 3)] } });
+      await fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token, 30_000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(fake.requests.filter((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token)).toHaveLength(1);
+    }
+  }, 70_000);
+
+  it('loads an announced version in both shards', async () => {
+    const registry = createRegistry({ root });
+    const tmp = await registry.tempDir(ON_SHARD_1);
+    await cp('models/base', tmp, { recursive: true });
+    const v1 = await registry.commit(ON_SHARD_1, tmp, { test: true });
+    await publisher.publish(DEFAULT_SWAP_CHANNEL, JSON.stringify({ type: 'swap', scope: ON_SHARD_1, version: v1.version, origin: 'test' }));
+    // Only this bot's shards (other tests' processes may share this Redis and channel).
+    const shardOrigins = bot.logs.filter((l) => l.msg === 'shared training lock and model swaps on Redis').map((l) => l.origin);
+    expect(new Set(shardOrigins).size).toBe(2);
+    const loaded = () => heard.filter((m) => m.type === 'loaded' && m.version === v1.version && shardOrigins.includes(m.origin));
+    for (let i = 0; i < 300 && loaded().length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(new Set(loaded().map((m) => m.origin)).size).toBe(2);
+  }, 60_000);
+
+  it('stops every shard and exits 0 on SIGTERM', async () => {
+    bot.child.kill('SIGTERM');
+    const exit = await bot.exited;
+    expect(exit.code).toBe(0);
+    expect(bot.logs.filter((l) => l.msg === 'stopped')).toHaveLength(2);
+  }, 40_000);
+});
+
+describe.skipIf(!REDIS_URL)('a shard that cannot start', () => {
+  it('stops the manager with exit code 1 when a shard exits (Discord rejects the token)', async () => {
+    const fake = await startFakeDiscord({ token: TOKEN, shards: 2 });
+    const root = await mkdtemp(join(tmpdir(), 'babble-shards-bad-'));
+    try {
+      const p = startEntryProcess({ env: { SHARDS: '2', DISCORD_TOKEN: `${TOKEN}-wrong`, DISCORD_API_URL: fake.apiUrl, STORAGE_URL: REDIS_URL!, MODELS_DIR: root } });
+      const exit = await p.exited;
+      expect(exit.code).toBe(1);
+      expect(p.logs.some((l) => l.msg === 'a shard stopped on its own: stopping the others' || /the shards could not start/.test(String(l.msg)))).toBe(true);
+      expect(p.logs.some((l) => l.msg === 'all shards serving')).toBe(false);
+    } finally {
+      await fake.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
