@@ -320,6 +320,8 @@ describe('npm start against the fake Discord', () => {
     expect(answers[6]!.flags).toBe(64);
     expect(answers[6]!.content).toMatch(/^The baby needs a nap — try again in \d+ s\.$/);
     expect(bot.logs.some((l) => l.msg === 'rate limits' && l.store === 'memory' && l.userReplies === 6)).toBe(true);
+    // The log line may land just after the reply reached the fake: wait for it, then count.
+    await bot.waitForLog((l) => l.msg === 'rate limited' && l.user === user.id, 5_000);
     expect(bot.logs.filter((l) => l.msg === 'rate limited' && l.user === user.id)).toHaveLength(1);
   });
 
