@@ -34,43 +34,10 @@ import { setFlagsFromString } from 'node:v8';
 import * as tf from '@tensorflow/tfjs';
 import { util } from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import { sleb, section, uleb, wasmName, type Code } from './wasm-encoding.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The encoder.
-
-type Code = number[];
-
-function uleb(n: number): Code {
-  const out: Code = [];
-  let v = n >>> 0;
-  do {
-    let byte = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (v !== 0);
-  return out;
-}
-
-function sleb(n: number): Code {
-  const out: Code = [];
-  let v = n | 0;
-  for (;;) {
-    const byte = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && (byte & 0x40) === 0) || (v === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-const section = (id: number, content: Code): Code => [id, ...uleb(content.length), ...content];
-const wasmName = (s: string): Code => {
-  const bytes = [...new TextEncoder().encode(s)];
-  return [...uleb(bytes.length), ...bytes];
-};
 
 const I32 = 0x7f;
 const V128 = 0x7b;

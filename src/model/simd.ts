@@ -1,6 +1,6 @@
 /**
  * The generator's two kernels — a matrix-vector product and the LSTM gate maths — twice: as a small WebAssembly
- * SIMD module assembled by the tiny encoder below (no toolchain; ~900 bytes, built and compiled on first use), and
+ * SIMD module assembled by the tiny encoder below (wasm-encoding.ts) (no toolchain; ~900 bytes, built and compiled on first use), and
  * as plain-JS twins that perform exactly the same float32 operations in the same order (every JS step rounded with
  * Math.fround), so the two give bit-identical results. Only NaN payloads could differ.
  *
@@ -22,6 +22,7 @@
  *     p = ((((P0 r + P1) r + P2) r + P3) r + P4) r + P5;  exp = ((p·r² + r) + 1) · 2ⁿ (2ⁿ built from exponent bits)
  *   Error against Math.exp/tanh: ~1e-7 relative for exp, < 2e-7 absolute for σ and tanh.
  */
+import { sleb, section, uleb, wasmName } from './wasm-encoding.js';
 
 /** Columns per panel (eight f32x4 accumulators). Column counts given to `matvec` must be multiples of this. */
 export const PANEL_COLUMNS = 32;
@@ -121,41 +122,6 @@ export function cellJs(z: Float32Array, c: Float32Array, cOff: number, h: Float3
 
 // ---------------------------------------------------------------------------------------------------------------
 // The encoder.
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  let v = n >>> 0;
-  do {
-    let byte = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (v !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  let v = n | 0;
-  for (;;) {
-    const byte = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && (byte & 0x40) === 0) || (v === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-function section(id: number, content: number[]): number[] {
-  return [id, ...uleb(content.length), ...content];
-}
-
-function name(s: string): number[] {
-  const bytes = [...new TextEncoder().encode(s)];
-  return [...uleb(bytes.length), ...bytes];
-}
 
 const I32 = 0x7f;
 const V128 = 0x7b;
@@ -314,9 +280,9 @@ export function kernelModuleBytes(): Uint8Array {
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [...uleb(types.length), ...types.flat()]),
-    ...section(2, [...uleb(1), ...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(1)]),
+    ...section(2, [...uleb(1), ...wasmName('env'), ...wasmName('memory'), 0x02, 0x00, ...uleb(1)]),
     ...section(3, [...uleb(funcTypes.length), ...funcTypes.flatMap((t) => uleb(t))]),
-    ...section(7, [...uleb(2), ...name('matvec'), 0x00, ...uleb(FN_MATVEC), ...name('cell'), 0x00, ...uleb(FN_CELL)]),
+    ...section(7, [...uleb(2), ...wasmName('matvec'), 0x00, ...uleb(FN_MATVEC), ...wasmName('cell'), 0x00, ...uleb(FN_CELL)]),
     ...section(10, [...uleb(bodies.length), ...bodies.flatMap((b) => [...uleb(b.length), ...b])]),
   ];
   return Uint8Array.from(bytes);
