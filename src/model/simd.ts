@@ -1,6 +1,6 @@
 /**
  * The generator's two kernels — a matrix-vector product and the LSTM gate maths — twice: as a small WebAssembly
- * SIMD module assembled by the tiny encoder below (wasm-encoding.ts) (no toolchain; ~900 bytes, built and compiled on first use), and
+ * SIMD module assembled by the tiny encoder below (primitives in wasm-encoding.ts; no toolchain; ~900 bytes, built and compiled on first use), and
  * as plain-JS twins that perform exactly the same float32 operations in the same order (every JS step rounded with
  * Math.fround), so the two give bit-identical results. Only NaN payloads could differ.
  *
