@@ -2,7 +2,6 @@
  * End to end: the real entry point (`node --import tsx src/main.ts`) as a child process, with the real generation
  * service and model, against the fake Discord.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,106 +12,29 @@ import { OOPS } from '../src/discord/router.js';
 import { saveModel } from '../src/model/store.js';
 import { DEFAULT_VOCAB, normalize } from '../src/model/vocab.js';
 import { initWeights } from '../src/model/weights.js';
+import { startEntryProcess, type EntryProcess } from './helpers/entry-process.js';
 import { option, startFakeDiscord, subcommand, type FakeDiscord, type RecordedRequest } from './fake-discord/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-e2e-tests';
-const STARTUP_MS = 60_000;
 
 let modelDir = path.join(ROOT, 'models/base');
 let tempModelDir: string | undefined;
 /** Per-server data of the bot processes (kept across their restarts, removed at the end). */
 const storageDir = mkdtempSync(path.join(tmpdir(), 'babble-e2e-storage-'));
 
-interface BotProcess {
-  child: ChildProcess;
-  logs: Record<string, unknown>[];
-  stderr: string[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  waitForLog(pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
-}
+type BotProcess = EntryProcess;
 
 /** Starts the real entry point with only the variables given (nothing inherited, so no real token leaks in). */
 function startBotProcess(env: Record<string, string>): BotProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
+  return startEntryProcess({
     env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      DISCORD_TOKEN: '',
-      DISCORD_API_URL: '',
-      DEV_GUILD_ID: '',
-      BABBLE_BACKEND: '',
-      LOG_LEVEL: 'info',
       MODEL_DIR: modelDir,
       STORAGE_URL: `sqlite://${path.join(storageDir, 'babble.sqlite')}`,
       MODELS_DIR: path.join(storageDir, 'models'),
-      RETENTION_DAYS: '',
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const logs: Record<string, unknown>[] = [];
-  const stderr: string[] = [];
-  const waiters = new Set<() => void>();
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    out += chunk;
-    let nl: number;
-    while ((nl = out.indexOf('\n')) >= 0) {
-      const line = out.slice(0, nl);
-      out = out.slice(nl + 1);
-      if (line.trim() === '') continue;
-      try {
-        logs.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        logs.push({ msg: line, notJson: true });
-      }
-    }
-    for (const w of waiters) w();
-  });
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    err += chunk;
-    const parts = err.split('\n');
-    err = parts.pop()!;
-    stderr.push(...parts);
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => {
-      if (err) stderr.push(err);
-      for (const w of waiters) w();
-      resolve({ code, signal });
-    });
-  });
-  return {
-    child,
-    logs,
-    stderr,
-    exited,
-    waitForLog(pred, timeoutMs = STARTUP_MS) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const found = logs.find(pred);
-          if (found) {
-            waiters.delete(check);
-            clearTimeout(timer);
-            resolve(found);
-          } else if (child.exitCode !== null || child.signalCode !== null) {
-            waiters.delete(check);
-            clearTimeout(timer);
-            reject(new Error(`bot exited (${child.exitCode ?? child.signalCode}) before the log line; stderr: ${stderr.join('\n')}; logs: ${JSON.stringify(logs)}`));
-          }
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`no such log line within ${timeoutMs} ms; logs: ${JSON.stringify(logs)}`));
-        }, timeoutMs);
-        waiters.add(check);
-        check();
-      });
-    },
-  };
 }
 
 function isMessageBody(r: RecordedRequest): boolean {
@@ -304,7 +226,7 @@ describe('npm start against the fake Discord', () => {
     expect(bot.logs.some((l) => l.msg === 'command done' && l.command === 'teach' && l.user === user.id)).toBe(true);
 
     expect(JSON.stringify(bot.logs)).not.toContain(MARKER);
-    expect(bot.stderr.join('\n')).not.toContain(MARKER);
+    expect(bot.stderr()).not.toContain(MARKER);
     // Nor an interaction token (they are in the URLs of failed calls).
     for (const token of [seeded.token, taught.token, refused.token]) expect(JSON.stringify(bot.logs)).not.toContain(token);
   });
@@ -361,7 +283,7 @@ describe('npm start refusing to run', () => {
     const p = track(startBotProcess({}));
     const { code } = await p.exited;
     expect(code).toBe(1);
-    const lines = p.stderr.filter((l) => l.trim() !== '');
+    const lines = p.stderr().split('\n').filter((l) => l.trim() !== '');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('DISCORD_TOKEN');
     expect(lines[0]).toContain('https://discord.com/developers/applications');

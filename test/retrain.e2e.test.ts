@@ -7,7 +7,7 @@
  * with SIGKILL during a retrain (its trainer goes too; the restart removes the half-written folder and serves the
  * last complete version) and stopped with SIGTERM during one (exit 0, nothing swapped).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { startEntryProcess, type EntryProcess } from './helpers/entry-process.js';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -57,43 +57,15 @@ const ENV = {
   TRAIN_MIN_LINES: '20',
 };
 
-interface Bot {
-  child: ChildProcess;
-  logs: Record<string, unknown>[];
-  stderr: string[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+type Bot = EntryProcess;
 
 const bots = new Set<Bot>();
 
 /** The real entry point with only the variables given (PATH and HOME aside, nothing is inherited). */
 function startBot(apiUrl: string): Bot {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...ENV, DISCORD_API_URL: apiUrl },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: Record<string, unknown>[] = [];
-  const stderr: string[] = [];
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    out += chunk;
-    const lines = out.split('\n');
-    out = lines.pop()!;
-    for (const line of lines) {
-      if (line.trim() === '') continue;
-      try {
-        logs.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        logs.push({ msg: line, notJson: true });
-      }
-    }
-  });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  const bot = { child, logs, stderr, exited };
+  const bot = startEntryProcess({ env: { ...ENV, DISCORD_API_URL: apiUrl } });
   bots.add(bot);
-  void exited.then(() => bots.delete(bot));
+  void bot.exited.then(() => bots.delete(bot));
   return bot;
 }
 
@@ -110,7 +82,7 @@ async function until<T>(cond: () => T | undefined | false, what: string, timeout
 
 function logLine(bot: Bot, pred: (l: Record<string, unknown>) => boolean, what: string, timeoutMs = 60_000, nth = 1) {
   return until(() => {
-    if (bot.child.exitCode !== null || bot.child.signalCode !== null) throw new Error(`bot exited before ${what}: ${bot.stderr.join('')}`);
+    if (bot.child.exitCode !== null || bot.child.signalCode !== null) throw new Error(`bot exited before ${what}: ${bot.stderr()}`);
     return bot.logs.filter(pred)[nth - 1];
   }, `${what}; logs: ${JSON.stringify(bot.logs.slice(-20))}`, timeoutMs);
 }
