@@ -11,10 +11,10 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createModelCache } from '../src/service/models.js';
+import { createModelCache } from '../src/service/model-cache.js';
 import { createRegistry } from '../src/service/registry.js';
 import { createRetrainManager, loadBaseCorpus, type RetrainOutcome, type TrainingSettings } from '../src/service/retrain.js';
-import { runTraining } from '../src/service/trainer.js';
+import { runTraining } from '../src/training/trainer.js';
 import { serverLikeText, textChars } from './server-text.js';
 
 /** A guild id for the bench's server. */

@@ -1,6 +1,6 @@
 /**
  * Training throughput of the production path: BabyLanguageModel.train (what `npm run train` calls; it runs
- * initBackend, encodes the text and calls train() from src/model/train.ts), batch × seq, a fixed number of steps,
+ * initBackend, encodes the text and calls train() from src/training/train.ts), batch × seq, a fixed number of steps,
  * the rate taken after the warm-up steps from the per-step progress reports.
  */
 import { readFile } from 'node:fs/promises';

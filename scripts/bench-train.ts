@@ -20,9 +20,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerFastKernels, unregisterFastKernels } from '../src/model/kernels.js';
-import { makeBatcher } from '../src/model/batches.js';
-import { train } from '../src/model/train.js';
+import { registerFastKernels, unregisterFastKernels } from '../src/training/fast-kernels.js';
+import { makeBatcher } from '../src/training/batches.js';
+import { train } from '../src/training/train.js';
 import { DEFAULT_VOCAB, normalize } from '../src/model/vocab.js';
 import { EMBEDDING_DIM, LSTM_UNITS, mulberry32 } from '../src/model/weights.js';
 

@@ -16,12 +16,12 @@ import { ConfigError, parseConfig, type Config } from './config.js';
 import { FatalBotError, startBot, type RunningBot } from './discord/app.js';
 import { createLogger, type Logger } from './log.js';
 import { createCollectionService, startRetentionSweeper, type CollectionService, type Sweeper } from './service/collection.js';
-import type { ModelCache } from './service/models.js';
-import { openReplyLimiter, type ReplyLimiter } from './service/ratelimit.js';
+import type { ModelCache } from './service/model-cache.js';
+import { openReplyLimiter, type ReplyLimiter } from './service/rate-limiter.js';
 import type { ModelRegistry } from './service/registry.js';
 import type { TrainingLocks } from './service/lock.js';
 import type { RetrainManager } from './service/retrain.js';
-import type { SharedState } from './service/shared.js';
+import type { SharedState } from './service/redis-coordination.js';
 import { openStore, parseStorageUrl } from './storage/open.js';
 import type { KvStore } from './storage/kv.js';
 
@@ -71,7 +71,7 @@ function errorMessage(error: unknown): string {
  */
 async function loadModels(config: Config, log: Logger): Promise<{ registry: ModelRegistry; models: ModelCache }> {
   const { initBackend } = await import('./model/backend.js');
-  const { createModelCache } = await import('./service/models.js');
+  const { createModelCache } = await import('./service/model-cache.js');
   const { createRegistry } = await import('./service/registry.js');
   const backend = await initBackend(config.backend);
   log.info({ backend: backend.name, reason: backend.reason, skipped: backend.skipped }, `tfjs backend: ${backend.name}`);
@@ -199,7 +199,7 @@ export async function main(options: MainOptions = {}): Promise<number> {
       const location = parseStorageUrl(config.storageUrl);
       if (location.kind === 'redis') {
         // Several processes (shards) on one Redis: one training per server among them, and swaps announced.
-        const { openSharedState } = await import('./service/shared.js');
+        const { openSharedState } = await import('./service/redis-coordination.js');
         shared = await openSharedState({ url: location.url, registry, models, log });
         models = shared.models;
       }

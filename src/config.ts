@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { BackendName } from './model/backend.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
-import type { ReplyLimits } from './service/ratelimit.js';
+import type { ReplyLimits } from './service/rate-limiter.js';
 import { DEFAULT_STORAGE_URL, parseStorageUrl } from './storage/url.js';
 
 export interface Config {

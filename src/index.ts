@@ -8,6 +8,6 @@ export { Vocabulary, DEFAULT_VOCAB, normalize } from './model/vocab.js';
 export { initWeights, weightSpecs, type BabyWeights, type LstmWeights } from './model/weights.js';
 export type { GenerateOptions, GenerateResult } from './model/generate.js';
 export type { ModelMeta } from './model/store.js';
-export type { TrainProgress, TrainResult } from './model/train.js';
+export type { TrainProgress, TrainResult } from './training/train.js';
 export { createGenerationService, InvalidRequestError } from './service/generation.js';
 export type { BabbleRequest, GenerationService, ModelInfo } from './service/types.js';

@@ -10,7 +10,7 @@ import { CACHE_LIMITS, explainCloseCode, explainLoginError, FatalBotError, RESTA
 import { commands } from '../src/discord/commands/index.js';
 import { createLogger, type Logger } from '../src/log.js';
 import type { ModelSource } from '../src/discord/command.js';
-import { createReplyLimiter, memoryCounters, type ReplyLimits } from '../src/service/ratelimit.js';
+import { createReplyLimiter, memoryCounters, type ReplyLimits } from '../src/service/rate-limiter.js';
 import type { GenerationService, ModelInfo } from '../src/service/types.js';
 import { makeGuild, option, startFakeDiscord, type FakeDiscord, type RecordedRequest } from './fake-discord/index.js';
 import { memoryCollection } from './helpers/collection.js';

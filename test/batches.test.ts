@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { makeBatcher, permutation, splitBatch } from '../src/model/batches.js';
+import { makeBatcher, permutation, splitBatch } from '../src/training/batches.js';
 import { mulberry32 } from '../src/model/weights.js';
 
 /** data[i] = i: every id tells where it came from. */

@@ -9,7 +9,7 @@ import babble, { BABBLE_BOUNDS, babbleOptionsProblem } from '../src/discord/comm
 import { helpEmbed, PRIVACY_SUMMARY } from '../src/discord/commands/help.js';
 import { commands } from '../src/discord/commands/index.js';
 import { modelInfoEmbed } from '../src/discord/commands/model.js';
-import { EMBED_LIMITS, embedLength } from '../src/discord/safety.js';
+import { EMBED_LIMITS, embedLength } from '../src/discord/message-rules.js';
 import { silentLogger } from '../src/log.js';
 import { TEACH_MAX_LENGTH } from '../src/service/collection.js';
 import { LIMITS } from '../src/service/generation.js';

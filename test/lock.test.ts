@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { createClient } from '@keyv/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryLocks, redisLocks, tryLock, unlock, type LockRedisClient } from '../src/service/lock.js';
-import { createModelCache } from '../src/service/models.js';
+import { createModelCache } from '../src/service/model-cache.js';
 import { createRegistry } from '../src/service/registry.js';
 import { createRetrainManager, type RetrainManagerOptions, type RetrainOutcome } from '../src/service/retrain.js';
-import { TrainingError } from '../src/service/trainer.js';
+import { TrainingError } from '../src/training/trainer.js';
 
 const REDIS_URL = process.env.REDIS_URL?.trim() || undefined;
 const G1 = '200000000000000001';

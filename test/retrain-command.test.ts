@@ -19,7 +19,7 @@ import { SETTINGS } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { lossChartPng, PNG_SIGNATURE } from '../src/service/loss-chart.js';
 import type { GateResult, RetrainEvent, RetrainJob, RetrainManager, RetrainOutcome, RetrainRequest, StartResult } from '../src/service/retrain.js';
-import type { ProgressFigures } from '../src/service/trainer-protocol.js';
+import type { ProgressFigures } from '../src/training/trainer-protocol.js';
 import { option, startFakeDiscord, subcommand, type FakeDiscord, type RecordedRequest } from './fake-discord/index.js';
 
 const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-retrain-tests';

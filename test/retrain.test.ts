@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { corpusWords } from '../src/model/corpus.js';
 import { PNG_SIGNATURE } from '../src/service/loss-chart.js';
-import { createModelCache, type ModelCache } from '../src/service/models.js';
+import { createModelCache, type ModelCache } from '../src/service/model-cache.js';
 import { createRegistry, type ModelRegistry } from '../src/service/registry.js';
 import {
   createRetrainManager,
@@ -20,9 +20,9 @@ import {
   type RetrainManagerOptions,
   type RetrainOutcome,
 } from '../src/service/retrain.js';
-import { runTraining } from '../src/service/trainer.js';
-import type { RunTrainingOptions } from '../src/service/trainer.js';
-import type { TrainJob } from '../src/service/trainer-protocol.js';
+import { runTraining } from '../src/training/trainer.js';
+import type { RunTrainingOptions } from '../src/training/trainer.js';
+import type { TrainJob } from '../src/training/trainer-protocol.js';
 
 const G1 = '200000000000000001';
 const G2 = '200000000000000002';

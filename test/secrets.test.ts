@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { childEnv, runTraining, TrainingError } from '../src/service/trainer.js';
-import type { TrainJob } from '../src/service/trainer-protocol.js';
+import { childEnv, runTraining, TrainingError } from '../src/training/trainer.js';
+import type { TrainJob } from '../src/training/trainer-protocol.js';
 import { startFakeDiscord, type FakeDiscord } from './fake-discord/index.js';
 import { ROOT, startEntryProcess, type EntryProcess } from './helpers/entry-process.js';
 

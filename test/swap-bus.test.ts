@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createClient } from '@keyv/redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger } from '../src/log.js';
-import { createModelCache, type ModelCache } from '../src/service/models.js';
+import { createModelCache, type ModelCache } from '../src/service/model-cache.js';
 import { createRegistry, type ModelRegistry } from '../src/service/registry.js';
 import { announcingModels, openSwapBus, parseSwapMessage, type SwapBus, type SwapMessage } from '../src/service/swap-bus.js';
 

@@ -4,15 +4,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { fusedKernelsRegistered, registerFastKernels, unregisterFastKernels } from '../src/model/kernels.js';
-import { makeBatcher, type Batch } from '../src/model/batches.js';
+import { fusedKernelsRegistered, registerFastKernels, unregisterFastKernels } from '../src/training/fast-kernels.js';
+import { makeBatcher, type Batch } from '../src/training/batches.js';
 import { buildLayersModel, setModelWeights } from '../src/model/layers.js';
-import { fusedLstmAvailable, lstmForward } from '../src/model/lstm.js';
+import { fusedLstmAvailable, lstmForward } from '../src/training/lstm-gradients.js';
 import { loadLayersModelFromDir, saveModel } from '../src/model/store.js';
 import {
   adamState, adamUpdate, crossEntropyBits, defaultWorkers, dropoutMask, lossAndGradients, PARAMS, startGradientWorker, toTensors, train,
   type Params, type TrainOptions,
-} from '../src/model/train.js';
+} from '../src/training/train.js';
 import { Vocabulary } from '../src/model/vocab.js';
 import { flattenWeights, initWeights, mulberry32, type BabyWeights } from '../src/model/weights.js';
 

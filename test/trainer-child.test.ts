@@ -3,7 +3,7 @@
  * through trainer.ts in trainer.test.ts and retrain.e2e.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
-import { chunkSeconds, FIRST_CHUNK_SECONDS, mixLines } from '../src/service/trainer-child.js';
+import { chunkSeconds, FIRST_CHUNK_SECONDS, mixLines } from '../src/training/trainer-child.js';
 
 describe('chunkSeconds', () => {
   it('starts with the first chunk length and doubles it each chunk', () => {

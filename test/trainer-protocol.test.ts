@@ -11,7 +11,7 @@ import {
   type ChildMessage,
   type ParentMessage,
   type TrainJob,
-} from '../src/service/trainer-protocol.js';
+} from '../src/training/trainer-protocol.js';
 
 const JOB: TrainJob = {
   baseModelDir: 'models/base',

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BabyLanguageModel } from '../src/model/baby.js';
-import { childEnv, runTraining, TrainingError } from '../src/service/trainer.js';
-import type { ProgressFigures, TrainJob } from '../src/service/trainer-protocol.js';
+import { childEnv, runTraining, TrainingError } from '../src/training/trainer.js';
+import type { ProgressFigures, TrainJob } from '../src/training/trainer-protocol.js';
 
 const CORPUS = readFileSync('data/corpus.txt', 'utf8').trim().split('\n');
 const work = mkdtempSync(join(tmpdir(), 'babble-trainer-'));

@@ -18,7 +18,7 @@ import {
 import { TOKEN_HELP } from '../config.js';
 import type { Logger } from '../log.js';
 import type { CollectionService } from '../service/collection.js';
-import type { ReplyLimiter } from '../service/ratelimit.js';
+import type { ReplyLimiter } from '../service/rate-limiter.js';
 import type { ModelRegistry } from '../service/registry.js';
 import type { GenerationService } from '../service/types.js';
 import { attachCollector } from './collector.js';
@@ -28,7 +28,7 @@ import { syncCommands, type SyncResult } from './deploy.js';
 import { createWorkTracker } from './inflight.js';
 import { handleMessage } from './mentions.js';
 import { createInteractionRouter } from './router.js';
-import { noPings } from './safety.js';
+import { noPings } from './message-rules.js';
 
 /**
  * Guilds (interactions in servers, channel cache, the bot leaving a server), GuildMessages (mentions, and

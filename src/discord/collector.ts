@@ -6,12 +6,12 @@
 import { Events, MessageType, type Client, type Message, type PartialMessage } from 'discord.js';
 import type { Logger } from '../log.js';
 import type { CollectionService, IncomingMessage } from '../service/collection.js';
-import type { ReplyLimiter } from '../service/ratelimit.js';
+import type { ReplyLimiter } from '../service/rate-limiter.js';
 import type { ModelSource } from './command.js';
 import type { WorkTracker } from './inflight.js';
-import { checkReplyLimit } from './limits.js';
+import { checkReplyLimit } from './rate-limit-check.js';
 import { shouldAnswer } from './mentions.js';
-import { clampContent, noPingsReply } from './safety.js';
+import { clampContent, noPingsReply } from './message-rules.js';
 
 export interface CollectorContext {
   collection: CollectionService;

@@ -8,8 +8,8 @@
 import type { ButtonInteraction, ChatInputCommandInteraction, RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
 import type { Logger } from '../log.js';
 import type { CollectionService } from '../service/collection.js';
-import type { ModelCache } from '../service/models.js';
-import type { ReplyLimiter } from '../service/ratelimit.js';
+import type { ModelCache } from '../service/model-cache.js';
+import type { ReplyLimiter } from '../service/rate-limiter.js';
 import type { ModelRegistry } from '../service/registry.js';
 import type { RetrainManager } from '../service/retrain.js';
 import type { GenerationService } from '../service/types.js';
@@ -19,7 +19,7 @@ export type ModelSource = Pick<ModelCache, 'serviceFor' | 'install'>;
 
 /**
  * One generation service for every server and DM (tests, tools): nothing is loaded per server, and no version can
- * be swapped in (`install` throws), so it goes without a registry. (Here rather than in service/models.ts, which
+ * be swapped in (`install` throws), so it goes without a registry. (Here rather than in service/model-cache.ts, which
  * loads the model code: the bot checks its configuration before loading TensorFlow.js.)
  */
 export function fixedModels(service: GenerationService): ModelSource {

@@ -5,10 +5,10 @@
 import type { Message } from 'discord.js';
 import type { Logger } from '../log.js';
 import type { CollectionService } from '../service/collection.js';
-import { napMessage, type ReplyLimiter } from '../service/ratelimit.js';
+import { napMessage, type ReplyLimiter } from '../service/rate-limiter.js';
 import type { ModelSource } from './command.js';
-import { checkReplyLimit } from './limits.js';
-import { clampContent, noPingsReply } from './safety.js';
+import { checkReplyLimit } from './rate-limit-check.js';
+import { clampContent, noPingsReply } from './message-rules.js';
 
 /** The parts of a message that decide whether the bot answers it. */
 export interface MessageFacts {

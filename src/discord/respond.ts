@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MessageFlags, PermissionFlagsBits, type APIEmbed, type ChatInputCommandInteraction, type RepliableInteraction } from 'discord.js';
-import { clampContent, noPings } from './safety.js';
+import { clampContent, noPings } from './message-rules.js';
 
 /** A message body: plain text (clamped to 2,000 characters) or content and embeds. */
 export type ReplyBody = string | { content?: string; embeds?: APIEmbed[] };

@@ -4,7 +4,7 @@
  */
 import { MessageFlags, type Interaction, type RepliableInteraction } from 'discord.js';
 import type { Command, CommandContext } from './command.js';
-import { noPings } from './safety.js';
+import { noPings } from './message-rules.js';
 
 export const OOPS = 'Oops, the baby dropped something. Try again?';
 /** What a member is told when the store failed: nothing was done, try again. */

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { initBackend } from './backend.js';
 import { Generator, type GenerateOptions, type GenerateResult } from './generate.js';
 import { loadModel, saveModel, type ModelMeta } from './store.js';
-import { crossEntropyBits, train, type TrainOptions, type TrainResult } from './train.js';
+import { crossEntropyBits, train, type TrainOptions, type TrainResult } from '../training/train.js';
 import { DEFAULT_VOCAB, normalize, Vocabulary } from './vocab.js';
 import { initWeights, type BabyWeights } from './weights.js';
 

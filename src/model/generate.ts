@@ -8,7 +8,7 @@
  * Speed: layer 1's input projection is precomputed per character (embedding · kernel1 + bias1, a [V, 4H] table),
  * so a step is three matrix-vector products — h1 · R1, [h1', h2] · [K2; R2] (the two layer-2 kernels stacked,
  * one product), and h2' · Dense (only when a character is to be sampled) — plus the gate maths of both layers.
- * Nothing is allocated per step. The kernels (simd.ts) run either as a small WebAssembly SIMD module (default) or
+ * Nothing is allocated per step. The kernels (lstm-step-wasm.ts) run either as a small WebAssembly SIMD module (default) or
  * as plain-JS twins that perform the same float32 operations in the same order, so both backends give
  * bit-identical logits and the same text. The gate maths use a float32 exp polynomial (error < 3e-7 against
  * Math.exp-based σ and tanh); probabilities match a tfjs-layers model with the same weights within ~1e-7.
@@ -25,7 +25,7 @@
 /** Discord's message limit: no generated text is ever longer. */
 export const MAX_LENGTH = 2000;
 import { SamplingScratch, createRng, randomSeed, sampleFromLogits } from './sampling.js';
-import { PANEL_COLUMNS, cellJs, instantiateKernels, matvecJs, packPanels, roundUp, type KernelInstance } from './simd.js';
+import { PANEL_COLUMNS, cellJs, instantiateKernels, matvecJs, packPanels, roundUp, type KernelInstance } from './lstm-step-wasm.js';
 import { normalize, type Vocabulary } from './vocab.js';
 import type { BabyWeights } from './weights.js';
 

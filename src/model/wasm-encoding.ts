@@ -1,6 +1,6 @@
 /**
  * The WebAssembly binary encoding primitives shared by the modules this project assembles at run time
- * (simd.ts: the generator's step; cell-kernel.ts: the trainer's kernels): LEB128 integers, sections and names.
+ * (lstm-step-wasm.ts: the generator's step; wasm-kernels.ts: the trainer's kernels): LEB128 integers, sections and names.
  */
 export type Code = number[];
 

@@ -20,10 +20,10 @@ import { DEFAULT_VOCAB, normalize } from '../model/vocab.js';
 import type { Logger } from '../log.js';
 import { CHART_COLORS, lossChartPng } from './loss-chart.js';
 import { memoryLocks, type LockHandle, type TrainingLocks } from './lock.js';
-import type { ModelCache } from './models.js';
+import type { ModelCache } from './model-cache.js';
 import { BASE_SCOPE, isValidScope, RegistryError, type ModelRegistry } from './registry.js';
-import { runTraining as defaultRunTraining, TrainingError, type RunTrainingOptions, type TrainingResult } from './trainer.js';
-import type { HeldOutFigures, ProgressFigures, TrainJob } from './trainer-protocol.js';
+import { runTraining as defaultRunTraining, TrainingError, type RunTrainingOptions, type TrainingResult } from '../training/trainer.js';
+import type { HeldOutFigures, ProgressFigures, TrainJob } from '../training/trainer-protocol.js';
 
 export interface RetrainRequest {
   /** A server id, or "base" for the shared base model. */

@@ -10,7 +10,7 @@
  */
 import { BabyLanguageModel } from '../model/baby.js';
 import type { Logger } from '../log.js';
-import type { ModelCache } from './models.js';
+import type { ModelCache } from './model-cache.js';
 import type { ModelRegistry } from './registry.js';
 
 export const DEFAULT_SWAP_CHANNEL = 'babble:model-swaps';

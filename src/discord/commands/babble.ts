@@ -3,12 +3,12 @@
  * (the base in DMs and for a server without its own).
  */
 import { ApplicationIntegrationType, InteractionContextType, MessageFlags, SlashCommandBuilder } from 'discord.js';
-import { napMessage } from '../../service/ratelimit.js';
+import { napMessage } from '../../service/rate-limiter.js';
 import type { Command } from '../command.js';
-import { checkReplyLimit } from '../limits.js';
+import { checkReplyLimit } from '../rate-limit-check.js';
 import { serverTemperature } from '../mentions.js';
 import { replyWhenReady } from '../respond.js';
-import { noPings } from '../safety.js';
+import { noPings } from '../message-rules.js';
 
 /** Option bounds: in the definition Discord enforces, and checked again here (clients and proxies vary). */
 export const BABBLE_BOUNDS = {

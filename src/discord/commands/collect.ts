@@ -15,7 +15,7 @@ import {
 import type { CollectionChannel } from '../../service/collection.js';
 import type { Command, CommandContext } from '../command.js';
 import { guildOnly, requireManageGuild } from '../respond.js';
-import { clampContent, noPings } from '../safety.js';
+import { clampContent, noPings } from '../message-rules.js';
 
 /** Channel types collection can be switched on in. */
 export const COLLECT_CHANNEL_TYPES = [ChannelType.GuildText, ChannelType.GuildAnnouncement] as const;

@@ -14,7 +14,7 @@ import {
 import type { ForgetResult } from '../../service/collection.js';
 import { buttonId, type Command } from '../command.js';
 import { guildOnly } from '../respond.js';
-import { noPings } from '../safety.js';
+import { noPings } from '../message-rules.js';
 
 export const FORGET_CONFIRM = 'confirm';
 export const FORGET_CANCEL = 'cancel';

@@ -3,7 +3,7 @@
  */
 import { ApplicationIntegrationType, InteractionContextType, MessageFlags, SlashCommandBuilder, type APIEmbed } from 'discord.js';
 import type { Command } from '../command.js';
-import { clampEmbed, noPings } from '../safety.js';
+import { clampEmbed, noPings } from '../message-rules.js';
 
 export const PRIVACY_SUMMARY =
   'Messages are stored only in channels where a server manager switched collection on with /collect; the baby ' +

@@ -10,13 +10,13 @@
  * - `historyFields(history)` / `modelInfoWithHistory(info, history)` for /model info.
  */
 import type { APIEmbed, APIEmbedField, ChatInputCommandInteraction, SlashCommandSubcommandBuilder } from 'discord.js';
-import type { ModelCache } from '../../service/models.js';
+import type { ModelCache } from '../../service/model-cache.js';
 import type { History, ModelRegistry } from '../../service/registry.js';
 import { RegistryError } from '../../service/scope.js';
 import type { RetrainManager } from '../../service/retrain.js';
 import type { ModelInfo } from '../../service/types.js';
 import { guildOnly, replyEphemeral, requireManageGuild } from '../respond.js';
-import { clampEmbed, noPings } from '../safety.js';
+import { clampEmbed, noPings } from '../message-rules.js';
 
 export interface ModelHistoryDeps {
   registry: ModelRegistry;

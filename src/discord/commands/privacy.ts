@@ -5,7 +5,7 @@ import { ApplicationIntegrationType, InteractionContextType, SlashCommandBuilder
 import type { CollectionChannel, PrivacyReport } from '../../service/collection.js';
 import type { Command } from '../command.js';
 import { guildOnly, replyEphemeral } from '../respond.js';
-import { clampEmbed } from '../safety.js';
+import { clampEmbed } from '../message-rules.js';
 
 export function privacyEmbed(report: PrivacyReport, collecting: readonly CollectionChannel[]): APIEmbed {
   const perChannel = report.channels.map((c) => `<#${c.channelId}>: ${c.messages.toLocaleString('en-US')}`).join('\n');

@@ -25,10 +25,10 @@ import { SETTINGS } from '../../config.js';
 import type { Logger } from '../../log.js';
 import type { RetrainEvent, RetrainJob, RetrainOutcome, StartResult } from '../../service/retrain.js';
 import { BASE_SCOPE, RegistryError } from '../../service/scope.js';
-import type { ProgressFigures } from '../../service/trainer-protocol.js';
+import type { ProgressFigures } from '../../training/trainer-protocol.js';
 import type { Command, RetrainContext } from '../command.js';
 import { guildOnly, replyEphemeral, requireManageGuild } from '../respond.js';
-import { clampEmbed, noPings } from '../safety.js';
+import { clampEmbed, noPings } from '../message-rules.js';
 
 export interface RetrainCommandDeps extends RetrainContext {
   log: Pick<Logger, 'info' | 'warn' | 'error'>;

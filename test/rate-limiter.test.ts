@@ -1,5 +1,5 @@
 /**
- * The reply rate limits (src/service/ratelimit.ts): per-user and per-server budgets, who is told, failing open
+ * The reply rate limits (src/service/rate-limiter.ts): per-user and per-server budgets, who is told, failing open
  * when a counter breaks, and on a real redis-server: counts shared between processes, and the in-memory count
  * taking over while Redis is down or hangs.
  */
@@ -20,7 +20,7 @@ import {
   type ReplyLimiter,
   type ReplyLimits,
   type Verdict,
-} from '../src/service/ratelimit.js';
+} from '../src/service/rate-limiter.js';
 
 const LIMITS: ReplyLimits = { userReplies: 3, userSeconds: 60, serverReplies: 5, serverSeconds: 60 };
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   PANEL_COLUMNS, cellJs, exp32, instantiateKernels, kernelModuleBytes, matvecJs, packPanels, roundUp, sigmoid32, tanh32,
   wasmSimdAvailable, type KernelInstance,
-} from '../src/model/simd.js';
+} from '../src/model/lstm-step-wasm.js';
 import { mulberry32 } from '../src/model/weights.js';
 
 const rand = mulberry32(11);

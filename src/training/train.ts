@@ -1,7 +1,7 @@
 /**
  * The production trainer: Embedding → LSTM → Dropout → LSTM → Dropout → Dense(softmax) trained with hand-written
- * gradients on plain tfjs ops (see lstm.ts), on whatever backend is active. On wasm, call `registerFastKernels()`
- * (kernels.ts; backend.ts does it) for the fast path.
+ * gradients on plain tfjs ops (see lstm-gradients.ts), on whatever backend is active. On wasm, call `registerFastKernels()`
+ * (fast-kernels.ts; backend.ts does it) for the fast path.
  *
  * Maths (Keras-exact, weights in Keras layout, see weights.ts):
  * - embedding lookup; LSTM gates i, f, c, o from z = x·W + h·U + b, sigmoid recurrent activation, tanh activation;
@@ -14,20 +14,20 @@
  * Speed: the input projection of all time steps is one matMul per layer (for the first layer a gather from the
  * [V, 4H] table E·W1 + b1, so the embedding never gets a [rows, 32] matMul); the recurrence does one [B, H]·[H, 4H]
  * matMul per step; weight gradients are one matMul each over all steps; nothing uses a transposed matMul. On wasm
- * with the fast kernels (kernels.ts) each LSTM layer is one fused kernel forward and one backward (cell-kernel.ts:
+ * with the fast kernels (fast-kernels.ts) each LSTM layer is one fused kernel forward and one backward (wasm-kernels.ts:
  * per time step one GEMM and one SIMD cell function), the large products use the same GEMM (fused multiply-add
- * where relaxed SIMD is available; lstm.ts matMulBias), and the table gradient is a scatter-add
+ * where relaxed SIMD is available; lstm-gradients.ts matMulBias), and the table gradient is a scatter-add
  * (UnsortedSegmentSum) instead of a one-hot matMul. The optimiser runs on plain Float32Arrays (no tensors), so the
  * data-parallel worker (`workers: 2`, the default on 2 cores) costs one copy of the weights and gradients per step.
  */
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { makeBatcher, splitBatch, type Batch, type Scheme } from './batches.js';
-import { lstmBackward, lstmForward, matMulBias } from './lstm.js';
-import { startGradientWorker, type GradientWorker } from './train-worker.js';
+import { lstmBackward, lstmForward, matMulBias } from './lstm-gradients.js';
+import { startGradientWorker, type GradientWorker } from './gradient-worker.js';
 
 export { startGradientWorker, type GradientWorker };
-import { DROPOUT_RATE, initWeights, mulberry32, type BabyWeights } from './weights.js';
+import { DROPOUT_RATE, initWeights, mulberry32, type BabyWeights } from '../model/weights.js';
 
 export interface TrainOptions {
   /** Encoded training text (ids from Vocabulary.encode of normalised lines joined by '\n'). */
@@ -70,7 +70,7 @@ export interface TrainOptions {
    */
   workers?: 1 | 2;
   /**
-   * A worker from `startGradientWorker(tf.getBackend())` (train-worker.ts) to compute the second half with, left
+   * A worker from `startGradientWorker(tf.getBackend())` (gradient-worker.ts) to compute the second half with, left
    * running afterwards: callers that train in many short calls (chunks of a retrain) pay its start-up (~0.5–1 s)
    * once. Used when `workers` is 2, which it makes the default.
    */
@@ -316,7 +316,7 @@ function stepRandom(seed: number, step: number, replica = 0): () => number {
 
 /**
  * Loss and gradients of one batch for parameters given as plain arrays (PARAMS order, `shapes`), as plain arrays:
- * the tensors live only inside this call. Used by the main thread and by the worker (train-worker.ts).
+ * the tensors live only inside this call. Used by the main thread and by the worker (gradient-worker.ts).
  */
 export function gradientArrays(
   params: readonly Float32Array[],

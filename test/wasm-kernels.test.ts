@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { fusedKernelsSupported, fusedModuleBytes, LSTM_BACKWARD, LSTM_FORWARD, MATMUL, type FusedFunctions } from '../src/model/cell-kernel.js';
-import { ADDED_KERNEL_NAMES, fusedKernelsRegistered, registerFastKernels, unregisterFastKernels } from '../src/model/kernels.js';
-import { lstmBackward, lstmForward } from '../src/model/lstm.js';
+import { fusedKernelsSupported, fusedModuleBytes, LSTM_BACKWARD, LSTM_FORWARD, MATMUL, type FusedFunctions } from '../src/training/wasm-kernels.js';
+import { ADDED_KERNEL_NAMES, fusedKernelsRegistered, registerFastKernels, unregisterFastKernels } from '../src/training/fast-kernels.js';
+import { lstmBackward, lstmForward } from '../src/training/lstm-gradients.js';
 import { mulberry32 } from '../src/model/weights.js';
 
 const rand = mulberry32(99);

@@ -11,7 +11,7 @@
  *
  * Batches depend only on (data, options, seed, step index): the same seed gives the same batches.
  */
-import { mulberry32 } from './weights.js';
+import { mulberry32 } from '../model/weights.js';
 
 export type Scheme = 'seq' | 'window';
 

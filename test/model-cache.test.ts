@@ -9,7 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BabyLanguageModel } from '../src/model/baby.js';
 import { loadModel, saveModel, type LoadedModel } from '../src/model/store.js';
 import type { BabyWeights } from '../src/model/weights.js';
-import { createModelCache, type ModelCache } from '../src/service/models.js';
+import { createModelCache, type ModelCache } from '../src/service/model-cache.js';
 import { createRegistry, type ModelRegistry } from '../src/service/registry.js';
 
 const A = '100000000000000001';

@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/log.js';
-import { createModelCache } from '../src/service/models.js';
+import { createModelCache } from '../src/service/model-cache.js';
 import { createRegistry } from '../src/service/registry.js';
-import { openSharedState } from '../src/service/shared.js';
+import { openSharedState } from '../src/service/redis-coordination.js';
 
 const REDIS_URL = process.env.REDIS_URL?.trim() || undefined;
 const G1 = '200000000000000001';

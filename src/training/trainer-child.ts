@@ -22,8 +22,8 @@
 import { setPriority } from 'node:os';
 import { BabyLanguageModel, encodeTrainingText } from '../model/baby.js';
 import { initBackend, tf } from '../model/backend.js';
-import { makeBatcher } from '../model/batches.js';
-import { startGradientWorker, type GradientWorker } from '../model/train.js';
+import { makeBatcher } from './batches.js';
+import { startGradientWorker, type GradientWorker } from './train.js';
 import { mulberry32 } from '../model/weights.js';
 import {
   downsampleCurve,

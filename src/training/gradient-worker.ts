@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import type { Batch, Scheme } from './batches.js';
-import { mulberry32 } from './weights.js';
+import { mulberry32 } from '../model/weights.js';
 
 const WORKER_FLAG = 'babbleGradientWorker';
 
@@ -47,7 +47,7 @@ export interface GradientWorker {
 /** Starts a worker on `backend` ('wasm' registers the fast kernels there too) and waits until it is ready. */
 export async function startGradientWorker(backend: string): Promise<GradientWorker> {
   const isTs = import.meta.url.endsWith('.ts');
-  const url = new URL(isTs ? './train-worker.ts' : './train-worker.js', import.meta.url);
+  const url = new URL(isTs ? './gradient-worker.ts' : './gradient-worker.js', import.meta.url);
   const data = { [WORKER_FLAG]: true, backend };
   // From TypeScript sources (tsx, vitest) the worker registers tsx's loader in its own thread first: on Node 20
   // neither inherited nor explicit `--import tsx` applies to a worker's entry module.
@@ -112,7 +112,7 @@ async function serve(backend: string): Promise<void> {
     if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} failed to initialise`);
     await tf.ready();
     if (backend === 'wasm') {
-      const { registerFastKernels } = await import('./kernels.js');
+      const { registerFastKernels } = await import('./fast-kernels.js');
       registerFastKernels();
     }
   } catch (err) {

@@ -8,16 +8,16 @@
  * the recurrence z_t = xw_t + h_{t-1}·U with gates i, f, g(c), o in the Keras column order, recurrent activation
  * sigmoid, activation tanh: c_t = f*c_{t-1} + i*g, h_t = o*tanh(c_t).
  *
- * Two implementations behind one API: on the wasm backend with the fast kernels registered (kernels.ts) and a
+ * Two implementations behind one API: on the wasm backend with the fast kernels registered (fast-kernels.ts) and a
  * unit count that is a multiple of 8, the whole recurrence of a layer is one fused kernel call forward and one
- * backward (cell-kernel.ts: per step one matMul and one WebAssembly SIMD cell function); anywhere else (cpu,
+ * backward (wasm-kernels.ts: per step one matMul and one WebAssembly SIMD cell function); anywhere else (cpu,
  * tfjs-node, stock wasm) the same maths runs as plain tfjs ops. Both give the same numbers to float32 rounding.
  *
  * Nothing here is wrapped in `tf.tidy`: call it inside one (the trainer wraps a whole step).
  */
 import * as tf from '@tensorflow/tfjs';
-import { GEMM_PANEL, LSTM_BACKWARD, LSTM_FORWARD, MATMUL } from './cell-kernel.js';
-import { fusedKernelsRegistered } from './kernels.js';
+import { GEMM_PANEL, LSTM_BACKWARD, LSTM_FORWARD, MATMUL } from './wasm-kernels.js';
+import { fusedKernelsRegistered } from './fast-kernels.js';
 
 /** What the backward pass needs from the forward pass. Opaque to callers. */
 export type LstmTape = OpsTape | FusedTape;
@@ -86,7 +86,7 @@ export function fusedLstmAvailable(units: number): boolean {
 }
 
 /**
- * a·b (+ bias) for 2-D float32 tensors: the fused module's GEMM (cell-kernel.ts, BabbleMatMul) on wasm with the fast
+ * a·b (+ bias) for 2-D float32 tensors: the fused module's GEMM (wasm-kernels.ts, BabbleMatMul) on wasm with the fast
  * kernels when b's column count is a multiple of 8, else tf.matMul (+ tf.add).
  */
 export function matMulBias(a: tf.Tensor2D, b: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor2D {

@@ -20,7 +20,7 @@
  *   scatter_add(src, ids, dst, rows, cols) — dst[ids[r], :] += src[r, :]; cols a multiple of 4
  * σ(x) = 1 / (1 + exp(−x)), tanh(x) = 1 − 2 / (1 + exp(2x)), exp the Cephes expf polynomial (~1e-7 relative).
  *
- * tfjs kernels built on them (kernels.ts registers them for the 'wasm' backend only; units a multiple of 8):
+ * tfjs kernels built on them (fast-fast-kernels.ts registers them for the 'wasm' backend only; units a multiple of 8):
  *   BabbleLstmForward  inputs {xw [T·B, 4H], u [H, 4H], h0? [B, H], c0? [B, H]}, attrs {steps: T}
  *       → [outputs [T·B, H] (h_1..h_T), hPrev [T·B, H] (h_0..h_{T−1}), cs [(T+1)·B, H] (c_0..c_T),
  *          gates [T·B, 4H], tcs [T·B, H]]; per step one gemm (xw_t + h_{t−1}·U) and one lstm_fwd.
@@ -34,7 +34,7 @@ import { setFlagsFromString } from 'node:v8';
 import * as tf from '@tensorflow/tfjs';
 import { util } from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-import { sleb, section, uleb, wasmName, type Code } from './wasm-encoding.js';
+import { sleb, section, uleb, wasmName, type Code } from '../model/wasm-encoding.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The encoder.
@@ -671,7 +671,7 @@ const lstmBackwardKernel: RawKernel = ({ inputs, backend, attrs }) => {
 
 /**
  * C = A·B (+ bias), 2-D float32, B's column count a multiple of 8: B is packed, then one `gemm` call. The trainer's
- * large products use it (lstm.ts: matMulBias); other shapes go through tf.matMul.
+ * large products use it (lstm-gradients.ts: matMulBias); other shapes go through tf.matMul.
  */
 const matMulKernel: RawKernel = ({ inputs, backend }) => {
   const fns = need(backend);
@@ -757,7 +757,7 @@ export interface FusedKernelSpec {
   kernelFunc: KernelFunc;
 }
 
-/** The kernels this module adds to the wasm backend (kernels.ts registers them). */
+/** The kernels this module adds to the wasm backend (fast-fast-kernels.ts registers them). */
 export const FUSED_KERNELS: readonly FusedKernelSpec[] = [
   { name: LSTM_FORWARD, kernelFunc: lstmForwardKernel as unknown as KernelFunc },
   { name: LSTM_BACKWARD, kernelFunc: lstmBackwardKernel as unknown as KernelFunc },

@@ -7,7 +7,7 @@
  * - Concat: row runs copied inside the wasm heap (the stock kernel makes two typed-array views per run).
  * - Tanh: the stock kernel is a scalar loop ~10× slower than XNNPACK's Sigmoid; here tanh(x) = 2·σ(2x) − 1 with
  *   the stock (vectorised) Multiply, Sigmoid and Sub kernels.
- * - Transpose (2-D after dropping size-1 axes): 4×4 SIMD blocks (cell-kernel.ts; a cache-blocked JS copy without
+ * - Transpose (2-D after dropping size-1 axes): 4×4 SIMD blocks (wasm-kernels.ts; a cache-blocked JS copy without
  *   WebAssembly SIMD) instead of the stock element loop.
  * - BatchMatMul with transposeA/transposeB: the stock kernel runs a scalar loop for those (~20× slower than
  *   XNNPACK); here the operand is transposed first, then the stock kernel multiplies with no transpose flag.
@@ -17,13 +17,13 @@
  *
  * Anything these do not handle (other dtypes, ranks or permutations) goes to the stock kernel.
  * `registerFastKernels()` needs the wasm backend initialised (`tf.ready()` after `setBackend('wasm')`). It also adds
- * the kernels of cell-kernel.ts (fused LSTM forward/backward, a GEMM, UnsortedSegmentSum) when WebAssembly SIMD
+ * the kernels of wasm-kernels.ts (fused LSTM forward/backward, a GEMM, UnsortedSegmentSum) when WebAssembly SIMD
  * is available; `unregisterFastKernels()` removes them again.
  */
 import * as tf from '@tensorflow/tfjs';
 import { backend_util, broadcast_util, slice_util, util } from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-import { FUSED_KERNELS, LSTM_BACKWARD, LSTM_FORWARD, MATMUL, fusedFunctions, transposeInto, type WasmBackendLike } from './cell-kernel.js';
+import { FUSED_KERNELS, LSTM_BACKWARD, LSTM_FORWARD, MATMUL, fusedFunctions, transposeInto, type WasmBackendLike } from './wasm-kernels.js';
 
 const BACKEND = 'wasm';
 
@@ -184,7 +184,7 @@ const fastTanh: RawKernel = (args) => {
   return { dataId: out.dataId, dtype: out.dtype, shape: x.shape };
 };
 
-/** [rows, cols] → [cols, rows], float32 or int32: 4×4 SIMD blocks (cell-kernel.ts), else blocked JS. */
+/** [rows, cols] → [cols, rows], float32 or int32: 4×4 SIMD blocks (wasm-kernels.ts), else blocked JS. */
 function transpose2d(backend: WasmBackend, x: TensorInfo, rows: number, cols: number, outShape: number[]): TensorInfo {
   const out = backend.makeOutput(outShape, x.dtype);
   if (transposeInto(backend as unknown as WasmBackendLike, offsetOf(backend, x), offsetOf(backend, out), rows, cols)) return out;
@@ -357,13 +357,13 @@ export function fastKernelsRegistered(): boolean {
 
 /**
  * Names of the kernels added (not replaced) for the wasm backend when it supports WebAssembly SIMD: the fused LSTM
- * kernels of cell-kernel.ts and `UnsortedSegmentSum` (absent from stock tfjs-backend-wasm 4.22).
+ * kernels of wasm-kernels.ts and `UnsortedSegmentSum` (absent from stock tfjs-backend-wasm 4.22).
  */
 export const ADDED_KERNEL_NAMES: readonly string[] = FUSED_KERNELS.map((k) => k.name);
 
 let added: string[] = [];
 
-/** Whether the fused LSTM kernels (cell-kernel.ts) are registered for wasm now: the trainer's fast path. */
+/** Whether the fused LSTM kernels (wasm-kernels.ts) are registered for wasm now: the trainer's fast path. */
 export function fusedKernelsRegistered(): boolean {
   return stock !== undefined && [LSTM_FORWARD, LSTM_BACKWARD, MATMUL].every((name) => added.includes(name));
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { FAST_KERNEL_NAMES, fastKernelsRegistered, registerFastKernels, unregisterFastKernels } from '../src/model/kernels.js';
+import { FAST_KERNEL_NAMES, fastKernelsRegistered, registerFastKernels, unregisterFastKernels } from '../src/training/fast-kernels.js';
 import { mulberry32 } from '../src/model/weights.js';
 
 const rand = mulberry32(2024);

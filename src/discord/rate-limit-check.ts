@@ -4,7 +4,7 @@
  * mentions is one log line per window at info, not one per message).
  */
 import type { Logger } from '../log.js';
-import type { ReplyLimiter, ReplyRequest, Verdict } from '../service/ratelimit.js';
+import type { ReplyLimiter, ReplyRequest, Verdict } from '../service/rate-limiter.js';
 
 export async function checkReplyLimit(
   limiter: ReplyLimiter | undefined,

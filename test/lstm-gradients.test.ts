@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { fusedLstmAvailable, inputProjection, lstmBackward, lstmForward, matMulBias } from '../src/model/lstm.js';
-import { registerFastKernels, unregisterFastKernels } from '../src/model/kernels.js';
+import { fusedLstmAvailable, inputProjection, lstmBackward, lstmForward, matMulBias } from '../src/training/lstm-gradients.js';
+import { registerFastKernels, unregisterFastKernels } from '../src/training/fast-kernels.js';
 import { mulberry32 } from '../src/model/weights.js';
 
 function randomArray(n: number, rand: () => number, scale = 1): Float32Array {
@@ -37,7 +37,7 @@ function referenceLstm(xw: tf.Tensor2D, u: tf.Tensor2D, steps: number, h0: tf.Te
   return { outputs: tf.concat(hs, 0) as tf.Tensor2D, h, c };
 }
 
-/** `units` 8 on wasm with the fast kernels takes the fused kernels (cell-kernel.ts); every other case plain ops. */
+/** `units` 8 on wasm with the fast kernels takes the fused kernels (wasm-kernels.ts); every other case plain ops. */
 const BACKENDS: { name: string; backend: string; fast: boolean; units: number; fused: boolean }[] = [
   { name: 'cpu', backend: 'cpu', fast: false, units: 6, fused: false },
   { name: 'wasm (stock kernels)', backend: 'wasm', fast: false, units: 8, fused: false },

@@ -9,7 +9,7 @@ import { createClient } from '@keyv/redis';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../storage/redis.js';
 import { DEFAULT_LOCK_PREFIX, redisLocks, type TrainingLocks } from './lock.js';
-import type { ModelCache } from './models.js';
+import type { ModelCache } from './model-cache.js';
 import type { ModelRegistry } from './registry.js';
 import { announcingModels, DEFAULT_SWAP_CHANNEL, openSwapBus, type SwapBus } from './swap-bus.js';
 
