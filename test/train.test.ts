@@ -9,10 +9,9 @@ import { makeBatcher, type Batch } from '../src/training/batches.js';
 import { buildLayersModel, setModelWeights } from '../src/model/layers.js';
 import { fusedLstmAvailable, lstmForward } from '../src/training/lstm-gradients.js';
 import { loadLayersModelFromDir, saveModel } from '../src/model/store.js';
-import {
-  adamState, adamUpdate, crossEntropyBits, defaultWorkers, dropoutMask, lossAndGradients, PARAMS, startGradientWorker, toTensors, train,
-  type Params, type TrainOptions,
-} from '../src/training/train.js';
+import { startGradientWorker } from '../src/training/gradient-worker.js';
+import { dropoutMask, lossAndGradients, PARAMS, toTensors, type Params } from '../src/training/gradients.js';
+import { adamState, adamUpdate, crossEntropyBits, defaultWorkers, train, type TrainOptions } from '../src/training/train.js';
 import { Vocabulary } from '../src/model/vocab.js';
 import { flattenWeights, initWeights, mulberry32, type BabyWeights } from '../src/model/weights.js';
 

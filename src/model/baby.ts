@@ -8,10 +8,10 @@
  *   const again = await BabyLanguageModel.load('models/mine');
  */
 import { createHash } from 'node:crypto';
-import { initBackend } from './backend.js';
 import { Generator, type GenerateOptions, type GenerateResult } from './generate.js';
 import { loadModel, saveModel, type ModelMeta } from './store.js';
 import { crossEntropyBits, train, type TrainOptions, type TrainResult } from '../training/train.js';
+import { initTrainingBackend } from '../training/training-backend.js';
 import { DEFAULT_VOCAB, normalize, Vocabulary } from './vocab.js';
 import { initWeights, type BabyWeights } from './weights.js';
 
@@ -83,7 +83,7 @@ export class BabyLanguageModel {
 
   /** Trains (or fine-tunes) on text, one utterance per line. The vocabulary stays the same. */
   async train(text: string | readonly string[], options: BabyTrainOptions = {}): Promise<BabyTrainReport> {
-    await initBackend();
+    await initTrainingBackend();
     const { data, text: normalised } = encodeTrainingText(text, this.vocab);
     if (data.length < 2) throw new Error('training text is empty after normalisation');
     // A short text still trains: the slice length shrinks to fit at least one slice.
@@ -97,7 +97,7 @@ export class BabyLanguageModel {
 
   /** Held-out bits per character of text (one utterance per line). */
   async bitsPerChar(text: string | readonly string[]): Promise<number> {
-    await initBackend();
+    await initTrainingBackend();
     const { data } = encodeTrainingText(text, this.vocab);
     return crossEntropyBits(this.#weights, data);
   }

@@ -5,7 +5,6 @@
  */
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
-import { registerFastKernels } from '../training/fast-kernels.js';
 
 export type BackendName = 'node' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['node', 'wasm', 'cpu'];
@@ -53,7 +52,6 @@ async function tryBackend(name: BackendName): Promise<void> {
       if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialise');
       await tf.ready();
     });
-    registerFastKernels(); // faster replacements for slow stock wasm kernels (fast-kernels.ts)
   } else {
     if (!(await tf.setBackend('cpu'))) throw new Error('cpu backend failed to initialise');
   }

@@ -23,6 +23,7 @@
  *   Error against Math.exp/tanh: ~1e-7 relative for exp, < 2e-7 absolute for σ and tanh.
  */
 import { sleb, section, uleb, wasmName } from './wasm-encoding.js';
+import { C1, C2, EXP_HI, EXP_LO, EXP_POLY, LOG2E, ROUND_MAGIC } from './exp-constants.js';
 
 /** Columns per panel (eight f32x4 accumulators). Column counts given to `matvec` must be multiples of this. */
 export const PANEL_COLUMNS = 32;
@@ -36,19 +37,7 @@ export function roundUp(n: number, m: number): number {
 // Constants shared by the wasm module and the JS twins (float32 values).
 
 const fr = Math.fround;
-const EXP_LO = -87;
-const EXP_HI = 88;
-const LOG2E = fr(1.44269504088896341);
-/** 1.5 · 2^23: adding and subtracting it rounds a float32 of magnitude < 2^22 to an integer, ties to even. */
-const ROUND_MAGIC = 12582912;
-const C1 = fr(0.693359375);
-const C2 = fr(-2.12194440e-4);
-const P0 = fr(1.9875691500e-4);
-const P1 = fr(1.3981999507e-3);
-const P2 = fr(8.3334519073e-3);
-const P3 = fr(4.1665795894e-2);
-const P4 = fr(1.6666665459e-1);
-const P5 = fr(5.0000001201e-1);
+const [P0, P1, P2, P3, P4, P5] = EXP_POLY as [number, number, number, number, number, number];
 /** POW2[n + 127] = 2^n for n in −126..127 (exact in float64 and float32). */
 const POW2 = Float64Array.from({ length: 255 }, (_, k) => 2 ** (k - 127));
 

@@ -22,25 +22,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { backend_util, broadcast_util, slice_util, util } from '@tensorflow/tfjs';
-import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-import { FUSED_KERNELS, LSTM_BACKWARD, LSTM_FORWARD, MATMUL, fusedFunctions, transposeInto, type WasmBackendLike } from './wasm-kernels.js';
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import { offsetOf, type RawKernel as WasmRawKernel, type WasmBackend } from './wasm-backend.js';
+import { FUSED_KERNELS, LSTM_BACKWARD, LSTM_FORWARD, MATMUL, fusedFunctions, transposeInto } from './wasm-kernels.js';
 
 const BACKEND = 'wasm';
 
-/** The parts of tfjs-backend-wasm's BackendWasm these kernels use. */
-interface WasmBackend {
-  wasm: { HEAPU8: Uint8Array; HEAPF32: Float32Array };
-  dataIdMap: { get(dataId: object): { id: number; memoryOffset: number; shape: number[]; dtype: string } };
-  makeOutput(shape: number[], dtype: string, memoryOffset?: number | null, values?: Float32Array): TensorInfo;
-  disposeData(dataId: object, force?: boolean): boolean;
-}
-
-interface KernelArgs {
-  inputs: Record<string, TensorInfo | undefined> | TensorInfo[];
-  backend: WasmBackend;
-  attrs?: NamedAttrMap;
-}
-type RawKernel = (args: KernelArgs) => TensorInfo | TensorInfo[];
+/** Kernels here take named inputs, except Concat (a list). */
+type RawKernel = WasmRawKernel<Record<string, TensorInfo | undefined> | TensorInfo[]>;
 
 const REPLACED = ['Slice', 'SplitV', 'Unpack', 'Concat', 'Tanh', 'Transpose', 'BatchMatMul', 'Sum', 'GatherV2'] as const;
 type Replaced = (typeof REPLACED)[number];
@@ -56,10 +45,6 @@ function stockFunc(name: string): RawKernel {
 
 function bytesPerElement(dtype: string): number {
   return dtype === 'bool' ? 1 : 4;
-}
-
-function offsetOf(backend: WasmBackend, t: TensorInfo): number {
-  return backend.dataIdMap.get(t.dataId).memoryOffset;
 }
 
 /** Copies the box [begin, begin + size) of x into a new tensor, one contiguous run of the innermost axes at a time. */
@@ -187,7 +172,7 @@ const fastTanh: RawKernel = (args) => {
 /** [rows, cols] → [cols, rows], float32 or int32: 4×4 SIMD blocks (wasm-kernels.ts), else blocked JS. */
 function transpose2d(backend: WasmBackend, x: TensorInfo, rows: number, cols: number, outShape: number[]): TensorInfo {
   const out = backend.makeOutput(outShape, x.dtype);
-  if (transposeInto(backend as unknown as WasmBackendLike, offsetOf(backend, x), offsetOf(backend, out), rows, cols)) return out;
+  if (transposeInto(backend, offsetOf(backend, x), offsetOf(backend, out), rows, cols)) return out;
   const heap = backend.wasm.HEAPF32; // 4-byte elements; read after makeOutput
   const src = offsetOf(backend, x) >>> 2;
   const dst = offsetOf(backend, out) >>> 2;
@@ -389,7 +374,7 @@ export function registerFastKernels(): boolean {
     tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc: FAST[name] as unknown as KernelFunc });
   }
   added = [];
-  if (fusedFunctions(backend as unknown as WasmBackendLike)) {
+  if (fusedFunctions(backend as unknown as WasmBackend)) {
     for (const { name, kernelFunc } of FUSED_KERNELS) {
       if (tf.getKernel(name, BACKEND)) continue; // e.g. a later tfjs with its own UnsortedSegmentSum
       tf.registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc });

@@ -12,13 +12,14 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import * as tf from '@tensorflow/tfjs';
 import type { Batch, Scheme } from './batches.js';
 import { mulberry32 } from '../model/weights.js';
+import { gradientArrays } from './gradients.js';
 
 const WORKER_FLAG = 'babbleGradientWorker';
 
 export interface GradientRequest {
   type: 'step';
   id: number;
-  /** Weights in PARAMS order (train.ts) with their shapes. */
+  /** Weights in PARAMS order (gradients.ts) with their shapes. */
   params: Float32Array[];
   shapes: number[][];
   batch: Batch;
@@ -119,7 +120,6 @@ async function serve(backend: string): Promise<void> {
     port.postMessage({ type: 'error', id: -1, message: err instanceof Error ? err.message : String(err) });
     return;
   }
-  const { gradientArrays } = await import('./train.js');
   port.postMessage({ type: 'ready', backend: tf.getBackend() });
   port.on('message', (msg: GradientRequest) => {
     try {

@@ -21,10 +21,11 @@
  */
 import { setPriority } from 'node:os';
 import { BabyLanguageModel, encodeTrainingText } from '../model/baby.js';
-import { initBackend, tf } from '../model/backend.js';
+import { tf } from '../model/backend.js';
 import { makeBatcher } from './batches.js';
-import { startGradientWorker, type GradientWorker } from './train.js';
+import { startGradientWorker, type GradientWorker } from './gradient-worker.js';
 import { mulberry32 } from '../model/weights.js';
+import { initTrainingBackend } from './training-backend.js';
 import {
   downsampleCurve,
   parseParentMessage,
@@ -103,7 +104,7 @@ export async function runJob(job: TrainJob, emit: (m: ChildMessage) => Promise<v
     phase[name] = (now - mark) / 1000;
     mark = now;
   };
-  await initBackend();
+  await initTrainingBackend();
   const model = await BabyLanguageModel.load(job.baseModelDir);
   lap('load');
   const before = await figures(model, job);

@@ -20,7 +20,7 @@
  *   scatter_add(src, ids, dst, rows, cols) — dst[ids[r], :] += src[r, :]; cols a multiple of 4
  * σ(x) = 1 / (1 + exp(−x)), tanh(x) = 1 − 2 / (1 + exp(2x)), exp the Cephes expf polynomial (~1e-7 relative).
  *
- * tfjs kernels built on them (fast-fast-kernels.ts registers them for the 'wasm' backend only; units a multiple of 8):
+ * tfjs kernels built on them (fast-kernels.ts registers them for the 'wasm' backend only; units a multiple of 8):
  *   BabbleLstmForward  inputs {xw [T·B, 4H], u [H, 4H], h0? [B, H], c0? [B, H]}, attrs {steps: T}
  *       → [outputs [T·B, H] (h_1..h_T), hPrev [T·B, H] (h_0..h_{T−1}), cs [(T+1)·B, H] (c_0..c_T),
  *          gates [T·B, 4H], tcs [T·B, H]]; per step one gemm (xw_t + h_{t−1}·U) and one lstm_fwd.
@@ -35,6 +35,8 @@ import * as tf from '@tensorflow/tfjs';
 import { util } from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { sleb, section, uleb, wasmName, type Code } from '../model/wasm-encoding.js';
+import { offsetOf, wasmBackend, type RawKernel, type WasmBackend } from './wasm-backend.js';
+import { C1, C2, EXP_HI, EXP_LO, EXP_POLY, LOG2E, ROUND_MAGIC } from '../model/exp-constants.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The encoder.
@@ -78,15 +80,7 @@ function shuffle(a: Code, b: Code, lanes: [number, number, number, number]): Cod
 const doWhile = (body: Code, cond: Code): Code => [0x03, 0x40, ...body, ...cond, 0x0d, 0, 0x0b];
 const locals = (...groups: [count: number, type: number][]): Code => [...uleb(groups.length), ...groups.flatMap(([n, t]) => [...uleb(n), t])];
 
-// Cephes expf constants (float32).
-const fr = Math.fround;
-const EXP_LO = -87;
-const EXP_HI = 88;
-const LOG2E = fr(1.44269504088896341);
-const ROUND_MAGIC = 12582912; // 1.5·2^23: x + M − M rounds to an integer, ties to even
-const C1 = fr(0.693359375);
-const C2 = fr(-2.12194440e-4);
-const P = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1].map(fr);
+const P = EXP_POLY;
 
 /** Temporaries an inlined exp needs: four v128 locals. */
 interface ExpTemps { x: number; n: number; r: number; y: number }
@@ -423,21 +417,6 @@ export function fusedModuleBytes(fma = false, mr = 4): Uint8Array {
 // ---------------------------------------------------------------------------------------------------------------
 // Instances on the wasm backend's memory.
 
-/** The parts of tfjs-backend-wasm's BackendWasm used here. */
-export interface WasmBackendLike {
-  wasm: {
-    HEAPU8: Uint8Array;
-    HEAPF32: Float32Array;
-    asm?: { memory?: object };
-    tfjs: { disposeData(id: number): void };
-  };
-  dataIdMap: {
-    get(dataId: object): { id: number; memoryOffset: number; shape: number[]; dtype: string };
-    delete(dataId: object): boolean;
-  };
-  makeOutput(shape: number[], dtype: string, memoryOffset?: number | null, values?: Float32Array): TensorInfo;
-  disposeData(dataId: object, force?: boolean): boolean;
-}
 
 export interface FusedFunctions {
   lstm_fwd(z: number, cp: number, cn: number, h: number, gates: number, tc: number, rows: number, units: number): void;
@@ -498,7 +477,7 @@ export function fusedUsesFma(): boolean {
 }
 
 /** The fused functions bound to this wasm backend's memory, or null (no SIMD, or not a wasm backend). */
-export function fusedFunctions(backend: WasmBackendLike): FusedFunctions | null {
+export function fusedFunctions(backend: WasmBackend): FusedFunctions | null {
   let fns = instances.get(backend);
   if (fns === undefined) {
     fns = null;
@@ -517,11 +496,6 @@ export function fusedFunctions(backend: WasmBackendLike): FusedFunctions | null 
   return fns;
 }
 
-/** The wasm backend when it is registered and initialised, else undefined. */
-export function wasmBackend(): WasmBackendLike | undefined {
-  const registry = tf.engine().registry as Record<string, unknown>;
-  return registry.wasm as WasmBackendLike | undefined;
-}
 
 /** Whether the fused module runs here (WebAssembly SIMD and an initialised wasm backend). */
 export function fusedKernelsSupported(): boolean {
@@ -532,23 +506,17 @@ export function fusedKernelsSupported(): boolean {
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers on tensors of the wasm backend.
 
-function offsetOf(backend: WasmBackendLike, t: TensorInfo): number {
-  return backend.dataIdMap.get(t.dataId).memoryOffset;
-}
-
-function zeroFill(backend: WasmBackendLike, t: TensorInfo): void {
+function zeroFill(backend: WasmBackend, t: TensorInfo): void {
   const start = offsetOf(backend, t);
   backend.wasm.HEAPU8.fill(0, start, start + 4 * util.sizeFromShape(t.shape));
 }
 
-function copyInto(backend: WasmBackendLike, src: TensorInfo, dstAddress: number): void {
+function copyInto(backend: WasmBackend, src: TensorInfo, dstAddress: number): void {
   const s = offsetOf(backend, src);
   backend.wasm.HEAPU8.copyWithin(dstAddress, s, s + 4 * util.sizeFromShape(src.shape));
 }
 
-type RawKernel = (args: { inputs: Record<string, TensorInfo | undefined>; backend: WasmBackendLike; attrs?: Record<string, unknown> }) => TensorInfo | TensorInfo[];
-
-function need(backend: WasmBackendLike): FusedFunctions {
+function need(backend: WasmBackend): FusedFunctions {
   const fns = fusedFunctions(backend);
   if (!fns) throw new Error('cell-kernel: WebAssembly SIMD is not available');
   return fns;
@@ -562,12 +530,12 @@ function checkFloat(name: string, t: TensorInfo | undefined, shape: number[]): v
 }
 
 /** A scratch float32 buffer of n values (dispose with backend.disposeData). */
-function scratch(backend: WasmBackendLike, n: number): TensorInfo {
+function scratch(backend: WasmBackend, n: number): TensorInfo {
   return backend.makeOutput([n], 'float32');
 }
 
 /** B [k, n] (row stride ldb, n a multiple of 8) packed into a new scratch buffer for `gemm`. */
-function packed(backend: WasmBackendLike, fns: FusedFunctions, b: number, ldb: number, k: number, n: number): TensorInfo {
+function packed(backend: WasmBackend, fns: FusedFunctions, b: number, ldb: number, k: number, n: number): TensorInfo {
   const out = scratch(backend, k * n);
   fns.pack_b(b, ldb, k, n / GEMM_PANEL, offsetOf(backend, out));
   return out;
@@ -735,7 +703,7 @@ const unsortedSegmentSumKernel: RawKernel = ({ inputs, backend, attrs }) => {
  * [rows, cols] → [cols, rows] of 4-byte elements with the SIMD transpose (blocks of 4×4; the edges in JS).
  * Returns false (doing nothing) when the fused module is unavailable.
  */
-export function transposeInto(backend: WasmBackendLike, src: number, dst: number, rows: number, cols: number): boolean {
+export function transposeInto(backend: WasmBackend, src: number, dst: number, rows: number, cols: number): boolean {
   const fns = fusedFunctions(backend);
   if (!fns) return false;
   const rows4 = rows & ~3;
@@ -757,7 +725,7 @@ export interface FusedKernelSpec {
   kernelFunc: KernelFunc;
 }
 
-/** The kernels this module adds to the wasm backend (fast-fast-kernels.ts registers them). */
+/** The kernels this module adds to the wasm backend (fast-kernels.ts registers them). */
 export const FUSED_KERNELS: readonly FusedKernelSpec[] = [
   { name: LSTM_FORWARD, kernelFunc: lstmForwardKernel as unknown as KernelFunc },
   { name: LSTM_BACKWARD, kernelFunc: lstmBackwardKernel as unknown as KernelFunc },
