@@ -24,6 +24,7 @@ import type { RetrainManager } from './service/retrain.js';
 import type { SharedState } from './service/redis-coordination.js';
 import { openStore, parseStorageUrl } from './storage/open.js';
 import type { KvStore } from './storage/kv.js';
+import { errorMessage } from './error-message.js';
 
 /** The base corpus mixed into every retraining so that the model stays a baby (relative to the working folder). */
 export const BASE_CORPUS_FILE = 'data/corpus.txt';
@@ -59,10 +60,6 @@ export function armShutdownDeadline(ms: number, log: Pick<Logger, 'fatal'>, exit
 }
 
 type Stop = { kind: 'signal'; signal: NodeJS.Signals } | { kind: 'fatal'; error: FatalBotError };
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /**
  * Loads the backend, prepares the model versions (removing what a crash left half-written) and loads the base

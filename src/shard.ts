@@ -15,6 +15,7 @@ import dotenv from 'dotenv';
 import { ShardingManager } from 'discord.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log.js';
 import { parseStorageUrl } from './storage/url.js';
+import { errorMessage } from './error-message.js';
 
 /** SHARDS as given: undefined when unset or empty (no sharding). Throws on anything but "auto" or a whole number ≥ 1. */
 export function parseShards(value: string | undefined): 'auto' | number | undefined {
@@ -57,7 +58,7 @@ export async function runShardManager(options: ShardManagerOptions = {}): Promis
       throw new Error('SHARDS needs STORAGE_URL=redis://… (the shards share the stored text, the training lock and model swaps there)');
     }
   } catch (error) {
-    log.fatal(error instanceof Error ? error.message : String(error));
+    log.fatal(errorMessage(error));
     return 1;
   }
   if (shards === undefined) return 1;
@@ -128,7 +129,7 @@ export async function runShardManager(options: ShardManagerOptions = {}): Promis
       if (!stopping) log.info({ shards: manager.totalShards }, 'all shards serving');
     } catch (error) {
       if (!stopping) {
-        log.fatal({ err: error }, `the shards could not start: ${error instanceof Error ? error.message : String(error)}`);
+        log.fatal({ err: error }, `the shards could not start: ${errorMessage(error)}`);
         failed = true;
         stopping = true;
         stopAll();

@@ -1,4 +1,5 @@
 /** Small helpers shared by the command-line entry points. */
+import { errorMessage } from '../error-message.js';
 
 export class UsageError extends Error {}
 
@@ -7,7 +8,7 @@ export function withUsage<T>(usage: string, parse: () => T): T {
   try {
     return parse();
   } catch (err) {
-    throw new UsageError(`${err instanceof Error ? err.message : String(err)}
+    throw new UsageError(`${errorMessage(err)}
 
 ${usage}`);
   }

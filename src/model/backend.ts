@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
+import { errorMessage } from '../error-message.js';
 
 export type BackendName = 'node' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['node', 'wasm', 'cpu'];
@@ -78,7 +79,7 @@ export function initBackend(forced: BackendName | undefined = parseBackendName(p
         await tryBackend(name);
         return { name, reason: forced ? 'forced by BABBLE_BACKEND' : skipped.length ? 'first that loaded' : 'preferred', skipped };
       } catch (err) {
-        skipped.push({ name, error: err instanceof Error ? err.message.split('\n')[0]! : String(err) });
+        skipped.push({ name, error: errorMessage(err).split('\n')[0]! });
       }
     }
     const detail = skipped.map((s) => `${s.name}: ${s.error}`).join('; ');

@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import { buildLayersModel } from './layers.js';
 import { Vocabulary } from './vocab.js';
 import { flattenWeights, unflattenWeights, weightSpecs, type BabyWeights } from './weights.js';
+import { errorMessage } from '../error-message.js';
 
 export const META_FILE = 'meta.json';
 export const MODEL_JSON_FILE = 'model.json';
@@ -308,7 +309,7 @@ function parseJson(dir: string, file: string, data: Uint8Array): unknown {
   try {
     return JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
   } catch (err) {
-    throw new ModelLoadError(dir, file, 'malformed', `is not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+    throw new ModelLoadError(dir, file, 'malformed', `is not valid JSON (${errorMessage(err)})`);
   }
 }
 
@@ -480,7 +481,7 @@ async function inspectModelDir(dir: string): Promise<Inspected> {
     vocab = Vocabulary.fromJSON(parseJson(absDir, VOCAB_FILE, data.get(VOCAB_FILE)!));
   } catch (err) {
     if (err instanceof ModelLoadError) throw err;
-    throw new ModelLoadError(absDir, VOCAB_FILE, 'malformed', `is not a valid vocabulary (${err instanceof Error ? err.message : String(err)})`);
+    throw new ModelLoadError(absDir, VOCAB_FILE, 'malformed', `is not a valid vocabulary (${errorMessage(err)})`);
   }
   const modelJson = parseJson(absDir, MODEL_JSON_FILE, data.get(MODEL_JSON_FILE)!);
   const { vocabSize, embeddingDim, units, manifest } = checkModelJson(absDir, modelJson);

@@ -12,6 +12,7 @@ import { DEFAULT_LOCK_PREFIX, redisLocks, type TrainingLocks } from './lock.js';
 import type { ModelCache } from './model-cache.js';
 import type { ModelRegistry } from './registry.js';
 import { announcingModels, DEFAULT_SWAP_CHANNEL, openSwapBus, type SwapBus } from './swap-bus.js';
+import { errorMessage } from '../error-message.js';
 
 export interface SharedStateOptions {
   /** redis://… */
@@ -61,7 +62,7 @@ export async function openSharedState(options: SharedStateOptions): Promise<Shar
     connectedOnce = true;
   } catch (error) {
     for (const c of [subscriber, commands]) if (c.isOpen) c.destroy();
-    throw new Error(`could not connect to ${redactUrl(options.url)} for the shared training lock and model swaps: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new Error(`could not connect to ${redactUrl(options.url)} for the shared training lock and model swaps: ${errorMessage(error)}`, { cause: error });
   }
   const origin = options.origin ?? `${hostname()}:${process.pid}`;
   let bus: SwapBus;

@@ -25,6 +25,7 @@ import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { BabyLanguageModel } from '../model/baby.js';
 import { loadModel, verifyModelDir, type ModelMeta } from '../model/store.js';
 import { BASE_SCOPE, isValidScope, RegistryError } from './scope.js';
+import { errorMessage } from '../error-message.js';
 
 export { BASE_SCOPE, isValidScope, RegistryError };
 export const POINTER_FILE = 'current';
@@ -252,7 +253,7 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
     try {
       return { meta: (await verifyModelDir(dir)).meta };
     } catch (err) {
-      return { problem: err instanceof Error ? err.message : String(err) };
+      return { problem: errorMessage(err) };
     }
   }
 
@@ -280,13 +281,13 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
       const loaded = await loadModel(dir);
       model = BabyLanguageModel.fromWeights(loaded.weights, loaded.vocab, loaded.meta);
     } catch (err) {
-      throw new RegistryError(`the model files are damaged or incomplete: ${err instanceof Error ? err.message : String(err)}`);
+      throw new RegistryError(`the model files are damaged or incomplete: ${errorMessage(err)}`);
     }
     try {
       smokeTest(model);
     } catch (err) {
       if (err instanceof RegistryError) throw err;
-      throw new RegistryError(`the model failed its smoke test: ${err instanceof Error ? err.message : String(err)}`);
+      throw new RegistryError(`the model failed its smoke test: ${errorMessage(err)}`);
     }
     return model;
   }

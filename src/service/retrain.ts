@@ -24,6 +24,7 @@ import type { ModelCache } from './model-cache.js';
 import { BASE_SCOPE, isValidScope, RegistryError, type ModelRegistry } from './registry.js';
 import { runTraining as defaultRunTraining, TrainingError, type RunTrainingOptions, type TrainingResult } from '../training/trainer.js';
 import type { HeldOutFigures, ProgressFigures, TrainJob } from '../training/trainer-protocol.js';
+import { errorMessage } from '../error-message.js';
 
 export interface RetrainRequest {
   /** A server id, or "base" for the shared base model. */
@@ -365,7 +366,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       void execute(job)
         .catch((err: unknown): RetrainOutcome => {
           log?.error({ err, scope: job.scope }, 'retrain failed unexpectedly');
-          return { status: 'failed', reason: `something went wrong: ${err instanceof Error ? err.message : String(err)}` };
+          return { status: 'failed', reason: `something went wrong: ${errorMessage(err)}` };
         })
         .then((outcome) => {
           active.delete(job);
@@ -392,7 +393,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       handle = await locks.acquire(job.scope);
     } catch (err) {
       log?.warn({ err, scope: job.scope }, 'retrain: could not take the training lock');
-      return { status: 'failed', reason: `could not take the training lock: ${err instanceof Error ? err.message : String(err)}` };
+      return { status: 'failed', reason: `could not take the training lock: ${errorMessage(err)}` };
     }
     if (!handle) return { status: 'failed', reason: 'this server is already training (in another shard of the bot); try again when that has finished' };
     const lock = handle;
@@ -413,7 +414,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
     try {
       raw = await options.trainingText(scope);
     } catch (err) {
-      return { status: 'failed', reason: `could not read the text to train on: ${err instanceof Error ? err.message : String(err)}` };
+      return { status: 'failed', reason: `could not read the text to train on: ${errorMessage(err)}` };
     }
     if (signal.aborted) return { status: 'cancelled' };
     const lines = normalizeLines(raw);
@@ -476,7 +477,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
     } catch (err) {
       await options.registry.discard(tmp).catch(() => undefined);
       if (err instanceof TrainingError && err.kind === 'cancelled') return { status: 'cancelled' };
-      const reason = err instanceof Error ? err.message : String(err);
+      const reason = errorMessage(err);
       log?.warn({ scope, reason }, 'retrain: training did not finish');
       return { status: 'failed', reason };
     }
@@ -491,7 +492,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       candidate = await BabyLanguageModel.load(tmp);
     } catch (err) {
       await options.registry.discard(tmp).catch(() => undefined);
-      return { status: 'failed', reason: `the new model could not be loaded: ${err instanceof Error ? err.message : String(err)}` };
+      return { status: 'failed', reason: `the new model could not be loaded: ${errorMessage(err)}` };
     }
     const known = new Set(baseWords);
     for (const w of corpusWords(lines)) known.add(w);
@@ -545,7 +546,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       return { status: 'swapped', version: committed.version, ...common };
     } catch (err) {
       await options.registry.discard(tmp).catch(() => undefined);
-      const reason = err instanceof RegistryError ? err.message : `could not swap the model in: ${err instanceof Error ? err.message : String(err)}`;
+      const reason = err instanceof RegistryError ? err.message : `could not swap the model in: ${errorMessage(err)}`;
       return { status: 'failed', reason };
     }
   }

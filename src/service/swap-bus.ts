@@ -12,6 +12,7 @@ import { BabyLanguageModel } from '../model/baby.js';
 import type { Logger } from '../log.js';
 import type { ModelCache } from './model-cache.js';
 import type { ModelRegistry } from './registry.js';
+import { errorMessage } from '../error-message.js';
 
 export const DEFAULT_SWAP_CHANNEL = 'babble:model-swaps';
 
@@ -98,7 +99,7 @@ export async function openSwapBus(options: SwapBusOptions): Promise<SwapBus> {
       }
       log?.info({ scope, version, from: message.origin }, 'model swap applied');
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = errorMessage(error);
       log?.error({ scope, version: message.version, from: message.origin, reason }, 'model swap: could not load the new version; still serving the previous one');
       await publish({ type: 'load-failed', scope, version: message.version, origin, reason }).catch((err: unknown) =>
         log?.warn({ err }, 'model swap: could not report the failed load'),

@@ -7,12 +7,13 @@
  */
 import type { Keyv } from 'keyv';
 import type { RawRow } from './sqlite.js';
+import { errorMessage } from '../error-message.js';
 
 /** A store operation failed; nothing of that operation can be assumed written (batches are all-or-nothing). */
 export class StorageError extends Error {
   override name = 'StorageError';
   constructor(readonly operation: string, cause: unknown) {
-    super(`storage ${operation} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super(`storage ${operation} failed: ${errorMessage(cause)}`, { cause });
   }
 }
 

@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Batch, Scheme } from './batches.js';
 import { mulberry32 } from '../model/weights.js';
 import { gradientArrays } from './gradients.js';
+import { errorMessage } from '../error-message.js';
 
 const WORKER_FLAG = 'babbleGradientWorker';
 
@@ -117,7 +118,7 @@ async function serve(backend: string): Promise<void> {
       registerFastKernels();
     }
   } catch (err) {
-    port.postMessage({ type: 'error', id: -1, message: err instanceof Error ? err.message : String(err) });
+    port.postMessage({ type: 'error', id: -1, message: errorMessage(err) });
     return;
   }
   port.postMessage({ type: 'ready', backend: tf.getBackend() });
@@ -128,7 +129,7 @@ async function serve(backend: string): Promise<void> {
       const own = grads.map((g) => (g.byteOffset === 0 && g.byteLength === g.buffer.byteLength ? g : g.slice()));
       port.postMessage({ type: 'result', id: msg.id, loss, grads: own } satisfies GradientReply, own.map((g) => g.buffer as ArrayBuffer));
     } catch (err) {
-      port.postMessage({ type: 'error', id: msg.id, message: err instanceof Error ? err.message : String(err) });
+      port.postMessage({ type: 'error', id: msg.id, message: errorMessage(err) });
     }
   });
 }

@@ -34,6 +34,7 @@ import {
   type TrainJob,
   TRAINER_CHILD_FLAG,
 } from './trainer-protocol.js';
+import { errorMessage } from '../error-message.js';
 
 /** Seeds of the samples drawn during and after training. */
 export const SAMPLE_SEEDS = ['me ', 'me want ', 'hi ', 'where '] as const;
@@ -232,9 +233,6 @@ export async function runJob(job: TrainJob, emit: (m: ChildMessage) => Promise<v
   await emit({ type: 'done' });
 }
 
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** The child's main: wires the IPC channel to runJob. */
 export function serveTrainerChild(): void {
@@ -244,7 +242,7 @@ export function serveTrainerChild(): void {
   lowerPriority();
   let started = false;
   const fail = (err: unknown) => {
-    send({ type: 'error', message: errorText(err) }).then(() => exitNow(1), () => exitNow(1));
+    send({ type: 'error', message: errorMessage(err) }).then(() => exitNow(1), () => exitNow(1));
   };
   process.on('message', (raw: unknown) => {
     let message;
