@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { makeBatcher, permutation, splitBatch } from '../src/training/batches.js';
+import { fitSeqLength, makeBatcher, permutation, splitBatch } from '../src/training/batches.js';
 import { mulberry32 } from '../src/model/weights.js';
 
 /** data[i] = i: every id tells where it came from. */
@@ -129,5 +129,14 @@ describe('splitBatch', () => {
     expect(a!.inputs[4 * 3 + 2]).toBe(batch.inputs[4 * 6 + 2]);
     expect(b!.inputs[4 * 3 + 2]).toBe(batch.inputs[4 * 6 + 5]);
     expect(() => splitBatch(batch, 7)).toThrow(RangeError);
+  });
+});
+
+describe('fitSeqLength', () => {
+  it('keeps the length asked for (32 by default) and shrinks it to half a short text, never below 2', () => {
+    expect(fitSeqLength(10_000)).toBe(32);
+    expect(fitSeqLength(10_000, 64)).toBe(64);
+    expect(fitSeqLength(20, 32)).toBe(10);
+    expect(fitSeqLength(3)).toBe(2);
   });
 });

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { Generator, type GenerateOptions, type GenerateResult } from './generate.js';
 import { loadModel, saveModel, type ModelMeta } from './store.js';
+import { fitSeqLength } from '../training/batches.js';
 import { crossEntropyBits, train, type TrainOptions, type TrainResult } from '../training/train.js';
 import { initTrainingBackend } from '../training/training-backend.js';
 import { DEFAULT_VOCAB, normalize, Vocabulary } from './vocab.js';
@@ -86,8 +87,7 @@ export class BabyLanguageModel {
     await initTrainingBackend();
     const { data, text: normalised } = encodeTrainingText(text, this.vocab);
     if (data.length < 2) throw new Error('training text is empty after normalisation');
-    // A short text still trains: the slice length shrinks to fit at least one slice.
-    const seqLength = Math.max(2, Math.min(options.seqLength ?? 32, Math.floor(data.length / 2)));
+    const seqLength = fitSeqLength(data.length, options.seqLength);
     const result = await train({ ...options, seqLength, data, vocabSize: this.vocab.size, init: this.#weights });
     this.#weights = result.weights;
     this.#generator = new Generator(result.weights, this.vocab);

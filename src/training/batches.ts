@@ -43,6 +43,17 @@ export interface Batcher {
   batch(step: number): Batch;
 }
 
+/** Time steps per sequence when a caller gives none. */
+export const DEFAULT_SEQ_LENGTH = 32;
+
+/**
+ * The sequence length to train `chars` encoded characters with: the one asked for (default 32), shrunk so that a
+ * short text still gives at least one sequence, and never below 2.
+ */
+export function fitSeqLength(chars: number, requested: number = DEFAULT_SEQ_LENGTH): number {
+  return Math.max(2, Math.min(requested, Math.floor(chars / 2)));
+}
+
 function checkPositiveInt(name: string, value: number): void {
   if (!Number.isInteger(value) || value < 1) throw new RangeError(`batches: ${name} must be a positive integer (got ${value})`);
 }

@@ -22,7 +22,7 @@
 import { setPriority } from 'node:os';
 import { BabyLanguageModel, encodeTrainingText } from '../model/baby.js';
 import { tf } from '../model/backend.js';
-import { makeBatcher } from './batches.js';
+import { fitSeqLength, makeBatcher } from './batches.js';
 import { startGradientWorker, type GradientWorker } from './gradient-worker.js';
 import { mulberry32 } from '../model/weights.js';
 import { initTrainingBackend } from './training-backend.js';
@@ -116,7 +116,7 @@ export async function runJob(job: TrainJob, emit: (m: ChildMessage) => Promise<v
   if (data.length < 2) throw new Error('there is no training text (after normalisation)');
   const batchSize = job.batchSize ?? 128;
   // The same slice length BabyLanguageModel.train picks for this text.
-  const seqLength = Math.max(2, Math.min(job.seqLength ?? 32, Math.floor(data.length / 2)));
+  const seqLength = fitSeqLength(data.length, job.seqLength);
   const stepsPerEpoch = makeBatcher(data, { scheme: 'seq', batchSize, seqLength, window: 15, seed }).stepsPerEpoch;
   const maxSeconds = job.maxSeconds ?? Infinity;
   const epochs = job.epochs ?? (job.maxSeconds === undefined && job.maxSteps === undefined ? 1 : Infinity);
