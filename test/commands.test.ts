@@ -5,14 +5,14 @@
 import { ApplicationCommandOptionType, ChannelType, InteractionContextType, PermissionFlagsBits } from 'discord.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startBot, type RunningBot } from '../src/discord/app.js';
-import babble, { BABBLE_BOUNDS, babbleOptionsProblem } from '../src/discord/commands/babble.js';
+import babble from '../src/discord/commands/babble.js';
 import { helpEmbed, PRIVACY_SUMMARY } from '../src/discord/commands/help.js';
 import { commands } from '../src/discord/commands/index.js';
 import { modelInfoEmbed } from '../src/discord/commands/model.js';
 import { EMBED_LIMITS, embedLength } from '../src/discord/message-rules.js';
 import { silentLogger } from '../src/log.js';
 import { TEACH_MAX_LENGTH } from '../src/service/collection.js';
-import { LIMITS } from '../src/service/generation.js';
+import { BABBLE_BOUNDS } from '../src/service/babble-rules.js';
 import { SETTING_LIMITS } from '../src/service/settings.js';
 import type { BabbleRequest, GenerationService, ModelInfo } from '../src/service/types.js';
 import { option, startFakeDiscord, subcommand, type FakeDiscord } from './fake-discord/index.js';
@@ -41,11 +41,11 @@ describe('command definitions', () => {
     expect(opts.rng).toMatchObject({ type: ApplicationCommandOptionType.Integer, min_value: 0, max_value: 2 ** 31 - 1 });
   });
 
-  it("keeps the /babble bounds within what the generation service accepts", () => {
-    expect(BABBLE_BOUNDS.seedMaxLength).toBeLessThanOrEqual(LIMITS.seedChars);
+  it('takes its option limits from the babble rules', () => {
+    const opts = Object.fromEntries((babble.data.options ?? []).map((o) => [o.name, o as unknown as Record<string, unknown>]));
+    expect(opts.seed).toMatchObject({ max_length: BABBLE_BOUNDS.seedMaxLength });
     for (const key of ['temperature', 'length', 'rng'] as const) {
-      expect(BABBLE_BOUNDS[key].min).toBeGreaterThanOrEqual(LIMITS[key].min);
-      expect(BABBLE_BOUNDS[key].max).toBeLessThanOrEqual(LIMITS[key].max);
+      expect(opts[key]).toMatchObject({ min_value: BABBLE_BOUNDS[key].min, max_value: BABBLE_BOUNDS[key].max });
     }
   });
 
@@ -71,7 +71,7 @@ describe('command definitions', () => {
     expect(opts['reply-chance']).toMatchObject({ type: ApplicationCommandOptionType.Integer, min_value: SETTING_LIMITS.replyChance.min, max_value: SETTING_LIMITS.replyChance.max });
     expect(opts.cooldown).toMatchObject({ type: ApplicationCommandOptionType.Integer, min_value: SETTING_LIMITS.cooldownSeconds.min, max_value: SETTING_LIMITS.cooldownSeconds.max });
     expect(opts.temperature).toMatchObject({ type: ApplicationCommandOptionType.Number, min_value: SETTING_LIMITS.temperature.min, max_value: SETTING_LIMITS.temperature.max });
-    expect(SETTING_LIMITS.temperature.max).toBeLessThanOrEqual(LIMITS.temperature.max);
+    expect(SETTING_LIMITS.temperature.max).toBeLessThanOrEqual(BABBLE_BOUNDS.temperature.max);
   });
 
   it('gives /model an info and a rollback subcommand (the rollback is re-checked for Manage Server in its handler)', () => {
@@ -84,29 +84,6 @@ describe('command definitions', () => {
         options: [expect.objectContaining({ name: 'version', type: ApplicationCommandOptionType.Integer, min_value: 0 })],
       }),
     ]);
-  });
-});
-
-describe('babbleOptionsProblem', () => {
-  it('accepts options at the edges of their ranges', () => {
-    expect(babbleOptionsProblem({ seed: 'a' })).toBeUndefined();
-    expect(babbleOptionsProblem({ seed: 'x'.repeat(500), temperature: 0, length: 1, rng: 0 })).toBeUndefined();
-    expect(babbleOptionsProblem({ seed: 'hi', temperature: 2, length: 1000, rng: 2 ** 31 - 1 })).toBeUndefined();
-  });
-
-  it('names the option and its range when one is out of bounds', () => {
-    expect(babbleOptionsProblem({ seed: 'hi', temperature: 2.5 })).toMatch(/^temperature .* 0 to 2 .*2\.5/);
-    expect(babbleOptionsProblem({ seed: 'hi', temperature: -0.1 })).toMatch(/^temperature/);
-    expect(babbleOptionsProblem({ seed: 'hi', length: 0 })).toMatch(/^length .* 1 to 1000/);
-    expect(babbleOptionsProblem({ seed: 'hi', length: 1.5 })).toMatch(/^length .*whole number/);
-    expect(babbleOptionsProblem({ seed: 'hi', rng: 2 ** 31 })).toMatch(/^rng/);
-    expect(babbleOptionsProblem({ seed: 'hi', rng: -1 })).toMatch(/^rng/);
-    expect(babbleOptionsProblem({ seed: 'hi', temperature: Number.NaN })).toMatch(/^temperature/);
-  });
-
-  it('refuses an empty or too long seed', () => {
-    expect(babbleOptionsProblem({ seed: '   ' })).toMatch(/^seed/);
-    expect(babbleOptionsProblem({ seed: 'x'.repeat(501) })).toMatch(/^seed is too long.*500.*501/);
   });
 });
 

@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBot, type RunningBot } from '../src/discord/app.js';
-import { BABBLE_BOUNDS } from '../src/discord/commands/babble.js';
+import { BABBLE_BOUNDS } from '../src/service/babble-rules.js';
 import { createLogger, type Logger } from '../src/log.js';
 import { normalize } from '../src/model/vocab.js';
 import type { CollectionService } from '../src/service/collection.js';

@@ -1,7 +1,7 @@
 /** npm run babble -- "me want" [--temperature 0.5] [--length 50] [--top-k 5] [--rng 42] [--model DIR] */
 import { parseArgs } from 'node:util';
 import { BabyLanguageModel } from '../model/baby.js';
-import { LIMITS } from '../service/generation.js';
+import { BABBLE_BOUNDS } from '../service/babble-rules.js';
 import { numberArg, withUsage, runCli } from './args.js';
 
 const USAGE = 'usage: npm run babble -- "me want" [--temperature 0.5] [--length 50] [--top-k 5] [--rng 42] [--model models/base] [--stop]';
@@ -15,10 +15,10 @@ async function main(): Promise<void> {
     model: { type: 'string', default: 'models/base' },
     stop: { type: 'boolean', default: false },
   } }));
-  const temperature = numberArg('temperature', values.temperature, LIMITS.temperature.min, LIMITS.temperature.max) ?? LIMITS.temperature.default;
-  const length = numberArg('length', values.length, LIMITS.length.min, 2000, true) ?? 50;
-  const topK = numberArg('top-k', values['top-k'], 0, LIMITS.topK.max, true) ?? 0;
-  const rng = numberArg('rng', values.rng, 0, LIMITS.rng.max, true);
+  const temperature = numberArg('temperature', values.temperature, BABBLE_BOUNDS.temperature.min, BABBLE_BOUNDS.temperature.max) ?? BABBLE_BOUNDS.temperature.default;
+  const length = numberArg('length', values.length, BABBLE_BOUNDS.length.min, 2000, true) ?? 50;
+  const topK = numberArg('top-k', values['top-k'], 0, BABBLE_BOUNDS.topK.max, true) ?? 0;
+  const rng = numberArg('rng', values.rng, 0, BABBLE_BOUNDS.rng.max, true);
   const model = await BabyLanguageModel.load(values.model);
   const text = model.generate(positionals.join(' '), {
     temperature, length, topK, stopAtEndOfUtterance: values.stop, ...(rng !== undefined ? { rng } : {}),

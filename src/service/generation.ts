@@ -6,30 +6,13 @@ import { initBackend, type BackendInfo } from '../model/backend.js';
 import { WORD_CLASSES } from '../model/corpus.js';
 import { normalize } from '../model/vocab.js';
 import { InvalidRequestError } from './errors.js';
-import { MAX_LENGTH, type BabbleRequest, type GenerationService, type ModelInfo } from './types.js';
+import { BABBLE_BOUNDS, MAX_LENGTH, numericOptionsProblem } from './babble-rules.js';
+import type { BabbleRequest, GenerationService, ModelInfo } from './types.js';
 
-
-export const LIMITS = {
-  temperature: { min: 0, max: 2, default: 0.5 },
-  length: { min: 1, max: 1000, default: 60 },
-  rng: { min: 0, max: 2 ** 31 - 1 },
-  topK: { min: 0, max: 100, default: 0 },
-  seedChars: 500,
-} as const;
-
-function checkRange(name: string, value: number | undefined, min: number, max: number, integer: boolean): void {
-  if (value === undefined) return;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
-    throw new InvalidRequestError(`${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}.`);
-  }
-}
-
-/** Validates the numeric options of a request; throws InvalidRequestError with a user-facing message. */
+/** Validates the numeric options of a request (babble-rules.ts); throws InvalidRequestError with a user-facing message. */
 export function validateRequest(req: Omit<BabbleRequest, 'seed'>): void {
-  checkRange('temperature', req.temperature, LIMITS.temperature.min, LIMITS.temperature.max, false);
-  checkRange('length', req.length, LIMITS.length.min, LIMITS.length.max, true);
-  checkRange('rng', req.rng, LIMITS.rng.min, LIMITS.rng.max, true);
-  checkRange('top-k', req.topK, LIMITS.topK.min, LIMITS.topK.max, true);
+  const problem = numericOptionsProblem(req);
+  if (problem !== undefined) throw new InvalidRequestError(problem);
 }
 
 export { InvalidRequestError };
@@ -87,10 +70,11 @@ export function serviceForModel(model: BabyLanguageModel, backend: BackendInfo):
 
   function run(seed: string, req: Omit<BabbleRequest, 'seed'>, defaultStop: boolean): string {
     validateRequest(req);
-    const text = model.generate(seed.slice(-LIMITS.seedChars * 4), {
-      temperature: req.temperature ?? LIMITS.temperature.default,
-      length: req.length ?? LIMITS.length.default,
-      topK: req.topK ?? LIMITS.topK.default,
+    // The generator reads at most the last RAW_SEED_LIMIT code units of the seed and fits the output in MAX_LENGTH.
+    const text = model.generate(seed, {
+      temperature: req.temperature ?? BABBLE_BOUNDS.temperature.default,
+      length: req.length ?? BABBLE_BOUNDS.length.default,
+      topK: req.topK ?? BABBLE_BOUNDS.topK.default,
       ...(req.rng !== undefined ? { rng: req.rng } : {}),
       stopAtEndOfUtterance: req.stopAtEndOfUtterance ?? defaultStop,
     });

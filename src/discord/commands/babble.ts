@@ -1,51 +1,16 @@
 /**
  * /babble seed:<text> [temperature] [length] [rng] — the baby carries on from your words, with this server's model
- * (the base in DMs and for a server without its own).
+ * (the base in DMs and for a server without its own). The option limits are the bounds of service/babble-rules.ts,
+ * checked again before generating (clients and proxies vary).
  */
 import { ApplicationIntegrationType, InteractionContextType, MessageFlags, SlashCommandBuilder } from 'discord.js';
+import { BABBLE_BOUNDS, babbleOptionsProblem, type BabbleOptions } from '../../service/babble-rules.js';
 import { napMessage } from '../../service/rate-limiter.js';
 import type { Command } from '../command.js';
 import { checkReplyLimit } from '../rate-limit-check.js';
 import { serverTemperature } from '../mentions.js';
 import { replyWhenReady } from '../respond.js';
 import { noPings } from '../message-rules.js';
-
-/** Option bounds: in the definition Discord enforces, and checked again here (clients and proxies vary). */
-export const BABBLE_BOUNDS = {
-  seedMaxLength: 500,
-  temperature: { min: 0, max: 2 },
-  length: { min: 1, max: 1000 },
-  rng: { min: 0, max: 2 ** 31 - 1 },
-} as const;
-
-export interface BabbleOptions {
-  seed: string;
-  temperature?: number | undefined;
-  length?: number | undefined;
-  rng?: number | undefined;
-}
-
-function outOfRange(name: string, v: number | undefined, min: number, max: number, integer: boolean): string | undefined {
-  if (v === undefined) return undefined;
-  if (!Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
-    return `${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max} (you gave ${v}).`;
-  }
-  return undefined;
-}
-
-/** What is wrong with the options, as one sentence for the user, or undefined when they are fine. */
-export function babbleOptionsProblem(o: BabbleOptions): string | undefined {
-  if (o.seed.trim().length === 0) return 'seed must not be empty: give the baby something to start from.';
-  if (o.seed.length > BABBLE_BOUNDS.seedMaxLength) {
-    return `seed is too long: at most ${BABBLE_BOUNDS.seedMaxLength} characters (yours has ${o.seed.length}).`;
-  }
-  const b = BABBLE_BOUNDS;
-  return (
-    outOfRange('temperature', o.temperature, b.temperature.min, b.temperature.max, false) ??
-    outOfRange('length', o.length, b.length.min, b.length.max, true) ??
-    outOfRange('rng', o.rng, b.rng.min, b.rng.max, true)
-  );
-}
 
 const data = new SlashCommandBuilder()
   .setName('babble')
