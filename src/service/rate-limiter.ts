@@ -15,10 +15,9 @@
  *
  * No discord.js in here: the Discord side asks `take()` and says what it returns.
  */
-import { createClient } from '@keyv/redis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, RLWrapperTimeouts } from 'rate-limiter-flexible';
 import type { Logger } from '../log.js';
-import { redactUrl } from '../storage/redis.js';
+import { connectRedis, redactUrl, type RedisClient } from '../storage/redis.js';
 import { parseStorageUrl } from '../storage/url.js';
 
 export type ReplyKind = 'babble' | 'mention' | 'unprompted';
@@ -194,7 +193,6 @@ export function memoryCounters(limits: ReplyLimits): Counters {
   return { user: make('user'), server: make('server'), userNotice: make('userNotice'), serverNotice: make('serverNotice') };
 }
 
-type RedisClient = ReturnType<typeof createClient>;
 
 /**
  * Counters on a connected node-redis client (`createClient` of @keyv/redis, with `disableOfflineQueue`), each insured by an in-memory one: while Redis fails or takes longer
@@ -238,22 +236,15 @@ export async function openReplyLimiter(storageUrl: string, limits: ReplyLimits, 
   if (location.kind !== 'redis' || (limits.userReplies <= 0 && limits.serverReplies <= 0)) {
     return createReplyLimiter({ counters: memoryCounters(limits), log, store: 'memory' });
   }
-  let connectedOnce = false;
-  const client: RedisClient = createClient({
-    url: location.url,
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: options.connectTimeoutMs ?? 5000,
-      reconnectStrategy: (retries: number, cause: Error) => (!connectedOnce && retries >= 3 ? cause : Math.min(100 * 2 ** retries, 5000)),
-    },
-  });
-  // Connection trouble shows as counter failures (answered in memory); the storage reports Redis errors already.
-  client.on('error', () => undefined);
+  let client: RedisClient;
   try {
-    await client.connect();
-    connectedOnce = true;
+    [client] = (await connectRedis({
+      url: location.url,
+      ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+      // Connection trouble shows as counter failures (answered in memory); the storage reports Redis errors already.
+      onError: () => undefined,
+    })) as [RedisClient];
   } catch (error) {
-    if (client.isOpen) client.destroy();
     log.warn({ err: error, redis: redactUrl(location.url) }, 'rate limits: could not reach Redis; counting in memory in this process');
     return createReplyLimiter({ counters: memoryCounters(limits), log, store: 'memory' });
   }

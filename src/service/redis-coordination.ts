@@ -5,9 +5,8 @@
  * models folder's `current` pointers (registry.ts), which every process on the machine reads.
  */
 import { hostname } from 'node:os';
-import { createClient } from '@keyv/redis';
 import type { Logger } from '../log.js';
-import { redactUrl } from '../storage/redis.js';
+import { connectRedis, redactUrl, type RedisClient } from '../storage/redis.js';
 import { DEFAULT_LOCK_PREFIX, redisLocks, type TrainingLocks } from './lock.js';
 import type { ModelCache } from './model-cache.js';
 import type { ModelRegistry } from './registry.js';
@@ -41,29 +40,21 @@ export interface SharedState {
 /** Connects twice to Redis and subscribes; rejects with a message naming the (redacted) URL if it can't. */
 export async function openSharedState(options: SharedStateOptions): Promise<SharedState> {
   const { log } = options;
-  let connectedOnce = false;
-  const commands = createClient({
-    url: options.url,
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: options.connectTimeoutMs ?? 5000,
-      reconnectStrategy: (retries: number, cause: Error) => (!connectedOnce && retries >= 3 ? cause : Math.min(100 * 2 ** retries, 5000)),
-    },
-  });
-  commands.on('error', (err: unknown) => log.warn({ err }, 'shared state: Redis reported an error'));
-  const subscriber = commands.duplicate();
-  subscriber.on('error', (err: unknown) => log.warn({ err }, 'shared state: Redis (subscription) reported an error'));
+  let commands: RedisClient;
+  let subscriber: RedisClient;
+  try {
+    [commands, subscriber] = (await connectRedis({
+      url: options.url,
+      count: 2,
+      ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+      onError: (err, i) => log.warn({ err }, `shared state: Redis${i === 1 ? ' (subscription)' : ''} reported an error`),
+    })) as [RedisClient, RedisClient];
+  } catch (error) {
+    throw new Error(`could not connect to ${redactUrl(options.url)} for the shared training lock and model swaps: ${errorMessage(error)}`, { cause: error });
+  }
   const closeAll = async () => {
     for (const c of [subscriber, commands]) if (c.isOpen) await c.close().catch(() => c.destroy());
   };
-  try {
-    await commands.connect();
-    await subscriber.connect();
-    connectedOnce = true;
-  } catch (error) {
-    for (const c of [subscriber, commands]) if (c.isOpen) c.destroy();
-    throw new Error(`could not connect to ${redactUrl(options.url)} for the shared training lock and model swaps: ${errorMessage(error)}`, { cause: error });
-  }
   const origin = options.origin ?? `${hostname()}:${process.pid}`;
   let bus: SwapBus;
   try {

@@ -33,7 +33,49 @@ export function redactUrl(url: string): string {
   }
 }
 
-type Client = ReturnType<typeof createClient>;
+export type RedisClient = ReturnType<typeof createClient>;
+type Client = RedisClient;
+
+export interface RedisConnectOptions {
+  /** redis://[user:password@]host:port[/db] or rediss://… */
+  url: string;
+  /** Connection timeout in ms (default 5000). */
+  connectTimeoutMs?: number;
+  /** How many clients of the same settings (e.g. one more for a subscription); default 1. */
+  count?: number;
+  /** The clients' 'error' events (index = which client); without a listener node-redis would throw them. */
+  onError: (error: unknown, index: number) => void;
+}
+
+/**
+ * The one way the bot connects to Redis (storage, rate-limit counters, training lock and model swaps): node-redis
+ * clients without an offline queue (commands fail at once while the connection is down), that give up after a few
+ * tries at start-up and, once connected, keep reconnecting for ever (commands fail meanwhile, and their callers
+ * report it). Rejects with the connection error, every client closed, if Redis can't be reached.
+ */
+export async function connectRedis(options: RedisConnectOptions): Promise<RedisClient[]> {
+  let connectedOnce = false;
+  const first: Client = createClient({
+    url: options.url,
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: options.connectTimeoutMs ?? 5000,
+      reconnectStrategy: (retries: number, cause: Error) =>
+        !connectedOnce && retries >= 3 ? cause : Math.min(100 * 2 ** retries, 5000),
+    },
+  });
+  const clients = [first];
+  for (let i = 1; i < (options.count ?? 1); i++) clients.push(first.duplicate());
+  clients.forEach((client, i) => client.on('error', (error: unknown) => options.onError(error, i)));
+  try {
+    for (const client of clients) await client.connect();
+    connectedOnce = true;
+  } catch (error) {
+    for (const client of clients) if (client.isOpen) client.destroy();
+    throw error;
+  }
+  return clients;
+}
 
 function redisScanner(client: Client): RawScanner {
   return {
@@ -62,24 +104,14 @@ function redisScanner(client: Client): RawScanner {
 
 /** Connects (rejecting with a StorageError if Redis can't be reached) and returns the store. */
 export async function openRedisStore(options: RedisStoreOptions): Promise<KvStore> {
-  let connectedOnce = false;
-  const client: Client = createClient({
-    url: options.url,
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: options.connectTimeoutMs ?? 5000,
-      // At start-up, give up after a few tries (the bot then says it can't reach Redis); once connected, keep
-      // reconnecting for ever (commands fail meanwhile, and their callers report it).
-      reconnectStrategy: (retries: number, cause: Error) =>
-        !connectedOnce && retries >= 3 ? cause : Math.min(100 * 2 ** retries, 5000),
-    },
-  });
-  client.on('error', (error: unknown) => options.onError?.(error));
+  let client: Client;
   try {
-    await client.connect();
-    connectedOnce = true;
+    [client] = (await connectRedis({
+      url: options.url,
+      ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+      onError: (error) => options.onError?.(error),
+    })) as [Client];
   } catch (error) {
-    if (client.isOpen) client.destroy();
     throw new StorageError(`connect to ${redactUrl(options.url)}`, error);
   }
   const adapter = new KeyvRedis(client, { throwOnErrors: true, throwOnConnectError: true });
