@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import { mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -21,6 +21,7 @@ import { buildLayersModel } from './layers.js';
 import { Vocabulary } from './vocab.js';
 import { flattenWeights, unflattenWeights, weightSpecs, type BabyWeights } from './weights.js';
 import { errorMessage } from '../error-message.js';
+import { fsyncDir, isErrno, writeFileDurable } from '../durable-file.js';
 
 export const META_FILE = 'meta.json';
 export const MODEL_JSON_FILE = 'model.json';
@@ -154,37 +155,6 @@ function decodeFloat32LE(data: Uint8Array, byteOffset: number, count: number): F
   const bytes = data.slice(byteOffset, byteOffset + count * 4); // a copy, 4-byte aligned
   if (!LITTLE_ENDIAN) swap32(bytes);
   return new Float32Array(bytes.buffer, bytes.byteOffset, count);
-}
-
-async function writeFileDurable(path: string, data: Uint8Array | string): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  let fh;
-  try {
-    fh = await open(dir, 'r');
-  } catch (err) {
-    if (process.platform === 'win32') return; // directories cannot be opened for fsync there
-    throw err;
-  }
-  try {
-    await fh.sync();
-  } catch (err) {
-    if (process.platform !== 'win32') throw err;
-  } finally {
-    await fh.close();
-  }
-}
-
-function isErrno(err: unknown, code: string): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

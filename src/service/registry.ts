@@ -20,12 +20,13 @@
  * serving. Temporary and rejected folders are never candidates.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { BabyLanguageModel } from '../model/baby.js';
 import { loadModel, verifyModelDir, type ModelMeta } from '../model/store.js';
 import { BASE_SCOPE, isValidScope, RegistryError } from './scope.js';
 import { errorMessage } from '../error-message.js';
+import { fsyncDir, isErrno, writeFileDurable } from '../durable-file.js';
 
 export { BASE_SCOPE, isValidScope, RegistryError };
 export const POINTER_FILE = 'current';
@@ -134,32 +135,8 @@ function checkScope(scope: string): void {
   if (!isValidScope(scope)) throw new RegistryError(`not a server id: ${JSON.stringify(scope)}`);
 }
 
-function isErrno(err: unknown, code: string): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
-}
-
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  if (process.platform === 'win32') return;
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function writeDurable(path: string, text: string): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 async function readJson(path: string): Promise<unknown> {
@@ -239,7 +216,7 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
   async function writePointer(scope: string, version: number, hooks?: CommitHooks): Promise<void> {
     const dir = scopeDir(scope);
     const tmp = join(dir, `${POINTER_FILE}${TMP_PREFIX}${randomBytes(4).toString('hex')}`);
-    await writeDurable(tmp, `${JSON.stringify({ format: 'babble-current', version, updated: new Date().toISOString() })}\n`);
+    await writeFileDurable(tmp, `${JSON.stringify({ format: 'babble-current', version, updated: new Date().toISOString() })}\n`);
     await hooks?.afterStep?.('pointer-written', { version });
     await rename(tmp, join(dir, POINTER_FILE));
     await fsyncDir(dir);
@@ -350,7 +327,7 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
         const previous = await readPointer(scope);
         const version = Math.max(0, previous ?? 0, ...(await versionNumbers(scope))) + 1;
         const record: VersionRecord = { format: 'babble-version', version, scope, committed: new Date().toISOString(), details };
-        await writeDurable(join(tmp, VERSION_FILE), `${JSON.stringify(record, null, 2)}\n`);
+        await writeFileDurable(join(tmp, VERSION_FILE), `${JSON.stringify(record, null, 2)}\n`);
         await fsyncDir(tmp);
         await hooks?.afterStep?.('recorded', { version });
         const dir = versionDir(scope, version);
@@ -402,7 +379,7 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
       checkScope(scope);
       const tmp = checkTmp(scope, tmpDir);
       return locked(scope, async () => {
-        await writeDurable(join(tmp, REJECTED_FILE), `${JSON.stringify({ format: 'babble-rejected', at: new Date().toISOString(), details }, null, 2)}\n`);
+        await writeFileDurable(join(tmp, REJECTED_FILE), `${JSON.stringify({ format: 'babble-rejected', at: new Date().toISOString(), details }, null, 2)}\n`);
         await fsyncDir(tmp);
         const dir = join(scopeDir(scope), `${REJECTED_PREFIX}${stamp()}`);
         await rename(tmp, dir);
