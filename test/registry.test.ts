@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { BabyLanguageModel } from '../src/model/baby.js';
 import { loadModel, saveModel, type LoadedModel } from '../src/model/store.js';
 import { createRegistry, RegistryError, type CommitStep, type ModelRegistry } from '../src/service/registry.js';
 
@@ -75,6 +76,16 @@ describe('commit', () => {
     expect(history.current).toBe(2);
     expect(history.versions.map((v) => [v.version, v.complete, v.record?.details.who])).toEqual([[2, true, 'bob'], [1, true, 'alice']]);
     expect(await scopeEntries()).toEqual(['1', '2', 'current']);
+  });
+
+  it('commits the model it is given, loaded from the folder already, instead of loading the folder again', async () => {
+    const tmp = await trained('given');
+    const loaded = await loadModel(tmp);
+    const given = BabyLanguageModel.fromWeights(loaded.weights, loaded.vocab, loaded.meta);
+    const committed = await registry.commit(GUILD, tmp, {}, { model: given });
+    expect(committed.model).toBe(given);
+    expect(committed.version).toBe(1);
+    expect(await servedAfterRestart()).toBe('given');
   });
 
   it('keeps the last K versions', async () => {

@@ -91,6 +91,14 @@ export interface CommitHooks {
   afterStep?: (step: CommitStep, info: { version?: number }) => void | Promise<void>;
 }
 
+export interface CommitOptions extends CommitHooks {
+  /**
+   * The folder's model, already loaded from it with every hash checked (e.g. by the retrain manager for its
+   * quality gate): committed without loading it again. It is still smoke-tested.
+   */
+  model?: BabyLanguageModel;
+}
+
 export interface CommitResult {
   version: number;
   dir: string;
@@ -116,8 +124,11 @@ export interface ModelRegistry {
   discard(tmpDir: string): Promise<void>;
   /** The version to serve, or null for the base. */
   resolve(scope: string): Promise<ResolvedVersion | null>;
-  /** Verifies, loads and smoke-tests a trained folder, then makes it the next version and the current one. */
-  commit(scope: string, tmpDir: string, details: Record<string, unknown>, hooks?: CommitHooks): Promise<CommitResult>;
+  /**
+   * Verifies, loads (unless given the model loaded from it) and smoke-tests a trained folder, then makes it the next
+   * version and the current one.
+   */
+  commit(scope: string, tmpDir: string, details: Record<string, unknown>, options?: CommitOptions): Promise<CommitResult>;
   /** Serves `version` (0 = the base), or the newest complete version older than the current one. */
   rollback(scope: string, version?: number): Promise<RollbackResult>;
   /** Moves a trained folder aside (never served) with the reason; returns its path. */
@@ -260,6 +271,11 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
     } catch (err) {
       throw new RegistryError(`the model files are damaged or incomplete: ${errorMessage(err)}`);
     }
+    return smokeTested(model);
+  }
+
+  /** The model, once it has passed the smoke test; a RegistryError says why it did not. */
+  function smokeTested(model: BabyLanguageModel): BabyLanguageModel {
     try {
       smokeTest(model);
     } catch (err) {
@@ -322,7 +338,7 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
       checkScope(scope);
       const tmp = checkTmp(scope, tmpDir);
       return locked(scope, async () => {
-        const model = await loadChecked(tmp);
+        const model = hooks?.model ? smokeTested(hooks.model) : await loadChecked(tmp);
         await hooks?.afterStep?.('verified', {});
         const previous = await readPointer(scope);
         const version = Math.max(0, previous ?? 0, ...(await versionNumbers(scope))) + 1;

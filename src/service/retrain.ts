@@ -1,23 +1,23 @@
 /**
- * Retraining, start to swap: one training per scope (server, or "base") at a time, at most `concurrency` at once
- * (the rest wait in a FIFO queue whose position is reported), progress events throttled for the UI, cancel, the
- * quality gate, and the atomic swap (registry.ts) or keeping the model aside when the gate refuses it.
+ * Retraining, start to swap (the orchestration): one training per scope (server, or "base") at a time, at most
+ * `concurrency` at once (the rest wait in a FIFO queue whose position is reported), progress events throttled for
+ * the UI, cancel, the quality gate (training/quality-gate.ts), and the atomic swap (registry.ts) or keeping the
+ * model aside when the gate refuses it.
  *
  * A run: the scope's text (`trainingText`, normalised, one utterance a line) and the base corpus are each split
- * into training and held-out lines (splitHeldOut, by line hash); a trainer child (trainer.ts) fine-tunes the model
- * the scope serves now on the scope's training lines mixed with base corpus lines, and scores the held-out lines
- * before and after. The parent then loads the new folder (every hash verified) and applies the gate:
+ * into training and held-out lines (training/retrain-text.ts); a trainer child (training/trainer.ts) fine-tunes the
+ * model the scope serves now on the scope's training lines mixed with base corpus lines, and scores the held-out
+ * lines before and after. The parent then loads the new folder once (every hash verified) and applies the gate:
  *   - held-out bits per character on the scope's held-out lines and on the held-out base corpus must each be no
  *     worse than before plus `tolerance` (a figure with no held-out text is skipped, and says so);
  *   - samples must be mostly non-empty and mostly known words (base corpus words and the scope's own words).
  * Pass → registry.commit (new version, pointer flipped) and the model cache serves it at once. Fail → kept aside
  * with the reasons, never served. Crash, timeout, cancel → nothing changes; the temporary folder is removed.
  */
-import { readFile } from 'node:fs/promises';
 import { BabyLanguageModel } from '../model/baby.js';
-import { corpusWords, splitHeldOut, wordsOf } from '../model/corpus.js';
-import { DEFAULT_VOCAB, normalize } from '../model/vocab.js';
 import type { Logger } from '../log.js';
+import { drawSamples, evaluateGate, knownWords, type GateOptions, type GateResult } from '../training/quality-gate.js';
+import { prepareBaseCorpus, retrainText } from '../training/retrain-text.js';
 import { CHART_COLORS, lossChartPng } from './loss-chart.js';
 import { memoryLocks, type LockHandle, type TrainingLocks } from './lock.js';
 import type { ModelCache } from './model-cache.js';
@@ -37,35 +37,8 @@ export interface RetrainRequest {
   requestedBy?: string;
 }
 
-export interface GateOptions {
-  /** How much worse (bits per character) a held-out figure may get. Default 0.05. */
-  tolerance?: number;
-  /** Least share of known words among the samples' generated words. Default 0.6. */
-  minWordShare?: number;
-  /** Least share of samples with something generated. Default 0.75. */
-  minNonEmpty?: number;
-  /** Samples drawn for the check. Default 12. */
-  samples?: number;
-}
-
-export interface GateCheck {
-  before: number | null;
-  after: number | null;
-  /** False when worse than before + tolerance; true when better, equal, within tolerance, or not measured. */
-  ok: boolean;
-}
-
-export interface GateResult {
-  pass: boolean;
-  /** Why it failed (empty when it passed), one sentence each. */
-  reasons: string[];
-  /** Held-out figures compared, and notes such as "no held-out server text". */
-  server: GateCheck;
-  base: GateCheck;
-  samples: { wordShare: number; nonEmpty: number; ok: boolean; texts: string[] };
-  notes: string[];
-  tolerance: number;
-}
+export type { GateCheck, GateOptions, GateResult } from '../training/quality-gate.js';
+export { loadBaseCorpus } from '../training/retrain-text.js';
 
 /** What a run that trained and saved a model reports, swapped in or not. */
 export interface TrainedRun {
@@ -177,112 +150,6 @@ export interface RetrainManagerOptions {
   locks?: TrainingLocks;
 }
 
-/** data/corpus.txt as normalised lines. */
-export async function loadBaseCorpus(path = 'data/corpus.txt'): Promise<string[]> {
-  return normalizeLines((await readFile(path, 'utf8')).split('\n'));
-}
-
-/** Messages → normalised utterances (one per line; multi-line messages split; empty ones dropped). */
-export function normalizeLines(messages: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const m of messages) {
-    for (const line of normalize(m, DEFAULT_VOCAB, { keepNewlines: true }).split('\n')) if (line.length > 0) out.push(line);
-  }
-  return out;
-}
-
-/** Seeds for the gate's samples. */
-export const GATE_SEEDS = ['', 'me ', 'me want ', 'hi ', 'where ', 'no '] as const;
-
-/** Draws the gate's samples from a model: the generated part of each (seed removed), trimmed. */
-export function drawSamples(model: BabyLanguageModel, count: number): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const seed = GATE_SEEDS[i % GATE_SEEDS.length]!;
-    const r = model.generateDetailed(seed, { temperature: 0.5, length: 60, rng: 1000 + i, stopAtEndOfUtterance: true });
-    out.push(r.text.slice(r.seed.length).trim());
-  }
-  return out;
-}
-
-function checkFigure(before: number | null, after: number | null, tolerance: number): GateCheck {
-  if (before === null || after === null) return { before, after, ok: true };
-  return { before, after, ok: after <= before + tolerance };
-}
-
-/** The quality gate on figures and samples (pure). */
-export function evaluateGate(input: {
-  before: HeldOutFigures;
-  after: HeldOutFigures;
-  samples: readonly string[];
-  knownWords: ReadonlySet<string>;
-  options?: GateOptions;
-}): GateResult {
-  const tolerance = input.options?.tolerance ?? 0.05;
-  const minWordShare = input.options?.minWordShare ?? 0.6;
-  const minNonEmpty = input.options?.minNonEmpty ?? 0.75;
-  const reasons: string[] = [];
-  const notes: string[] = [];
-  const server = checkFigure(input.before.server, input.after.server, tolerance);
-  const base = checkFigure(input.before.base, input.after.base, tolerance);
-  const f = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
-  if (input.after.server === null || input.before.server === null) notes.push('no held-out server text to compare on');
-  else if (!server.ok) reasons.push(`worse on the server's held-out messages: ${f(server.after)} bits/char, was ${f(server.before)} (tolerance ${tolerance})`);
-  if (input.after.base === null || input.before.base === null) notes.push('no held-out base corpus to compare on');
-  else if (!base.ok) reasons.push(`worse on the held-out baby corpus: ${f(base.after)} bits/char, was ${f(base.before)} (tolerance ${tolerance})`);
-  let words = 0;
-  let known = 0;
-  let nonEmptyCount = 0;
-  for (const s of input.samples) {
-    if (s.trim().length > 0) nonEmptyCount++;
-    for (const w of wordsOf(s)) {
-      words++;
-      if (input.knownWords.has(w)) known++;
-    }
-  }
-  const nonEmpty = input.samples.length ? nonEmptyCount / input.samples.length : 0;
-  const wordShare = words ? known / words : 0;
-  const samplesOk = nonEmpty >= minNonEmpty && wordShare >= minWordShare;
-  if (nonEmpty < minNonEmpty) reasons.push(`its samples are mostly empty (${Math.round(nonEmpty * 100)}% have text, need ${Math.round(minNonEmpty * 100)}%)`);
-  if (wordShare < minWordShare) reasons.push(`its samples are mostly made-up words (${Math.round(wordShare * 100)}% known words, need ${Math.round(minWordShare * 100)}%)`);
-  return {
-    pass: reasons.length === 0,
-    reasons,
-    server,
-    base,
-    samples: { wordShare, nonEmpty, ok: samplesOk, texts: [...input.samples] },
-    notes,
-    tolerance,
-  };
-}
-
-/**
- * Base corpus lines to mix in: about `ratio` × the server's characters and at least `minChars` (whole copies of
- * the corpus repeated when that is more than the corpus, then an evenly spread part of it); deterministic.
- */
-export function pickBaseLines(base: readonly string[], serverChars: number, ratio: number, minChars: number, seed: number): string[] {
-  const want = Math.max(minChars, serverChars * ratio);
-  const total = base.reduce((n, l) => n + l.length + 1, 0);
-  if (total === 0) return [];
-  const out: string[] = [];
-  let left = want;
-  while (left >= total) {
-    out.push(...base);
-    left -= total;
-  }
-  // Every k-th line from an offset keeps the rest spread over the whole corpus.
-  const share = left / total;
-  let acc = (seed % 997) / 997;
-  for (const line of base) {
-    acc += share;
-    if (acc >= 1) {
-      acc -= 1;
-      out.push(line);
-    }
-  }
-  return out;
-}
-
 class Job implements RetrainJob {
   state: 'queued' | 'running' | 'finished' = 'queued';
   position: number | undefined;
@@ -334,9 +201,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
   const jobs = new Map<string, Job>();
   const waiting: Job[] = [];
   const active = new Set<Job>();
-  const baseSplit = splitHeldOut(options.baseCorpus, 0.1);
-  const baseWords = corpusWords(options.baseCorpus);
-  const baseTrainChars = baseSplit.train.reduce((n, l) => n + l.length + 1, 0);
+  const baseCorpus = prepareBaseCorpus(options.baseCorpus);
 
   function finish(job: Job, outcome: RetrainOutcome): void {
     if (job.state === 'finished') return;
@@ -417,16 +282,16 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       return { status: 'failed', reason: `could not read the text to train on: ${errorMessage(err)}` };
     }
     if (signal.aborted) return { status: 'cancelled' };
-    const lines = normalizeLines(raw);
+    const seed = t.seed ?? 1;
+    const { lines, server, baseLines } = retrainText(raw, baseCorpus, {
+      wholeBase: scope === BASE_SCOPE,
+      ...(t.baseMixRatio !== undefined ? { ratio: t.baseMixRatio } : {}),
+      ...(t.minBaseChars !== undefined ? { minChars: t.minBaseChars } : {}),
+      seed,
+    });
     if (scope !== BASE_SCOPE && lines.length < minLines) {
       return { status: 'failed', reason: `not enough text to learn from yet: ${lines.length} usable line${lines.length === 1 ? '' : 's'}, at least ${minLines} needed` };
     }
-    const server = splitHeldOut(lines, 0.1);
-    const serverChars = server.train.reduce((n, l) => n + l.length + 1, 0);
-    const seed = t.seed ?? 1;
-    const baseLines = scope === BASE_SCOPE
-      ? baseSplit.train
-      : pickBaseLines(baseSplit.train, serverChars, t.baseMixRatio ?? 1, t.minBaseChars ?? baseTrainChars, seed);
 
     const serving = await options.registry.resolve(scope);
     const base = scope === BASE_SCOPE ? null : await options.registry.resolve(BASE_SCOPE);
@@ -442,7 +307,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       version: `${scope}-next`,
       trainingLines: server.train,
       baseCorpusLines: baseLines,
-      heldOut: { server: server.heldOut, base: baseSplit.heldOut },
+      heldOut: { server: server.heldOut, base: baseCorpus.split.heldOut },
       maxSeconds,
       ...(request.epochs !== undefined ? { epochs: request.epochs } : {}),
       ...(t.maxSteps !== undefined ? { maxSteps: t.maxSteps } : {}),
@@ -494,13 +359,11 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       await options.registry.discard(tmp).catch(() => undefined);
       return { status: 'failed', reason: `the new model could not be loaded: ${errorMessage(err)}` };
     }
-    const known = new Set(baseWords);
-    for (const w of corpusWords(lines)) known.add(w);
     const gate = evaluateGate({
       before: saved.heldOut.before,
       after: saved.heldOut.after,
       samples: drawSamples(candidate, options.gate?.samples ?? 12),
-      knownWords: known,
+      knownWords: knownWords(baseCorpus.words, lines),
       ...(options.gate ? { options: options.gate } : {}),
     });
     const nats = (bits: number | null) => (bits === null ? null : bits * Math.LN2);
@@ -540,7 +403,8 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       return { status: 'rejected', keptAs, ...common };
     }
     try {
-      const committed = await options.registry.commit(scope, tmp, details);
+      // The candidate was loaded (every hash checked) once above: the registry commits it without loading it again.
+      const committed = await options.registry.commit(scope, tmp, details, { model: candidate });
       options.models.install(scope, committed.version, committed.model);
       log?.info({ scope, version: committed.version }, 'retrain: new version serving');
       return { status: 'swapped', version: committed.version, ...common };
