@@ -7,7 +7,7 @@ import { ConfigError, parseConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { explainLoginError } from './app.js';
 import { commands } from './commands/index.js';
-import { fetchApplicationId, putCommands, scopeName } from './deploy.js';
+import { fetchApplicationId, putCommands, registrationTarget } from './deploy.js';
 
 export interface DeployOptions {
   /** Environment to read (default process.env, after loading .env into it). */
@@ -30,7 +30,7 @@ export async function runDeployCommands(options: DeployOptions = {}): Promise<nu
   }
   const log = createLogger(config.logLevel);
   const rest = new REST({ api: config.discordApiUrl }).setToken(config.discordToken);
-  const scope = scopeName(config.devGuildId);
+  const scope = registrationTarget(config.devGuildId);
   try {
     const applicationId = await fetchApplicationId(rest);
     const count = await putCommands(rest, applicationId, config.devGuildId, commands.map((c) => c.data));

@@ -12,7 +12,8 @@ export function commandsRoute(applicationId: string, guildId: string | undefined
   return guildId ? Routes.applicationGuildCommands(applicationId, guildId) : Routes.applicationCommands(applicationId);
 }
 
-export function scopeName(guildId: string | undefined): string {
+/** Where commands are registered, for logs and messages: "global" or "guild <id>". */
+export function registrationTarget(guildId: string | undefined): string {
   return guildId ? `guild ${guildId}` : 'global';
 }
 
@@ -103,7 +104,7 @@ export async function syncCommands(
   definitions: readonly CommandDefinition[],
   log: Logger,
 ): Promise<SyncResult> {
-  const scope = scopeName(guildId);
+  const scope = registrationTarget(guildId);
   const registered = await rest.get(commandsRoute(applicationId, guildId));
   const changes = diffCommands(definitions, Array.isArray(registered) ? registered : []);
   if (changes.length === 0) {

@@ -6,6 +6,7 @@ import type { Message } from 'discord.js';
 import type { Logger } from '../log.js';
 import type { CollectionService } from '../service/collection.js';
 import { napMessage, type ReplyLimiter } from '../service/rate-limiter.js';
+import { serverTemperature } from '../service/settings.js';
 import type { ModelSource } from './command.js';
 import { checkReplyLimit } from './rate-limit-check.js';
 import { clampContent, noPingsReply } from './message-rules.js';
@@ -43,21 +44,6 @@ export interface MentionContext {
   collection?: Pick<CollectionService, 'getSettings'>;
   /** Rate limits (none without): a refused mention gets at most one nap reply per window, then nothing. */
   limiter?: ReplyLimiter | undefined;
-}
-
-/** The temperature a server set for replies, or undefined (the service's default) outside servers or on failure. */
-export async function serverTemperature(
-  collection: Pick<CollectionService, 'getSettings'> | undefined,
-  guildId: string | null,
-  log: Logger,
-): Promise<number | undefined> {
-  if (!collection || !guildId) return undefined;
-  try {
-    return (await collection.getSettings(guildId)).temperature;
-  } catch (error) {
-    log.warn({ err: error, guild: guildId }, 'could not read the server settings; using the default temperature');
-    return undefined;
-  }
 }
 
 /** Answers one message if it is meant for the bot. Never rejects: failures are logged. */

@@ -2,6 +2,7 @@
  * Per-server settings: their bounds, defaults and checks. Free of Discord and of storage.
  */
 import { InvalidRequestError } from './errors.js';
+import type { Logger } from '../log.js';
 
 export interface GuildSettings {
   /** Chance in percent (0–100, whole) that the bot babbles a reply to a message in a collection channel. */
@@ -57,4 +58,22 @@ export function withDefaults(stored: unknown): GuildSettings {
     }
   }
   return out;
+}
+
+/**
+ * The temperature a server set for its babbles and replies, or undefined (the generation service's default)
+ * outside servers, without settings, or when they can't be read (logged).
+ */
+export async function serverTemperature(
+  settings: { getSettings(guildId: string): Promise<GuildSettings> } | undefined,
+  guildId: string | null,
+  log: Pick<Logger, 'warn'>,
+): Promise<number | undefined> {
+  if (!settings || !guildId) return undefined;
+  try {
+    return (await settings.getSettings(guildId)).temperature;
+  } catch (error) {
+    log.warn({ err: error, guild: guildId }, 'could not read the server settings; using the default temperature');
+    return undefined;
+  }
 }

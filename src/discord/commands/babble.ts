@@ -6,9 +6,9 @@
 import { ApplicationIntegrationType, InteractionContextType, MessageFlags, SlashCommandBuilder } from 'discord.js';
 import { BABBLE_BOUNDS, babbleOptionsProblem, type BabbleOptions } from '../../service/babble-rules.js';
 import { napMessage } from '../../service/rate-limiter.js';
+import { serverTemperature } from '../../service/settings.js';
 import type { Command } from '../command.js';
 import { checkReplyLimit } from '../rate-limit-check.js';
-import { serverTemperature } from '../mentions.js';
 import { replyWhenReady } from '../respond.js';
 import { noPings } from '../message-rules.js';
 

@@ -56,7 +56,8 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-function scopeName(scope: string): string {
+/** The model a retrain changes, as the admin reads it. */
+function modelLabel(scope: string): string {
   return scope === BASE_SCOPE ? 'the shared base model' : "this server's model";
 }
 
@@ -71,7 +72,7 @@ const bits = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
 export function progressEmbed(scope: string, state: { position?: number | undefined; progress?: ProgressFigures | undefined }): APIEmbed {
   if (state.progress === undefined) {
     return clampEmbed({
-      title: `Retraining ${scopeName(scope)}`,
+      title: `Retraining ${modelLabel(scope)}`,
       description: state.position !== undefined
         ? `Waiting for a free trainer: position ${state.position} in the queue.`
         : 'Starting the trainer…',
@@ -80,7 +81,7 @@ export function progressEmbed(scope: string, state: { position?: number | undefi
   }
   const p = state.progress;
   return clampEmbed({
-    title: `Retraining ${scopeName(scope)}`,
+    title: `Retraining ${modelLabel(scope)}`,
     description: progressBar(p.totalSteps > 0 ? p.step / p.totalSteps : 0),
     fields: [
       { name: 'Step', value: `${p.step.toLocaleString('en-US')} / ${p.totalSteps.toLocaleString('en-US')} (epoch ${p.epoch.toFixed(2)})`, inline: true },
@@ -103,9 +104,9 @@ export interface FinalMessage {
 export function finalMessage(scope: string, outcome: RetrainOutcome): FinalMessage {
   switch (outcome.status) {
     case 'cancelled':
-      return { embeds: [clampEmbed({ title: 'Training cancelled', description: `Nothing changed: ${scopeName(scope)} is the same as before.` })] };
+      return { embeds: [clampEmbed({ title: 'Training cancelled', description: `Nothing changed: ${modelLabel(scope)} is the same as before.` })] };
     case 'failed':
-      return { embeds: [clampEmbed({ title: 'Training did not finish', description: `${outcome.reason}\n\nNothing changed: ${scopeName(scope)} is the same as before.` })] };
+      return { embeds: [clampEmbed({ title: 'Training did not finish', description: `${outcome.reason}\n\nNothing changed: ${modelLabel(scope)} is the same as before.` })] };
     case 'swapped':
     case 'rejected': {
       const g = outcome.gate;
@@ -300,7 +301,7 @@ export async function executeRetrain(interaction: ChatInputCommandInteraction, d
   const sub = interaction.options.getSubcommand(true);
   if (sub === 'cancel') {
     const cancelled = deps.manager.cancel(scope);
-    await replyEphemeral(interaction, cancelled ? `Stopping the training of ${scopeName(scope)}. Nothing will change.` : `No training of ${scopeName(scope)} is running or waiting.`);
+    await replyEphemeral(interaction, cancelled ? `Stopping the training of ${modelLabel(scope)}. Nothing will change.` : `No training of ${modelLabel(scope)} is running or waiting.`);
     return;
   }
   const options = {
@@ -330,7 +331,7 @@ export async function executeRetrain(interaction: ChatInputCommandInteraction, d
     const where = result.job.state === 'queued' ? `waiting in the queue (position ${result.job.position ?? '?'})` : 'running';
     const by = result.job.request.requestedBy ? `, started by <@${result.job.request.requestedBy}>` : '';
     await interaction.editReply({
-      content: `A training of ${scopeName(scope)} is already ${where}${by}. Wait for it to finish, or stop it with /retrain cancel.`,
+      content: `A training of ${modelLabel(scope)} is already ${where}${by}. Wait for it to finish, or stop it with /retrain cancel.`,
       allowedMentions: noPings(),
     });
     return;
