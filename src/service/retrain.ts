@@ -150,6 +150,38 @@ export interface RetrainManagerOptions {
   locks?: TrainingLocks;
 }
 
+/** The model a run fine-tunes (the scope's current version, else the base) and its label ("3", "base 2", "base"). */
+async function startingPoint(registry: ModelRegistry, scope: string, baseModelDir: string): Promise<{ fromDir: string; previous: string }> {
+  const serving = await registry.resolve(scope);
+  const base = scope === BASE_SCOPE ? null : await registry.resolve(BASE_SCOPE);
+  const fromDir = serving?.dir ?? base?.dir ?? baseModelDir;
+  const previous = serving ? (scope === BASE_SCOPE ? `base ${serving.version}` : String(serving.version)) : base ? `base ${base.version}` : 'base';
+  return { fromDir, previous };
+}
+
+/** The trainer child's settings of a TrainJob, from the manager's training settings. */
+function childSettings(t: TrainingSettings): Partial<TrainJob> {
+  return {
+    ...(t.maxSteps !== undefined ? { maxSteps: t.maxSteps } : {}),
+    ...(t.batchSize !== undefined ? { batchSize: t.batchSize } : {}),
+    ...(t.seqLength !== undefined ? { seqLength: t.seqLength } : {}),
+    ...(t.learningRate !== undefined ? { learningRate: t.learningRate } : {}),
+    workers: t.workers ?? 2,
+    progressIntervalMs: t.childProgressMs ?? 1000,
+    ...(t.sampleEverySeconds !== undefined ? { sampleEverySeconds: t.sampleEverySeconds } : {}),
+  };
+}
+
+/** The loss curve as a PNG, with the held-out base corpus loss before and after as reference lines. */
+function runChart(lossCurve: { step: number; loss: number }[], heldOut: { before: HeldOutFigures; after: HeldOutFigures }): Buffer {
+  const nats = (bits: number | null) => (bits === null ? null : bits * Math.LN2);
+  const refs = [
+    { value: nats(heldOut.before.base), color: CHART_COLORS.before },
+    { value: nats(heldOut.after.base), color: CHART_COLORS.after },
+  ].filter((r): r is { value: number; color: typeof CHART_COLORS.before } => r.value !== null);
+  return lossChartPng(lossCurve, { references: refs });
+}
+
 class Job implements RetrainJob {
   state: 'queued' | 'running' | 'finished' = 'queued';
   position: number | undefined;
@@ -293,10 +325,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       return { status: 'failed', reason: `not enough text to learn from yet: ${lines.length} usable line${lines.length === 1 ? '' : 's'}, at least ${minLines} needed` };
     }
 
-    const serving = await options.registry.resolve(scope);
-    const base = scope === BASE_SCOPE ? null : await options.registry.resolve(BASE_SCOPE);
-    const fromDir = serving?.dir ?? base?.dir ?? options.baseModelDir;
-    const previous = serving ? (scope === BASE_SCOPE ? `base ${serving.version}` : String(serving.version)) : base ? `base ${base.version}` : 'base';
+    const { fromDir, previous } = await startingPoint(options.registry, scope, options.baseModelDir);
 
     const minutes = Math.min(request.minutes ?? (request.epochs !== undefined ? maxMinutes : defaultMinutes), maxMinutes);
     const maxSeconds = minutes * 60;
@@ -310,14 +339,8 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       heldOut: { server: server.heldOut, base: baseCorpus.split.heldOut },
       maxSeconds,
       ...(request.epochs !== undefined ? { epochs: request.epochs } : {}),
-      ...(t.maxSteps !== undefined ? { maxSteps: t.maxSteps } : {}),
-      ...(t.batchSize !== undefined ? { batchSize: t.batchSize } : {}),
-      ...(t.seqLength !== undefined ? { seqLength: t.seqLength } : {}),
-      ...(t.learningRate !== undefined ? { learningRate: t.learningRate } : {}),
-      workers: t.workers ?? 2,
+      ...childSettings(t),
       seed,
-      progressIntervalMs: t.childProgressMs ?? 1000,
-      ...(t.sampleEverySeconds !== undefined ? { sampleEverySeconds: t.sampleEverySeconds } : {}),
       note: { scope, ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), fineTunedFromLabel: previous },
     };
 
@@ -366,12 +389,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       knownWords: knownWords(baseCorpus.words, lines),
       ...(options.gate ? { options: options.gate } : {}),
     });
-    const nats = (bits: number | null) => (bits === null ? null : bits * Math.LN2);
-    const refs = [
-      { value: nats(saved.heldOut.before.base), color: CHART_COLORS.before },
-      { value: nats(saved.heldOut.after.base), color: CHART_COLORS.after },
-    ].filter((r): r is { value: number; color: typeof CHART_COLORS.before } => r.value !== null);
-    const chart = lossChartPng(saved.lossCurve, { references: refs });
+    const chart = runChart(saved.lossCurve, saved.heldOut);
     const common: TrainedRun = {
       previous,
       gate,
@@ -397,17 +415,24 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       await options.registry.discard(tmp).catch(() => undefined);
       return { status: 'cancelled' };
     }
-    if (!gate.pass) {
-      const keptAs = await options.registry.keepAside(scope, tmp, { ...details, reasons: gate.reasons });
-      log?.info({ scope, reasons: gate.reasons }, 'retrain: the new model was kept aside');
-      return { status: 'rejected', keptAs, ...common };
-    }
+    return gate.pass ? swapIn(scope, tmp, candidate, details, common) : keepAside(scope, tmp, details, common);
+  }
+
+  /** The gate refused the model: it is kept aside with the reasons, never served. */
+  async function keepAside(scope: string, tmp: string, details: Record<string, unknown>, run: TrainedRun): Promise<RetrainOutcome> {
+    const keptAs = await options.registry.keepAside(scope, tmp, { ...details, reasons: run.gate.reasons });
+    log?.info({ scope, reasons: run.gate.reasons }, 'retrain: the new model was kept aside');
+    return { status: 'rejected', keptAs, ...run };
+  }
+
+  /** The gate passed: the candidate becomes the scope's next version and serves at once. */
+  async function swapIn(scope: string, tmp: string, candidate: BabyLanguageModel, details: Record<string, unknown>, run: TrainedRun): Promise<RetrainOutcome> {
     try {
-      // The candidate was loaded (every hash checked) once above: the registry commits it without loading it again.
+      // The candidate was loaded (every hash checked) once already: the registry commits it without loading it again.
       const committed = await options.registry.commit(scope, tmp, details, { model: candidate });
       options.models.install(scope, committed.version, committed.model);
       log?.info({ scope, version: committed.version }, 'retrain: new version serving');
-      return { status: 'swapped', version: committed.version, ...common };
+      return { status: 'swapped', version: committed.version, ...run };
     } catch (err) {
       await options.registry.discard(tmp).catch(() => undefined);
       const reason = err instanceof RegistryError ? err.message : `could not swap the model in: ${errorMessage(err)}`;
