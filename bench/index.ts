@@ -4,7 +4,8 @@
  * Measures, one after the other (never two at once, they would share the cores), and prints ONE JSON object on
  * stdout (progress on stderr):
  *  - training: target chars/s of BabyLanguageModel.train (the `npm run train` path) on data/corpus.txt, batch 128 ×
- *    seq 32, after warm-up steps; the PyTorch reference (../shared/bench/torch_reference.py) in the same run; ratio.
+ *    seq 32, after warm-up steps; the PyTorch reference (bench/torch_reference.py) in the same run; ratio
+ *    ("skipped: torch not installed" when /usr/bin/python3 has no torch).
  *  - babble_50: 50-character generate() p50/p99 with models/base (else a fresh model); ratio to PyTorch's median.
  *  - discord_babble_200rps: /babble end to end, the real entry point as a child process, against the fake Discord.
  *  - retrain_100k: createRetrainManager on ~100k chars of server-like text, start() → new version serving (retrain.ts).
@@ -48,7 +49,7 @@ import { measureTraining, type TrainingFigures } from './training.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CORPUS = 'data/corpus.txt';
-const TORCH_SCRIPT = '../shared/bench/torch_reference.py';
+const TORCH_SCRIPT = 'bench/torch_reference.py';
 const BATCH = 128;
 const SEQ = 32;
 const RATE = 200;

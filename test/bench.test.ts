@@ -195,7 +195,6 @@ const TORCH: TorchFigures = {
   engine: 'torch 1.13.0a0, 2 threads',
   vocab: 34,
   corpus_chars: 82334,
-  window_train_windows_per_s: 130,
   seq_train_target_chars_per_s: 5000,
   generate_50_chars_ms_median: 8,
 };
