@@ -125,6 +125,15 @@ function numberValue(env: Env, name: string, bounds: Bounds, fallback: number, p
   return fallback;
 }
 
+/** SHARDS as given: undefined when unset or empty (no sharding). Throws on anything but "auto" or a whole number ≥ 1. */
+export function parseShards(value: string | undefined): 'auto' | number | undefined {
+  const v = value?.trim();
+  if (!v) return undefined;
+  if (v === 'auto') return 'auto';
+  if (/^[1-9]\d*$/.test(v) && Number(v) <= 1000) return Number(v);
+  throw new Error(`SHARDS must be "auto" or a whole number from 1 to 1000, not ${JSON.stringify(v)}`);
+}
+
 /** A Discord bot token is three dot-separated base64url parts (user id, timestamp, HMAC). */
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const SNOWFLAKE = /^\d{1,20}$/;

@@ -13,17 +13,9 @@
 import { ChildProcess } from 'node:child_process';
 import dotenv from 'dotenv';
 import { ShardingManager } from 'discord.js';
+import { parseShards } from './config.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log.js';
 import { parseStorageUrl } from './storage/url.js';
-
-/** SHARDS as given: undefined when unset or empty (no sharding). Throws on anything but "auto" or a whole number ≥ 1. */
-export function parseShards(value: string | undefined): 'auto' | number | undefined {
-  const v = value?.trim();
-  if (!v) return undefined;
-  if (v === 'auto') return 'auto';
-  if (/^[1-9]\d*$/.test(v) && Number(v) <= 1000) return Number(v);
-  throw new Error(`SHARDS must be "auto" or a whole number from 1 to 1000, not ${JSON.stringify(v)}`);
-}
 
 /** True in the process that should run the ShardingManager: SHARDS set and not itself a shard. */
 export function isShardManager(env: NodeJS.ProcessEnv): boolean {
