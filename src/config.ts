@@ -47,6 +47,8 @@ export interface Config {
   botOwnerIds: string[];
   /** Replies (/babble, mentions, unprompted) per user and per server per window; 0 replies: no such limit. */
   rateLimits: ReplyLimits;
+  /** SHARDS: shard processes under discord.js's ShardingManager ("auto": Discord's count), undefined: one process. */
+  shards: 'auto' | number | undefined;
 }
 
 /** The backends BABBLE_BACKEND may force (same list as src/model/backend.ts, kept here so config loads without tfjs). */
@@ -194,10 +196,21 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
   }
 
   const storageUrl = value(env, 'STORAGE_URL') ?? DEFAULT_STORAGE_URL;
+  let storageKind: 'sqlite' | 'redis' | undefined;
   try {
-    parseStorageUrl(storageUrl, options.cwd ?? process.cwd());
+    storageKind = parseStorageUrl(storageUrl, options.cwd ?? process.cwd()).kind;
   } catch (error) {
     problems.push(`STORAGE_URL ${(error as Error).message}`);
+  }
+
+  let shards: 'auto' | number | undefined;
+  try {
+    shards = parseShards(env.SHARDS);
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
+  if (shards !== undefined && storageKind !== undefined && storageKind !== 'redis') {
+    problems.push('SHARDS needs STORAGE_URL=redis://… (the shards share the stored text, the training lock and model swaps there)');
   }
 
   const retentionText = value(env, 'RETENTION_DAYS');
@@ -257,6 +270,6 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
     discordToken, discordApiUrl, logLevel, devGuildId, modelDir, backend, storageUrl, retentionDays,
     modelsDir, modelVersionsKept, modelCacheSize,
     trainConcurrency, trainMaxMinutes, trainDefaultMinutes, trainMaxHeapMb, trainGateTolerance, trainMinLines, botOwnerIds,
-    rateLimits,
+    rateLimits, shards,
   };
 }
