@@ -18,8 +18,7 @@
 import { createClient } from '@keyv/redis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, RLWrapperTimeouts } from 'rate-limiter-flexible';
 import type { Logger } from '../log.js';
-import { redactUrl } from '../storage/redis.js';
-import { parseStorageUrl } from '../storage/url.js';
+import { parseStorageUrl, redactUrl } from '../storage/url.js';
 
 export type ReplyKind = 'babble' | 'mention' | 'unprompted';
 

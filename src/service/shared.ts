@@ -7,7 +7,7 @@
 import { hostname } from 'node:os';
 import { createClient } from '@keyv/redis';
 import type { Logger } from '../log.js';
-import { redactUrl } from '../storage/redis.js';
+import { redactUrl } from '../storage/url.js';
 import { DEFAULT_LOCK_PREFIX, redisLocks, type TrainingLocks } from './lock.js';
 import type { ModelCache } from './models.js';
 import type { ModelRegistry } from './registry.js';
