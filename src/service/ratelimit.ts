@@ -15,7 +15,7 @@
  *
  * No discord.js in here: the Discord side asks `take()` and says what it returns.
  */
-import { createClient } from '@keyv/redis';
+import type { createClient } from '@keyv/redis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, RLWrapperTimeouts } from 'rate-limiter-flexible';
 import type { Logger } from '../log.js';
 import { parseStorageUrl, redactUrl } from '../storage/url.js';
@@ -238,7 +238,9 @@ export async function openReplyLimiter(storageUrl: string, limits: ReplyLimits, 
     return createReplyLimiter({ counters: memoryCounters(limits), log, store: 'memory' });
   }
   let connectedOnce = false;
-  const client: RedisClient = createClient({
+  // Loaded only for Redis storage (it costs start-up time).
+  const { createClient: createRedisClient } = await import('@keyv/redis');
+  const client: RedisClient = createRedisClient({
     url: location.url,
     disableOfflineQueue: true,
     socket: {
