@@ -1,9 +1,10 @@
 /**
- * Command line of `npm run bench`: [--quick] [--strict] [--skip torch,training,babble,memory,discord,retrain,bot-retrain,bot-memory,compiled].
+ * Command line of `npm run bench`: [--quick] [--strict]
+ * [--skip torch,training,babble,memory,discord,retrain,bot-retrain,bot-memory,compiled,startup].
  */
 import { parseArgs } from 'node:util';
 
-export const SECTIONS = ['training', 'torch', 'babble', 'memory', 'discord', 'retrain', 'bot-retrain', 'bot-memory', 'compiled'] as const;
+export const SECTIONS = ['training', 'torch', 'babble', 'memory', 'discord', 'retrain', 'bot-retrain', 'bot-memory', 'compiled', 'startup'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchArgs {
@@ -58,10 +59,12 @@ export interface Plan {
   retrainEpochs: number;
   /** /babble per second in another server while the bot retrains. */
   retrainBabbleRate: number;
+  /** Starts of the bot per start command (startup section). */
+  startups: number;
 }
 
 export function planFor(args: BenchArgs): Plan {
   return args.quick
-    ? { trainWarmup: 1, trainSteps: 4, torchSteps: 5, babbleWarmup: 50, babbleSamples: 1_000, discordWarmup: 20, discordCount: 400, serverModels: 50, retrainChars: 100_000, retrainEpochs: 3, retrainBabbleRate: 20 }
-    : { trainWarmup: 5, trainSteps: 40, torchSteps: 15, babbleWarmup: 200, babbleSamples: 10_000, discordWarmup: 50, discordCount: 2_000, serverModels: 50, retrainChars: 100_000, retrainEpochs: 3, retrainBabbleRate: 20 };
+    ? { trainWarmup: 1, trainSteps: 4, torchSteps: 5, babbleWarmup: 50, babbleSamples: 1_000, discordWarmup: 20, discordCount: 400, serverModels: 50, retrainChars: 100_000, retrainEpochs: 3, retrainBabbleRate: 20, startups: 3 }
+    : { trainWarmup: 5, trainSteps: 40, torchSteps: 15, babbleWarmup: 200, babbleSamples: 10_000, discordWarmup: 50, discordCount: 2_000, serverModels: 50, retrainChars: 100_000, retrainEpochs: 3, retrainBabbleRate: 20, startups: 5 };
 }

@@ -8,6 +8,7 @@ import type { BotRetrainFigures } from './bot-retrain.js';
 import type { DiscordFigures } from './discord.js';
 import type { RssFigures } from './memory.js';
 import type { RetrainFigures } from './retrain.js';
+import type { StartupFigures, StartupRuns } from './startup.js';
 import { meets, ratio, round } from './stats.js';
 import type { TorchFigures } from './torch.js';
 import type { TrainingFigures } from './training.js';
@@ -19,6 +20,7 @@ export const TARGETS = {
   retrainSeconds: '<= 60',
   eventLoopP99Ms: '<= 20',
   rssMb: '<= 300',
+  startupMs: '<= 2000',
 } as const;
 
 /** A measurement that ran, or why it did not. */
@@ -240,6 +242,40 @@ export function tensorsSection(b: Outcome<BabbleFigures>): Section {
 }
 
 /** Names of the sections whose pass is false (a missed target). */
+/**
+ * Start-up: judged on `npm start`, launch → IDENTIFY and launch → first /babble answered, each median ≤ 2 s;
+ * `node dist/src/main.js` (what a process manager runs) is reported beside it.
+ */
+export function startupSection(o: Outcome<StartupFigures>): Section {
+  const runs = o.ok ? o.value.runs : [];
+  const judged: StartupRuns | undefined = runs[0];
+  const identify = meets(judged?.identifyMs.p50 ?? null, TARGETS.startupMs);
+  const babble = meets(judged?.firstBabbleMs.p50 ?? null, TARGETS.startupMs);
+  const ms = (x: number | undefined) => round(x, 0);
+  return {
+    command: judged?.command ?? null,
+    identify_median_ms: ms(judged?.identifyMs.p50),
+    identify_max_ms: ms(judged?.identifyMs.max),
+    first_babble_median_ms: ms(judged?.firstBabbleMs.p50),
+    first_babble_max_ms: ms(judged?.firstBabbleMs.max),
+    cpu_at_identify_median_ms: ms(judged?.cpuAtIdentifyMs?.p50),
+    target_ms: TARGETS.startupMs,
+    pass: identify === null || babble === null ? null : identify && babble,
+    reason: o.ok ? null : o.reason,
+    starts: judged?.starts.length ?? null,
+    build_before_s: o.ok ? round(o.value.buildSeconds, 1) : null,
+    others: runs.slice(1).map((r) => ({
+      command: r.command,
+      identify_median_ms: ms(r.identifyMs.p50),
+      identify_max_ms: ms(r.identifyMs.max),
+      first_babble_median_ms: ms(r.firstBabbleMs.p50),
+      first_babble_max_ms: ms(r.firstBabbleMs.max),
+      cpu_at_identify_median_ms: ms(r.cpuAtIdentifyMs?.p50),
+    })),
+    all_ms: runs.map((r) => ({ command: r.command, identify: r.starts.map((s) => ms(s.identifyMs)), first_babble: r.starts.map((s) => ms(s.firstBabbleMs)) })),
+  };
+}
+
 export function failures(sections: Record<string, Section>): string[] {
   return Object.entries(sections).filter(([, s]) => s.pass === false).map(([name]) => name);
 }

@@ -1,5 +1,6 @@
 /**
- * The PyTorch reference (../shared/bench/torch_reference.py) run with /usr/bin/python3, when torch imports.
+ * The PyTorch reference (bench/torch_reference.py, the same model, batch, sequence length and stateful generation)
+ * run with /usr/bin/python3, when torch imports; otherwise the section is skipped with "skipped: torch not installed".
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,14 +12,16 @@ export interface TorchFigures {
   engine: string;
   vocab: number;
   corpus_chars: number;
-  window_train_windows_per_s: number;
   seq_train_target_chars_per_s: number;
   generate_50_chars_ms_median: number;
 }
 
 export type TorchOutcome = { ok: true; figures: TorchFigures; seconds: number; steps: number } | { ok: false; reason: string };
 
-const NUMERIC_FIELDS = ['vocab', 'corpus_chars', 'window_train_windows_per_s', 'seq_train_target_chars_per_s', 'generate_50_chars_ms_median'] as const;
+const NUMERIC_FIELDS = ['vocab', 'corpus_chars', 'seq_train_target_chars_per_s', 'generate_50_chars_ms_median'] as const;
+
+/** The reason a bench section gives when /usr/bin/python3 has no torch. */
+export const TORCH_MISSING = 'skipped: torch not installed';
 
 /** The JSON object on the last non-empty line of the script's stdout, checked field by field. */
 export function parseTorchOutput(stdout: string): TorchFigures {
@@ -51,12 +54,12 @@ function run(file: string, args: string[], cwd: string, timeoutMs: number): Prom
 
 /** Whether /usr/bin/python3 can import torch (and the reason when not). */
 export async function torchAvailable(cwd: string): Promise<{ ok: true } | { ok: false; reason: string }> {
-  if (!existsSync(PYTHON)) return { ok: false, reason: `${PYTHON} not found` };
+  if (!existsSync(PYTHON)) return { ok: false, reason: `${TORCH_MISSING} (${PYTHON} not found)` };
   try {
     await run(PYTHON, ['-c', 'import torch'], cwd, 60_000);
     return { ok: true };
   } catch (error) {
-    return { ok: false, reason: `torch does not import in ${PYTHON} (apt-get install python3-torch): ${(error as Error).message}` };
+    return { ok: false, reason: `${TORCH_MISSING} (${PYTHON} cannot import it; apt-get install python3-torch): ${(error as Error).message}` };
   }
 }
 

@@ -10,7 +10,7 @@
  * `--workers` defaults to train()'s default (2 on a machine with 2 cores: the production path).
  * `--impl layers` measures the stock tfjs-layers model (one-hot → Dense(32, no bias) standing in for the Embedding,
  * whose gradient the stock wasm backend lacks) with `trainOnBatch`, for comparison.
- * `--torch` also runs the PyTorch reference (/usr/bin/python3 ../shared/bench/torch_reference.py, same batch and
+ * `--torch` also runs the PyTorch reference (/usr/bin/python3 bench/torch_reference.py, same batch and
  * sequence length, 15 timed steps, on --corpus or data/corpus.txt) right before and right after, and prints the
  * ratio to each.
  */
@@ -42,7 +42,7 @@ const { values } = parseArgs({
   },
 });
 
-const TORCH_SCRIPT = fileURLToPath(new URL('../../shared/bench/torch_reference.py', import.meta.url));
+const TORCH_SCRIPT = fileURLToPath(new URL('../bench/torch_reference.py', import.meta.url));
 
 /** PyTorch's seq-scheme target chars/s from the reference script (its last stdout line is JSON). */
 function torchRate(corpus: string, batch: number, seq: number): Promise<number> {

@@ -47,6 +47,8 @@ export interface Config {
   botOwnerIds: string[];
   /** Replies (/babble, mentions, unprompted) per user and per server per window; 0 replies: no such limit. */
   rateLimits: ReplyLimits;
+  /** SHARDS: shard processes under discord.js's ShardingManager ("auto": Discord's count), undefined: one process. */
+  shards: 'auto' | number | undefined;
 }
 
 /** The backends BABBLE_BACKEND may force (same list as src/model/backend.ts, kept here so config loads without tfjs). */
@@ -125,6 +127,15 @@ function numberValue(env: Env, name: string, bounds: Bounds, fallback: number, p
   return fallback;
 }
 
+/** SHARDS as given: undefined when unset or empty (no sharding). Throws on anything but "auto" or a whole number ≥ 1. */
+export function parseShards(value: string | undefined): 'auto' | number | undefined {
+  const v = value?.trim();
+  if (!v) return undefined;
+  if (v === 'auto') return 'auto';
+  if (/^[1-9]\d*$/.test(v) && Number(v) <= 1000) return Number(v);
+  throw new Error(`SHARDS must be "auto" or a whole number from 1 to 1000, not ${JSON.stringify(v)}`);
+}
+
 /** A Discord bot token is three dot-separated base64url parts (user id, timestamp, HMAC). */
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const SNOWFLAKE = /^\d{1,20}$/;
@@ -185,10 +196,21 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
   }
 
   const storageUrl = value(env, 'STORAGE_URL') ?? DEFAULT_STORAGE_URL;
+  let storageKind: 'sqlite' | 'redis' | undefined;
   try {
-    parseStorageUrl(storageUrl, options.cwd ?? process.cwd());
+    storageKind = parseStorageUrl(storageUrl, options.cwd ?? process.cwd()).kind;
   } catch (error) {
     problems.push(`STORAGE_URL ${(error as Error).message}`);
+  }
+
+  let shards: 'auto' | number | undefined;
+  try {
+    shards = parseShards(env.SHARDS);
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
+  if (shards !== undefined && storageKind !== undefined && storageKind !== 'redis') {
+    problems.push('SHARDS needs STORAGE_URL=redis://… (the shards share the stored text, the training lock and model swaps there)');
   }
 
   const retentionText = value(env, 'RETENTION_DAYS');
@@ -248,6 +270,6 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
     discordToken, discordApiUrl, logLevel, devGuildId, modelDir, backend, storageUrl, retentionDays,
     modelsDir, modelVersionsKept, modelCacheSize,
     trainConcurrency, trainMaxMinutes, trainDefaultMinutes, trainMaxHeapMb, trainGateTolerance, trainMinLines, botOwnerIds,
-    rateLimits,
+    rateLimits, shards,
   };
 }

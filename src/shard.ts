@@ -4,7 +4,9 @@
  * the storage, the training lock and model swaps through Redis, so SHARDS needs STORAGE_URL=redis://…; the models
  * folder (MODELS_DIR) is shared on disk. `auto` asks Discord (discord.com, not DISCORD_API_URL) how many shards.
  *
- * A shard child is recognised by SHARDING_MANAGER in its environment (set by discord.js) and runs the bot as usual.
+ * SHARDS is read and checked with the rest of the configuration (src/config.ts); the manager checks it all once, so
+ * a bad setting is reported once, not by every shard. A shard child is recognised by SHARDING_MANAGER in its
+ * environment (set by discord.js) and runs the bot as usual.
  * Stopping: SIGTERM is passed on to every shard (each stops gracefully, bot.ts) and the manager exits 0 when all
  * exited 0; on SIGINT the shards, in the same process group, got the signal from the terminal themselves. A shard
  * that dies on its own is not respawned: every other shard is stopped and the manager exits 1 (the supervisor
@@ -13,18 +15,9 @@
 import { ChildProcess } from 'node:child_process';
 import dotenv from 'dotenv';
 import { ShardingManager } from 'discord.js';
+import { ConfigError, parseConfig, type Config } from './config.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log.js';
-import { parseStorageUrl } from './storage/url.js';
 import { errorMessage } from './error-message.js';
-
-/** SHARDS as given: undefined when unset or empty (no sharding). Throws on anything but "auto" or a whole number ≥ 1. */
-export function parseShards(value: string | undefined): 'auto' | number | undefined {
-  const v = value?.trim();
-  if (!v) return undefined;
-  if (v === 'auto') return 'auto';
-  if (/^[1-9]\d*$/.test(v) && Number(v) <= 1000) return Number(v);
-  throw new Error(`SHARDS must be "auto" or a whole number from 1 to 1000, not ${JSON.stringify(v)}`);
-}
 
 /** True in the process that should run the ShardingManager: SHARDS set and not itself a shard. */
 export function isShardManager(env: NodeJS.ProcessEnv): boolean {
@@ -48,23 +41,20 @@ export interface ShardManagerOptions {
 export async function runShardManager(options: ShardManagerOptions = {}): Promise<number> {
   const env = options.env ?? process.env;
   if (!options.env) dotenv.config({ quiet: true });
-  const level = (env.LOG_LEVEL ?? '').trim().toLowerCase();
-  const log = options.log ?? createLogger((LOG_LEVELS as readonly string[]).includes(level) ? (level as LogLevel) : 'info');
-  let shards: 'auto' | number | undefined;
+  let config: Config;
   try {
-    shards = parseShards(env.SHARDS);
-    const storage = env.STORAGE_URL?.trim();
-    if (!storage || parseStorageUrl(storage).kind !== 'redis') {
-      throw new Error('SHARDS needs STORAGE_URL=redis://… (the shards share the stored text, the training lock and model swaps there)');
-    }
+    config = parseConfig(env);
   } catch (error) {
-    log.fatal(errorMessage(error));
+    if (!(error instanceof ConfigError)) throw error;
+    const level = (env.LOG_LEVEL ?? '').trim().toLowerCase();
+    const log = options.log ?? createLogger((LOG_LEVELS as readonly string[]).includes(level) ? (level as LogLevel) : 'info');
+    for (const problem of error.problems) log.fatal(problem);
     return 1;
   }
-  if (shards === undefined) return 1;
-  const token = env.DISCORD_TOKEN?.trim();
-  if (!token) {
-    log.fatal('DISCORD_TOKEN is missing');
+  const log = options.log ?? createLogger(config.logLevel);
+  const { shards, discordToken: token } = config;
+  if (shards === undefined) {
+    log.fatal('SHARDS is not set: nothing to shard');
     return 1;
   }
   const file = options.file ?? process.argv[1];

@@ -17,11 +17,13 @@ import {
   failures,
   retrainSection,
   rssSection,
+  startupSection,
   tensorsSection,
   trainingSection,
   TARGETS,
 } from '../bench/report.js';
 import type { RetrainFigures } from '../bench/retrain.js';
+import type { OneStart, StartupFigures } from '../bench/startup.js';
 import { serverLikeText, textChars } from '../bench/server-text.js';
 import { wordsOf } from '../src/model/corpus.js';
 import { loopDelayMs, meets, parseTarget, percentile, rateAfterWarmup, ratio, round, schedule, summarize } from '../bench/stats.js';
@@ -195,7 +197,6 @@ const TORCH: TorchFigures = {
   engine: 'torch 1.13.0a0, 2 threads',
   vocab: 34,
   corpus_chars: 82334,
-  window_train_windows_per_s: 130,
   seq_train_target_chars_per_s: 5000,
   generate_50_chars_ms_median: 8,
 };
@@ -392,6 +393,32 @@ describe('report sections', () => {
     expect(tensorsSection({ ok: true, value: { ...BABBLE, tensorsAfter: 1 } }).pass).toBe(false);
   });
 
+  const startRuns = (command: string, starts: OneStart[]) => ({
+    command,
+    starts,
+    identifyMs: summarize(starts.map((s) => s.identifyMs)),
+    firstBabbleMs: summarize(starts.map((s) => s.firstBabbleMs)),
+    cpuAtIdentifyMs: summarize(starts.map((s) => s.cpuAtIdentifyMs!)),
+  });
+  const starts = (identify: number[], babble: number[]): OneStart[] =>
+    identify.map((ms, i) => ({ identifyMs: ms, firstBabbleMs: babble[i]!, cpuAtIdentifyMs: 900 }));
+
+  it('startup: judges the medians of npm start (the first command) against 2 s, and reports the other command', () => {
+    const value: StartupFigures = {
+      buildSeconds: null,
+      runs: [
+        startRuns('npm start', starts([1500, 1900, 2500, 1200, 1700], [1600, 2000, 2600, 1300, 1800])),
+        startRuns('node dist/src/main.js', starts([900, 1000, 1100, 800, 950], [1000, 1100, 1200, 900, 1050])),
+      ],
+    };
+    const s = startupSection({ ok: true, value });
+    expect(s).toMatchObject({ command: 'npm start', identify_median_ms: 1700, identify_max_ms: 2500, first_babble_median_ms: 1800, pass: true });
+    expect(s.others).toEqual([expect.objectContaining({ command: 'node dist/src/main.js', identify_median_ms: 950 })]);
+    const slowBabble = { ...value, runs: [startRuns('npm start', starts([1500, 1500, 1500], [2100, 2100, 1900])), value.runs[1]!] };
+    expect(startupSection({ ok: true, value: slowBabble }).pass).toBe(false);
+    expect(startupSection({ ok: false, reason: 'skipped (--skip)' })).toMatchObject({ pass: null, identify_median_ms: null, reason: 'skipped (--skip)' });
+  });
+
   it('every section has a target or a reason and a pass key, survives JSON, and failures() names only pass:false', () => {
     const sections = {
       training: trainingSection({ ok: true, value: TRAINING }, { ok: false, reason: 'skipped' }, { batch: 128, seq: 32 }),
@@ -401,6 +428,7 @@ describe('report sections', () => {
       event_loop: eventLoopSection({ ok: false, reason: 'skipped' }, { ok: true, value: BOT_RETRAIN }),
       rss_mb_base_plus_50: rssSection({ ok: false, reason: 'skipped' }),
       num_tensors: tensorsSection({ ok: true, value: BABBLE }),
+      startup: startupSection({ ok: false, reason: 'skipped' }),
     };
     for (const s of Object.values(sections)) {
       expect(s).toHaveProperty('pass');

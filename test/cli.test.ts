@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -71,5 +73,27 @@ describe('npm run train / babble', () => {
     const r = await cli('babble.ts', ['me', '--model', out]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('weights.bin');
+  });
+});
+
+describe('npm run train / babble / eval load .env', () => {
+  it('take BABBLE_BACKEND from .env in the working folder, and a real environment variable over it', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'babble-cli-env-'));
+    try {
+      await writeFile(join(work, '.env'), 'BABBLE_BACKEND=cpu\n');
+      const tsx = pathToFileURL(createRequire(join(root, 'package.json')).resolve('tsx')).href;
+      const { BABBLE_BACKEND: _, ...inherited } = process.env;
+      // The corpus is missing: train stops right after choosing the backend, which it reports first.
+      const train = (env: NodeJS.ProcessEnv) => exec(process.execPath, ['--import', tsx, join(root, 'src/cli/train.ts'), '--corpus', join(work, 'none.txt'), '--out', join(work, 'm')], {
+        cwd: work, timeout: 120_000, env,
+      }).then(() => ({ stderr: '', code: 0 }), (e: { stderr?: string; code?: number }) => ({ stderr: e.stderr ?? '', code: e.code }));
+      const fromFile = await train(inherited);
+      expect(fromFile.stderr).toContain('backend: cpu (forced by BABBLE_BACKEND)');
+      expect(fromFile.code).toBe(1);
+      const fromEnv = await train({ ...inherited, BABBLE_BACKEND: 'wasm' });
+      expect(fromEnv.stderr).toContain('backend: wasm (forced by BABBLE_BACKEND)');
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
   });
 });

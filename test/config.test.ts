@@ -60,6 +60,7 @@ describe('parseConfig', () => {
         serverReplies: SETTINGS.rateServerReplies.default,
         serverSeconds: SETTINGS.rateServerSeconds.default,
       },
+      shards: undefined,
     });
     expect(SETTINGS.rateUserReplies.default).toBeGreaterThan(0);
     expect(SETTINGS.rateServerReplies.default).toBeGreaterThan(SETTINGS.rateUserReplies.default);
@@ -229,6 +230,17 @@ describe('parseConfig', () => {
     writeFileSync(file, 'x');
     expect(problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, MODELS_DIR: file })).toEqual([expect.stringMatching(/^MODELS_DIR .* is a file, not a folder/)]);
     expect(parseConfig({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, MODELS_DIR: path.join(modelDir, 'made-later') }).modelsDir).toBe(path.join(modelDir, 'made-later'));
+  });
+
+  it('reads SHARDS with the rest: auto or a whole number on Redis storage, and says what is wrong otherwise', () => {
+    const redis = { DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, STORAGE_URL: 'redis://127.0.0.1:6379' };
+    expect(parseConfig({ ...redis, SHARDS: 'auto' }).shards).toBe('auto');
+    expect(parseConfig({ ...redis, SHARDS: ' 4 ' }).shards).toBe(4);
+    expect(parseConfig({ ...redis, SHARDS: '' }).shards).toBeUndefined();
+    expect(problems({ ...redis, SHARDS: 'lots' })).toEqual(['SHARDS must be "auto" or a whole number from 1 to 1000, not "lots"']);
+    expect(problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, SHARDS: '2' })).toEqual([expect.stringMatching(/^SHARDS needs STORAGE_URL=redis:\/\//)]);
+    // one run of the checks lists every problem at once
+    expect(problems({ MODEL_DIR: modelDir, SHARDS: '0', LOG_LEVEL: 'loud' })).toHaveLength(3);
   });
 
   it('offers the same backend choices as the backend module', () => {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createClient } from '@keyv/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry } from '../src/service/registry.js';
-import { parseShards } from '../src/shard.js';
+import { parseShards } from '../src/config.js';
 import { DEFAULT_SWAP_CHANNEL, parseSwapMessage, type SwapMessage } from '../src/service/swap-bus.js';
 import { makeGuild, option, startFakeDiscord, type FakeDiscord } from './fake-discord/index.js';
 import { startEntryProcess, type EntryProcess } from './helpers/entry-process.js';

@@ -72,6 +72,11 @@ describe('childEnv', () => {
     const env = childEnv({ PATH: '/bin', HOME: '/h', DISCORD_TOKEN: 'a.b.c', AWS_SECRET_ACCESS_KEY: 'x', RANDOM: '1' }, { BABBLE_BACKEND: 'cpu', MY_API_KEY: 'k', GH_TOKEN: 't' });
     expect(env).toEqual({ PATH: '/bin', HOME: '/h', BABBLE_BACKEND: 'cpu', BABBLE_TRAINER_CHILD: '1' });
   });
+
+  it('passes the training settings BABBLE_BACKEND and BABBLE_WASM_FMA on from the parent, value and all', () => {
+    const env = childEnv({ PATH: '/bin', BABBLE_BACKEND: 'wasm', BABBLE_WASM_FMA: '0', LOG_LEVEL: 'debug' });
+    expect(env).toEqual({ PATH: '/bin', BABBLE_BACKEND: 'wasm', BABBLE_WASM_FMA: '0', BABBLE_TRAINER_CHILD: '1' });
+  });
 });
 
 describe('runTraining', () => {
@@ -127,6 +132,27 @@ describe('runTraining', () => {
     expect(err.message).toMatch(/killed by SIGKILL/);
     expect(existsSync(join(j.outDir, 'meta.json'))).toBe(false);
     await expect(BabyLanguageModel.load(j.outDir)).rejects.toThrow(/meta\.json/);
+  });
+
+  it('starts the child with BABBLE_WASM_FMA when the bot has it (e.g. from .env)', async () => {
+    const saved = process.env.BABBLE_WASM_FMA;
+    process.env.BABBLE_WASM_FMA = '0';
+    const controller = new AbortController();
+    let envKeys: string[] = [];
+    try {
+      const err = await failure(runTraining(job({ maxSeconds: 60 }), {
+        signal: controller.signal,
+        onReady: (info) => {
+          envKeys = info.envKeys;
+          controller.abort();
+        },
+      }));
+      expect(err.kind).toBe('cancelled');
+    } finally {
+      if (saved === undefined) delete process.env.BABBLE_WASM_FMA;
+      else process.env.BABBLE_WASM_FMA = saved;
+    }
+    expect(envKeys).toContain('BABBLE_WASM_FMA');
   });
 
   it('cancels through an AbortSignal: the child stops and the promise says cancelled', async () => {

@@ -1,5 +1,6 @@
 /** Small helpers shared by the command-line entry points. */
 import { errorMessage } from '../error-message.js';
+import dotenv from 'dotenv';
 
 export class UsageError extends Error {}
 
@@ -23,8 +24,13 @@ export function numberArg(name: string, value: string | undefined, min: number, 
   return n;
 }
 
-/** Runs a CLI main function: usage errors print the message and exit 2, other errors the stack and exit 1. */
+/**
+ * Runs a CLI main function after loading .env from the working folder (as the bot does; real environment variables
+ * win), e.g. BABBLE_BACKEND and BABBLE_WASM_FMA. Usage errors print the message and exit 2, other errors the stack
+ * and exit 1.
+ */
 export function runCli(main: () => Promise<void>): void {
+  dotenv.config({ quiet: true });
   main().then(
     () => { process.exitCode ??= 0; },
     (err: unknown) => {

@@ -17,8 +17,8 @@
  */
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, RLWrapperTimeouts } from 'rate-limiter-flexible';
 import type { Logger } from '../log.js';
-import { connectRedis, redactUrl, type RedisClient } from '../storage/redis.js';
-import { parseStorageUrl } from '../storage/url.js';
+import type { RedisClient } from '../storage/redis.js';
+import { parseStorageUrl, redactUrl } from '../storage/url.js';
 
 export type ReplyKind = 'babble' | 'mention' | 'unprompted';
 
@@ -238,6 +238,7 @@ export async function openReplyLimiter(storageUrl: string, limits: ReplyLimits, 
   }
   let client: RedisClient;
   try {
+    const { connectRedis } = await import('../storage/redis.js'); // loaded only for Redis (start-up time)
     [client] = (await connectRedis({
       url: location.url,
       ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),

@@ -6,7 +6,8 @@
  */
 import { hostname } from 'node:os';
 import type { Logger } from '../log.js';
-import { connectRedis, redactUrl, type RedisClient } from '../storage/redis.js';
+import type { RedisClient } from '../storage/redis.js';
+import { redactUrl } from '../storage/url.js';
 import { DEFAULT_LOCK_PREFIX, redisLocks, type TrainingLocks } from './lock.js';
 import type { ModelCache } from './model-cache.js';
 import type { ModelRegistry } from './registry.js';
@@ -43,6 +44,7 @@ export async function openSharedState(options: SharedStateOptions): Promise<Shar
   let commands: RedisClient;
   let subscriber: RedisClient;
   try {
+    const { connectRedis } = await import('../storage/redis.js'); // loaded only for Redis (start-up time)
     [commands, subscriber] = (await connectRedis({
       url: options.url,
       count: 2,

@@ -1,10 +1,10 @@
 /**
  * STORAGE_URL → a store: `sqlite://relative/file.sqlite`, `sqlite:///absolute/file.sqlite` (embedded, the
- * default) or `redis://host:port` / `rediss://…`.
+ * default) or `redis://host:port` / `rediss://…`. The Redis client is loaded only for a Redis URL: importing it
+ * costs a noticeable part of the bot's start-up.
  */
 import { Keyv } from 'keyv';
 import { keyvKvStore, type KvStore } from './kv.js';
-import { openRedisStore } from './redis.js';
 import { SqliteKeyvAdapter } from './sqlite.js';
 import { DEFAULT_KEY_PREFIX, parseStorageUrl } from './url.js';
 
@@ -24,6 +24,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   const location = parseStorageUrl(url, options.cwd);
   const prefix = options.prefix ?? DEFAULT_KEY_PREFIX;
   if (location.kind === 'redis') {
+    const { openRedisStore } = await import('./redis.js');
     return openRedisStore({ url: location.url, prefix, ...(options.onError ? { onError: options.onError } : {}) });
   }
   const adapter = new SqliteKeyvAdapter({ file: location.file, ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}) });

@@ -7,6 +7,7 @@ import KeyvRedis, { createClient } from '@keyv/redis';
 import { Keyv } from 'keyv';
 import { keyvKvStore, StorageError, type KvStore, type RawScanner } from './kv.js';
 import type { RawRow } from './sqlite.js';
+import { redactUrl } from './url.js';
 
 export interface RedisStoreOptions {
   /** redis://[user:password@]host:port[/db] or rediss://… */
@@ -20,17 +21,6 @@ export interface RedisStoreOptions {
 /** A SCAN MATCH pattern that matches exactly the keys starting with `prefix`. */
 export function scanPattern(prefix: string): string {
   return `${prefix.replace(/[*?[\]\\^-]/g, (c) => `\\${c}`)}*`;
-}
-
-/** The URL without its password, for logs. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'redis://(unparsable url)';
-  }
 }
 
 export type RedisClient = ReturnType<typeof createClient>;

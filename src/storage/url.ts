@@ -33,3 +33,13 @@ export function parseStorageUrl(url: string, cwd: string = process.cwd()): Stora
   );
 }
 
+/** The URL without its password, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'redis://(unparsable url)';
+  }
+}

@@ -64,7 +64,11 @@ export interface TrainingResult {
 }
 
 /** Environment variables passed on to the child when the parent has them. Nothing else is. */
-export const CHILD_ENV_ALLOWLIST = ['PATH', 'HOME', 'TMPDIR', 'TMP', 'TEMP', 'LANG', 'LC_ALL', 'TZ', 'NODE_ENV', 'BABBLE_BACKEND', 'SystemRoot', 'SYSTEMROOT'] as const;
+export const CHILD_ENV_ALLOWLIST = [
+  'PATH', 'HOME', 'TMPDIR', 'TMP', 'TEMP', 'LANG', 'LC_ALL', 'TZ', 'NODE_ENV', 'SystemRoot', 'SYSTEMROOT',
+  // The child trains: the backend and the fused kernels' FMA switch (src/model/cell-kernel.ts) apply there.
+  'BABBLE_BACKEND', 'BABBLE_WASM_FMA',
+] as const;
 const SECRET_NAME = /token|secret|password|passwd|credential|api_?key/i;
 
 /** The child's whole environment: the allowlisted variables of `parent`, `extra` minus secret-looking names, and the child flag. */

@@ -54,7 +54,7 @@ export interface FakeDiscordOptions {
   token?: string;
   /** HELLO heartbeat_interval. Default 1000 ms. */
   heartbeatIntervalMs?: number;
-  /** Path of openapi.json. Default: <repo>/../shared/discord-api-spec/openapi.json. */
+  /** Path of openapi.json. Default: <repo>/test/fixtures/discord-api-spec/openapi.json. */
   specPath?: string;
   /** Answer spec-invalid bodies with 400 / 50035 instead of processing them. Default false (recorded only). */
   rejectInvalidBodies?: boolean;

@@ -1,6 +1,6 @@
 /**
  * Validation of REST request bodies against Discord's published OpenAPI 3.1 description
- * (../shared/discord-api-spec/openapi.json, resolved from the repository root).
+ * (test/fixtures/discord-api-spec/openapi.json, a verbatim copy from discord/discord-api-spec; see the README there).
  *
  * Leniency, on purpose (see the spec's README):
  * - Extra keys are allowed (the spec's request schemas do not forbid them; we add nothing).
@@ -80,7 +80,7 @@ export function repoRoot(): string {
 }
 
 export function defaultSpecPath(): string {
-  return path.resolve(repoRoot(), '../shared/discord-api-spec/openapi.json');
+  return path.resolve(repoRoot(), 'test/fixtures/discord-api-spec/openapi.json');
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
