@@ -1,6 +1,6 @@
 /**
- * Graceful shutdown through the real entry point (`node --import tsx src/main.ts`, signalled itself: npm would
- * not pass the signal on) against the fake Discord: a /babble whose reply Discord holds back with a 429 is still
+ * Graceful shutdown through the real entry point (`node dist/src/main.js`, as `npm start` runs it; the node process
+ * is signalled itself: npm would not pass the signal on) against the fake Discord: a /babble whose reply Discord holds back with a 429 is still
  * delivered after SIGTERM, a command arriving while stopping is told the bot is restarting, and the process exits
  * 0 well within 10 s; a reply held back longer than the deadline allows is given up and the bot still exits 0 in
  * time; a second signal exits at once. The hard deadline itself (exit 1 with a fatal line) is checked on
