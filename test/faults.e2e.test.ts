@@ -8,7 +8,7 @@
  * process: its exit code, its output, and that nothing reconnects after it.
  */
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startBot, type RunningBot } from '../src/discord/app.js';
 import { OOPS } from '../src/discord/router.js';
 import { createLogger, type Logger } from '../src/log.js';
@@ -224,7 +224,7 @@ describe('REST faults (in-process)', () => {
     fake.failNext('create_message', { status: 401 });
     fake.sendMessage({ content: `<@${fake.botUser.id}> want a ball?` });
     await fake.waitFor(() => fake!.requests.some((r) => r.status === 401), 5000, '401');
-    await new Promise((r) => setTimeout(r, 500));
+    await vi.waitFor(() => expect(fatal).not.toHaveLength(0), { timeout: 5000 });
     expect(fatal.map((e) => e.message)).toEqual([expect.stringMatching(/DISCORD_TOKEN/)]);
   });
 
