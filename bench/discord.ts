@@ -1,10 +1,10 @@
 /**
- * `/babble` end to end through the fake Discord: the real entry point (`node dist/src/main.js` as `npm start` runs it,
- * from the bench's own compile) as a child process with the real generation service, a steady open-loop stream of INTERACTION_CREATE at a fixed rate, and
- * per interaction the time from dispatch (the frame handed to the gateway socket) to the fake having received the
- * reply that carries the text: the `create_interaction_response` of type 4, or — when the bot deferred (type 5) —
- * the edit of the original message that follows. The bot's event-loop delay during the load comes from
- * bench/loop-probe.ts, preloaded into the bot's process.
+ * `/babble` end to end through the fake Discord: the real entry point (`node dist/src/main.js` as `npm start` runs
+ * it, from the bench's own compile) as a child process with the real generation service, a steady open-loop stream
+ * of INTERACTION_CREATE at a fixed rate, and per interaction the time from dispatch (the frame handed to the gateway
+ * socket) to the fake having received the reply that carries the text: the `create_interaction_response` of type
+ * 4, or — when the bot deferred (type 5) — the edit of the original message that follows. The bot's event-loop
+ * delay during the load comes from bench/loop-probe.ts, preloaded into the bot's process.
  */
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
