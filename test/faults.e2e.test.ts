@@ -144,11 +144,13 @@ describe('gateway faults (in-process)', () => {
   it('a non-resumable invalid session (op 9, false): IDENTIFIEs again with a new session and serves', async () => {
     const { fake: f, bot: b } = await start();
     const firstSession = f.sessions()[0]!.id;
+    // discord.js says a shard is ready once READY and the GUILD_CREATEs it waits for are processed
+    const ready = new Promise<void>((resolve) => b.client.once('shardReady', () => resolve()));
     f.invalidateSession(false);
     // discord.js waits ~5 s before a second IDENTIFY within 5 s of the first.
     await f.waitFor(() => f.identifies === 2 && f.sessions().some((s) => s.connected), 15_000, 're-identify');
     expect(f.sessions().map((s) => s.id)).not.toContain(firstSession);
-    await new Promise((r) => setTimeout(r, 200)); // READY and GUILD_CREATE processed
+    await ready;
     const sent = sendBatch(f, 'fresh', 3);
     await expectAnsweredOnce(f, sent);
     expect(b.client.isReady()).toBe(true);
