@@ -48,10 +48,11 @@ const COMPILE = 'tsc -p tsconfig.json';
 export function ensureFreshDist(): void {
   const before = staleSources();
   if (before.length === 0) return;
-  process.stderr.write(`dist/ is older than ${before.length} source(s) (${before.slice(0, 3).join(', ')}…): running ${COMPILE} as npm test does\n`);
+  const some = before.slice(0, 3).join(', ');
+  process.stderr.write(`dist/ is older than ${before.length} source(s) (${some}…): ${COMPILE} (as npm test does)\n`);
   const tsc = createRequire(path.join(ROOT, 'package.json')).resolve('typescript/bin/tsc');
   try {
-    execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+    execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe', timeout: 300_000 });
   } catch (error) {
     // Type errors still emit JavaScript; `npm test` (tsc first) is where they fail the run.
     const out = String((error as { stdout?: Buffer }).stdout ?? '').trim().split('\n').slice(0, 5).join('\n');
@@ -59,7 +60,10 @@ export function ensureFreshDist(): void {
   }
   const after = staleSources();
   if (after.length > 0) {
-    throw new Error(`dist/ is stale for ${after.join(', ')} even after ${COMPILE}: the end-to-end tests run the compiled bot (node dist/src/main.js); run \`npx ${COMPILE}\` and look at its errors`);
+    throw new Error(
+      `dist/ is stale for ${after.join(', ')} even after ${COMPILE}: the end-to-end tests run the compiled bot ` +
+        `(node dist/src/main.js); run npx ${COMPILE} and look at its errors`,
+    );
   }
 }
 

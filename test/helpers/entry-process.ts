@@ -42,7 +42,7 @@ export interface EntryProcess {
 export interface EntryProcessOptions {
   /** Variables over a blank configuration (LOG_LEVEL info, MODEL_DIR models/base, STORAGE_URL sqlite://:memory:). */
   env: Record<string, string>;
-  /** TypeScript modules of this repository to preload (their compiled counterparts), e.g. test/helpers/fault-preload.ts. */
+  /** Modules of this repository to preload (their compiled counterparts), e.g. test/helpers/fault-preload.ts. */
   preload?: string[];
   /** The compiled tree to run (default dist/; the bench compiles into a temporary folder). */
   distDir?: string;
@@ -53,14 +53,24 @@ export interface EntryProcessOptions {
 }
 
 /** The node arguments that start the bot as `npm start` does (or from sources), preloads first. */
-export function entryArgs({ preload = [], distDir = DIST, fromSources = false }: Omit<EntryProcessOptions, 'env' | 'ipc'>): string[] {
-  if (fromSources) return ['--import', 'tsx', ...preload.flatMap((m) => ['--import', path.resolve(ROOT, m)]), 'src/main.ts'];
+export function entryArgs(how: Omit<EntryProcessOptions, 'env' | 'ipc'>): string[] {
+  const { preload = [], distDir = DIST, fromSources = false } = how;
+  if (fromSources) {
+    return ['--import', 'tsx', ...preload.flatMap((m) => ['--import', path.resolve(ROOT, m)]), 'src/main.ts'];
+  }
   const main = path.join(distDir, 'src', 'main.js');
   const modules = preload.map((m) => compiledPath(m, distDir));
   for (const file of [main, ...modules]) {
-    if (!existsSync(file)) throw new Error(`${file} does not exist: the end-to-end tests run the compiled bot; run \`npx tsc -p tsconfig.json\` (npm test does)`);
+    if (!existsSync(file)) {
+      throw new Error(`${file} does not exist: the end-to-end tests run the compiled bot; run npx tsc -p tsconfig.json`);
+    }
   }
   return [...modules.flatMap((m) => ['--import', m]), main];
+}
+
+/** A path inside the repository, relative to it; anything else as it is. */
+function shortPath(arg: string): string {
+  return path.isAbsolute(arg) && !path.relative(ROOT, arg).startsWith('..') ? path.relative(ROOT, arg) : arg;
 }
 
 export function startEntryProcess({ env, ipc = false, ...how }: EntryProcessOptions): EntryProcess {
@@ -118,7 +128,7 @@ export function startEntryProcess({ env, ipc = false, ...how }: EntryProcessOpti
     stdout: () => out,
     stderr: () => err,
     exited,
-    entry: `node ${args.map((a) => (path.isAbsolute(a) && !path.relative(ROOT, a).startsWith('..') ? path.relative(ROOT, a) : a)).join(' ')}`,
+    entry: `node ${args.map(shortPath).join(' ')}`,
     ask<T>(message: { probe: string }, timeoutMs: number): Promise<T> {
       return new Promise<T>((resolve, reject) => {
         const onMessage = (reply: unknown) => {
