@@ -1,9 +1,10 @@
 /**
- * 50-character babble latency through the production generator (BabyLanguageModel.generate), and the tensor count
- * before and after all the babbles.
+ * 50-character babble latency through the production generator (BabyLanguageModel.generate). Generation uses no
+ * tfjs tensors (plain typed arrays and a WebAssembly kernel), so there is no tensor count to watch here: the
+ * trainer's is (trainer_tensors).
  */
 import { BabyLanguageModel } from '../src/model/baby.js';
-import { initBackend, tf } from '../src/model/backend.js';
+import { initBackend } from '../src/model/backend.js';
 import { summarize, type Summary } from './stats.js';
 
 export const BABBLE_SEED = 'me want';
@@ -16,14 +17,11 @@ export interface BabbleFigures {
   babbles: number;
   /** Characters generated per call (the seed not counted), min over all calls. */
   minGenerated: number;
-  tensorsBefore: number;
-  tensorsAfter: number;
 }
 
 export async function measureBabble(opts: { modelDir: string; warmup: number; samples: number; log: (line: string) => void }): Promise<BabbleFigures> {
   await initBackend();
   const model = await BabyLanguageModel.load(opts.modelDir);
-  const tensorsBefore = tf.memory().numTensors;
   const times: number[] = [];
   let minGenerated = Infinity;
   const total = opts.warmup + opts.samples;
@@ -36,6 +34,5 @@ export async function measureBabble(opts: { modelDir: string; warmup: number; sa
     if ((i + 1) % 2000 === 0) opts.log(`  babble ${i + 1}/${total}`);
     if (i % 500 === 499) await new Promise<void>((resolve) => setImmediate(resolve)); // let stderr flush
   }
-  const tensorsAfter = tf.memory().numTensors;
-  return { latencyMs: summarize(times), warmup: opts.warmup, babbles: total, minGenerated, tensorsBefore, tensorsAfter };
+  return { latencyMs: summarize(times), warmup: opts.warmup, babbles: total, minGenerated };
 }

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRegistry } from '../src/service/registry.js';
 import { makeGuild, option, startFakeDiscord, subcommand, type FakeDiscord, type RecordedRequest } from '../test/fake-discord/index.js';
-import { startBotChild, TOKEN, type BotChild, type ProbeReading } from './discord.js';
+import { startBotChild, stopBotChild, TOKEN, type BotChild, type BotEntry, type ProbeReading } from './discord.js';
 
 export interface BotMemoryFigures {
   servers: number;
@@ -66,7 +66,7 @@ async function answerOf(fake: FakeDiscord, token: string): Promise<RecordedReque
   return fake.waitForRequest((r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token, 30_000);
 }
 
-export async function measureBotMemory(opts: { root: string; modelDir: string; servers: number; log: (line: string) => void; entry?: { label: string; nodeArgs: readonly string[] } }): Promise<BotMemoryFigures> {
+export async function measureBotMemory(opts: { root: string; modelDir: string; servers: number; log: (line: string) => void; entry: BotEntry }): Promise<BotMemoryFigures> {
   const work = await mkdtemp(path.join(tmpdir(), 'babble-bench-bot-memory-'));
   const guilds = Array.from({ length: opts.servers }, (_, i) => makeGuild({ name: `Server ${i + 1}` }));
   const fake = await startFakeDiscord({ token: TOKEN, guilds });
@@ -76,7 +76,7 @@ export async function measureBotMemory(opts: { root: string; modelDir: string; s
     const t = performance.now();
     await prepareServerVersions(modelsDir, opts.modelDir, guilds.map((g) => g.id));
     opts.log(`  ${opts.servers} server versions committed in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-    bot = startBotChild(opts.root, {
+    bot = startBotChild(opts.entry, {
       DISCORD_TOKEN: TOKEN,
       DISCORD_API_URL: fake.apiUrl,
       MODEL_DIR: path.resolve(opts.modelDir),
@@ -84,7 +84,7 @@ export async function measureBotMemory(opts: { root: string; modelDir: string; s
       MODELS_DIR: modelsDir,
       MODEL_CACHE_SIZE: String(opts.servers + 1),
       LOG_LEVEL: 'info',
-    }, opts.entry?.nodeArgs);
+    });
     const pid = bot.child.pid!;
     await bot.waitForLog((l) => l.msg === 'serving', 120_000);
     await sleep(1000);
@@ -116,15 +116,10 @@ export async function measureBotMemory(opts: { root: string; modelDir: string; s
       arrayBuffersMb: probe.arrayBuffersMb,
       answered,
       ownVersion,
-      entry: opts.entry?.label ?? 'node --import tsx src/main.ts (from sources, as the tests run it)',
+      entry: bot.entry,
     };
   } finally {
-    if (bot && bot.child.exitCode === null && bot.child.signalCode === null) {
-      bot.child.kill('SIGTERM');
-      const timer = setTimeout(() => bot?.child.kill('SIGKILL'), 10_000);
-      await bot.exited;
-      clearTimeout(timer);
-    }
+    await stopBotChild(bot);
     await fake.close();
     await rm(work, { recursive: true, force: true });
   }

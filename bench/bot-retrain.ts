@@ -7,9 +7,11 @@
  *  - the bot's event-loop delay over the whole retrain (from the /retrain dispatch to the result received);
  *  - the /babble latencies meanwhile (dispatch → reply carrying the text);
  *  - the wall time as the user sees it (dispatch → the result message), and the result's title;
- *  - the trainer child's nice value (/proc/<pid>/stat), the bot's RSS at the end.
+ *  - the trainer child's nice value (/proc/<pid>/stat) and command line (/proc/<pid>/cmdline), the bot's RSS at
+ *    the end, and from the new version's meta.json the training threads and the trainer's tensor count before and
+ *    after its training steps.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,9 +20,9 @@ import { loadBaseCorpus } from '../src/service/retrain.js';
 import { createCollectionService } from '../src/service/collection.js';
 import { openStore } from '../src/storage/open.js';
 import { DEFAULT_MEMBER_PERMISSIONS, makeGuild, option, startFakeDiscord, subcommand, type RecordedRequest } from '../test/fake-discord/index.js';
-import { ReplyTracker, SEEDS, startBotChild, TOKEN, type BotChild, type LoopDelay, type ProbeReading } from './discord.js';
+import { loopDelayOf, ReplyTracker, SEEDS, startBotChild, stopBotChild, TOKEN, type BotChild, type BotEntry, type LoopDelay, type ProbeReading } from './discord.js';
 import { serverLikeText, textChars } from './server-text.js';
-import { loopDelayMs, summarize, type Summary } from './stats.js';
+import { summarize, type Summary } from './stats.js';
 
 /** Default member permissions + Manage Server (what /retrain requires). */
 export const MANAGER_PERMISSIONS = (BigInt(DEFAULT_MEMBER_PERMISSIONS) | (1n << 5n)).toString();
@@ -42,8 +44,38 @@ export interface BotRetrainFigures {
   babble: { rate: number; sent: number; answered: number; failedReplies: number; latencyMs: Summary | null };
   /** Nice value of the trainer child while it ran (null when unreadable). */
   trainerNice: number | null;
+  /** How the bot was started, and the trainer child's command line (null when unreadable). */
+  entry: string;
+  trainerEntry: string | null;
+  /** From the new version's meta.json (null when nothing was saved): training threads, trainer tensor counts. */
+  workers: number | null;
+  trainerTensors: TensorCounts | null;
   botErrorLogs: number;
   specViolations: number;
+}
+
+/** tf.memory().numTensors in the trainer before and after its training steps (meta.json training.tensors). */
+export interface TensorCounts {
+  before: number;
+  after: number;
+}
+
+/** The training threads and tensor counts a trainer child recorded in a model's meta.json (null when absent). */
+export async function trainerRecord(modelDir: string): Promise<{ workers: number | null; tensors: TensorCounts | null }> {
+  const meta = JSON.parse(await readFile(path.join(modelDir, 'meta.json'), 'utf8')) as { training?: { workers?: unknown; tensors?: unknown } };
+  const t = meta.training?.tensors as Partial<TensorCounts> | undefined;
+  return {
+    workers: typeof meta.training?.workers === 'number' ? meta.training.workers : null,
+    tensors: typeof t?.before === 'number' && typeof t.after === 'number' ? { before: t.before, after: t.after } : null,
+  };
+}
+
+/** A process's command line from the text of /proc/<pid>/cmdline, paths under `root` made relative to it. */
+export function commandLineOf(cmdline: string, root: string): string {
+  return cmdline.split('\0').filter((a) => a !== '').map((a, i) => {
+    if (i === 0) return path.basename(a);
+    return path.isAbsolute(a) && !path.relative(root, a).startsWith('..') ? path.relative(root, a) : a;
+  }).join(' ');
 }
 
 /** Field 19 (nice) of /proc/<pid>/stat; null when unreadable. */
@@ -77,7 +109,7 @@ async function seedStorage(file: string, guildId: string, channelId: string, mes
   }
 }
 
-export async function measureBotRetrain(opts: { root: string; modelDir: string; chars: number; epochs: number; rate: number; log: (line: string) => void }): Promise<BotRetrainFigures> {
+export async function measureBotRetrain(opts: { root: string; entry: BotEntry; modelDir: string; chars: number; epochs: number; rate: number; log: (line: string) => void }): Promise<BotRetrainFigures> {
   const work = await mkdtemp(path.join(tmpdir(), 'babble-bench-bot-retrain-'));
   const nursery = makeGuild({ name: 'Nursery', channels: [{ name: 'general' }, { name: 'chat' }] });
   const other = makeGuild({ name: 'Elsewhere' });
@@ -93,7 +125,7 @@ export async function measureBotRetrain(opts: { root: string; modelDir: string; 
     await seedStorage(storage, nursery.id, chat.id, messages);
     opts.log(`  storage seeded with ${messages.length} messages (${textChars(messages)} chars) in ${((performance.now() - seeded) / 1000).toFixed(1)} s`);
 
-    bot = startBotChild(opts.root, {
+    bot = startBotChild(opts.entry, {
       DISCORD_TOKEN: TOKEN,
       DISCORD_API_URL: fake.apiUrl,
       MODEL_DIR: path.resolve(opts.modelDir),
@@ -125,7 +157,7 @@ export async function measureBotRetrain(opts: { root: string; modelDir: string; 
     });
     const t0 = performance.now();
     opts.log(`  /retrain start epochs:${opts.epochs} sent; /babble at ${opts.rate}/s in another server meanwhile`);
-    const got: { result?: RecordedRequest; at: number; trainerNice: number | null } = { at: 0, trainerNice: null };
+    const got: { result?: RecordedRequest; at: number; trainerNice: number | null; trainerEntry: string | null } = { at: 0, trainerNice: null, trainerEntry: null };
     const final = fake.waitForRequest(
       (r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === retrainToken && RESULT_TITLE.test((r.body as { embeds?: { title?: string }[] }).embeds?.[0]?.title ?? ''),
       600_000,
@@ -138,8 +170,9 @@ export async function measureBotRetrain(opts: { root: string; modelDir: string; 
     void bot.waitForLog((l) => l.msg === 'trainer child ready', 120_000).then((l) => {
       try {
         got.trainerNice = niceOf(readFileSync(`/proc/${Number(l.pid)}/stat`, 'utf8'));
+        got.trainerEntry = commandLineOf(readFileSync(`/proc/${Number(l.pid)}/cmdline`, 'utf8'), opts.root);
       } catch {
-        got.trainerNice = null;
+        got.trainerNice ??= null;
       }
     }, () => undefined);
 
@@ -162,8 +195,9 @@ export async function measureBotRetrain(opts: { root: string; modelDir: string; 
     while (tokens.some((t) => !tracker.doneAt.has(t)) && performance.now() < until) await sleep(20);
     tracker.scan();
     const latencies = tracker.latencies(tokens);
-    const d = (ms: number) => loopDelayMs(ms, read.resolutionMs);
     const title = (got.result!.body as { embeds: { title: string }[] }).embeds[0]!.title;
+    const version = /^New model: version (\d+)/.exec(title)?.[1];
+    const record = version ? await trainerRecord(path.join(work, 'models', nursery.id, version)) : { workers: null, tensors: null };
     return {
       retrainSeconds: (got.at - t0) / 1000,
       resultTitle: title,
@@ -171,21 +205,20 @@ export async function measureBotRetrain(opts: { root: string; modelDir: string; 
       epochs: opts.epochs,
       serverMessages: messages.length,
       serverChars: textChars(messages),
-      loop: { p50Ms: d(read.p50Ms), p99Ms: d(read.p99Ms), maxMs: d(read.maxMs), meanMs: d(read.meanMs), count: read.count, resolutionMs: read.resolutionMs, rssMb: read.rssMb },
+      loop: loopDelayOf(read),
       windowSeconds,
       stalls: read.stalls.map((x) => ({ atSeconds: Math.round(x.atMs / 100) / 10, ms: x.ms })),
       babble: { rate: opts.rate, sent: tokens.length, answered: latencies.length, failedReplies: tracker.failed, latencyMs: latencies.length ? summarize(latencies) : null },
       trainerNice: got.trainerNice,
+      entry: bot.entry,
+      trainerEntry: got.trainerEntry,
+      workers: record.workers,
+      trainerTensors: record.tensors,
       botErrorLogs: bot.logs.filter((l) => typeof l.level === 'number' && l.level >= 50).length - errorLogsBefore,
       specViolations: fake.violations.length,
     };
   } finally {
-    if (bot && bot.child.exitCode === null && bot.child.signalCode === null) {
-      bot.child.kill('SIGTERM');
-      const timer = setTimeout(() => bot?.child.kill('SIGKILL'), 10_000);
-      await bot.exited;
-      clearTimeout(timer);
-    }
+    await stopBotChild(bot);
     await fake.close();
     await rm(work, { recursive: true, force: true });
   }

@@ -1,15 +1,15 @@
 /**
- * `/babble` end to end through the fake Discord: the real entry point (`node --import tsx src/main.ts`) as a child
- * process with the real generation service, a steady open-loop stream of INTERACTION_CREATE at a fixed rate, and
- * per interaction the time from dispatch (the frame handed to the gateway socket) to the fake having received the
- * reply that carries the text: the `create_interaction_response` of type 4, or — when the bot deferred (type 5) —
- * the edit of the original message that follows. The bot's event-loop delay during the load comes from
- * bench/loop-probe.ts, preloaded into the bot's process.
+ * `/babble` end to end through the fake Discord: the real entry point (`node dist/src/main.js` as `npm start` runs
+ * it, from the bench's own compile) as a child process with the real generation service, a steady open-loop stream
+ * of INTERACTION_CREATE at a fixed rate, and per interaction the time from dispatch (the frame handed to the gateway
+ * socket) to the fake having received the reply that carries the text: the `create_interaction_response` of type
+ * 4, or — when the bot deferred (type 5) — the edit of the original message that follows. The bot's event-loop
+ * delay during the load comes from bench/loop-probe.ts, preloaded into the bot's process.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { option, startFakeDiscord, type FakeDiscord, type RecordedRequest } from '../test/fake-discord/index.js';
+import { startEntryProcess, type EntryProcess } from '../test/helpers/entry-process.js';
 import { loopDelayMs, schedule, summarize, type Summary } from './stats.js';
 
 export const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-the-bench';
@@ -25,6 +25,15 @@ export interface LoopDelay {
   resolutionMs: number;
   /** The bot process's RSS when the load ended. */
   rssMb: number;
+  /** Stalls (bench/loop-probe.ts: a timer waking ≥ STALL_MS late): how many, and the longest. */
+  stallCount: number;
+  longestStallMs: number;
+}
+
+/** The loop probe's reading with its sampling interval taken off the histogram figures. */
+export function loopDelayOf(read: ProbeReading): LoopDelay {
+  const d = (ms: number) => loopDelayMs(ms, read.resolutionMs);
+  return { p50Ms: d(read.p50Ms), p99Ms: d(read.p99Ms), maxMs: d(read.maxMs), meanMs: d(read.meanMs), count: read.count, resolutionMs: read.resolutionMs, rssMb: read.rssMb, stallCount: read.stallCount, longestStallMs: read.longestStallMs };
 }
 
 /** What bench/loop-probe.ts answers to { probe: 'read' } (raw histogram values, resolution not taken off). */
@@ -40,8 +49,11 @@ export interface ProbeReading {
   heapUsedMb: number;
   externalMb: number;
   arrayBuffersMb: number;
-  /** Timer wake-ups ≥ 20 ms late since the reset: when (ms after the reset) and how late. */
+  /** Timer wake-ups ≥ STALL_MS late since the reset: the first 50 (when, ms after the reset, and how late). */
   stalls: { atMs: number; ms: number }[];
+  /** All of them, and the longest. */
+  stallCount: number;
+  longestStallMs: number;
 }
 
 export interface DiscordFigures {
@@ -62,103 +74,40 @@ export interface DiscordFigures {
   eventLoop: LoopDelay | null;
   eventLoopReason: string | null;
   backend: string | null;
+  /** How the bot was started (the command line). */
+  entry: string;
 }
 
-export interface BotChild {
-  child: ChildProcess;
-  logs: Record<string, unknown>[];
-  stderr: string[];
-  exited: Promise<number | null>;
-  waitForLog(pred: (l: Record<string, unknown>) => boolean, timeoutMs: number): Promise<Record<string, unknown>>;
-  ask<T>(message: object, timeoutMs: number): Promise<T>;
-}
+/** The bot as the bench runs it: the real entry point (test/helpers/entry-process.ts) with an IPC channel. */
+export type BotChild = EntryProcess;
 
-/** How `npm start` runs the bot (tsx compiling TypeScript on the fly), with the loop probe preloaded. */
-export const TSX_ENTRY = ['--import', 'tsx', '--import', './bench/loop-probe.ts', 'src/main.ts'] as const;
+/** Where a bench section runs the bot from: a compiled tree (as `npm start` runs it) or the TypeScript sources. */
+export type BotEntry = { distDir: string } | { fromSources: true };
 
 /** Environment that switches the bot's reply rate limits off (src/config.ts RATE_LIMIT_*; 0 = no limit). */
 export const NO_RATE_LIMITS = { RATE_LIMIT_USER_REPLIES: '0', RATE_LIMIT_SERVER_REPLIES: '0' } as const;
 
-/** The real entry point with the loop probe preloaded, only the variables given (PATH, HOME aside). */
-export function startBotChild(root: string, env: Record<string, string>, nodeArgs: readonly string[] = TSX_ENTRY): BotChild {
-  const child = spawn(process.execPath, [...nodeArgs], {
-    cwd: root,
-    // Nothing inherited: no real token can leak into the child.
-    // Reply rate limits off (0 = no limit): every /babble of a load must generate, not get the "nap" answer.
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DEV_GUILD_ID: '', BABBLE_BACKEND: process.env.BABBLE_BACKEND ?? '', ...NO_RATE_LIMITS, ...env },
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+/**
+ * The real entry point with the loop probe preloaded, only the variables given (PATH and HOME aside: no real token
+ * can leak in), the bench's backend choice, and the reply rate limits off (every /babble of a load must generate,
+ * not get the "nap" answer).
+ */
+export function startBotChild(entry: BotEntry, env: Record<string, string>): BotChild {
+  return startEntryProcess({
+    env: { BABBLE_BACKEND: process.env.BABBLE_BACKEND ?? '', ...NO_RATE_LIMITS, ...env },
+    preload: ['bench/loop-probe.ts'],
+    ipc: true,
+    ...entry,
   });
-  const logs: Record<string, unknown>[] = [];
-  const stderr: string[] = [];
-  const waiters = new Set<() => void>();
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    out += chunk;
-    let nl: number;
-    while ((nl = out.indexOf('\n')) >= 0) {
-      const line = out.slice(0, nl);
-      out = out.slice(nl + 1);
-      if (line.trim() === '') continue;
-      try {
-        logs.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        logs.push({ msg: line, notJson: true });
-      }
-    }
-    for (const w of [...waiters]) w();
-  });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('exit', (code) => {
-      for (const w of [...waiters]) w();
-      resolve(code);
-    });
-  });
-  return {
-    child,
-    logs,
-    stderr,
-    exited,
-    waitForLog(pred, timeoutMs) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const found = logs.find(pred);
-          if (found) {
-            waiters.delete(check);
-            clearTimeout(timer);
-            resolve(found);
-          } else if (child.exitCode !== null || child.signalCode !== null) {
-            waiters.delete(check);
-            clearTimeout(timer);
-            reject(new Error(`bot exited (${child.exitCode ?? child.signalCode}); stderr: ${stderr.join('').slice(-500)}`));
-          }
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`bot: no such log line within ${timeoutMs} ms; stderr: ${stderr.join('').slice(-500)}`));
-        }, timeoutMs);
-        waiters.add(check);
-        check();
-      });
-    },
-    ask<T>(message: object, timeoutMs: number): Promise<T> {
-      return new Promise<T>((resolve, reject) => {
-        const probe = (message as { probe?: unknown }).probe;
-        const onMessage = (reply: unknown) => {
-          if ((reply as { probe?: unknown } | null)?.probe !== probe) return;
-          child.off('message', onMessage);
-          clearTimeout(timer);
-          resolve(reply as T);
-        };
-        const timer = setTimeout(() => {
-          child.off('message', onMessage);
-          reject(new Error(`loop probe did not answer ${JSON.stringify(message)} within ${timeoutMs} ms`));
-        }, timeoutMs);
-        child.on('message', onMessage);
-        child.send(message);
-      });
-    },
-  };
+}
+
+/** Stops the bot (SIGTERM, SIGKILL after 10 s) if it still runs. */
+export async function stopBotChild(bot: BotChild | undefined): Promise<void> {
+  if (!bot || bot.child.exitCode !== null || bot.child.signalCode !== null) return;
+  bot.child.kill('SIGTERM');
+  const timer = setTimeout(() => bot.child.kill('SIGKILL'), 10_000);
+  await bot.exited;
+  clearTimeout(timer);
 }
 
 const EPHEMERAL = 1 << 6;
@@ -238,12 +187,12 @@ async function sendAtRate(fake: FakeDiscord, tracker: ReplyTracker, count: numbe
   return { tokens, lagMs, seconds: (last - first) / 1000 };
 }
 
-export async function measureDiscord(opts: { root: string; modelDir: string; rate: number; count: number; warmup: number; log: (line: string) => void }): Promise<DiscordFigures> {
+export async function measureDiscord(opts: { entry: BotEntry; modelDir: string; rate: number; count: number; warmup: number; log: (line: string) => void }): Promise<DiscordFigures> {
   const fake = await startFakeDiscord({ token: TOKEN });
   const tracker = new ReplyTracker(fake);
   let bot: BotChild | undefined;
   try {
-    bot = startBotChild(opts.root, {
+    bot = startBotChild(opts.entry, {
       DISCORD_TOKEN: TOKEN,
       DISCORD_API_URL: fake.apiUrl,
       MODEL_DIR: path.resolve(opts.modelDir),
@@ -282,8 +231,7 @@ export async function measureDiscord(opts: { root: string; modelDir: string; rat
     if (eventLoopReason === null) {
       try {
         const read = await bot.ask<ProbeReading>({ probe: 'read' }, 5_000);
-        const d = (ms: number) => loopDelayMs(ms, read.resolutionMs);
-        eventLoop = { p50Ms: d(read.p50Ms), p99Ms: d(read.p99Ms), maxMs: d(read.maxMs), meanMs: d(read.meanMs), count: read.count, resolutionMs: read.resolutionMs, rssMb: read.rssMb };
+        eventLoop = loopDelayOf(read);
       } catch (error) {
         eventLoopReason = (error as Error).message;
       }
@@ -306,14 +254,10 @@ export async function measureDiscord(opts: { root: string; modelDir: string; rat
       eventLoop,
       eventLoopReason,
       backend: typeof backend === 'string' ? backend : null,
+      entry: bot.entry,
     };
   } finally {
-    if (bot && bot.child.exitCode === null && bot.child.signalCode === null) {
-      bot.child.kill('SIGTERM');
-      const timer = setTimeout(() => bot?.child.kill('SIGKILL'), 10_000);
-      await bot.exited;
-      clearTimeout(timer);
-    }
+    await stopBotChild(bot);
     await fake.close();
   }
 }

@@ -9,15 +9,16 @@
  *    ("skipped: torch not installed" when /usr/bin/python3 has no torch).
  *  - babble_50: 50-character generate() p50/p99 with models/base (else a fresh model); ratio to PyTorch's median.
  *  - discord_babble_200rps: /babble end to end, the real entry point as a child process, against the fake Discord.
+ *    Every section that runs the bot runs it as `npm start` does (node …/src/main.js, compiled by tsc into a
+ *    temporary folder first: compiled.ts), except bot-memory's comparison run from sources under tsx.
  *  - retrain_100k: createRetrainManager on ~100k chars of server-like text, start() → new version serving (retrain.ts).
- *  - event_loop: the bot's event-loop delay during a /retrain with a light /babble load (bot-retrain.ts), and
- *    during the 200/s load.
+ *  - event_loop: the bot's event-loop delay during a /retrain with a light /babble load (bot-retrain.ts), judged on
+ *    its p99 and its stalls (count and longest), and during the 200/s load.
  *  - rss_mb_base_plus_50: the real bot's RSS with the base and 50 server models loaded (bot-memory.ts), compiled
  *    as npm start runs it (compiled.ts; judged) and from sources under tsx; a bare process with the same models
  *    (memory.ts) for comparison.
- *  - num_tensors: tf.memory().numTensors before and after all the babbles (10k+).
- *  - startup: `npm start` (and `node dist/src/main.js`) launch → IDENTIFY and → first /babble answered, median
- *    and max of 5 starts (startup.ts).
+ *  - trainer_tensors: tf.memory().numTensors in the trainer child before and after its training steps.
+ * Every section records its `entry` (how what it measured was started) and `workers` (gradient threads).
  * Exit 0 even when a target is missed (pass:false), unless --strict; exit 2 on bad arguments.
  */
 import { execFileSync } from 'node:child_process';
@@ -30,7 +31,7 @@ import { BABBLE_LENGTH, BABBLE_SEED, BABBLE_TEMPERATURE, measureBabble, type Bab
 import { measureBotMemory, type BotMemoryFigures } from './bot-memory.js';
 import { measureBotRetrain, type BotRetrainFigures } from './bot-retrain.js';
 import { compileProject, type CompiledBot } from './compiled.js';
-import { measureDiscord, type DiscordFigures } from './discord.js';
+import { measureDiscord, type BotEntry, type DiscordFigures } from './discord.js';
 import { measureRss, type RssFigures } from './memory.js';
 import { otherCores, sampleCpu } from './contention.js';
 import { snapshotBaseModel, type ModelDir } from './model-dir.js';
@@ -42,13 +43,15 @@ import {
   retrainSection,
   rssSection,
   startupSection,
-  tensorsSection,
+  trainerTensorsSection,
   trainingSection,
+  TARGETS,
   type Outcome,
   type Section,
 } from './report.js';
 import { measureRetrain, type RetrainFigures } from './retrain.js';
 import { measureStartup, type StartupFigures } from './startup.js';
+import { STALL_MS } from './stats.js';
 import { runTorchReference, type TorchFigures } from './torch.js';
 import { measureTraining, type TrainingFigures } from './training.js';
 
@@ -60,6 +63,9 @@ const SEQ = 32;
 const RATE = 200;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** The bench process's own command line (the in-process sections run here): tsx when its loader is in. */
+const BENCH_ENTRY = `${process.execArgv.some((a) => a.includes('tsx')) ? 'tsx' : 'node'} bench/index.ts (the bench process)`;
 
 /** Cores other processes used, on average, during each section (null: not on Linux). */
 const contention: Partial<Record<SectionName, number | null>> = {};
@@ -137,6 +143,20 @@ async function main(): Promise<number> {
     }
   }
   const withModel = <T>(run: (dir: string) => Promise<T>) => () => (modelDir ? run(modelDir.dir) : Promise.reject(new Error(modelProblem)));
+  // The bot runs as npm start runs it: compiled, from the sources as they are now (not whatever dist/ holds).
+  let compiled: CompiledBot | undefined;
+  let compileProblem = 'not compiled';
+  if ((['discord', 'bot-retrain', 'compiled'] as const).some((n) => !args.skip.has(n))) {
+    try {
+      compiled = await compileProject(ROOT);
+      log(`compiled the project with tsc in ${compiled.seconds.toFixed(1)} s`);
+    } catch (error) {
+      compileProblem = `could not compile the bot: ${(error as Error).message}`;
+      log(compileProblem);
+    }
+  }
+  const withBot = <T>(run: (dir: string, entry: BotEntry) => Promise<T>) =>
+    withModel((dir) => (compiled ? run(dir, { distDir: compiled.dir }) : Promise.reject(new Error(compileProblem))));
   let babble: Outcome<BabbleFigures>;
   let memory: Outcome<RssFigures>;
   let discord: Outcome<DiscordFigures>;
@@ -149,38 +169,31 @@ async function main(): Promise<number> {
     babble = await attempt<BabbleFigures>('babble', args, withModel((dir) =>
       measureBabble({ modelDir: dir, warmup: plan.babbleWarmup, samples: plan.babbleSamples, log })));
     memory = await attempt<RssFigures>('memory', args, withModel((dir) => measureRss({ root: ROOT, modelDir: dir, copies: plan.serverModels })));
-    discord = await attempt<DiscordFigures>('discord', args, withModel((dir) =>
-      measureDiscord({ root: ROOT, modelDir: dir, rate: RATE, count: plan.discordCount, warmup: plan.discordWarmup, log })));
+    discord = await attempt<DiscordFigures>('discord', args, withBot((dir, entry) =>
+      measureDiscord({ entry, modelDir: dir, rate: RATE, count: plan.discordCount, warmup: plan.discordWarmup, log })));
     retrain = await attempt<RetrainFigures>('retrain', args, withModel((dir) =>
       measureRetrain({ root: ROOT, modelDir: dir, chars: plan.retrainChars, epochs: plan.retrainEpochs, log })));
-    botRetrain = await attempt<BotRetrainFigures>('bot-retrain', args, withModel((dir) =>
-      measureBotRetrain({ root: ROOT, modelDir: dir, chars: plan.retrainChars, epochs: plan.retrainEpochs, rate: plan.retrainBabbleRate, log })));
+    botRetrain = await attempt<BotRetrainFigures>('bot-retrain', args, withBot((dir, entry) =>
+      measureBotRetrain({ root: ROOT, entry, modelDir: dir, chars: plan.retrainChars, epochs: plan.retrainEpochs, rate: plan.retrainBabbleRate, log })));
     botMemory = await attempt<BotMemoryFigures>('bot-memory', args, withModel((dir) =>
-      measureBotMemory({ root: ROOT, modelDir: dir, servers: plan.serverModels, log })));
-    compiledMemory = await attempt<BotMemoryFigures>('compiled', args, withModel(async (dir) => {
-      let compiled: CompiledBot | undefined;
-      try {
-        compiled = await compileProject(ROOT);
-        log(`  compiled with tsc in ${compiled.seconds.toFixed(1)} s`);
-        return await measureBotMemory({ root: ROOT, modelDir: dir, servers: plan.serverModels, log, entry: { label: 'node dist/src/main.js (tsc output, as npm start runs it)', nodeArgs: compiled.nodeArgs } });
-      } finally {
-        await compiled?.remove();
-      }
-    }));
+      measureBotMemory({ root: ROOT, entry: { fromSources: true }, modelDir: dir, servers: plan.serverModels, log })));
+    compiledMemory = await attempt<BotMemoryFigures>('compiled', args, withBot((dir, entry) =>
+      measureBotMemory({ root: ROOT, entry, modelDir: dir, servers: plan.serverModels, log })));
     startup = await attempt<StartupFigures>('startup', args, withModel((dir) =>
       measureStartup({ root: ROOT, modelDir: dir, starts: plan.startups, log })));
   } finally {
+    await compiled?.remove();
     await modelDir?.remove();
   }
 
   const sections: Record<string, Section> = {
-    training: trainingSection(training, torchOutcome, { batch: BATCH, seq: SEQ }),
-    babble_50: babbleSection(babble, torchOutcome, { seed: BABBLE_SEED, length: BABBLE_LENGTH, temperature: BABBLE_TEMPERATURE, model: modelDir?.source ?? null }),
+    training: trainingSection(training, torchOutcome, { batch: BATCH, seq: SEQ }, BENCH_ENTRY),
+    babble_50: babbleSection(babble, torchOutcome, { seed: BABBLE_SEED, length: BABBLE_LENGTH, temperature: BABBLE_TEMPERATURE, model: modelDir?.source ?? null, entry: BENCH_ENTRY }),
     discord_babble_200rps: discordSection(discord),
-    retrain_100k: retrainSection(retrain, botRetrain),
+    retrain_100k: retrainSection(retrain, botRetrain, BENCH_ENTRY),
     event_loop: eventLoopSection(discord, botRetrain),
     rss_mb_base_plus_50: rssSection(compiledMemory, botMemory, memory),
-    num_tensors: tensorsSection(babble),
+    trainer_tensors: trainerTensorsSection(retrain, botRetrain),
     startup: startupSection(startup),
   };
   const failed = failures(sections);
@@ -190,12 +203,13 @@ async function main(): Promise<number> {
     `Noisy: ${cpus.length} cores shared with whatever else runs (load average at start ${loadAtStart.join(' / ')}); PyTorch and ours run one after the other in this same run, so the ratios compare like with like.`,
     `training: BabyLanguageModel.train (the npm run train path → train() in src/training/train.ts) on ${CORPUS}, batch ${BATCH} × seq ${SEQ}, scheme seq; chars/s over ${plan.trainSteps} steps after ${plan.trainWarmup} warm-up steps, from per-step progress reports. PyTorch: torch_reference.py --steps ${plan.torchSteps} (its own 3 warm-up steps), its seq_train_target_chars_per_s.`,
     `babble_50: generate('${BABBLE_SEED}', { length: ${BABBLE_LENGTH}, temperature: ${BABBLE_TEMPERATURE}, rng: i }) — primes '\\n' + ${BABBLE_SEED.length} seed characters, then generates exactly ${BABBLE_LENGTH} (PyTorch: 1 character primed, 50 generated, median of 25).`,
-    `discord_babble_200rps: the real entry point (node --import tsx src/main.ts, LOG_LEVEL=info, the shipped default) as a child process against test/fake-discord in the bench process; reply rate limits off (RATE_LIMIT_USER_REPLIES=0, RATE_LIMIT_SERVER_REPLIES=0) so that every /babble generates (an ephemeral answer — a refusal — does not count as answered); /babble with a seed and rng (default length 60, stops at end of utterance); latency = dispatch of INTERACTION_CREATE → the fake has received the reply carrying the text (type-4 callback, or the edit after a type-5 defer); open loop at ${RATE}/s after ${plan.discordWarmup} warm-up interactions. The fake (and its OpenAPI body validation) and the bot share the 2 cores, so this is pessimistic.`,
+    `discord_babble_200rps: the real entry point as npm start runs it (node <tsc output>/src/main.js, compiled from the current sources into a temporary folder at the start of the run; LOG_LEVEL=info, the shipped default) as a child process against test/fake-discord in the bench process; reply rate limits off (RATE_LIMIT_USER_REPLIES=0, RATE_LIMIT_SERVER_REPLIES=0) so that every /babble generates (an ephemeral answer — a refusal — does not count as answered); /babble with a seed and rng (default length 60, stops at end of utterance); latency = dispatch of INTERACTION_CREATE → the fake has received the reply carrying the text (type-4 callback, or the edit after a type-5 defer); open loop at ${RATE}/s after ${plan.discordWarmup} warm-up interactions. The fake (and its OpenAPI body validation) and the bot share the 2 cores, so this is pessimistic.`,
     `retrain_100k: the production retrain path in the bench process — createRetrainManager with a registry in a temporary folder, a model cache over the base model, data/corpus.txt as base corpus, the forked trainer child (2 gradient threads, the default) and the quality gate — on ${plan.retrainChars.toLocaleString('en')} characters of server-like messages (bench/server-text.ts: half baby talk from the corpus templates with other seeds, no line of data/corpus.txt, half server chatter in baby grammar with the server's own words). Budget: /retrain epochs ${plan.retrainEpochs} (epochs over the server text mixed with as much base corpus; minutes stay at the 30-minute maximum). Clock: start() → outcome swapped; new_version_serving checks the model cache afterwards. phases_s: child_* from the child's own record (meta.json training.phaseSeconds), the others from timestamps around the trainer call. via_bot_seconds: the same retrain through the bot (event_loop's run), /retrain dispatch → the result message.`,
-    `event_loop: retrain_* measured inside the bot (bench/loop-probe.ts preload: monitorEventLoopDelay at 5 ms, the resolution taken off; stalls = a 10 ms JS timer waking ≥ 20 ms late, with when) from the dispatch of /retrain start epochs:${plan.retrainEpochs} (a member with Manage Server) to the result message, the server's ${plan.retrainChars.toLocaleString('en')} characters collected beforehand into the bot's SQLite storage through the collection service; meanwhile /babble at ${plan.retrainBabbleRate}/s in another server (12 members in turn), babble_during_retrain its latencies. trainer_nice: the trainer child's nice value (/proc/<pid>/stat). bot_at_200rps_* over the 200/s load only (no retrain).`,
-    `rss_mb_base_plus_50: the REAL bot compiled by tsc and run as node dist/src/main.js, as npm start runs it (loop probe preloaded) with ${plan.serverModels} guilds in the fake Discord, each with its own version 1 committed through the registry (a copy of the base model's files; MODELS_DIR/<guild>/1 + current), MODEL_CACHE_SIZE=${plan.serverModels + 1}; one /babble in each guild, then VmRSS (and VmHWM = peak_rss_mb) from /proc/<pid>/status; /model info in each guild afterwards confirms its own version. alt_*: the same bot run from sources under tsx (node --import tsx src/main.ts, the way the tests start it), not judged. bare_process_*: a process holding only the backend and the same ${plan.serverModels + 1} models (no discord.js, no bot), the larger of its readings before and after a full gc, not judged.`,
+    `event_loop: retrain_* measured inside the bot (bench/loop-probe.ts preload: monitorEventLoopDelay at 5 ms, the resolution taken off; stalls = a 10 ms JS timer waking ≥ ${STALL_MS} ms late, with when; judged on p99 ${TARGETS.eventLoopP99Ms} ms, stall count ${TARGETS.eventLoopStalls} and longest stall ${TARGETS.eventLoopLongestStallMs} ms, all three) from the dispatch of /retrain start epochs:${plan.retrainEpochs} (a member with Manage Server) to the result message, the server's ${plan.retrainChars.toLocaleString('en')} characters collected beforehand into the bot's SQLite storage through the collection service; meanwhile /babble at ${plan.retrainBabbleRate}/s in another server (12 members in turn), babble_during_retrain its latencies. trainer_nice: the trainer child's nice value (/proc/<pid>/stat). bot_at_200rps_* over the 200/s load only (no retrain).`,
+    `rss_mb_base_plus_50: the REAL bot compiled by tsc and run as node <tsc output>/src/main.js, as npm start runs it (loop probe preloaded) with ${plan.serverModels} guilds in the fake Discord, each with its own version 1 committed through the registry (a copy of the base model's files; MODELS_DIR/<guild>/1 + current), MODEL_CACHE_SIZE=${plan.serverModels + 1}; one /babble in each guild, then VmRSS (and VmHWM = peak_rss_mb) from /proc/<pid>/status; /model info in each guild afterwards confirms its own version. alt_*: the same bot run from sources under tsx (node --import tsx src/main.ts, the way the tests start it), not judged. bare_process_*: a process holding only the backend and the same ${plan.serverModels + 1} models (no discord.js, no bot), the larger of its readings before and after a full gc, not judged.`,
+    `trainer_tensors: tf.memory().numTensors on the trainer child's main thread right before its first training step and after its last (recorded in the new version's meta.json training.tensors), in retrain_100k's trainer (judged ${TARGETS.trainerTensorsLeaked}) and in the bot's (via_bot_*). The gradient worker thread has its own tfjs engine, not counted. training.tensors_leaked is the same count around BabyLanguageModel.train in the bench process. Generation uses no tensors (typed arrays and a WebAssembly kernel), so it has no count.`,
+    'entry: how what a section measured was started (the bench process under tsx, or the bot: node <tsc output>/src/main.js as npm start runs it, or from sources under tsx for alt_*); trainer_entry: the trainer child\'s command line (/proc/<pid>/cmdline). workers: threads that computed gradients (2 = the trainer\'s own and a gradient worker thread); 0 where nothing trains.',
     `startup: ${plan.startups} starts of each command one after the other, launched from the project folder as a child process in its own process group against test/fake-discord in the bench process (a fresh fake, SQLite file and models folder each time; LOG_LEVEL=info). identify = launch (just before spawn) → the fake receives IDENTIFY; first_babble = launch → the reply to a /babble sent the moment IDENTIFY arrived carries its text; cpu_at_identify = user+system CPU of the started process group when IDENTIFY arrived (/proc), the figure least moved by other load. Judged: npm start, both medians ≤ 2 s. dist/ is rebuilt first when a source is newer (build_before_s), so npm start does not compile during the timed starts.`,
-    'num_tensors: the generator uses plain typed arrays and a WebAssembly SIMD kernel, not tfjs tensors, so a flat count is expected; training.tensors_leaked checks the trainer.',
   ];
   const busy = Object.entries(contention).filter(([, c]) => c !== null && c !== undefined && c >= 0.25);
   if (busy.length > 0) {

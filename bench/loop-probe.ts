@@ -5,15 +5,16 @@
  * come from.
  *   parent → { probe: 'reset' }  child → { probe: 'reset', ok: true }
  *   parent → { probe: 'read' }   child → { probe: 'read', resolutionMs, p50Ms, p99Ms, maxMs, meanMs, count, rssMb,
- *                                          heapUsedMb, externalMb, arrayBuffersMb, stalls: [{ atMs, ms }] }
- *   (stalls: at most 50, atMs since the reset)
+ *                                          heapUsedMb, externalMb, arrayBuffersMb, stalls: [{ atMs, ms }],
+ *                                          stallCount, longestStallMs }
+ *   (stalls: the first 50, atMs since the reset; stallCount and longestStallMs count them all)
  * The histogram's values are the intervals between its timer's wake-ups, so they include the resolution itself
  * (an idle loop reads ≈ resolutionMs); the parent subtracts it (stats.ts loopDelayMs).
  * Without an IPC channel it does nothing. It adds a 5 ms native sampling timer and a 10 ms JS timer.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { STALL_MS } from './stats.js';
 
-const STALL_MS = 20;
 const STALL_TIMER_MS = 10;
 const MAX_STALLS = 50;
 
@@ -25,12 +26,17 @@ if (process.send && process.channel) {
   const MB = 2 ** 20;
   let since = performance.now();
   let stalls: { atMs: number; ms: number }[] = [];
+  let stallCount = 0;
+  let longestStallMs = 0;
   let last = performance.now();
   const stallTimer = setInterval(() => {
     const now = performance.now();
     const late = now - last - STALL_TIMER_MS;
     last = now;
-    if (late >= STALL_MS && stalls.length < MAX_STALLS) stalls.push({ atMs: Math.round(now - late - since), ms: Math.round(late * 10) / 10 });
+    if (late < STALL_MS) return;
+    stallCount++;
+    longestStallMs = Math.max(longestStallMs, late);
+    if (stalls.length < MAX_STALLS) stalls.push({ atMs: Math.round(now - late - since), ms: Math.round(late * 10) / 10 });
   }, STALL_TIMER_MS);
   stallTimer.unref();
   process.on('message', (msg: unknown) => {
@@ -39,6 +45,8 @@ if (process.send && process.channel) {
       histogram.reset();
       since = performance.now();
       stalls = [];
+      stallCount = 0;
+      longestStallMs = 0;
       process.send?.({ probe: 'reset', ok: true });
     } else if (probe === 'read') {
       const mem = process.memoryUsage();
@@ -55,6 +63,8 @@ if (process.send && process.channel) {
         externalMb: mem.external / MB,
         arrayBuffersMb: mem.arrayBuffers / MB,
         stalls,
+        stallCount,
+        longestStallMs: Math.round(longestStallMs * 10) / 10,
       });
     }
   });

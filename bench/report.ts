@@ -1,6 +1,8 @@
 /**
  * The JSON the bench prints: one flat section per figure, each with its target and pass (null = not measured, with
- * a reason). Pure functions from measured figures to sections.
+ * a reason). Pure functions from measured figures to sections. Every section says how what it measured was run:
+ * `entry` (the command line: the bench process itself, or the bot as `node …/src/main.js`) and `workers` (threads
+ * that computed gradients: 1 = the trainer's own, 2 = plus a gradient worker thread; 0 where nothing trains).
  */
 import type { BabbleFigures } from './babble.js';
 import type { BotMemoryFigures } from './bot-memory.js';
@@ -9,7 +11,7 @@ import type { DiscordFigures } from './discord.js';
 import type { RssFigures } from './memory.js';
 import type { RetrainFigures } from './retrain.js';
 import type { StartupFigures, StartupRuns } from './startup.js';
-import { meets, ratio, round } from './stats.js';
+import { meets, ratio, round, STALL_MS } from './stats.js';
 import type { TorchFigures } from './torch.js';
 import type { TrainingFigures } from './training.js';
 
@@ -19,16 +21,26 @@ export const TARGETS = {
   discordP99Ms: '<= 15',
   retrainSeconds: '<= 60',
   eventLoopP99Ms: '<= 20',
+  /** Stalls (a timer ≥ STALL_MS late) in the bot during a retrain: how many, and the longest. */
+  eventLoopStalls: '<= 5',
+  eventLoopLongestStallMs: '<= 50',
   rssMb: '<= 300',
   startupMs: '<= 2000',
+  trainerTensorsLeaked: '== 0',
 } as const;
+
+/** The conjunction of verdicts: false if any is false, else null if any is null (not measured), else true. */
+function allOf(...verdicts: (boolean | null)[]): boolean | null {
+  if (verdicts.includes(false)) return false;
+  return verdicts.includes(null) ? null : true;
+}
 
 /** A measurement that ran, or why it did not. */
 export type Outcome<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 export type Section = Record<string, unknown> & { pass: boolean | null };
 
-export function trainingSection(ours: Outcome<TrainingFigures>, torch: Outcome<TorchFigures & { steps: number; seconds: number }>, shape: { batch: number; seq: number }): Section {
+export function trainingSection(ours: Outcome<TrainingFigures>, torch: Outcome<TorchFigures & { steps: number; seconds: number }>, shape: { batch: number; seq: number }, entry: string): Section {
   const mine = ours.ok ? ours.value : null;
   const ref = torch.ok ? torch.value : null;
   const r = ratio(mine?.charsPerSecond, ref?.seq_train_target_chars_per_s);
@@ -40,6 +52,8 @@ export function trainingSection(ours: Outcome<TrainingFigures>, torch: Outcome<T
     target: TARGETS.trainingRatio,
     pass: meets(r, TARGETS.trainingRatio),
     reason: reasons.length ? reasons.join('; ') : null,
+    entry,
+    workers: mine?.workers ?? null,
     batch: shape.batch,
     seq: shape.seq,
     warmup_steps: mine?.warmupSteps ?? null,
@@ -54,7 +68,7 @@ export function trainingSection(ours: Outcome<TrainingFigures>, torch: Outcome<T
   };
 }
 
-export function babbleSection(b: Outcome<BabbleFigures>, torch: Outcome<TorchFigures>, how: { seed: string; length: number; temperature: number; model: string | null }): Section {
+export function babbleSection(b: Outcome<BabbleFigures>, torch: Outcome<TorchFigures>, how: { seed: string; length: number; temperature: number; model: string | null; entry: string }): Section {
   const v = b.ok ? b.value : null;
   const torchMs = torch.ok ? torch.value.generate_50_chars_ms_median : null;
   const r = ratio(v?.latencyMs.p50, torchMs);
@@ -67,6 +81,8 @@ export function babbleSection(b: Outcome<BabbleFigures>, torch: Outcome<TorchFig
     target: TARGETS.babbleRatio,
     pass: meets(r, TARGETS.babbleRatio),
     reason: reasons.length ? reasons.join('; ') : null,
+    entry: how.entry,
+    workers: 0,
     mean_ms: round(v?.latencyMs.mean, 3),
     max_ms: round(v?.latencyMs.max, 3),
     samples: v?.latencyMs.n ?? null,
@@ -91,6 +107,8 @@ export function discordSection(d: Outcome<DiscordFigures>): Section {
     // every interaction must be answered for the latency to count
     pass: verdict === null ? null : verdict && complete,
     reason: d.ok ? (complete ? null : `${v!.sent - v!.answered} of ${v!.sent} interactions unanswered, ${v!.failedReplies} failed replies`) : d.reason,
+    entry: v?.entry ?? null,
+    workers: 0,
     max_ms: round(v?.latencyMs?.max, 2),
     mean_ms: round(v?.latencyMs?.mean, 2),
     rate_per_s: v?.rate ?? null,
@@ -114,7 +132,7 @@ const r3 = (x: number | null | undefined) => round(x, 3);
  * refused, or that failed, misses the target whatever its time. `viaBot` adds the same retrain through the bot
  * (dispatch of /retrain → the result message), not judged.
  */
-export function retrainSection(r: Outcome<RetrainFigures>, viaBot: Outcome<BotRetrainFigures> | null = null): Section {
+export function retrainSection(r: Outcome<RetrainFigures>, viaBot: Outcome<BotRetrainFigures> | null, entry: string): Section {
   const v = r.ok ? r.value : null;
   const swapped = v !== null && v.status === 'swapped' && v.serving;
   const verdict = meets(v?.seconds ?? null, TARGETS.retrainSeconds);
@@ -125,6 +143,9 @@ export function retrainSection(r: Outcome<RetrainFigures>, viaBot: Outcome<BotRe
     target: TARGETS.retrainSeconds,
     pass: verdict === null ? null : verdict && swapped,
     reason: !r.ok ? r.reason : swapped ? null : `not swapped: ${v!.status}${v!.problem ? ` (${v!.problem})` : ''}${v!.status === 'swapped' ? ' but the cache did not serve it' : ''}`,
+    entry,
+    trainer_entry: v?.trainerEntry ?? null,
+    workers: v?.workers ?? null,
     status: v?.status ?? null,
     new_version_serving: v ? v.serving : null,
     budget: v ? `epochs ${v.epochs} (the /retrain epochs option; minutes left at the maximum)` : null,
@@ -148,24 +169,48 @@ export function retrainSection(r: Outcome<RetrainFigures>, viaBot: Outcome<BotRe
       : null,
     via_bot_seconds: round(b?.retrainSeconds, 1),
     via_bot_result: b?.resultTitle ?? (viaBot && !viaBot.ok ? viaBot.reason : null),
+    via_bot_entry: b?.entry ?? null,
+    via_bot_trainer_entry: b?.trainerEntry ?? null,
+    via_bot_workers: b?.workers ?? null,
   };
 }
 
+/**
+ * The bot's event loop during a retrain (with /babble meanwhile), judged on its p99 AND on its stalls (a timer
+ * ≥ STALL_MS late): how many, and the longest. The figures under the 200/s load ride along, not judged.
+ */
 export function eventLoopSection(d: Outcome<DiscordFigures>, during: Outcome<BotRetrainFigures> | null = null): Section {
   const loop = d.ok ? d.value.eventLoop : null;
   const b = during?.ok ? during.value : null;
   const p99 = b?.loop.p99Ms ?? null;
   const lat = b?.babble.latencyMs ?? null;
+  const verdicts = {
+    p99: meets(p99, TARGETS.eventLoopP99Ms),
+    stalls: meets(b?.loop.stallCount ?? null, TARGETS.eventLoopStalls),
+    longest: meets(b?.loop.longestStallMs ?? null, TARGETS.eventLoopLongestStallMs),
+  };
+  const missed = [
+    verdicts.p99 === false ? `p99 ${round(p99, 2)} ms (target ${TARGETS.eventLoopP99Ms})` : null,
+    verdicts.stalls === false ? `${b!.loop.stallCount} stalls over ${STALL_MS} ms (target ${TARGETS.eventLoopStalls})` : null,
+    verdicts.longest === false ? `longest stall ${round(b!.loop.longestStallMs, 1)} ms (target ${TARGETS.eventLoopLongestStallMs})` : null,
+  ].filter((x) => x !== null);
   return {
     retrain_p99_ms: round(p99, 2),
     target: TARGETS.eventLoopP99Ms,
-    pass: meets(p99, TARGETS.eventLoopP99Ms),
-    reason: during === null ? 'not measured' : during.ok ? null : during.reason,
+    retrain_stall_count: b?.loop.stallCount ?? null,
+    stalls_target: TARGETS.eventLoopStalls,
+    retrain_longest_stall_ms: round(b?.loop.longestStallMs, 1),
+    longest_stall_target: TARGETS.eventLoopLongestStallMs,
+    stall_threshold_ms: STALL_MS,
+    pass: allOf(verdicts.p99, verdicts.stalls, verdicts.longest),
+    reason: during === null ? 'not measured' : !during.ok ? during.reason : missed.length ? `missed: ${missed.join('; ')}` : null,
+    entry: b?.entry ?? null,
+    workers: b?.workers ?? null,
     retrain_p50_ms: round(b?.loop.p50Ms, 2),
     retrain_max_ms: round(b?.loop.maxMs, 2),
     retrain_window_s: round(b?.windowSeconds, 1),
     retrain_samples: b?.loop.count ?? null,
-    retrain_stalls_over_20ms: b ? b.stalls : null,
+    retrain_stalls: b ? b.stalls : null,
     retrain_result: b?.resultTitle ?? null,
     trainer_nice: b?.trainerNice ?? null,
     bot_rss_mb_during_retrain: round(b?.loop.rssMb, 1),
@@ -179,22 +224,22 @@ export function eventLoopSection(d: Outcome<DiscordFigures>, during: Outcome<Bot
           max_ms: round(lat?.max, 2),
         }
       : null,
+    bot_at_200rps_entry: d.ok ? d.value.entry : null,
     bot_at_200rps_p50_ms: round(loop?.p50Ms, 2),
     bot_at_200rps_p99_ms: round(loop?.p99Ms, 2),
     bot_at_200rps_max_ms: round(loop?.maxMs, 2),
+    bot_at_200rps_stall_count: loop?.stallCount ?? null,
+    bot_at_200rps_longest_stall_ms: round(loop?.longestStallMs, 1),
     bot_rss_mb_after_load: round(loop?.rssMb, 1),
     bot_at_200rps_reason: d.ok ? d.value.eventLoopReason : d.reason,
   };
 }
 
 /**
- * The judged figure is the REAL bot's VmRSS as `npm start` runs it (tsx), with the base and every server model
- * loaded, and only when every server answered from its own version. `compiled` is the same bot run from
- * tsc output (node dist/src/main.js), and `bare` a process holding only the backend and the models (no discord.js,
- * no tsx): both reported, not judged.
- */
-/**
- * `bot`: the bot as `npm start` runs it (judged); `alt`: the same bot run another way (e.g. under tsx), not judged.
+ * The judged figure is the REAL bot's VmRSS as `npm start` runs it (`bot`: node …/src/main.js), with the base and
+ * every server model loaded, and only when every server answered from its own version. `alt` is the same bot run
+ * another way (from sources under tsx), and `bare` a process holding only the backend and the models (no
+ * discord.js): both reported, not judged.
  */
 export function rssSection(bot: Outcome<BotMemoryFigures>, alt: Outcome<BotMemoryFigures> | null = null, bare: Outcome<RssFigures> | null = null): Section {
   const v = bot.ok ? bot.value : null;
@@ -208,7 +253,8 @@ export function rssSection(bot: Outcome<BotMemoryFigures>, alt: Outcome<BotMemor
     target: TARGETS.rssMb,
     pass: verdict === null ? null : verdict && complete,
     reason: !bot.ok ? bot.reason : complete ? null : `only ${v!.answered} of ${v!.servers} servers answered, ${v!.ownVersion} on their own version`,
-    bot_entry: v?.entry ?? null,
+    entry: v?.entry ?? null,
+    workers: 0,
     server_models: v?.servers ?? null,
     servers_on_own_version: v?.ownVersion ?? null,
     peak_rss_mb: round(v?.peakRssMb, 1),
@@ -230,14 +276,26 @@ export function rssSection(bot: Outcome<BotMemoryFigures>, alt: Outcome<BotMemor
   };
 }
 
-export function tensorsSection(b: Outcome<BabbleFigures>): Section {
-  const v = b.ok ? b.value : null;
+/**
+ * tf.memory().numTensors in the trainer child before and after its training steps (meta.json training.tensors),
+ * from the bench's retrain (judged: no tensor may be left behind) and from the retrain through the bot (reported).
+ */
+export function trainerTensorsSection(r: Outcome<RetrainFigures>, viaBot: Outcome<BotRetrainFigures> | null = null): Section {
+  const t = r.ok ? r.value.trainerTensors : null;
+  const b = viaBot?.ok ? viaBot.value.trainerTensors : null;
+  const leaked = t ? t.after - t.before : null;
   return {
-    before: v?.tensorsBefore ?? null,
-    after: v?.tensorsAfter ?? null,
-    babbles: v?.babbles ?? null,
-    pass: v ? v.tensorsAfter === v.tensorsBefore : null,
-    reason: b.ok ? null : b.reason,
+    before: t?.before ?? null,
+    after: t?.after ?? null,
+    leaked,
+    target: TARGETS.trainerTensorsLeaked,
+    pass: meets(leaked, TARGETS.trainerTensorsLeaked),
+    reason: !r.ok ? r.reason : t ? null : `no tensor record (retrain ${r.value.status})`,
+    entry: r.ok ? r.value.trainerEntry : null,
+    workers: r.ok ? r.value.workers : null,
+    steps: r.ok ? r.value.steps : null,
+    via_bot_before: b?.before ?? null,
+    via_bot_after: b?.after ?? null,
   };
 }
 

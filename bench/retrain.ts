@@ -6,8 +6,12 @@
  * serving the new version; checked after the clock stops). The budget is the retrain's own `epochs` option.
  *
  * Phases: the trainer is wrapped (same function, timestamps taken around it) and the child's own phase record
- * (meta.json `training.phaseSeconds`, trainer-child.ts) is read from the committed version.
+ * (meta.json `training.phaseSeconds`, trainer-child.ts) is read from the committed version, with its training
+ * threads (`workers`) and tf.memory().numTensors before and after its training steps (`tensors`). The manager runs
+ * in the bench process (under tsx), so the trainer child is forked from the TypeScript sources: its command line
+ * (/proc/<pid>/cmdline) is recorded.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,6 +19,7 @@ import { createModelCache } from '../src/service/model-cache.js';
 import { createRegistry } from '../src/service/registry.js';
 import { createRetrainManager, loadBaseCorpus, type RetrainOutcome, type TrainingSettings } from '../src/service/retrain.js';
 import { runTraining } from '../src/training/trainer.js';
+import { commandLineOf, trainerRecord, type TensorCounts } from './bot-retrain.js';
 import { serverLikeText, textChars } from './server-text.js';
 
 /** A guild id for the bench's server. */
@@ -51,6 +56,11 @@ export interface RetrainFigures {
   heldOut: { before: { server: number | null; base: number | null }; after: { server: number | null; base: number | null } } | null;
   chunks: number | null;
   phases: RetrainPhases;
+  /** The trainer child's command line (null when unreadable). */
+  trainerEntry: string | null;
+  /** Training threads and the trainer's tensor counts from meta.json (null unless swapped). */
+  workers: number | null;
+  trainerTensors: TensorCounts | null;
 }
 
 export async function measureRetrain(opts: { root: string; modelDir: string; chars: number; epochs: number; log: (line: string) => void; training?: TrainingSettings }): Promise<RetrainFigures> {
@@ -63,6 +73,7 @@ export async function measureRetrain(opts: { root: string; modelDir: string; cha
     const models = createModelCache({ registry, baseDir: opts.modelDir });
     await models.modelFor(null); // the base is loaded at start-up in the bot too
     const marks: { called?: number; ready?: number; resolved?: number } = {};
+    let trainerEntry: string | null = null;
     const manager = createRetrainManager({
       registry,
       models,
@@ -76,6 +87,11 @@ export async function measureRetrain(opts: { root: string; modelDir: string; cha
           ...options,
           onReady: (info) => {
             marks.ready = performance.now();
+            try {
+              trainerEntry = commandLineOf(readFileSync(`/proc/${info.pid}/cmdline`, 'utf8'), opts.root);
+            } catch {
+              trainerEntry = null;
+            }
             options.onReady?.(info);
           },
         }).then((result) => {
@@ -98,7 +114,9 @@ export async function measureRetrain(opts: { root: string; modelDir: string; cha
     let chunks: number | null = null;
     let serving = false;
     let trainCharsPerSecond: number | null = null;
+    let record: Awaited<ReturnType<typeof trainerRecord>> = { workers: null, tensors: null };
     if (outcome.status === 'swapped') {
+      record = await trainerRecord(path.join(registry.root, BENCH_SCOPE, String(outcome.version)));
       serving = (await models.modelFor(BENCH_SCOPE)).version === outcome.version;
       const meta = JSON.parse(await readFile(path.join(registry.root, BENCH_SCOPE, String(outcome.version), 'meta.json'), 'utf8')) as { training?: { phaseSeconds?: Record<string, number>; chunks?: number; charsPerSecond?: number } };
       child = meta.training?.phaseSeconds ?? null;
@@ -129,6 +147,9 @@ export async function measureRetrain(opts: { root: string; modelDir: string; cha
         childOtherSeconds: Number.isFinite(childSum) ? childTotal - childSum : null,
         gateAndSwapSeconds: s(marks.resolved, t1),
       },
+      trainerEntry,
+      workers: record.workers,
+      trainerTensors: record.tensors,
     };
   } finally {
     await rm(work, { recursive: true, force: true });

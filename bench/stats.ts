@@ -77,6 +77,9 @@ export function rateAfterWarmup(checkpoints: readonly { step: number; elapsedSec
   return { rate: (steps * unitsPerStep) / seconds, steps, seconds };
 }
 
+/** A timer waking at least this late (ms) is a stall of the event loop (bench/loop-probe.ts). */
+export const STALL_MS = 20;
+
 /**
  * Event-loop delay from a monitorEventLoopDelay reading: its values are intervals between wake-ups of a timer that
  * should fire every `resolutionMs`, so the delay is the value minus the resolution (never below 0).

@@ -20,6 +20,8 @@ export interface TrainingFigures {
   /** tf.memory().numTensors before and after the run (the trainer must free what it makes). */
   tensorsBefore: number;
   tensorsAfter: number;
+  /** Threads that computed gradients (the train report's `workers`: 2 = the main thread and a gradient worker). */
+  workers: number;
 }
 
 export async function measureTraining(opts: { corpus: string; batchSize: number; seqLength: number; warmupSteps: number; timedSteps: number; log: (line: string) => void }): Promise<TrainingFigures> {
@@ -54,5 +56,6 @@ export async function measureTraining(opts: { corpus: string; batchSize: number;
     finalLoss: report.finalLoss,
     tensorsBefore,
     tensorsAfter,
+    workers: report.workers,
   };
 }

@@ -11,9 +11,10 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ReplyTracker, startBotChild, TOKEN } from '../bench/discord.js';
+import { ReplyTracker, TOKEN } from '../bench/discord.js';
 import { SHUTDOWN_DEADLINE_MS } from '../src/bot.js';
 import { option, startFakeDiscord } from '../test/fake-discord/index.js';
+import { startEntryProcess } from '../test/helpers/entry-process.js';
 
 /** What the README tells a process manager to run, in the install folder. */
 const PRODUCTION_COMMAND = ['node', 'dist/src/main.js'] as const;
@@ -28,13 +29,19 @@ async function check(dir: string): Promise<void> {
 
   const fake = await startFakeDiscord({ token: TOKEN });
   const work = await mkdtemp(path.join(tmpdir(), 'babble-production-'));
-  const bot = startBotChild(dir, {
-    DISCORD_TOKEN: TOKEN,
-    DISCORD_API_URL: fake.apiUrl,
-    STORAGE_URL: `sqlite://${path.join(work, 'babble.sqlite')}`,
-    MODELS_DIR: path.join(work, 'models'),
-    LOG_LEVEL: 'info',
-  }, PRODUCTION_COMMAND.slice(1));
+  // PRODUCTION_COMMAND in the install folder: node dist/src/main.js there, with its own node_modules.
+  const bot = startEntryProcess({
+    cwd: dir,
+    distDir: path.join(dir, 'dist'),
+    env: {
+      DISCORD_TOKEN: TOKEN,
+      DISCORD_API_URL: fake.apiUrl,
+      MODEL_DIR: path.join(dir, 'models', 'base'),
+      STORAGE_URL: `sqlite://${path.join(work, 'babble.sqlite')}`,
+      MODELS_DIR: path.join(work, 'models'),
+      LOG_LEVEL: 'info',
+    },
+  });
   try {
     await bot.waitForLog((l) => l.msg === 'serving', 60_000);
     say(`ok: \`${PRODUCTION_COMMAND.join(' ')}\` in ${dir} is serving (READY from the fake Discord)`);
@@ -52,10 +59,10 @@ async function check(dir: string): Promise<void> {
     const signalled = Date.now();
     bot.child.kill('SIGTERM');
     const timer = setTimeout(() => bot.child.kill('SIGKILL'), SHUTDOWN_DEADLINE_MS + 5_000);
-    const code = await bot.exited;
+    const { code } = await bot.exited;
     clearTimeout(timer);
     const ms = Date.now() - signalled;
-    if (code !== 0) throw new Error(`after SIGTERM it exited with ${code} (stderr: ${bot.stderr.join('').slice(-500)})`);
+    if (code !== 0) throw new Error(`after SIGTERM it exited with ${code} (stderr: ${bot.stderr().slice(-500)})`);
     if (!bot.logs.some((l) => l.msg === 'stopped')) throw new Error('after SIGTERM it exited 0 without its "stopped" log line');
     say(`ok: SIGTERM stopped it gracefully in ${ms} ms, exit code 0`);
     if (fake.violations.length > 0) throw new Error(`${fake.violations.length} request(s) broke Discord's OpenAPI description`);

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseBenchArgs, planFor, SECTIONS } from '../bench/args.js';
 import type { BabbleFigures } from '../bench/babble.js';
 import { parseProcStatus, type BotMemoryFigures } from '../bench/bot-memory.js';
-import { niceOf, type BotRetrainFigures } from '../bench/bot-retrain.js';
+import { commandLineOf, niceOf, type BotRetrainFigures } from '../bench/bot-retrain.js';
 import type { DiscordFigures } from '../bench/discord.js';
 import { otherCores, parseProcStat, parseSelfStat } from '../bench/contention.js';
 import { parseRssOutput, type RssFigures } from '../bench/memory.js';
@@ -18,7 +18,7 @@ import {
   retrainSection,
   rssSection,
   startupSection,
-  tensorsSection,
+  trainerTensorsSection,
   trainingSection,
   TARGETS,
 } from '../bench/report.js';
@@ -233,6 +233,7 @@ const TRAINING: TrainingFigures = {
   finalLoss: 2.5,
   tensorsBefore: 4,
   tensorsAfter: 4,
+  workers: 2,
 };
 
 const BABBLE: BabbleFigures = {
@@ -240,9 +241,10 @@ const BABBLE: BabbleFigures = {
   warmup: 200,
   babbles: 10_200,
   minGenerated: 50,
-  tensorsBefore: 0,
-  tensorsAfter: 0,
 };
+
+const BENCH_ENTRY = 'tsx bench/index.ts (the bench process)';
+const BOT_ENTRY = 'node /tmp/babble-bench-dist-x/src/main.js';
 
 function discordFigures(over: Partial<DiscordFigures> = {}): DiscordFigures {
   return {
@@ -257,9 +259,10 @@ function discordFigures(over: Partial<DiscordFigures> = {}): DiscordFigures {
     latencyMs: { n: 2000, p50: 2, p99: 9, mean: 2.5, max: 20 },
     sendLagMs: { n: 2000, p50: 0.5, p99: 2, mean: 0.6, max: 5 },
     achievedRate: 199.9,
-    eventLoop: { p50Ms: 0.5, p99Ms: 6, maxMs: 12, meanMs: 0.8, count: 2000, resolutionMs: 5, rssMb: 200 },
+    eventLoop: { p50Ms: 0.5, p99Ms: 6, maxMs: 12, meanMs: 0.8, count: 2000, resolutionMs: 5, rssMb: 200, stallCount: 0, longestStallMs: 0 },
     eventLoopReason: null,
     backend: 'wasm',
+    entry: BOT_ENTRY,
     ...over,
   };
 }
@@ -285,6 +288,9 @@ const RETRAIN: RetrainFigures = {
     childOtherSeconds: 0.06,
     gateAndSwapSeconds: 0.1,
   },
+  trainerEntry: 'node --import file:///x/tsx/dist/esm/index.mjs --max-old-space-size=1024 src/training/trainer-child.ts',
+  workers: 2,
+  trainerTensors: { before: 23, after: 23 },
 };
 
 const BOT_RETRAIN: BotRetrainFigures = {
@@ -294,11 +300,15 @@ const BOT_RETRAIN: BotRetrainFigures = {
   epochs: 3,
   serverMessages: 4441,
   serverChars: 100_008,
-  loop: { p50Ms: 0.1, p99Ms: 4.4, maxMs: 43, meanMs: 0.3, count: 6000, resolutionMs: 5, rssMb: 185 },
+  loop: { p50Ms: 0.1, p99Ms: 4.4, maxMs: 43, meanMs: 0.3, count: 6000, resolutionMs: 5, rssMb: 185, stallCount: 1, longestStallMs: 35 },
   windowSeconds: 30,
   stalls: [{ atSeconds: 0, ms: 35 }],
   babble: { rate: 20, sent: 600, answered: 600, failedReplies: 0, latencyMs: { n: 600, p50: 2.5, p99: 12, mean: 3, max: 40 } },
   trainerNice: 10,
+  entry: BOT_ENTRY,
+  trainerEntry: 'node --max-old-space-size=1024 /tmp/babble-bench-dist-x/src/training/trainer-child.js',
+  workers: 2,
+  trainerTensors: { before: 23, after: 23 },
   botErrorLogs: 0,
   specViolations: 0,
 };
@@ -321,17 +331,17 @@ const BARE: RssFigures = { backend: 'wasm', models: 51, rssBaselineMb: 150, rssA
 
 describe('report sections', () => {
   it('training: ours over PyTorch, judged against ">= 5"', () => {
-    const s = trainingSection({ ok: true, value: TRAINING }, { ok: true, value: { ...TORCH, steps: 10, seconds: 40 } }, { batch: 128, seq: 32 });
+    const s = trainingSection({ ok: true, value: TRAINING }, { ok: true, value: { ...TORCH, steps: 10, seconds: 40 } }, { batch: 128, seq: 32 }, BENCH_ENTRY);
     expect(s.ratio).toBe(round(TRAINING.charsPerSecond / TORCH.seq_train_target_chars_per_s, 2));
     expect(s.target).toBe(TARGETS.trainingRatio);
     expect(s.pass).toBe(true);
-    const slow = trainingSection({ ok: true, value: { ...TRAINING, charsPerSecond: 4.9 * TORCH.seq_train_target_chars_per_s } }, { ok: true, value: { ...TORCH, steps: 10, seconds: 40 } }, { batch: 128, seq: 32 });
+    const slow = trainingSection({ ok: true, value: { ...TRAINING, charsPerSecond: 4.9 * TORCH.seq_train_target_chars_per_s } }, { ok: true, value: { ...TORCH, steps: 10, seconds: 40 } }, { batch: 128, seq: 32 }, BENCH_ENTRY);
     expect(slow.pass).toBe(false);
     expect(s.tensors_leaked).toBe(0);
   });
 
   it('training without torch: our figure, ratio and pass null, and the reason', () => {
-    const s = trainingSection({ ok: true, value: TRAINING }, { ok: false, reason: 'torch does not import' }, { batch: 128, seq: 32 });
+    const s = trainingSection({ ok: true, value: TRAINING }, { ok: false, reason: 'torch does not import' }, { batch: 128, seq: 32 }, BENCH_ENTRY);
     expect(s.chars_per_s).toBe(TRAINING.charsPerSecond);
     expect(s.torch_chars_per_s).toBeNull();
     expect(s.ratio).toBeNull();
@@ -340,7 +350,7 @@ describe('report sections', () => {
   });
 
   it('babble: p50 over PyTorch\'s median, judged against "<= 0.25"', () => {
-    const s = babbleSection({ ok: true, value: BABBLE }, { ok: true, value: TORCH }, { seed: 'me want', length: 50, temperature: 0.7, model: 'models/base' });
+    const s = babbleSection({ ok: true, value: BABBLE }, { ok: true, value: TORCH }, { seed: 'me want', length: 50, temperature: 0.7, model: 'models/base', entry: BENCH_ENTRY });
     expect(s.ratio).toBe(round(BABBLE.latencyMs.p50 / TORCH.generate_50_chars_ms_median, 3));
     expect(s.pass).toBe(BABBLE.latencyMs.p50 / TORCH.generate_50_chars_ms_median <= 0.25);
     expect(s.p99_ms).toBe(BABBLE.latencyMs.p99);
@@ -356,21 +366,22 @@ describe('report sections', () => {
   });
 
   it('retrain: the time is judged against "<= 60" only for a run that swapped and is served; phases come out in seconds', () => {
-    const s = retrainSection({ ok: true, value: RETRAIN }, { ok: true, value: BOT_RETRAIN });
+    const s = retrainSection({ ok: true, value: RETRAIN }, { ok: true, value: BOT_RETRAIN }, BENCH_ENTRY);
     expect(s).toMatchObject({ seconds: 31.2, target: TARGETS.retrainSeconds, pass: true, reason: null, status: 'swapped', via_bot_seconds: 29.9 });
     expect(s.phases_s).toMatchObject({ child_start: 0.65, child_train: 25.5, gate_and_swap: 0.1 });
     expect(s.held_out_bits_per_char).toEqual({ server: [3.7, 1.5], base: [1.07, 1.11] });
-    expect(retrainSection({ ok: true, value: { ...RETRAIN, seconds: 60.5 } }).pass).toBe(false);
-    const rejected = retrainSection({ ok: true, value: { ...RETRAIN, status: 'rejected', serving: false, version: null, problem: 'worse on the held-out baby corpus' } });
+    expect(s).toMatchObject({ entry: BENCH_ENTRY, trainer_entry: RETRAIN.trainerEntry, workers: 2, via_bot_entry: BOT_ENTRY, via_bot_trainer_entry: BOT_RETRAIN.trainerEntry, via_bot_workers: 2 });
+    expect(retrainSection({ ok: true, value: { ...RETRAIN, seconds: 60.5 } }, null, BENCH_ENTRY).pass).toBe(false);
+    const rejected = retrainSection({ ok: true, value: { ...RETRAIN, status: 'rejected', serving: false, version: null, problem: 'worse on the held-out baby corpus' } }, null, BENCH_ENTRY);
     expect(rejected.pass).toBe(false);
     expect(String(rejected.reason)).toContain('rejected (worse on the held-out baby corpus)');
-    expect(retrainSection({ ok: true, value: { ...RETRAIN, serving: false } }).pass).toBe(false);
-    expect(retrainSection({ ok: false, reason: 'skipped (--skip)' })).toMatchObject({ seconds: null, pass: null, reason: 'skipped (--skip)' });
+    expect(retrainSection({ ok: true, value: { ...RETRAIN, serving: false } }, null, BENCH_ENTRY).pass).toBe(false);
+    expect(retrainSection({ ok: false, reason: 'skipped (--skip)' }, null, BENCH_ENTRY)).toMatchObject({ seconds: null, pass: null, reason: 'skipped (--skip)' });
   });
 
   it('event loop: the bot\'s p99 during a retrain is judged against "<= 20"; the 200/s figures ride along; null when not measured', () => {
     const e = eventLoopSection({ ok: true, value: discordFigures() }, { ok: true, value: BOT_RETRAIN });
-    expect(e).toMatchObject({ retrain_p99_ms: 4.4, pass: true, trainer_nice: 10, bot_at_200rps_p99_ms: 6 });
+    expect(e).toMatchObject({ retrain_p99_ms: 4.4, pass: true, reason: null, trainer_nice: 10, bot_at_200rps_p99_ms: 6, entry: BOT_ENTRY, workers: 2, bot_at_200rps_entry: BOT_ENTRY });
     expect(e.babble_during_retrain).toMatchObject({ sent: 600, answered: 600, p99_ms: 12 });
     expect(eventLoopSection({ ok: true, value: discordFigures() }, { ok: true, value: { ...BOT_RETRAIN, loop: { ...BOT_RETRAIN.loop, p99Ms: 20.5 } } }).pass).toBe(false);
     expect(eventLoopSection({ ok: true, value: discordFigures() })).toMatchObject({ retrain_p99_ms: null, pass: null, reason: 'not measured' });
@@ -388,9 +399,24 @@ describe('report sections', () => {
     expect(rssSection({ ok: false, reason: 'skipped (--skip)' })).toMatchObject({ rss_mb: null, pass: null, alt_rss_mb: null, bare_process_rss_mb: null });
   });
 
-  it('num_tensors passes only when the count is unchanged', () => {
-    expect(tensorsSection({ ok: true, value: BABBLE }).pass).toBe(true);
-    expect(tensorsSection({ ok: true, value: { ...BABBLE, tensorsAfter: 1 } }).pass).toBe(false);
+  it('event loop: a good p99 does not pass with too many stalls or too long a stall; the stalls are counted at 20 ms', () => {
+    const withLoop = (loop: Partial<BotRetrainFigures['loop']>) => eventLoopSection({ ok: true, value: discordFigures() }, { ok: true, value: { ...BOT_RETRAIN, loop: { ...BOT_RETRAIN.loop, ...loop } } });
+    expect(withLoop({ stallCount: 5, longestStallMs: 50 })).toMatchObject({ pass: true, retrain_stall_count: 5, retrain_longest_stall_ms: 50, stall_threshold_ms: 20 });
+    const many = withLoop({ stallCount: 6 });
+    expect(many).toMatchObject({ pass: false, stalls_target: TARGETS.eventLoopStalls });
+    expect(String(many.reason)).toContain('6 stalls over 20 ms');
+    const long = withLoop({ longestStallMs: 50.5 });
+    expect(long.pass).toBe(false);
+    expect(String(long.reason)).toContain('longest stall 50.5 ms');
+    expect(withLoop({ p99Ms: 25, stallCount: 9 }).reason).toMatch(/p99 25 ms.*9 stalls/);
+  });
+
+  it('trainer_tensors: the trainer child\'s count after its training steps must equal the count before', () => {
+    const s = trainerTensorsSection({ ok: true, value: RETRAIN }, { ok: true, value: BOT_RETRAIN });
+    expect(s).toMatchObject({ before: 23, after: 23, leaked: 0, pass: true, reason: null, entry: RETRAIN.trainerEntry, workers: 2, via_bot_after: 23 });
+    expect(trainerTensorsSection({ ok: true, value: { ...RETRAIN, trainerTensors: { before: 23, after: 41 } } })).toMatchObject({ leaked: 18, pass: false });
+    expect(trainerTensorsSection({ ok: true, value: { ...RETRAIN, status: 'failed', trainerTensors: null } })).toMatchObject({ pass: null, reason: 'no tensor record (retrain failed)' });
+    expect(trainerTensorsSection({ ok: false, reason: 'skipped (--skip)' })).toMatchObject({ pass: null, reason: 'skipped (--skip)' });
   });
 
   const startRuns = (command: string, starts: OneStart[]) => ({
@@ -421,13 +447,13 @@ describe('report sections', () => {
 
   it('every section has a target or a reason and a pass key, survives JSON, and failures() names only pass:false', () => {
     const sections = {
-      training: trainingSection({ ok: true, value: TRAINING }, { ok: false, reason: 'skipped' }, { batch: 128, seq: 32 }),
-      babble_50: babbleSection({ ok: true, value: BABBLE }, { ok: false, reason: 'skipped' }, { seed: 'me want', length: 50, temperature: 0.7, model: 'models/base' }),
+      training: trainingSection({ ok: true, value: TRAINING }, { ok: false, reason: 'skipped' }, { batch: 128, seq: 32 }, BENCH_ENTRY),
+      babble_50: babbleSection({ ok: true, value: BABBLE }, { ok: false, reason: 'skipped' }, { seed: 'me want', length: 50, temperature: 0.7, model: 'models/base', entry: BENCH_ENTRY }),
       discord_babble_200rps: discordSection({ ok: true, value: discordFigures({ answered: 1 }) }),
-      retrain_100k: retrainSection({ ok: false, reason: 'skipped' }),
+      retrain_100k: retrainSection({ ok: false, reason: 'skipped' }, null, BENCH_ENTRY),
       event_loop: eventLoopSection({ ok: false, reason: 'skipped' }, { ok: true, value: BOT_RETRAIN }),
       rss_mb_base_plus_50: rssSection({ ok: false, reason: 'skipped' }),
-      num_tensors: tensorsSection({ ok: true, value: BABBLE }),
+      trainer_tensors: trainerTensorsSection({ ok: true, value: RETRAIN }),
       startup: startupSection({ ok: false, reason: 'skipped' }),
     };
     for (const s of Object.values(sections)) {
@@ -501,6 +527,11 @@ describe('/proc readers', () => {
     fields[19 - 3] = '-5';
     expect(niceOf(`77 (node) ${fields.join(' ')}`)).toBe(-5);
     expect(niceOf('77 (node) R 1')).toBeNull();
+  });
+
+  it('reads a command line from /proc/<pid>/cmdline, with paths inside the repository made relative', () => {
+    const cmdline = ['/usr/bin/node', '--max-old-space-size=1024', '/repo/dist/src/training/trainer-child.js', '/tmp/x.js', ''].join('\0');
+    expect(commandLineOf(cmdline, '/repo')).toBe('node --max-old-space-size=1024 dist/src/training/trainer-child.js /tmp/x.js');
   });
 
   it('reads VmRSS and VmHWM in MB from /proc/<pid>/status, and refuses a text without them', () => {

@@ -1,6 +1,6 @@
 /**
- * End to end: the real entry point (`node --import tsx src/main.ts`) as a child process, with the real generation
- * service and model, against the fake Discord.
+ * End to end: the real entry point (`node dist/src/main.js`, as `npm start` runs it) as a child process, with the
+ * real generation service and model, against the fake Discord.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -3,7 +3,7 @@
  * controls, settings, retention, unprompted replies, and gateway events waiting through a store failure.
  * (The same service over both real backends: storage.test.ts.)
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   createCollectionService,
   normaliseForTraining,
@@ -24,6 +24,7 @@ const T0 = Date.UTC(2025, 0, 1);
 
 const stores: KvStore[] = [];
 afterEach(async () => {
+  vi.useRealTimers();
   for (const s of stores.splice(0)) await s.close();
 });
 
@@ -253,6 +254,7 @@ describe('retention', () => {
 
 describe('the retention sweeper', () => {
   it('sweeps at once and then every interval, logging a failed sweep and going on', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
     const lines: Record<string, unknown>[] = [];
     const log = createLogger('info', { write: (l: string) => { lines.push(JSON.parse(l) as Record<string, unknown>); } });
     let calls = 0;
@@ -265,20 +267,23 @@ describe('the retention sweeper', () => {
         },
       },
       log,
-      25,
+      3_600_000,
     );
     try {
-      for (let i = 0; i < 200 && calls < 3; i++) await new Promise((r) => setTimeout(r, 10));
+      await vi.advanceTimersByTimeAsync(0); // at once
+      expect(calls).toBe(1);
+      await vi.advanceTimersByTimeAsync(3_600_000); // an hour later: fails
+      expect(calls).toBe(2);
+      await vi.advanceTimersByTimeAsync(3_600_000); // and goes on
+      expect(calls).toBe(3);
     } finally {
       sweeper.stop();
     }
     await sweeper.running();
-    expect(calls).toBeGreaterThanOrEqual(3);
     expect(lines.some((l) => l.msg === 'retention sweep done' && l.deleted === 1)).toBe(true);
     expect(lines.some((l) => l.msg === 'retention sweep failed; retrying at the next interval' && l.level === 50)).toBe(true);
-    const after = calls;
-    await new Promise((r) => setTimeout(r, 80));
-    expect(calls).toBe(after);
+    await vi.advanceTimersByTimeAsync(10 * 3_600_000); // stopped: no more sweeps
+    expect(calls).toBe(3);
   });
 });
 

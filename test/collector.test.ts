@@ -321,7 +321,8 @@ describe('collection through Discord', () => {
     await eventually(async () => logLines.some((l) => l.msg === 'server unavailable (outage): data kept'), (v) => v);
     expect((await training()).length).toBeGreaterThan(0);
     fake.addGuild(guild);
-    await new Promise((r) => setTimeout(r, 100));
+    // The gateway's events are handled in order: once a later message is collected, the server is back.
+    await settle('marker eight', general);
     fake.removeGuild(guild.id);
     await eventually(async () => logLines.some((l) => l.msg === 'server data purged' && l.guild === guild.id), (v) => v);
     expect(await training()).toEqual([]);

@@ -8,7 +8,7 @@
  * process: its exit code, its output, and that nothing reconnects after it.
  */
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startBot, type RunningBot } from '../src/discord/app.js';
 import { OOPS } from '../src/discord/router.js';
 import { createLogger, type Logger } from '../src/log.js';
@@ -144,11 +144,13 @@ describe('gateway faults (in-process)', () => {
   it('a non-resumable invalid session (op 9, false): IDENTIFIEs again with a new session and serves', async () => {
     const { fake: f, bot: b } = await start();
     const firstSession = f.sessions()[0]!.id;
+    // discord.js says a shard is ready once READY and the GUILD_CREATEs it waits for are processed
+    const ready = new Promise<void>((resolve) => b.client.once('shardReady', () => resolve()));
     f.invalidateSession(false);
     // discord.js waits ~5 s before a second IDENTIFY within 5 s of the first.
     await f.waitFor(() => f.identifies === 2 && f.sessions().some((s) => s.connected), 15_000, 're-identify');
     expect(f.sessions().map((s) => s.id)).not.toContain(firstSession);
-    await new Promise((r) => setTimeout(r, 200)); // READY and GUILD_CREATE processed
+    await ready;
     const sent = sendBatch(f, 'fresh', 3);
     await expectAnsweredOnce(f, sent);
     expect(b.client.isReady()).toBe(true);
@@ -224,7 +226,7 @@ describe('REST faults (in-process)', () => {
     fake.failNext('create_message', { status: 401 });
     fake.sendMessage({ content: `<@${fake.botUser.id}> want a ball?` });
     await fake.waitFor(() => fake!.requests.some((r) => r.status === 401), 5000, '401');
-    await new Promise((r) => setTimeout(r, 500));
+    await vi.waitFor(() => expect(fatal).not.toHaveLength(0), { timeout: 5000 });
     expect(fatal.map((e) => e.message)).toEqual([expect.stringMatching(/DISCORD_TOKEN/)]);
   });
 

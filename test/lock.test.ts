@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@keyv/redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { memoryLocks, redisLocks, tryLock, unlock, type LockRedisClient } from '../src/service/lock.js';
 import { createModelCache } from '../src/service/model-cache.js';
 import { createRegistry } from '../src/service/registry.js';
@@ -69,14 +69,24 @@ describe.skipIf(!REDIS_URL)('Redis locks (a real redis-server)', () => {
     expect(await client.exists(key)).toBe(0);
   });
 
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('lets another holder take a lock whose holder stopped renewing once it expired', async () => {
     const p = prefix();
-    const dead = redisLocks({ client: lockClient, prefix: p, ttlMs: 80, renewEveryMs: 60_000 });
+    const dead = redisLocks({ client: lockClient, prefix: p, ttlMs: 10_000, renewEveryMs: 3_600_000 });
     const other = redisLocks({ client: lockClient, prefix: p, ttlMs: 10_000 });
     const first = await dead.acquire(G1);
     expect(first).not.toBeNull();
     expect(await other.acquire(G1)).toBeNull();
-    await sleep(200);
+    // The lock carries its time to live; the rest of it passes at once (instead of being waited for) and Redis
+    // drops the key.
+    const pttl = await client.pTTL(p + G1);
+    expect(pttl).toBeGreaterThan(0);
+    expect(pttl).toBeLessThanOrEqual(10_000);
+    await client.pExpire(p + G1, 1);
+    await vi.waitFor(async () => expect(await client.exists(p + G1)).toBe(0), { timeout: 10_000 });
     const second = await other.acquire(G1);
     expect(second).not.toBeNull();
     // The first holder's late release must not delete the second holder's lock.
@@ -86,11 +96,17 @@ describe.skipIf(!REDIS_URL)('Redis locks (a real redis-server)', () => {
   });
 
   it('keeps a held lock alive past its time to live by renewing it', async () => {
+    // The renewal timer runs on a fake clock: a renewal happens when the test says it is due, however busy the
+    // machine is.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const p = prefix();
-    const holder = redisLocks({ client: lockClient, prefix: p, ttlMs: 150, renewEveryMs: 30 });
-    const other = redisLocks({ client: lockClient, prefix: p, ttlMs: 150 });
+    const holder = redisLocks({ client: lockClient, prefix: p, ttlMs: 10_000, renewEveryMs: 1_000 });
+    const other = redisLocks({ client: lockClient, prefix: p, ttlMs: 10_000 });
     const held = await holder.acquire(G1);
-    await sleep(500);
+    // Most of its time to live is gone (set so, instead of waited for); the renewal gives it the whole of it again.
+    await client.pExpire(p + G1, 2_000);
+    vi.advanceTimersByTime(1_000);
+    await vi.waitFor(async () => expect(await client.pTTL(p + G1)).toBeGreaterThan(2_000), { timeout: 10_000 });
     expect(await other.acquire(G1)).toBeNull();
     expect(held!.lost.aborted).toBe(false);
     expect(await held!.release()).toBe(true);

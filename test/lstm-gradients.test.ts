@@ -1,6 +1,7 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { LSTM_BACKWARD, LSTM_FORWARD } from '../src/training/wasm-kernels.js';
 import { fusedLstmAvailable, inputProjection, lstmBackward, lstmForward, matMulBias } from '../src/training/lstm-gradients.js';
 import { registerFastKernels, unregisterFastKernels } from '../src/training/fast-kernels.js';
 import { mulberry32 } from '../src/model/weights.js';
@@ -237,5 +238,55 @@ describe.each(BACKENDS)('lstm on $name', ({ backend, fast, units, fused }) => {
     const want = tf.tidy(() => [tf.add(tf.matMul(a, b), bias), tf.matMul(a, b), tf.matMul(a, odd)]);
     got.forEach((g, k) => expect(maxAbsDiff(g, want[k]!)).toBeLessThan(1e-5));
     tf.dispose([a, b, odd, bias, ...got, ...want]);
+  });
+});
+
+describe('the fused kernels at production shape (128 units, batch 64, 32 steps)', () => {
+  it('forward and gradients equal a plain ops LSTM on the stock kernels, differentiated by tf.grad', async () => {
+    await tf.setBackend('wasm');
+    await tf.ready();
+    registerFastKernels();
+    const [B, T, H] = [64, 32, 128];
+    expect(fusedLstmAvailable(H)).toBe(true);
+    const rand = mulberry32(128);
+    // pre-activations of a trained layer's size: mostly in the sigmoid's and tanh's curved range, some saturated
+    const xw = tf.tensor2d(randomArray(T * B * 4 * H, rand, 2), [T * B, 4 * H]);
+    const u = tf.tensor2d(randomArray(H * 4 * H, rand, 0.15), [H, 4 * H]);
+    const h0 = tf.tensor2d(randomArray(B * H, rand, 0.5), [B, H]);
+    const c0 = tf.tensor2d(randomArray(B * H, rand, 0.5), [B, H]);
+    const r1 = tf.tensor2d(randomArray(T * B * H, rand), [T * B, H]);
+    const r2 = tf.tensor2d(randomArray(B * H, rand), [B, H]);
+    const r3 = tf.tensor2d(randomArray(B * H, rand), [B, H]);
+    const kernels = vi.spyOn(tf.engine(), 'runKernel');
+    const mine = tf.tidy(() => {
+      const fwd = lstmForward(xw, u, T, { h0, c0, tape: true });
+      const g = lstmBackward(fwd.tape!, u, r1, r2, r3);
+      return [fwd.outputs, fwd.c, g.dxw, g.dRecurrentKernel, g.dh0, g.dc0];
+    });
+    const ran = new Set(kernels.mock.calls.map((call) => call[0]));
+    kernels.mockRestore();
+    expect([...ran]).toEqual(expect.arrayContaining([LSTM_FORWARD, LSTM_BACKWARD])); // the fused kernels did the work
+    unregisterFastKernels(); // the reference runs on tfjs's own wasm kernels only
+    try {
+      const loss = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => {
+        const r = referenceLstm(a as tf.Tensor2D, b as tf.Tensor2D, T, c as tf.Tensor2D, d as tf.Tensor2D);
+        return tf.addN([tf.sum(tf.mul(r.outputs, r1)), tf.sum(tf.mul(r.h, r2)), tf.sum(tf.mul(r.c, r3))]) as tf.Scalar;
+      };
+      const ref = tf.tidy(() => {
+        const r = referenceLstm(xw, u, T, h0, c0);
+        return [r.outputs, r.c];
+      });
+      const refGrads = tf.grads(loss)([xw, u, h0, c0]);
+      const names = ['outputs', 'c_T', 'd xw', 'd recurrent kernel', 'd h0', 'd c0'];
+      [...ref, ...refGrads].forEach((want, k) => {
+        const scale = tf.tidy(() => tf.max(tf.abs(want)).dataSync()[0]!);
+        expect(scale, names[k]).toBeGreaterThan(1e-2); // not a comparison of zeros
+        expect(maxAbsDiff(mine[k]!, want), names[k]).toBeLessThan((k < 2 ? 1e-5 : 1e-4) * Math.max(1, scale));
+      });
+      tf.dispose([...ref, ...refGrads]);
+    } finally {
+      registerFastKernels();
+      tf.dispose([xw, u, h0, c0, r1, r2, r3, ...mine]);
+    }
   });
 });

@@ -1,11 +1,12 @@
 /**
- * /retrain end to end: the real entry point (`node --import tsx src/main.ts`) with the real model, storage,
- * trainer child and registry, against the fake Discord. A server manager switches collection on, members talk,
- * someone teaches, the manager retrains for 0.2 minutes: the deferred reply shows progress, then the result with
- * the loss chart. The server then babbles with the new version — exactly what that version generates — while
- * another server still babbles byte for byte as before; rollbacks swap back and forth. Then the bot is killed
- * with SIGKILL during a retrain (its trainer goes too; the restart removes the half-written folder and serves the
- * last complete version) and stopped with SIGTERM during one (exit 0, nothing swapped).
+ * /retrain end to end: the real entry point (`node dist/src/main.js`, as `npm start` runs it) with the real model,
+ * storage, trainer child (the compiled trainer-child.js, with its compiled gradient worker) and registry, against
+ * the fake Discord. A server manager switches collection on, members talk, someone teaches, the manager retrains
+ * for 0.2 minutes: the deferred reply shows progress, then the result with the loss chart. The server then babbles
+ * with the new version — exactly what that version generates — while another server still babbles byte for byte
+ * as before; rollbacks swap back and forth. Then the bot is killed with SIGKILL during a retrain (its trainer goes
+ * too; the restart removes the half-written folder and serves the last complete version) and stopped with SIGTERM
+ * during one (exit 0, nothing swapped).
  */
 import { startEntryProcess, type EntryProcess } from './helpers/entry-process.js';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -186,6 +187,13 @@ describe('/retrain through the real bot', () => {
       expect(vars.some((v) => v.startsWith('DISCORD_TOKEN='))).toBe(false);
       expect(vars.some((v) => v.includes(TOKEN))).toBe(false);
     }
+    // ...and it is the compiled child, as in production: plain node, no tsx loader.
+    const cmdline = `/proc/${ready.pid as number}/cmdline`;
+    if (existsSync(cmdline)) {
+      const argv = readFileSync(cmdline, 'utf8').split('\0').filter((a) => a !== '');
+      expect(argv.at(-1)).toBe(path.join(ROOT, 'dist/src/training/trainer-child.js'));
+      expect(argv.join(' ')).not.toMatch(/tsx/);
+    }
 
     const final = await fake.waitForRequest(
       (r) =>
@@ -216,6 +224,8 @@ describe('/retrain through the real bot', () => {
 
   it('the server babbles with the new version, exactly as that version generates; the other server as before', async () => {
     const v1 = path.join(modelsDir, nursery.id, '1');
+    // trained by two threads: the compiled child's own and its compiled gradient worker (train-worker.js)
+    expect(JSON.parse(readFileSync(path.join(v1, 'meta.json'), 'utf8')).training).toMatchObject({ workers: 2 });
     version1Babble = await offlineBabble(v1);
     expect(await babbleIn(nursery.id)).toBe(version1Babble);
     expect(await babbleIn(other.id)).toBe(before.other);

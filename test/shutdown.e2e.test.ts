@@ -1,6 +1,6 @@
 /**
- * Graceful shutdown through the real entry point (`node --import tsx src/main.ts`, signalled itself: npm would
- * not pass the signal on) against the fake Discord: a /babble whose reply Discord holds back with a 429 is still
+ * Graceful shutdown through the real entry point (`node dist/src/main.js`, as `npm start` runs it; the node process
+ * is signalled itself: npm would not pass the signal on) against the fake Discord: a /babble whose reply Discord holds back with a 429 is still
  * delivered after SIGTERM, a command arriving while stopping is told the bot is restarting, and the process exits
  * 0 well within 10 s; a reply held back longer than the deadline allows is given up and the bot still exits 0 in
  * time; a second signal exits at once. The hard deadline itself (exit 1 with a fatal line) is checked on
@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { armShutdownDeadline, SHUTDOWN_DEADLINE_MS } from '../src/bot.js';
 import { RESTARTING } from '../src/discord/app.js';
 import { createLogger } from '../src/log.js';
@@ -108,6 +108,10 @@ describe('SIGTERM through the real entry point', () => {
 });
 
 describe('armShutdownDeadline', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   function capture() {
     const lines: Record<string, unknown>[] = [];
     return { lines, log: createLogger('info', { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>); } }) };
@@ -116,8 +120,11 @@ describe('armShutdownDeadline', () => {
   it('logs one fatal line and exits 1 when the stop overruns the deadline', async () => {
     const { lines, log } = capture();
     const exits: number[] = [];
+    vi.useFakeTimers();
     armShutdownDeadline(30, log, (code) => exits.push(code));
-    await new Promise((r) => setTimeout(r, 200));
+    vi.advanceTimersByTime(29);
+    expect(exits).toEqual([]);
+    vi.advanceTimersByTime(1);
     expect(exits).toEqual([1]);
     expect(lines).toEqual([expect.objectContaining({ level: 60, msg: 'stopping took longer than 0.03 s: exiting now', deadlineMs: 30 })]);
   });
@@ -125,8 +132,9 @@ describe('armShutdownDeadline', () => {
   it('does nothing once cancelled', async () => {
     const { lines, log } = capture();
     const exits: number[] = [];
+    vi.useFakeTimers();
     armShutdownDeadline(30, log, (code) => exits.push(code)).cancel();
-    await new Promise((r) => setTimeout(r, 200));
+    vi.advanceTimersByTime(60_000);
     expect(exits).toEqual([]);
     expect(lines).toEqual([]);
   });

@@ -1,3 +1,8 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -255,4 +260,33 @@ describe('BabbleLstmForward / BabbleLstmBackward', () => {
     expect(() => tf.engine().runKernel(LSTM_FORWARD, { xw, u, h0 }, { steps: T })).toThrow(/h0/);
     tf.dispose([xw, u, uT, h0]);
   });
+});
+
+describe('BABBLE_WASM_FMA', () => {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  interface Probe { fma: boolean; probe: number[]; maxRelDiffFromStock: number }
+  /** test/fixtures/fma-probe.ts in its own process (the setting is read once, when the module is compiled). */
+  async function probe(env: Record<string, string>): Promise<Probe> {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'test/fixtures/fma-probe.ts'], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    });
+    return JSON.parse(stdout.trim().split('\n').at(-1)!) as Probe;
+  }
+  // relaxed_madd fuses where the CPU has FMA (x86 FMA3, every arm64); elsewhere it may round in between
+  const cpuFuses = process.arch === 'arm64' || (existsSync('/proc/cpuinfo') && /^flags\s*:.*\bfma\b/m.test(readFileSync('/proc/cpuinfo', 'utf8')));
+
+  it('on (the default), BabbleMatMul multiplies with fused multiply-adds; at 0, with a multiply then an add; both equal the stock ops', async () => {
+    const on = await probe({});
+    const off = await probe({ BABBLE_WASM_FMA: '0' });
+    expect(on.fma).toBe(true);
+    expect(off.fma).toBe(false);
+    // (1 + 2⁻¹²)² − (1 + 2⁻¹¹) = 2⁻²⁴ exactly; rounding the product first gives 0
+    if (cpuFuses) expect(on.probe).toEqual(Array(8).fill(2 ** -24));
+    expect(off.probe).toEqual(Array(8).fill(0));
+    for (const run of [on, off]) {
+      expect(run.maxRelDiffFromStock).toBeGreaterThan(0); // not the stock kernel itself
+      expect(run.maxRelDiffFromStock).toBeLessThan(2e-5);
+    }
+  }, 120_000);
 });

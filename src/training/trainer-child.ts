@@ -14,7 +14,8 @@
  *   before (20, 40, 80… s), so a long run restarts few times. Each chunk restarts Adam's moments (train() cannot
  *   carry them over) and uses its own batch order.
  * - The new model is written with saveModel into `job.outDir`: every file fsynced, meta.json last, then the folder.
- *   Its training record holds `phaseSeconds` (load, scoreBefore, workerStart, train, scoreAfter) and `chunks`.
+ *   Its training record holds `phaseSeconds` (load, scoreBefore, workerStart, train, scoreAfter), `chunks`, and
+ *   `tensors`: tf.memory().numTensors of this thread before and after the training steps (a leak shows there).
  * - Any error: an `error` message, then exit 1.
  *
  * The code at the bottom runs only in a process forked with BABBLE_TRAINER_CHILD=1 and an IPC channel.
@@ -128,6 +129,7 @@ export async function runJob(job: TrainJob, emit: (m: ChildMessage) => Promise<v
   // One worker thread for every chunk (its start-up, ~0.5–1 s, paid once).
   const helper: GradientWorker | undefined = workers === 2 ? await startGradientWorker(tf.getBackend()) : undefined;
   lap('workerStart');
+  const tensorsBefore = tf.memory().numTensors;
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
   const curve: { step: number; loss: number }[] = [];
@@ -188,6 +190,7 @@ export async function runJob(job: TrainJob, emit: (m: ChildMessage) => Promise<v
   } finally {
     await helper?.terminate();
   }
+  const tensors = { before: tensorsBefore, after: tf.memory().numTensors };
   const seconds = elapsed();
   mark = performance.now();
   phase.train = seconds;
@@ -211,6 +214,7 @@ export async function runJob(job: TrainJob, emit: (m: ChildMessage) => Promise<v
       workers,
       seed,
       chunks: chunk,
+      tensors,
       phaseSeconds: Object.fromEntries(Object.entries(phase).map(([k, v]) => [k, round3(v)])),
       trainingLines: job.trainingLines.length,
       baseCorpusLines: job.baseCorpusLines.length,
