@@ -37,9 +37,12 @@ describe('the backend smoke check', () => {
     const s = stepInputs();
     const want = expectedStep(s);
     const [h, c] = tf.tidy(() => {
-      const layer = tf.layers.lstm({ units: 4, recurrentActivation: 'sigmoid', returnState: true, weights: [
-        tf.tensor2d(s.kernel, [3, 16]), tf.tensor2d(s.recurrent, [4, 16]), tf.tensor1d(s.bias),
-      ] });
+      const layer = tf.layers.lstm({
+        units: 4,
+        recurrentActivation: 'sigmoid',
+        returnState: true,
+        weights: [tf.tensor2d(s.kernel, [3, 16]), tf.tensor2d(s.recurrent, [4, 16]), tf.tensor1d(s.bias)],
+      });
       const x = tf.tensor3d(s.x, [2, 1, 3]);
       const initialState = [tf.tensor2d(s.h, [2, 4]), tf.tensor2d(s.c, [2, 4])];
       const out = layer.apply(x, { initialState }) as tf.Tensor[];
