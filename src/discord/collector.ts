@@ -11,6 +11,7 @@ import type { ModelSource } from './command.js';
 import type { WorkTracker } from './inflight.js';
 import { checkReplyLimit } from './limits.js';
 import { shouldAnswer } from './mentions.js';
+import { handleRefusal, messageTarget, SENDS } from './permissions.js';
 import { clampContent, noPingsReply } from './safety.js';
 
 export interface CollectorContext {
@@ -84,7 +85,15 @@ export async function onMessageCreate(message: Message, botId: string, { collect
   if (!verdict.allowed) return;
   const service = await models.serviceFor(incoming.guildId);
   const text = await service.reply(message.content, { temperature: decision.temperature });
-  await message.reply({ content: clampContent(text), allowedMentions: noPingsReply() });
+  try {
+    await message.reply({ content: clampContent(text), allowedMentions: noPingsReply() });
+  } catch (error) {
+    // Refused for lack of a permission: logged once per channel and hour; collection goes on.
+    const context = { ...where, send: 'unpromptedReply' };
+    const shape = SENDS.unpromptedReply.shape;
+    if (await handleRefusal(error, { log, target: messageTarget(message), shape, context })) return;
+    throw error;
+  }
   log.info(where, 'unprompted reply sent');
 }
 

@@ -8,6 +8,7 @@ import type { CollectionService } from '../service/collection.js';
 import { napMessage, type ReplyLimiter } from '../service/ratelimit.js';
 import type { ModelSource } from './command.js';
 import { checkReplyLimit } from './limits.js';
+import { handleRefusal, messageTarget, SENDS } from './permissions.js';
 import { clampContent, noPingsReply } from './safety.js';
 
 /** The parts of a message that decide whether the bot answers it. */
@@ -60,7 +61,10 @@ export async function serverTemperature(
   }
 }
 
-/** Answers one message if it is meant for the bot. Never rejects: failures are logged. */
+/**
+ * Answers one message if it is meant for the bot. Never rejects: failures are logged; a reply Discord refuses for
+ * lack of a permission is logged once per channel and hour, naming the permission (permissions.ts).
+ */
 export async function handleMessage(message: Message, botId: string, { models, log, collection, limiter }: MentionContext): Promise<void> {
   if (!shouldAnswer(message, botId)) return;
   const where = { message: message.id, channel: message.channelId, guild: message.guildId, user: message.author.id };
@@ -77,6 +81,9 @@ export async function handleMessage(message: Message, botId: string, { models, l
     await message.reply({ content: clampContent(text), allowedMentions: noPingsReply() });
     log.info({ ...where, ms: Date.now() - started }, 'mention answered');
   } catch (error) {
+    const context = { ...where, send: 'mentionReply' };
+    const shape = SENDS.mentionReply.shape;
+    if (await handleRefusal(error, { log, target: messageTarget(message), shape, context })) return;
     log.error({ ...where, err: error }, 'mention reply failed');
   }
 }
