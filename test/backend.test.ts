@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseBackend, initBackend, tf, type BackendLoaders } from '../src/model/backend.js';
+import { chooseBackend, initBackend, logBackend, tf, type BackendLoaders } from '../src/model/backend.js';
 import { backendStep, expectedStep, lstmSmokeCheck, stepInputs } from '../src/model/smoke.js';
 
 /**
@@ -72,15 +72,39 @@ describe('the backend smoke check', () => {
 
 describe('choosing a backend', () => {
   it('falls back to wasm when the native module fails to load, saying why', async () => {
-    const missing: BackendLoaders = {
+    const broken: BackendLoaders = {
       node: () => {
-        throw new Error("Cannot find module '@tensorflow/tfjs-node'\nRequire stack: …");
+        throw new Error('libtensorflow.so.2: cannot open shared object file\nRequire stack: …');
       },
     };
-    const info = await chooseBackend(undefined, missing);
+    const info = await chooseBackend(undefined, broken);
     expect(info.name).toBe('wasm');
-    const error = "failed to load: Cannot find module '@tensorflow/tfjs-node'";
-    expect(info.skipped).toEqual([{ name: 'node', error }]);
+    expect(info.skipped).toEqual([
+      { name: 'node', error: 'failed to load: libtensorflow.so.2: cannot open shared object file' },
+    ]);
+    const log = captureLog();
+    logBackend(info, log);
+    expect(log.lines).toMatchObject([
+      {
+        level: 'warn',
+        message: 'tfjs backend: wasm, because node failed to load: libtensorflow.so.2: cannot open shared object file',
+      },
+    ]);
+  });
+
+  it('tfjs-node not installed (the usual case) is one info line, not a warning', async () => {
+    const absent: BackendLoaders = {
+      node: () => {
+        throw Object.assign(new Error("Cannot find module '@tensorflow/tfjs-node'\nRequire stack: …"), {
+          code: 'MODULE_NOT_FOUND',
+        });
+      },
+    };
+    const info = await chooseBackend(undefined, absent);
+    expect(info).toMatchObject({ name: 'wasm', skipped: [{ name: 'node', error: 'not installed' }] });
+    const log = captureLog();
+    logBackend(info, log);
+    expect(log.lines).toMatchObject([{ level: 'info', message: 'tfjs backend: wasm' }]);
   });
 
   it('a forced backend that computes wrongly is an error, not a silent fallback', async () => {

@@ -4,10 +4,12 @@
  * the member who asked is told which permission is missing in which channel, the log gets one line per channel
  * and hour, and the bot keeps working.
  */
+import { DiscordAPIError, type Client } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startBot, type RunningBot } from '../src/discord/app.js';
 import { CHART_NAME } from '../src/discord/commands/retrain.js';
 import {
+  describeRefusal,
   invitePermissionNames,
   invitePermissions,
   inviteUrl,
@@ -86,6 +88,36 @@ describe('what each message needs', () => {
     expect(refusalText({ channelId: '42', missing: ['ViewChannel', 'SendMessages', 'ReadMessageHistory'] })).toBe(
       "I can't post in <#42>: I need View Channel, Send Messages and Read Message History there.",
     );
+  });
+});
+
+describe('reading a refusal', () => {
+  const noCache = { channels: { cache: new Map() }, user: null } as unknown as Client;
+  const refusal = (code: number, url: string, json: unknown) =>
+    new DiscordAPIError({ code, message: 'Missing Permissions' }, code, 403, 'POST', url, { body: json, files: [] });
+
+  it('without computed permissions, names what the refused message needed, in the channel its URL names', () => {
+    const error = refusal(50013, 'https://discord.com/api/v10/channels/77/messages', {
+      content: 'x',
+      embeds: [{}],
+      message_reference: { message_id: '1' },
+    });
+    expect(describeRefusal(error, { client: noCache, channelId: '5', guildId: 'g' })).toEqual({
+      code: 50013,
+      channelId: '77',
+      guildId: 'g',
+      missing: ['ViewChannel', 'SendMessages', 'EmbedLinks', 'ReadMessageHistory'],
+      computed: false,
+    });
+  });
+
+  it('reads an interaction answer from its callback data, and ignores every other error', () => {
+    const url = 'https://discord.com/api/v10/interactions/1/tok/callback';
+    const error = refusal(50013, url, { type: 4, data: { embeds: [{}] } });
+    expect(describeRefusal(error, { client: noCache, channelId: '5', guildId: null })?.missing).toEqual(['EmbedLinks']);
+    const target = { client: noCache, channelId: '5', guildId: null };
+    expect(describeRefusal(refusal(10008, url, {}), target)).toBeUndefined();
+    expect(describeRefusal(new Error('Missing Permissions'), target)).toBeUndefined();
   });
 });
 

@@ -170,6 +170,9 @@ export function describeRefusal(error: unknown, target: RefusalTarget, shape?: M
   if (code === undefined) return undefined;
   const needed = permissionsNeeded(shape ?? shapeOfRequest(error as DiscordAPIError));
   if (code === RESTJSONErrorCodes.MissingAccess && !needed.includes('ViewChannel')) needed.unshift('ViewChannel');
+  // A channel message names its channel in the URL: that one, even if the command came from another.
+  const inUrl = /\/channels\/(\d+)\//.exec((error as DiscordAPIError).url)?.[1];
+  if (inUrl !== undefined && inUrl !== target.channelId) target = { ...target, channelId: inUrl, appPermissions: null };
   const permissions = computedPermissions(target);
   const lacking = permissions ? needed.filter((p) => !permissions.has(PermissionFlagsBits[p])) : [];
   const base = { code, channelId: target.channelId, guildId: target.guildId };

@@ -86,6 +86,14 @@ export function parseBackendName(value: string | undefined): BackendName | undef
   throw new Error(`BABBLE_BACKEND must be one of ${BACKEND_NAMES.join(', ')} (got ${JSON.stringify(value)})`);
 }
 
+/** The optional tfjs-node is simply absent (the usual case): not worth a warning. */
+const NOT_INSTALLED = 'not installed';
+
+function notInstalled(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  return e?.code === 'MODULE_NOT_FOUND' && String(e.message).startsWith("Cannot find module '@tensorflow/tfjs-node'");
+}
+
 function firstLine(err: unknown): string {
   return err instanceof Error ? err.message.split('\n')[0]! : String(err);
 }
@@ -104,7 +112,7 @@ export async function chooseBackend(
     try {
       await tryBackend(name, loaders);
     } catch (err) {
-      skipped.push({ name, error: `failed to load: ${firstLine(err)}` });
+      skipped.push({ name, error: notInstalled(err) ? NOT_INSTALLED : `failed to load: ${firstLine(err)}` });
       continue;
     }
     const started = performance.now();
@@ -128,15 +136,19 @@ export interface BackendLog {
   warn(fields: object, message: string): void;
 }
 
-/** Logs the choice in one line: info when the preferred backend works, warn naming each skipped one and why. */
+/**
+ * Logs the choice in one line: at warn when a backend before it was skipped for failing to load or computing
+ * wrongly (naming each and why), at info otherwise (tfjs-node not installed is the usual case, not a problem).
+ */
 export function logBackend(info: BackendInfo, log: BackendLog): void {
   const smokeMs = Math.round((info.smokeMs ?? 0) * 100) / 100;
   const fields = { backend: info.name, reason: info.reason, skipped: info.skipped, smokeMs };
-  if (info.skipped.length === 0) {
+  const failed = info.skipped.filter((s) => s.error !== NOT_INSTALLED);
+  if (failed.length === 0) {
     log.info(fields, `tfjs backend: ${info.name}`);
     return;
   }
-  const why = info.skipped.map((s) => `${s.name} ${s.error}`).join('; ');
+  const why = failed.map((s) => `${s.name} ${s.error}`).join('; ');
   log.warn(fields, `tfjs backend: ${info.name}, because ${why}`);
 }
 
