@@ -2,7 +2,7 @@
  * The check a TensorFlow.js backend passes before the bot trusts it: one LSTM step (the model's cell: Keras
  * gate order i, f, c, o, sigmoid recurrent activation) on small fixed numbers, computed with the backend's
  * matMul, add, slice, sigmoid, tanh and mul, compared with the same step in plain JavaScript (float64).
- * A few small kernels: about 7 ms the first time on wasm (kernels warming up), under 1 ms after that.
+ * A few small kernels: 7–50 ms the first time on wasm (measured on a loaded machine), under 1 ms after that.
  */
 import type * as TF from '@tensorflow/tfjs';
 
