@@ -70,8 +70,8 @@ async function loadModels(config: Config, log: Logger): Promise<{ registry: Mode
   const { initBackend } = await import('./model/backend.js');
   const { createModelCache } = await import('./service/model-cache.js');
   const { createRegistry } = await import('./service/registry.js');
-  const backend = await initBackend(config.backend);
-  log.info({ backend: backend.name, reason: backend.reason, skipped: backend.skipped }, `tfjs backend: ${backend.name}`);
+  // One log line: which backend, and why any before it was skipped (failed to load, or failed the smoke check).
+  const backend = await initBackend(config.backend, { log });
 
   const registry = createRegistry({ root: config.modelsDir, keep: config.modelVersionsKept });
   try {

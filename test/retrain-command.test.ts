@@ -18,9 +18,10 @@ import type { CommandContext } from '../src/discord/command.js';
 import { SETTINGS } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { lossChartPng, PNG_SIGNATURE } from '../src/service/loss-chart.js';
-import type { GateResult, RetrainEvent, RetrainJob, RetrainManager, RetrainOutcome, RetrainRequest, StartResult } from '../src/service/retrain.js';
+import type { GateResult, RetrainOutcome } from '../src/service/retrain.js';
 import type { ProgressFigures } from '../src/training/trainer-protocol.js';
 import { option, startFakeDiscord, subcommand, type FakeDiscord, type RecordedRequest } from './fake-discord/index.js';
+import { ScriptedManager } from './helpers/scripted-retrain.js';
 
 const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-retrain-tests';
 const MANAGE_GUILD = (1n << 5n).toString();
@@ -53,59 +54,6 @@ const REJECTED: RetrainOutcome = {
   ...TRAINED,
   gate: { ...GATE, pass: false, reasons: ['worse on the held-out baby corpus: 2.000 bits/char, was 1.600 (tolerance 0.05)'] },
 };
-
-/** A job the test drives by hand. */
-class ScriptedJob implements RetrainJob {
-  state: 'queued' | 'running' | 'finished' = 'running';
-  position: number | undefined;
-  latest: ProgressFigures | undefined;
-  readonly result: Promise<RetrainOutcome>;
-  private settle!: (o: RetrainOutcome) => void;
-  private readonly listeners = new Set<(e: RetrainEvent) => void>();
-  constructor(readonly scope: string, readonly request: RetrainRequest) {
-    this.result = new Promise((r) => { this.settle = r; });
-  }
-  subscribe(l: (e: RetrainEvent) => void) {
-    this.listeners.add(l);
-    return () => this.listeners.delete(l);
-  }
-  emit(e: RetrainEvent) {
-    for (const l of this.listeners) l(e);
-  }
-  finish(outcome: RetrainOutcome) {
-    this.state = 'finished';
-    this.emit({ type: 'finished', outcome });
-    this.settle(outcome);
-  }
-  cancel() {}
-}
-
-class ScriptedManager implements RetrainManager {
-  starts: RetrainRequest[] = [];
-  cancels: string[] = [];
-  jobs = new Map<string, ScriptedJob>();
-  status: 'started' | 'queued' = 'started';
-  start(request: RetrainRequest): StartResult {
-    this.starts.push(request);
-    const existing = this.jobs.get(request.scope);
-    if (existing) return { status: 'busy', job: existing };
-    const job = new ScriptedJob(request.scope, request);
-    if (this.status === 'queued') {
-      job.state = 'queued';
-      job.position = 2;
-    }
-    this.jobs.set(request.scope, job);
-    return { status: this.status, job };
-  }
-  get(scope: string) { return this.jobs.get(scope); }
-  cancel(scope: string) {
-    this.cancels.push(scope);
-    return this.jobs.has(scope);
-  }
-  queued() { return []; }
-  running() { return [...this.jobs.keys()]; }
-  async close() {}
-}
 
 describe('definition', () => {
   it('has start and cancel, server only, Manage Server by default, fractional minutes bounded by the most TRAIN_MAX_MINUTES may be', () => {

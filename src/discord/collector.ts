@@ -12,6 +12,7 @@ import type { WorkTracker } from './inflight.js';
 import { checkReplyLimit } from './rate-limit-check.js';
 import { shouldAnswer } from './mentions.js';
 import { clampContent, noPingsReply } from './message-rules.js';
+import { handleRefusal, messageTarget, SENDS } from './permissions.js';
 
 export interface CollectorContext {
   collection: CollectionService;
@@ -84,7 +85,15 @@ export async function onMessageCreate(message: Message, botId: string, { collect
   if (!verdict.allowed) return;
   const service = await models.serviceFor(incoming.guildId);
   const text = await service.reply(message.content, { temperature: decision.temperature });
-  await message.reply({ content: clampContent(text), allowedMentions: noPingsReply() });
+  try {
+    await message.reply({ content: clampContent(text), allowedMentions: noPingsReply() });
+  } catch (error) {
+    // Refused for lack of a permission: logged once per channel and hour; collection goes on.
+    const context = { ...where, send: 'unpromptedReply' };
+    const shape = SENDS.unpromptedReply.shape;
+    if (await handleRefusal(error, { log, target: messageTarget(message), shape, context })) return;
+    throw error;
+  }
   log.info(where, 'unprompted reply sent');
 }
 

@@ -10,6 +10,7 @@ import { serverTemperature } from '../service/settings.js';
 import type { ModelSource } from './command.js';
 import { checkReplyLimit } from './rate-limit-check.js';
 import { clampContent, noPingsReply } from './message-rules.js';
+import { handleRefusal, messageTarget, SENDS } from './permissions.js';
 
 /** The parts of a message that decide whether the bot answers it. */
 export interface MessageFacts {
@@ -46,7 +47,10 @@ export interface MentionContext {
   limiter?: ReplyLimiter | undefined;
 }
 
-/** Answers one message if it is meant for the bot. Never rejects: failures are logged. */
+/**
+ * Answers one message if it is meant for the bot. Never rejects: failures are logged; a reply Discord refuses for
+ * lack of a permission is logged once per channel and hour, naming the permission (permissions.ts).
+ */
 export async function handleMessage(message: Message, botId: string, { models, log, collection, limiter }: MentionContext): Promise<void> {
   if (!shouldAnswer(message, botId)) return;
   const where = { message: message.id, channel: message.channelId, guild: message.guildId, user: message.author.id };
@@ -63,6 +67,9 @@ export async function handleMessage(message: Message, botId: string, { models, l
     await message.reply({ content: clampContent(text), allowedMentions: noPingsReply() });
     log.info({ ...where, ms: Date.now() - started }, 'mention answered');
   } catch (error) {
+    const context = { ...where, send: 'mentionReply' };
+    const shape = SENDS.mentionReply.shape;
+    if (await handleRefusal(error, { log, target: messageTarget(message), shape, context })) return;
     log.error({ ...where, err: error }, 'mention reply failed');
   }
 }

@@ -5,6 +5,7 @@
 import { MessageFlags, type Interaction, type RepliableInteraction } from 'discord.js';
 import type { Command, CommandContext } from './command.js';
 import { noPings } from './message-rules.js';
+import { handleRefusal, interactionTarget } from './permissions.js';
 
 export const OOPS = 'Oops, the baby dropped something. Try again?';
 /** What a member is told when the store failed: nothing was done, try again. */
@@ -33,7 +34,11 @@ async function answerError(interaction: RepliableInteraction, content: string): 
   }
 }
 
-/** Routes chat-input commands by name and buttons by the command name before the first ':'. Never rejects. */
+/**
+ * Routes chat-input commands by name and buttons by the command name before the first ':'. Never rejects. An
+ * answer Discord refused for lack of a permission (an embed without Embed Links…) is explained to the member and
+ * logged once per channel and hour (permissions.ts), instead of "Oops".
+ */
 export function createInteractionRouter(commands: readonly Command[], context: CommandContext): InteractionRouter {
   const byName = new Map(commands.map((c) => [c.data.name, c]));
   const { log } = context;
@@ -68,6 +73,8 @@ export function createInteractionRouter(commands: readonly Command[], context: C
       }
       log.info({ ...where, ms: Date.now() - started }, 'command done');
     } catch (error) {
+      const target = interactionTarget(interaction);
+      if (await handleRefusal(error, { log, target, interaction, context: where })) return;
       const forUser = userMessage(error);
       if (forUser && error instanceof Error && error.name === 'InvalidRequestError') log.info({ ...where, reason: forUser }, 'command refused');
       else log.error({ ...where, err: error }, 'command failed');

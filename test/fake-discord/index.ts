@@ -41,6 +41,10 @@
  * an operationId, a spec route (`/channels/{channel_id}/messages`), 'METHOD route', a RegExp on 'METHOD /path'
  * or a predicate. discord.js retries 429s after Retry-After and 5xx up to 3 times.
  *
+ * Permissions (permissions.ts): denyBotPermissions(fake, channelId, bits) takes permissions from the bot in a
+ * channel (an override, CHANNEL_UPDATE, then 50001/50013 where Discord would refuse); permissionFault(code) makes
+ * one route answer 50013/50001 through failNext.
+ *
  * Observability: requests (RecordedRequest: method, path (decoded, %40original → @original), route (spec
  * template), operationId, params, query, headers, body (JSON or multipart payload_json), files (field, filename,
  * contentType, size, data), status, response), unhandled, violations, waitForRequest(pred, ms),
@@ -88,5 +92,6 @@ export {
   subcommandGroup,
 } from './payloads.js';
 export type { ApiObject, FakeChannel, FakeGuild, FakeMember, FakeRole, FakeUser, MakeGuildOptions } from './payloads.js';
+export { denyBotPermissions, MISSING_ACCESS, MISSING_PERMISSIONS, permissionFault } from './permissions.js';
 export { SpecValidator } from './spec-validator.js';
 export type { ValidationError } from './spec-validator.js';

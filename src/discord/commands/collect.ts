@@ -14,6 +14,7 @@ import {
 } from 'discord.js';
 import type { CollectionChannel } from '../../service/collection.js';
 import type { Command, CommandContext } from '../command.js';
+import { describeRefusal, interactionTarget, refusalLogFor, refusalText, SENDS } from '../permissions.js';
 import { guildOnly, requireManageGuild } from '../respond.js';
 import { clampContent, noPings } from '../message-rules.js';
 
@@ -74,6 +75,7 @@ async function set(interaction: ChatInputCommandInteraction, guildId: string, { 
   const answer = (content: string) => interaction.editReply({ content: clampContent(content), allowedMentions: noPings() });
   const on = (await collection.channels(guildId)).some((c) => c.channelId === channelOption.id);
   const channel = await interaction.client.channels.fetch(channelOption.id).catch(() => null);
+  const target = interactionTarget(interaction);
 
   if (enabled) {
     if (on) {
@@ -87,6 +89,12 @@ async function set(interaction: ChatInputCommandInteraction, guildId: string, { 
     try {
       await channel.send({ content: collectionNotice(collection.retentionDays), allowedMentions: noPings() });
     } catch (error) {
+      const refusal = describeRefusal(error, { ...target, channelId: channel.id }, SENDS.collectionNotice.shape);
+      if (refusal) {
+        refusalLogFor(log).note(refusal, { send: 'collectionNotice', by: interaction.user.id });
+        await answer(`${refusalText(refusal)} The notice must go up first, so collection stays off.`);
+        return;
+      }
       log.warn({ err: error, guild: guildId, channel: channel.id }, 'could not post the collection notice; collection stays off');
       await answer(
         `I couldn't post the notice in <#${channel.id}> (I need View Channel and Send Messages there), so collection stays off.`,
@@ -105,12 +113,21 @@ async function set(interaction: ChatInputCommandInteraction, guildId: string, { 
     return;
   }
   log.info({ guild: guildId, channel: channelOption.id, by: interaction.user.id }, 'collection switched off');
+  let unposted = '';
   if (channel?.isSendable()) {
-    await channel.send({ content: stoppedNotice(collection.retentionDays), allowedMentions: noPings() }).catch((error: unknown) => {
-      log.warn({ err: error, guild: guildId, channel: channelOption.id }, 'could not post that collection stopped');
-    });
+    try {
+      await channel.send({ content: stoppedNotice(collection.retentionDays), allowedMentions: noPings() });
+    } catch (error) {
+      const refusal = describeRefusal(error, { ...target, channelId: channelOption.id }, SENDS.collectionNotice.shape);
+      if (refusal) {
+        refusalLogFor(log).note(refusal, { send: 'collectionNotice', by: interaction.user.id });
+        unposted = ` (I couldn't say so in the channel. ${refusalText(refusal)})`;
+      } else {
+        log.warn({ err: error, guild: guildId, channel: channelOption.id }, 'could not post that collection stopped');
+      }
+    }
   }
-  await answer(`Collection is off in <#${channelOption.id}>. Nothing new is stored there.`);
+  await answer(`Collection is off in <#${channelOption.id}>. Nothing new is stored there.${unposted}`);
 }
 
 export default {

@@ -6,7 +6,9 @@
  * epoch, loss, ETA and a sample babble (or the queue position while waiting). At the end: old vs new held-out
  * figures, samples, and the loss curve as a PNG attachment. Interaction tokens last 15 minutes: when the run ends
  * later than that (or the edit is refused as an unknown/expired webhook), the result is posted as a message in
- * the channel instead. Every message pings nobody.
+ * the channel instead. Every message pings nobody. When Discord refuses a message for lack of a permission (Embed
+ * Links for the progress, Attach Files for the chart…), the member is told which one in the reply, progress edits
+ * stop, training goes on, and the log gets one line per channel and hour (permissions.ts).
  *
  * The definition is static (the same for `npm run deploy-commands` and the running bot): `minutes` is bounded by
  * the most TRAIN_MAX_MINUTES may be; the handler checks the configured TRAIN_MAX_MINUTES. The training manager and
@@ -27,6 +29,7 @@ import type { RetrainEvent, RetrainJob, RetrainOutcome, StartResult } from '../.
 import { BASE_SCOPE, RegistryError } from '../../service/scope.js';
 import type { ProgressFigures } from '../../training/trainer-protocol.js';
 import type { Command, RetrainContext } from '../command.js';
+import { handleRefusal, interactionTarget, SENDS } from '../permissions.js';
 import { guildOnly, replyEphemeral, requireManageGuild } from '../respond.js';
 import { clampEmbed, noPings } from '../message-rules.js';
 
@@ -37,6 +40,8 @@ export interface RetrainCommandDeps extends RetrainContext {
 export const CHART_NAME = 'loss.png';
 const MIN_MINUTES = SETTINGS.trainMinutes.min;
 const MIN_EPOCHS = 0.1;
+/** Told with the missing permissions when a progress edit is refused. */
+export const TRAINING_GOES_ON = 'The training goes on; I will say here how it ended.';
 /** Epochs one may ask for unless the context says otherwise. */
 export const DEFAULT_MAX_EPOCHS = 100;
 
@@ -161,18 +166,29 @@ export async function followJob(interaction: ChatInputCommandInteraction, job: R
   let timer: NodeJS.Timeout | undefined;
   let chain: Promise<void> = Promise.resolve();
   let tokenDead = false;
+  let progressRefused = false;
   let finished = false;
   let view: { position?: number | undefined; progress?: ProgressFigures | undefined } = { position: job.position, progress: job.latest };
 
   const expired = () => tokenDead || now() - started >= lifetime;
+  const refused = (err: unknown) =>
+    handleRefusal(err, {
+      log: deps.log,
+      target: interactionTarget(interaction),
+      interaction,
+      shape: SENDS.retrainProgress.shape,
+      context: { scope, send: 'retrainProgress' },
+      more: TRAINING_GOES_ON,
+    });
   const edit = (): Promise<void> => {
     chain = chain.then(async () => {
-      if (finished || expired()) return;
+      if (finished || progressRefused || expired()) return;
       lastEdit = now();
       try {
         await interaction.editReply({ content: '', embeds: [progressEmbed(scope, view)], allowedMentions: noPings() });
       } catch (err) {
         if (isExpiredToken(err)) tokenDead = true;
+        else if (await refused(err)) progressRefused = true;
         else deps.log.warn({ err, scope }, 'retrain: could not update the progress message');
       }
     });
@@ -220,12 +236,19 @@ export async function followJob(interaction: ChatInputCommandInteraction, job: R
 async function sendFinal(interaction: ChatInputCommandInteraction, scope: string, outcome: RetrainOutcome, tokenExpired: boolean, deps: RetrainCommandDeps): Promise<void> {
   const message = finalMessage(scope, outcome);
   const files = message.chart ? [new AttachmentBuilder(message.chart, { name: CHART_NAME })] : [];
+  const result = `The result: ${message.embeds[0]?.title ?? 'finished'}.`;
+  const target = interactionTarget(interaction);
   if (!tokenExpired) {
     try {
       await interaction.editReply({ content: '', embeds: message.embeds, files, allowedMentions: noPings() });
       return;
     } catch (err) {
-      if (!isExpiredToken(err)) throw err;
+      if (!isExpiredToken(err)) {
+        const shape = SENDS.retrainResult.shape;
+        const context = { scope, send: 'retrainResult' };
+        if (await handleRefusal(err, { log: deps.log, target, interaction, shape, more: result, context })) return;
+        throw err;
+      }
     }
   }
   const channel = interaction.channel ?? (await interaction.client.channels.fetch(interaction.channelId).catch(() => null));
@@ -233,12 +256,18 @@ async function sendFinal(interaction: ChatInputCommandInteraction, scope: string
     deps.log.warn({ scope, channel: interaction.channelId }, 'retrain: the result could not be posted (token expired, channel not reachable)');
     return;
   }
-  await channel.send({
-    content: `<@${interaction.user.id}>, your /retrain finished:`,
-    embeds: message.embeds,
-    files,
-    allowedMentions: noPings(),
-  });
+  try {
+    await channel.send({
+      content: `<@${interaction.user.id}>, your /retrain finished:`,
+      embeds: message.embeds,
+      files,
+      allowedMentions: noPings(),
+    });
+  } catch (err) {
+    // The token has expired: nobody to tell but the log (once per channel and hour).
+    const context = { scope, send: 'retrainPost', user: interaction.user.id };
+    if (!(await handleRefusal(err, { log: deps.log, target, shape: SENDS.retrainPost.shape, context }))) throw err;
+  }
 }
 
 /** The definition; `maxMinutes` defaults to the most TRAIN_MAX_MINUTES may be (see the module comment). */
