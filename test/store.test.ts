@@ -10,7 +10,7 @@ import {
   type ModelLoadProblem, type SaveModelMeta,
 } from '../src/model/store.js';
 import { EOU, UNK, Vocabulary } from '../src/model/vocab.js';
-import { flattenWeights, initWeights } from '../src/model/weights.js';
+import { flattenWeights, initWeights, type BabyWeights } from '../src/model/weights.js';
 
 const VOCAB = new Vocabulary([UNK, EOU, ' ', 'a', 'b', 'c']);
 const V = VOCAB.size;
@@ -71,7 +71,7 @@ describe('saveModel / loadModel', () => {
     const meta = await saveModel(dir, weights, VOCAB, META);
     const loaded = await loadModel(dir);
     expect(loaded.weights).toEqual(weights);
-    flattenWeights(loaded.weights).forEach((a) => expect(a).toBeInstanceOf(Float32Array));
+    flattenWeights(loaded.weights as BabyWeights).forEach((a) => expect(a).toBeInstanceOf(Float32Array));
     expect(loaded.vocab.chars).toEqual(VOCAB.chars);
     expect(loaded.meta).toEqual(meta);
     expect(loaded.dir).toBe(dir);
@@ -114,7 +114,7 @@ describe('saveModel / loadModel', () => {
   it('verifyModelDir reports the architecture without decoding', async () => {
     const v = await verifyModelDir(saved);
     expect(v.architecture).toEqual({
-      vocabSize: V, embeddingDim: E, units: H,
+      vocabSize: V, embeddingDim: E, units: [H, H],
       parameters: flattenWeights(initWeights(V, 1, E, H)).reduce((n, a) => n + a.length, 0),
     });
     expect(v.vocab.chars).toEqual(VOCAB.chars);
@@ -245,12 +245,12 @@ describe('refusals (every one a ModelLoadError naming the file)', () => {
     await expectRefusal(dir, 'vocab.json', 'mismatch', new RegExp(`4 characters .* vocabulary of ${V}`));
   });
 
-  it('refuses a model.json with another architecture (hard_sigmoid) even with matching hashes', async () => {
+  it('refuses a model.json with another architecture (relu gates) even with matching hashes', async () => {
     const dir = await copyOfSaved();
     const text = await readFile(join(dir, 'model.json'), 'utf8');
-    await writeFile(join(dir, 'model.json'), text.replace('"recurrent_activation":"sigmoid"', '"recurrent_activation":"hard_sigmoid"'));
+    await writeFile(join(dir, 'model.json'), text.replace('"recurrent_activation":"sigmoid"', '"recurrent_activation":"relu"'));
     await refreshHashes(dir);
-    await expectRefusal(dir, 'model.json', 'architecture', /recurrent_activation "hard_sigmoid"/);
+    await expectRefusal(dir, 'model.json', 'architecture', /recurrent_activation "relu"/);
   });
 
   it('refuses a weights.bin whose length is not the manifest’s, even with matching hashes', async () => {

@@ -16,10 +16,14 @@ import {
   DROPOUT_RATE, EMBEDDING_DIM, LSTM_UNITS, flattenWeights, unflattenWeights, weightSpecs,
   type BabyWeights,
 } from './weights.js';
+import { MAX_LSTM_LAYERS, type RecurrentActivation } from './stack.js';
 
 export interface LayersModelOptions {
   embeddingDim?: number;
-  units?: number;
+  /** One number: two LSTM layers of that many units (Babble's model); a list: one layer per entry (1–3). */
+  units?: number | readonly number[];
+  /** Per layer, or one for all; default sigmoid. 'hard_sigmoid' is tfjs's hardSigmoid (0.2·x + 0.5, clipped). */
+  recurrentActivation?: RecurrentActivation | readonly RecurrentActivation[];
 }
 
 /** Layer names of the standard model, in order (the dropouts have no weights). */
@@ -32,16 +36,21 @@ function positiveInteger(value: number, what: string, min = 1): void {
 /** Builds the standard (untrained) layers model. Call `setModelWeights` to give it trained weights. */
 export function buildLayersModel(vocabSize: number, opts: LayersModelOptions = {}): tf.Sequential {
   const embeddingDim = opts.embeddingDim ?? EMBEDDING_DIM;
-  const units = opts.units ?? LSTM_UNITS;
+  const unitList = typeof opts.units === 'object' ? [...opts.units] : [opts.units ?? LSTM_UNITS, opts.units ?? LSTM_UNITS];
   positiveInteger(vocabSize, 'vocabSize', 2);
   positiveInteger(embeddingDim, 'embeddingDim');
-  positiveInteger(units, 'units');
-  const lstm = (name: string, returnSequences: boolean) => tf.layers.lstm({
+  unitList.forEach((u) => positiveInteger(u, 'units'));
+  if (unitList.length < 1 || unitList.length > MAX_LSTM_LAYERS) throw new RangeError(`layers model: 1 to ${MAX_LSTM_LAYERS} LSTM layers (got ${unitList.length})`);
+  const activation = (k: number): RecurrentActivation => {
+    const a = opts.recurrentActivation;
+    return (typeof a === 'string' ? a : a?.[k]) ?? 'sigmoid';
+  };
+  const lstm = (name: string, units: number, returnSequences: boolean, recurrent: RecurrentActivation) => tf.layers.lstm({
     name,
     units,
     returnSequences,
     activation: 'tanh',
-    recurrentActivation: 'sigmoid',
+    recurrentActivation: recurrent === 'hard_sigmoid' ? 'hardSigmoid' : 'sigmoid',
     kernelInitializer: 'glorotUniform',
     recurrentInitializer: tf.initializers.varianceScaling({ scale: 1, mode: 'fanIn', distribution: 'uniform' }),
     unitForgetBias: true,
@@ -51,10 +60,10 @@ export function buildLayersModel(vocabSize: number, opts: LayersModelOptions = {
   // undisposed. Variables are not disposed by tidy, so the model's weights survive.
   tf.tidy(() => {
     model.add(tf.layers.embedding({ name: 'embedding', inputDim: vocabSize, outputDim: embeddingDim, inputShape: [null] }));
-    model.add(lstm('lstm_1', true));
-    model.add(tf.layers.dropout({ name: 'dropout_1', rate: DROPOUT_RATE }));
-    model.add(lstm('lstm_2', false));
-    model.add(tf.layers.dropout({ name: 'dropout_2', rate: DROPOUT_RATE }));
+    unitList.forEach((units, k) => {
+      model.add(lstm(`lstm_${k + 1}`, units, k < unitList.length - 1, activation(k)));
+      model.add(tf.layers.dropout({ name: `dropout_${k + 1}`, rate: DROPOUT_RATE }));
+    });
     model.add(tf.layers.dense({ name: 'dense', units: vocabSize, activation: 'softmax', kernelInitializer: 'glorotUniform' }));
   });
   return model;
