@@ -20,7 +20,9 @@ import {
   type RetrainManagerOptions,
   type RetrainOutcome,
 } from '../src/service/retrain.js';
-import { runTraining } from '../src/service/trainer.js';
+import { importKerasModel } from '../src/keras/import.js';
+import { Vocabulary } from '../src/model/vocab.js';
+import { runTraining, TrainingError } from '../src/service/trainer.js';
 import type { RunTrainingOptions } from '../src/service/trainer.js';
 import type { TrainJob } from '../src/service/trainer-protocol.js';
 
@@ -126,6 +128,30 @@ describe('evaluateGate', () => {
 describe('text preparation', () => {
   it('normalizeLines splits messages into utterances and drops what is left empty', () => {
     expect(normalizeLines(['Hello <@123> THERE\nsecond line', '   ', '🎉', 'ok!'])).toEqual(['hello there', 'second line', 'ok!']);
+  });
+
+  it('normalizeLines keeps the characters of an imported vocabulary as written and drops the others', () => {
+    const vocab = new Vocabulary(['\n', ' ', '!', 'D', 'a', 'g', 'o', 'y'], { unknown: false });
+    expect(normalizeLines(['Doggy GO away! 🎉', 'zzz'], vocab)).toEqual(['Doggy go aay!']);
+  });
+
+  it('prepares the server text over the vocabulary of the model it fine-tunes (an imported one keeps its case)', async () => {
+    const imported = join(registry.root, '..', 'imported-model');
+    await importKerasModel({ file: 'test/fixtures/keras/k3_two.keras', out: imported, overwrite: true });
+    let job: TrainJob | undefined;
+    const m = manager({
+      baseModelDir: imported,
+      trainingText: async () => Array.from({ length: 30 }, (_, i) => `Doggy ${'abcdefghiklmnoprstuvwy'.slice(0, i % 20 + 1)} ${i} go WOOF`),
+      runTraining: async (j) => {
+        job = j;
+        throw new TrainingError('failed', 'stopped by the test');
+      },
+    });
+    expectStatus(await m.start({ scope: '999000111' }).job.result, 'failed');
+    expect(job?.baseModelDir).toBe(imported);
+    expect(job?.trainingLines.length).toBeGreaterThan(0);
+    // D and W are in its alphabet (kept), O and F are not (folded to o, f), digits are not at all (dropped).
+    for (const line of job!.trainingLines) expect(line).toMatch(/^Doggy [a-y]+ go Woof$/);
   });
 
   it('pickBaseLines mixes about ratio × the server text, at least the minimum, repeating the corpus if needed, the same every time', () => {

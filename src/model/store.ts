@@ -576,6 +576,27 @@ async function inspectModelDir(dir: string): Promise<Inspected> {
   };
 }
 
+/**
+ * The vocabulary of a model folder from vocab.json alone (no hash checks: for preparing text; loading the model
+ * checks everything). Throws `ModelLoadError`.
+ */
+export async function readModelVocabulary(dir: string): Promise<Vocabulary> {
+  const absDir = resolve(dir);
+  let data: Buffer;
+  try {
+    data = await readFile(join(absDir, VOCAB_FILE));
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) throw new ModelLoadError(absDir, VOCAB_FILE, 'missing', 'is missing');
+    throw err;
+  }
+  try {
+    return Vocabulary.fromJSON(parseJson(absDir, VOCAB_FILE, data));
+  } catch (err) {
+    if (err instanceof ModelLoadError) throw err;
+    throw new ModelLoadError(absDir, VOCAB_FILE, 'malformed', `is not a valid vocabulary (${err instanceof Error ? err.message : String(err)})`);
+  }
+}
+
 /** Every check `loadModel` makes except decoding the weights. Throws `ModelLoadError`. */
 export async function verifyModelDir(dir: string): Promise<VerifiedModel> {
   const { dir: absDir, meta, vocab, architecture } = await inspectModelDir(dir);

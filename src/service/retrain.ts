@@ -16,7 +16,8 @@
 import { readFile } from 'node:fs/promises';
 import { BabyLanguageModel } from '../model/baby.js';
 import { corpusWords, splitHeldOut, wordsOf } from '../model/corpus.js';
-import { DEFAULT_VOCAB, normalize } from '../model/vocab.js';
+import { readModelVocabulary } from '../model/store.js';
+import { DEFAULT_VOCAB, normalize, type Vocabulary } from '../model/vocab.js';
 import type { Logger } from '../log.js';
 import { CHART_COLORS, lossChartPng } from './loss-chart.js';
 import { memoryLocks, type LockHandle, type TrainingLocks } from './lock.js';
@@ -181,11 +182,14 @@ export async function loadBaseCorpus(path = 'data/corpus.txt'): Promise<string[]
   return normalizeLines((await readFile(path, 'utf8')).split('\n'));
 }
 
-/** Messages → normalised utterances (one per line; multi-line messages split; empty ones dropped). */
-export function normalizeLines(messages: readonly string[]): string[] {
+/**
+ * Messages → normalised utterances (one per line; multi-line messages split; empty ones dropped), over the
+ * vocabulary of the model to be trained (an imported model keeps its own alphabet, uppercase included).
+ */
+export function normalizeLines(messages: readonly string[], vocab: Vocabulary = DEFAULT_VOCAB): string[] {
   const out: string[] = [];
   for (const m of messages) {
-    for (const line of normalize(m, DEFAULT_VOCAB, { keepNewlines: true }).split('\n')) if (line.length > 0) out.push(line);
+    for (const line of normalize(m, vocab, { keepNewlines: true }).split('\n')) if (line.length > 0) out.push(line);
   }
   return out;
 }
@@ -416,7 +420,16 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       return { status: 'failed', reason: `could not read the text to train on: ${err instanceof Error ? err.message : String(err)}` };
     }
     if (signal.aborted) return { status: 'cancelled' };
-    const lines = normalizeLines(raw);
+    const serving = await options.registry.resolve(scope);
+    const base = scope === BASE_SCOPE ? null : await options.registry.resolve(BASE_SCOPE);
+    const fromDir = serving?.dir ?? base?.dir ?? options.baseModelDir;
+    let vocab: Vocabulary;
+    try {
+      vocab = await readModelVocabulary(fromDir);
+    } catch (err) {
+      return { status: 'failed', reason: `could not read the model to train: ${err instanceof Error ? err.message : String(err)}` };
+    }
+    const lines = normalizeLines(raw, vocab);
     if (scope !== BASE_SCOPE && lines.length < minLines) {
       return { status: 'failed', reason: `not enough text to learn from yet: ${lines.length} usable line${lines.length === 1 ? '' : 's'}, at least ${minLines} needed` };
     }
@@ -427,9 +440,6 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       ? baseSplit.train
       : pickBaseLines(baseSplit.train, serverChars, t.baseMixRatio ?? 1, t.minBaseChars ?? baseTrainChars, seed);
 
-    const serving = await options.registry.resolve(scope);
-    const base = scope === BASE_SCOPE ? null : await options.registry.resolve(BASE_SCOPE);
-    const fromDir = serving?.dir ?? base?.dir ?? options.baseModelDir;
     const previous = serving ? (scope === BASE_SCOPE ? `base ${serving.version}` : String(serving.version)) : base ? `base ${base.version}` : 'base';
 
     const minutes = Math.min(request.minutes ?? (request.epochs !== undefined ? maxMinutes : defaultMinutes), maxMinutes);
