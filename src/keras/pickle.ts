@@ -79,8 +79,9 @@ export function readPickle(data: Uint8Array): Item {
   };
   const bytes = (n: number) => { need(n); const b = data.subarray(pos, pos + n); pos += n; return b; };
   const str = (n: number) => {
+    const b = bytes(n);
     try {
-      return text.decode(bytes(n));
+      return text.decode(b);
     } catch {
       return refuse(`invalid UTF-8 in a string at byte ${pos - n}`);
     }
