@@ -1,9 +1,9 @@
 /**
- * Command line of `npm run bench`: [--quick] [--strict] [--skip torch,training,babble,memory,discord,retrain,bot-retrain,bot-memory,compiled].
+ * Command line of `npm run bench`: [--quick] [--strict] [--skip torch,training,babble,window,memory,discord,retrain,bot-retrain,bot-memory,compiled].
  */
 import { parseArgs } from 'node:util';
 
-export const SECTIONS = ['training', 'torch', 'babble', 'memory', 'discord', 'retrain', 'bot-retrain', 'bot-memory', 'compiled'] as const;
+export const SECTIONS = ['training', 'torch', 'babble', 'window', 'memory', 'discord', 'retrain', 'bot-retrain', 'bot-memory', 'compiled'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchArgs {
