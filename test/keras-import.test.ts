@@ -14,12 +14,15 @@ const fixture = (name: string) => join(FIXTURES, name);
 
 interface Expected {
   chars: string[];
-  models: Record<string, {
-    seq_length: number;
-    units: number[];
-    windows: { window: string; probs: number[] }[];
-    greedy: { seed: string; text: string }[];
-  }>;
+  models: Record<
+    string,
+    {
+      seq_length: number;
+      units: number[];
+      windows: { window: string; probs: number[] }[];
+      greedy: { seed: string; text: string }[];
+    }
+  >;
 }
 
 let expected: Expected;
@@ -36,7 +39,10 @@ afterAll(async () => {
 });
 
 async function refusal(promise: Promise<unknown>, problem: ImportProblem, message: RegExp): Promise<void> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ImportError);
   expect((err as ImportError).problem).toBe(problem);
   expect((err as ImportError).message).toMatch(message);
@@ -51,14 +57,36 @@ function softmax(logits: Float32Array): number[] {
 
 const MODELS = [
   { name: 'k3_two', file: 'k3_two.keras', vocab: {}, format: 'keras3', keras: '3.3.3', backend: 'wasm' },
-  { name: 'k3_one', file: 'k3_one.keras', vocab: { chars: 'CHARS' }, format: 'keras3', keras: '3.3.3', backend: 'wasm' },
-  { name: 'k2_three', file: 'k2_three.h5', vocab: { chars: 'CHARS' }, format: 'keras2-h5', keras: '2.12.0', backend: 'wasm' },
-  { name: 'tfjs_two', file: 'tfjs_two/model.json', vocab: { chars: 'CHARS' }, format: 'tfjs-layers', keras: '2.12.0', backend: 'js' },
+  {
+    name: 'k3_one',
+    file: 'k3_one.keras',
+    vocab: { chars: 'CHARS' },
+    format: 'keras3',
+    keras: '3.3.3',
+    backend: 'wasm',
+  },
+  {
+    name: 'k2_three',
+    file: 'k2_three.h5',
+    vocab: { chars: 'CHARS' },
+    format: 'keras2-h5',
+    keras: '2.12.0',
+    backend: 'wasm',
+  },
+  {
+    name: 'tfjs_two',
+    file: 'tfjs_two/model.json',
+    vocab: { chars: 'CHARS' },
+    format: 'tfjs-layers',
+    keras: '2.12.0',
+    backend: 'js',
+  },
 ] as const;
 
 describe('importKerasModel matches the numpy forward pass of the original', () => {
   for (const m of MODELS) {
-    it(`${m.name} (${m.format}): probabilities within 1e-5 for every window, greedy 50-character generations identical`, async () => {
+    const promise = 'probabilities within 1e-5 for every window, greedy 50-character generations identical';
+    it(`${m.name} (${m.format}): ${promise}`, async () => {
       const out = join(dir, m.name);
       const vocab = 'chars' in m.vocab ? { chars } : {};
       const report = await importKerasModel({ file: fixture(m.file), vocab, out });
@@ -70,7 +98,11 @@ describe('importKerasModel matches the numpy forward pass of the original', () =
       const model = await BabyLanguageModel.load(out);
       expect(model.meta?.generation).toBe('window');
       expect(model.meta?.seq_length).toBe(want.seq_length);
-      expect(model.meta?.source).toMatchObject({ format: m.format, keras_version: m.keras, file: m.file.split('/').at(-1) });
+      expect(model.meta?.source).toMatchObject({
+        format: m.format,
+        keras_version: m.keras,
+        file: m.file.split('/').at(-1),
+      });
       expect(model.meta?.source?.sha256).toMatch(/^[0-9a-f]{64}$/);
 
       const { weights, vocab: v } = await loadModel(out);
@@ -80,7 +112,9 @@ describe('importKerasModel matches the numpy forward pass of the original', () =
         const state = generator.newState();
         for (const id of v.encode(w.window)) generator.feed(state, id);
         const probs = softmax(generator.logits(state));
-        probs.forEach((p, i) => expect(Math.abs(p - w.probs[i]!), `${JSON.stringify(w.window)} char ${i}`).toBeLessThan(1e-5));
+        probs.forEach((p, i) =>
+          expect(Math.abs(p - w.probs[i]!), `${JSON.stringify(w.window)} char ${i}`).toBeLessThan(1e-5),
+        );
       }
       for (const g of want.greedy) {
         expect(model.generate(g.seed, { temperature: 0, length: 50 })).toBe(g.text);
@@ -112,7 +146,11 @@ describe('importKerasModel matches the numpy forward pass of the original', () =
 describe('fine-tuning an imported model', () => {
   it('trains a two-layer import keeping its vocabulary, window mode and origin', async () => {
     const model = await BabyLanguageModel.load(join(dir, 'k3_two'));
-    await model.train(['Me want milk!', 'Doggy go woof.', 'ÉMOJI 😀 are dropped'], { epochs: 2, batchSize: 2, seqLength: 8 });
+    await model.train(['Me want milk!', 'Doggy go woof.', 'ÉMOJI 😀 are dropped'], {
+      epochs: 2,
+      batchSize: 2,
+      seqLength: 8,
+    });
     expect(model.vocab.chars.join('')).toBe(chars);
     const meta = await model.save(join(dir, 'k3_two-tuned'), { version: '1' });
     expect(meta.generation).toBe('window');
@@ -133,56 +171,99 @@ describe('the vocabulary', () => {
     expect(corpusChars('ba\r\nc a😀\u00e9')).toEqual(['\n', ' ', 'a', 'b', 'c', '\u00e9', '😀']);
   });
 
-  it('refuses a vocabulary whose size is not the model\'s, naming both sizes', async () => {
-    await refusal(importKerasModel({ file: fixture('k3_one.keras'), vocab: { chars: 'abc' }, out: join(dir, 'x1') }),
-      'vocabulary', /has 3 characters but the model's Embedding and Dense take 34/);
+  it("refuses a vocabulary whose size is not the model's, naming both sizes", async () => {
+    await refusal(
+      importKerasModel({ file: fixture('k3_one.keras'), vocab: { chars: 'abc' }, out: join(dir, 'x1') }),
+      'vocabulary',
+      /has 3 characters but the model's Embedding and Dense take 34/,
+    );
   });
 
   it('refuses a _chars.npy pickle holding a float, and one that would run a command, naming them', async () => {
-    await refusal(importKerasModel({ file: fixture('k3_one.keras'), vocab: { npy: fixture('refuse_float_chars.npy') }, out: join(dir, 'x2') }),
-      'pickle', /opcode BINFLOAT/);
-    await refusal(importKerasModel({ file: fixture('k3_one.keras'), vocab: { npy: fixture('refuse_shell_chars.npy') }, out: join(dir, 'x3') }),
-      'pickle', /global posix\.system is not allowed/);
+    await refusal(
+      importKerasModel({
+        file: fixture('k3_one.keras'),
+        vocab: { npy: fixture('refuse_float_chars.npy') },
+        out: join(dir, 'x2'),
+      }),
+      'pickle',
+      /opcode BINFLOAT/,
+    );
+    await refusal(
+      importKerasModel({
+        file: fixture('k3_one.keras'),
+        vocab: { npy: fixture('refuse_shell_chars.npy') },
+        out: join(dir, 'x3'),
+      }),
+      'pickle',
+      /global posix\.system is not allowed/,
+    );
   });
 
   it('refuses a model without a vocabulary beside it', async () => {
-    await refusal(importKerasModel({ file: fixture('k3_one.keras'), out: join(dir, 'x4') }), 'vocabulary', /k3_one_chars\.npy is not beside/);
+    await refusal(
+      importKerasModel({ file: fixture('k3_one.keras'), out: join(dir, 'x4') }),
+      'vocabulary',
+      /k3_one_chars\.npy is not beside/,
+    );
   });
 });
 
 describe('refusals', () => {
   /** k3_two.keras with its config.json changed by `edit`. */
-  async function withConfig(name: string, edit: (layers: { class_name: string; config: Record<string, unknown> }[]) => void): Promise<string> {
+  async function withConfig(
+    name: string,
+    edit: (layers: { class_name: string; config: Record<string, unknown> }[]) => void,
+  ): Promise<string> {
     const entries = unzipSync(await readFile(fixture('k3_two.keras')));
-    const config = JSON.parse(strFromU8(entries['config.json']!)) as { config: { layers: { class_name: string; config: Record<string, unknown> }[] } };
+    const config = JSON.parse(strFromU8(entries['config.json']!)) as {
+      config: { layers: { class_name: string; config: Record<string, unknown> }[] };
+    };
     edit(config.config.layers);
     entries['config.json'] = strToU8(JSON.stringify(config));
     const path = join(dir, `${name}.keras`);
     await writeFile(path, zipSync(entries));
     return path;
   }
-  const run = (file: string, out: string) => importKerasModel({ file, vocab: { npy: fixture('k3_two_chars.npy') }, out: join(dir, out) });
+  const run = (file: string, out: string) =>
+    importKerasModel({ file, vocab: { npy: fixture('k3_two_chars.npy') }, out: join(dir, out) });
 
   it('a missing variable, named', async () => {
-    await refusal(importKerasModel({ file: fixture('refuse_missing_var.keras'), vocab: { chars }, out: join(dir, 'r1') }),
-      'variable', /layer "lstm" \(LSTM\): variable model\.weights\.h5 layers\/lstm\/cell\/vars\/1 \(recurrent_kernel\) is missing/);
+    await refusal(
+      importKerasModel({ file: fixture('refuse_missing_var.keras'), vocab: { chars }, out: join(dir, 'r1') }),
+      'variable',
+      /layer "lstm" \(LSTM\): variable model\.weights\.h5 layers\/lstm\/cell\/vars\/1 \(recurrent_kernel\) is missing/,
+    );
   });
 
   it('a misshapen variable, named with both shapes', async () => {
-    await refusal(importKerasModel({ file: fixture('refuse_misshapen_var.keras'), vocab: { chars }, out: join(dir, 'r2') }),
-      'variable', /layers\/dense\/vars\/0 \(kernel\) has shape \[135\], expected \[4, 34\]/);
+    await refusal(
+      importKerasModel({ file: fixture('refuse_misshapen_var.keras'), vocab: { chars }, out: join(dir, 'r2') }),
+      'variable',
+      /layers\/dense\/vars\/0 \(kernel\) has shape \[135\], expected \[4, 34\]/,
+    );
   });
 
   it('a GRU, a Bidirectional, masking and a relu LSTM, each naming the layer', async () => {
-    const gru = await withConfig('gru', (l) => { l[2]!.class_name = 'GRU'; });
+    const gru = await withConfig('gru', (l) => {
+      l[2]!.class_name = 'GRU';
+    });
     await refusal(run(gru, 'r3'), 'architecture', /layer "lstm" \(GRU\) is not supported/);
-    const bi = await withConfig('bi', (l) => { l[4] = { class_name: 'Bidirectional', config: { name: 'bidirectional' } }; });
+    const bi = await withConfig('bi', (l) => {
+      l[4] = { class_name: 'Bidirectional', config: { name: 'bidirectional' } };
+    });
     await refusal(run(bi, 'r4'), 'architecture', /layer "bidirectional" \(Bidirectional\) is not supported/);
-    const mask = await withConfig('mask', (l) => { l[1]!.config.mask_zero = true; });
+    const mask = await withConfig('mask', (l) => {
+      l[1]!.config.mask_zero = true;
+    });
     await refusal(run(mask, 'r5'), 'architecture', /layer "embedding" \(Embedding\) has mask_zero true/);
-    const relu = await withConfig('relu', (l) => { l[4]!.config.activation = 'relu'; });
+    const relu = await withConfig('relu', (l) => {
+      l[4]!.config.activation = 'relu';
+    });
     await refusal(run(relu, 'r6'), 'architecture', /layer "lstm_1" \(LSTM\) has activation "relu"/);
-    const gates = await withConfig('gates', (l) => { l[2]!.config.recurrent_activation = 'relu'; });
+    const gates = await withConfig('gates', (l) => {
+      l[2]!.config.recurrent_activation = 'relu';
+    });
     await refusal(run(gates, 'r7'), 'architecture', /layer "lstm" \(LSTM\) has recurrent_activation "relu"/);
   });
 
@@ -198,14 +279,20 @@ describe('refusals', () => {
     await refusal(run(bad, 'r9'), 'corrupt', /damaged\.keras is not a readable zip/);
   });
 
-  it('a truncated HDF5 file, with HDF5\'s reason', async () => {
+  it("a truncated HDF5 file, with HDF5's reason", async () => {
     const bytes = await readFile(fixture('k2_three.h5'));
     const cut = join(dir, 'cut.h5');
     await writeFile(cut, bytes.subarray(0, 20_000));
-    await refusal(importKerasModel({ file: cut, vocab: { chars }, out: join(dir, 'r10') }), 'corrupt', /cut\.h5 is not a readable HDF5 file \(truncated file/);
+    await refusal(
+      importKerasModel({ file: cut, vocab: { chars }, out: join(dir, 'r10') }),
+      'corrupt',
+      /cut\.h5 is not a readable HDF5 file \(truncated file/,
+    );
   });
 
   it('a folder that already holds a model, unless overwrite', async () => {
-    await expect(importKerasModel({ file: fixture('k3_two.keras'), out: join(dir, 'k3_two') })).rejects.toThrow(/already holds a model/);
+    await expect(importKerasModel({ file: fixture('k3_two.keras'), out: join(dir, 'k3_two') })).rejects.toThrow(
+      /already holds a model/,
+    );
   });
 });

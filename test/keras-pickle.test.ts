@@ -58,7 +58,10 @@ describe('readPickle', () => {
 
   it('refuses sets, objects and truncated data', () => {
     refusedWith(() => readPickle(pickle(0x8f)), /opcode EMPTY_SET/);
-    refusedWith(() => readPickle(pickle(0x63, ...Buffer.from('builtins\neval\n'))), /global builtins\.eval is not allowed/);
+    refusedWith(
+      () => readPickle(pickle(0x63, ...Buffer.from('builtins\neval\n'))),
+      /global builtins\.eval is not allowed/,
+    );
     refusedWith(() => readPickle(Uint8Array.of(0x80, 3, 0x8c, 9, 0x61)), /truncated at byte 4/);
   });
 });

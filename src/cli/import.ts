@@ -8,17 +8,25 @@ import { ImportError } from '../keras/errors.js';
 import { importKerasModel } from '../keras/import.js';
 import { UsageError, numberArg, runCli, withUsage } from './args.js';
 
-const USAGE = 'usage: npm run import -- FILE [--vocab FILE.npy | --corpus FILE | --chars STRING] [--seq-length N] --out DIR [--overwrite]';
+const USAGE =
+  'usage: npm run import -- FILE [--vocab FILE.npy | --corpus FILE | --chars STRING] [--seq-length N] ' +
+  '--out DIR [--overwrite]';
 
 async function main(): Promise<void> {
-  const { values, positionals } = withUsage(USAGE, () => parseArgs({ args: process.argv.slice(2), allowPositionals: true, options: {
-    vocab: { type: 'string' },
-    corpus: { type: 'string' },
-    chars: { type: 'string' },
-    'seq-length': { type: 'string' },
-    out: { type: 'string' },
-    overwrite: { type: 'boolean', default: false },
-  } }));
+  const { values, positionals } = withUsage(USAGE, () =>
+    parseArgs({
+      args: process.argv.slice(2),
+      allowPositionals: true,
+      options: {
+        vocab: { type: 'string' },
+        corpus: { type: 'string' },
+        chars: { type: 'string' },
+        'seq-length': { type: 'string' },
+        out: { type: 'string' },
+        overwrite: { type: 'boolean', default: false },
+      },
+    }),
+  );
   if (positionals.length !== 1) throw new UsageError(`give one model file\n\n${USAGE}`);
   if (!values.out) throw new UsageError(`--out DIR is required\n\n${USAGE}`);
   const seqLength = numberArg('seq-length', values['seq-length'], 1, 1000, true);
@@ -31,10 +39,19 @@ async function main(): Promise<void> {
       overwrite: values.overwrite,
       command: `npm run import -- ${process.argv.slice(2).join(' ')}`,
     });
-    process.stdout.write(`${JSON.stringify({
-      out: r.dir, format: r.format, keras_version: r.kerasVersion, sha256: r.meta.source?.sha256, vocabSize: r.vocabSize,
-      units: r.units, seq_length: r.seqLength, recurrent_activation: r.recurrentActivation, check_difference: r.checkDifference,
-    })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({
+        out: r.dir,
+        format: r.format,
+        keras_version: r.kerasVersion,
+        sha256: r.meta.source?.sha256,
+        vocabSize: r.vocabSize,
+        units: r.units,
+        seq_length: r.seqLength,
+        recurrent_activation: r.recurrentActivation,
+        check_difference: r.checkDifference,
+      })}\n`,
+    );
   } catch (err) {
     // A refusal is the user's to fix: its message, no stack trace.
     if (err instanceof ImportError) throw new UsageError(`import refused (${err.problem}): ${err.message}`);

@@ -7,8 +7,8 @@
  * backwards, stateful, returning its state, or returning sequences where the next layer is Dense; a Dense that is
  * not softmax over the Embedding's input_dim.
  *
- * hard_sigmoid is computed as the Keras that wrote the file computes it: Keras 2 (and TensorFlow.js) clip(0.2·x + 0.5),
- * Keras 3 relu6(x + 3) / 6 = clip(x/6 + 0.5). Babble's generator computes the Keras 2 form; a Keras 3 model's i, f
+ * hard_sigmoid is computed as the Keras that wrote the file computes it: Keras 2 (and TensorFlow.js)
+ * clip(0.2·x + 0.5), Keras 3 relu6(x + 3) / 6 = clip(x/6 + 0.5). Babble's generator computes the Keras 2 form; a Keras 3 model's i, f
  * and o gate columns (kernel, recurrent kernel, bias) are scaled by 5/6 so that 0.2 · (5/6 · z) = z / 6.
  */
 import { MAX_LSTM_LAYERS, type RecurrentActivation, type StackLayer, type StackWeights } from '../model/stack.js';
@@ -28,7 +28,10 @@ function describe(layer: KerasLayer): string {
 }
 
 function refuse(layer: KerasLayer, what: string): never {
-  throw new ImportError('architecture', `${describe(layer)} ${what}; Babble imports Embedding → 1 to ${MAX_LSTM_LAYERS} LSTM (→ Dropout) → Dense softmax`);
+  throw new ImportError(
+    'architecture',
+    `${describe(layer)} ${what}; Babble imports Embedding → 1 to ${MAX_LSTM_LAYERS} LSTM (→ Dropout) → Dense softmax`,
+  );
 }
 
 /** An activation given as a string, or as Keras 3's serialised {class_name: 'function', config: 'tanh'}. */
@@ -37,14 +40,16 @@ function activationName(value: unknown): string {
   if (typeof value === 'object' && value !== null) {
     const c = (value as { config?: unknown }).config;
     if (typeof c === 'string') return c;
-    if (typeof c === 'object' && c !== null && typeof (c as { name?: unknown }).name === 'string') return (c as { name: string }).name;
+    if (typeof c === 'object' && c !== null && typeof (c as { name?: unknown }).name === 'string')
+      return (c as { name: string }).name;
   }
   return JSON.stringify(value);
 }
 
 function positiveInt(layer: KerasLayer, key: string): number {
   const v = layer.config[key];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) refuse(layer, `has ${key} ${JSON.stringify(v)}, expected a positive integer`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+    refuse(layer, `has ${key} ${JSON.stringify(v)}, expected a positive integer`);
   return v;
 }
 
@@ -56,14 +61,21 @@ function flag(layer: KerasLayer, key: string, want: boolean): void {
 
 /** The time dimension of a [batch, time] input shape, when it is a number. */
 function timeOf(shape: unknown): number | undefined {
-  return Array.isArray(shape) && shape.length === 2 && Number.isInteger(shape[1]) && (shape[1] as number) > 0 ? (shape[1] as number) : undefined;
+  return Array.isArray(shape) && shape.length === 2 && Number.isInteger(shape[1]) && (shape[1] as number) > 0
+    ? (shape[1] as number)
+    : undefined;
 }
 
 function seqLengthOf(input: KerasLayer | undefined, embedding: KerasLayer): number | undefined {
   const build = embedding.config.build_config as { input_shape?: unknown } | undefined;
-  return timeOf(input?.config.batch_shape) ?? timeOf(input?.config.batch_input_shape)
-    ?? timeOf(embedding.config.batch_input_shape) ?? timeOf(embedding.config.batch_shape) ?? timeOf(build?.input_shape)
-    ?? (Number.isInteger(embedding.config.input_length) ? (embedding.config.input_length as number) : undefined);
+  return (
+    timeOf(input?.config.batch_shape) ??
+    timeOf(input?.config.batch_input_shape) ??
+    timeOf(embedding.config.batch_input_shape) ??
+    timeOf(embedding.config.batch_shape) ??
+    timeOf(build?.input_shape) ??
+    (Number.isInteger(embedding.config.input_length) ? (embedding.config.input_length as number) : undefined)
+  );
 }
 
 /** Checks the layer list and reads every weight variable. */
@@ -76,14 +88,20 @@ export function convertKerasModel(model: KerasModelFile): ConvertedModel {
   }
   const embedding = layers[0];
   if (!embedding || embedding.className !== 'Embedding') {
-    throw new ImportError('architecture', `the model starts with ${embedding ? describe(embedding) : 'no layer'}, expected an Embedding`);
+    throw new ImportError(
+      'architecture',
+      `the model starts with ${embedding ? describe(embedding) : 'no layer'}, expected an Embedding`,
+    );
   }
   const dense = layers[layers.length - 1]!;
   if (dense.className !== 'Dense') refuse(dense, 'ends the model, expected a Dense softmax');
   const middle = layers.slice(1, -1);
   const lstms = middle.filter((l) => l.className === 'LSTM');
   if (lstms.length < 1 || lstms.length > MAX_LSTM_LAYERS) {
-    throw new ImportError('architecture', `the model has ${lstms.length} LSTM layers; Babble imports 1 to ${MAX_LSTM_LAYERS}`);
+    throw new ImportError(
+      'architecture',
+      `the model has ${lstms.length} LSTM layers; Babble imports 1 to ${MAX_LSTM_LAYERS}`,
+    );
   }
   if (middle[0]?.className !== 'LSTM') refuse(middle[0]!, 'follows the Embedding, expected an LSTM');
   middle.forEach((l, i) => {
@@ -101,7 +119,8 @@ export function convertKerasModel(model: KerasModelFile): ConvertedModel {
     const act = activationName(l.config.activation ?? 'tanh');
     if (act !== 'tanh') refuse(l, `has activation ${JSON.stringify(act)}; the generator computes tanh`);
     const rec = activationName(l.config.recurrent_activation ?? 'sigmoid');
-    if (rec !== 'sigmoid' && rec !== 'hard_sigmoid') refuse(l, `has recurrent_activation ${JSON.stringify(rec)}; the generator computes sigmoid and hard_sigmoid`);
+    if (rec !== 'sigmoid' && rec !== 'hard_sigmoid')
+      refuse(l, `has recurrent_activation ${JSON.stringify(rec)}; the generator computes sigmoid and hard_sigmoid`);
     if (rec === 'hard_sigmoid') recurrentName = 'hard_sigmoid';
     flag(l, 'use_bias', true);
     flag(l, 'go_backwards', false);
@@ -109,7 +128,11 @@ export function convertKerasModel(model: KerasModelFile): ConvertedModel {
     flag(l, 'return_state', false);
     const last = k === lstms.length - 1;
     if ((l.config.return_sequences === true) === last) {
-      refuse(l, `has return_sequences ${String(l.config.return_sequences)}; ${last ? 'the last LSTM must not' : 'an LSTM under another must'} return sequences`);
+      refuse(
+        l,
+        `has return_sequences ${String(l.config.return_sequences)}; ` +
+          `${last ? 'the last LSTM must not' : 'an LSTM under another must'} return sequences`,
+      );
     }
     return { layer: l, units, recurrent: rec as RecurrentActivation };
   });
@@ -117,16 +140,21 @@ export function convertKerasModel(model: KerasModelFile): ConvertedModel {
   const denseAct = activationName(dense.config.activation ?? 'linear');
   if (denseAct !== 'softmax') refuse(dense, `has activation ${JSON.stringify(denseAct)}, expected softmax`);
   flag(dense, 'use_bias', true);
-  if (denseUnits !== vocabSize) refuse(dense, `has ${denseUnits} units but the Embedding takes ${vocabSize} characters`);
+  if (denseUnits !== vocabSize)
+    refuse(dense, `has ${denseUnits} units but the Embedding takes ${vocabSize} characters`);
 
   const read = (layer: KerasLayer, index: number, shape: number[]): Float32Array => {
     const { where, value } = model.variable(layer, index);
     if (!value) throw new ImportError('variable', `${describe(layer)}: variable ${where} is missing`);
     if (value.shape.join(',') !== shape.join(',')) {
-      throw new ImportError('variable', `${describe(layer)}: variable ${where} has shape [${value.shape.join(', ')}], expected [${shape.join(', ')}]`);
+      throw new ImportError(
+        'variable',
+        `${describe(layer)}: variable ${where} has shape [${value.shape.join(', ')}], expected [${shape.join(', ')}]`,
+      );
     }
     for (let i = 0; i < value.values.length; i++) {
-      if (!Number.isFinite(value.values[i]!)) throw new ImportError('variable', `${describe(layer)}: variable ${where} holds ${value.values[i]} at ${i}`);
+      if (!Number.isFinite(value.values[i]!))
+        throw new ImportError('variable', `${describe(layer)}: variable ${where} holds ${value.values[i]} at ${i}`);
     }
     return value.values;
   };
@@ -135,7 +163,8 @@ export function convertKerasModel(model: KerasModelFile): ConvertedModel {
   const stackLayers = specs.map(({ layer, units, recurrent }): StackLayer => {
     const G = 4 * units;
     const out: StackLayer = {
-      units, recurrentActivation: recurrent,
+      units,
+      recurrentActivation: recurrent,
       kernel: read(layer, 0, [inputWidth, G]),
       recurrentKernel: read(layer, 1, [units, G]),
       bias: read(layer, 2, [G]),
@@ -146,7 +175,8 @@ export function convertKerasModel(model: KerasModelFile): ConvertedModel {
   });
   return {
     weights: {
-      vocabSize, embeddingDim,
+      vocabSize,
+      embeddingDim,
       embedding: read(embedding, 0, [vocabSize, embeddingDim]),
       layers: stackLayers,
       dense: { kernel: read(dense, 0, [inputWidth, vocabSize]), bias: read(dense, 1, [vocabSize]) },

@@ -64,7 +64,10 @@ function sequentialLayers(config: unknown, where: string): KerasLayer[] {
   const root = isRecord(config) && isRecord(config.model_config) ? config.model_config : config;
   if (!isRecord(root)) throw new ImportError('format', `${where} holds no model config`);
   if (root.class_name !== 'Sequential') {
-    throw new ImportError('architecture', `${where} holds a ${JSON.stringify(root.class_name)} model; only Sequential models are imported`);
+    throw new ImportError(
+      'architecture',
+      `${where} holds a ${JSON.stringify(root.class_name)} model; only Sequential models are imported`,
+    );
   }
   const raw = Array.isArray(root.config) ? root.config : isRecord(root.config) ? root.config.layers : undefined;
   if (!Array.isArray(raw)) throw new ImportError('format', `${where} has no layer list`);
@@ -89,11 +92,18 @@ async function readKeras3(bytes: Uint8Array, file: string): Promise<KerasModelFi
   try {
     entries = unzipSync(bytes);
   } catch (err) {
-    throw new ImportError('corrupt', `${file} is not a readable zip (${err instanceof Error ? err.message : String(err)})`);
+    throw new ImportError(
+      'corrupt',
+      `${file} is not a readable zip (${err instanceof Error ? err.message : String(err)})`,
+    );
   }
   const need = (name: string) => {
     const e = entries[name];
-    if (!e) throw new ImportError('format', `${file} has no ${name} (a Keras 3 .keras file holds config.json, metadata.json and model.weights.h5)`);
+    if (!e)
+      throw new ImportError(
+        'format',
+        `${file} has no ${name} (a Keras 3 .keras file holds config.json, metadata.json and model.weights.h5)`,
+      );
     return e;
   };
   const text = (name: string) => new TextDecoder().decode(need(name));
@@ -102,7 +112,10 @@ async function readKeras3(bytes: Uint8Array, file: string): Promise<KerasModelFi
   const kerasVersion = isRecord(metadata) && typeof metadata.keras_version === 'string' ? metadata.keras_version : null;
   const h5 = await Hdf5Reader.open(need('model.weights.h5'), `${file}: model.weights.h5`);
   return {
-    format: 'keras3', kerasVersion, bytes, layers,
+    format: 'keras3',
+    kerasVersion,
+    bytes,
+    layers,
     variable(layer, index) {
       const where = `layers/${layerName(layer)}/${layer.className === 'LSTM' ? 'cell/' : ''}vars/${index}`;
       return { where: `model.weights.h5 ${where} (${roleOf(layer, index)})`, value: h5.variable(where) };
@@ -115,12 +128,16 @@ async function readKeras2(bytes: Uint8Array, file: string): Promise<KerasModelFi
   const h5 = await Hdf5Reader.open(bytes, file);
   try {
     const configText = h5.stringAttr('/', 'model_config');
-    if (configText === undefined) throw new ImportError('format', `${file} has no model_config attribute (a weights-only .h5 cannot be imported)`);
+    if (configText === undefined)
+      throw new ImportError('format', `${file} has no model_config attribute (a weights-only .h5 cannot be imported)`);
     const layers = sequentialLayers(parseJson(configText, `${file}: model_config`), `${file}: model_config`);
     const kerasVersion = h5.stringAttr('/', 'keras_version') ?? null;
     const root = h5.has('model_weights') ? 'model_weights' : '';
     return {
-      format: 'keras2-h5', kerasVersion, bytes, layers,
+      format: 'keras2-h5',
+      kerasVersion,
+      bytes,
+      layers,
       variable(layer, index) {
         const group = root ? `${root}/${layerName(layer)}` : layerName(layer);
         const role = roleOf(layer, index);
@@ -147,7 +164,10 @@ async function readTfjs(path: string, bytes: Uint8Array): Promise<KerasModelFile
   const file = basename(path);
   const doc = parseJson(new TextDecoder().decode(bytes), file);
   if (!isRecord(doc) || !isRecord(doc.modelTopology) || !Array.isArray(doc.weightsManifest)) {
-    throw new ImportError('format', `${file} is not a TensorFlow.js layers model (needs modelTopology and weightsManifest)`);
+    throw new ImportError(
+      'format',
+      `${file} is not a TensorFlow.js layers model (needs modelTopology and weightsManifest)`,
+    );
   }
   const topo = doc.modelTopology;
   const layers = sequentialLayers(topo, `${file}: modelTopology`);
@@ -161,7 +181,8 @@ async function readTfjs(path: string, bytes: Uint8Array): Promise<KerasModelFile
     }
     const start = offset;
     for (const p of group.paths) {
-      if (typeof p !== 'string' || p !== basename(p)) throw new ImportError('format', `${file}: weight path ${JSON.stringify(p)} is not a file beside it`);
+      if (typeof p !== 'string' || p !== basename(p))
+        throw new ImportError('format', `${file}: weight path ${JSON.stringify(p)} is not a file beside it`);
       let shard: Uint8Array;
       try {
         shard = await readFile(join(dirname(path), p));
@@ -173,17 +194,30 @@ async function readTfjs(path: string, bytes: Uint8Array): Promise<KerasModelFile
     }
     let at = start;
     for (const w of group.weights) {
-      if (!isRecord(w) || typeof w.name !== 'string' || !Array.isArray(w.shape) || !w.shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      if (
+        !isRecord(w) ||
+        typeof w.name !== 'string' ||
+        !Array.isArray(w.shape) ||
+        !w.shape.every((d) => Number.isInteger(d) && d >= 0)
+      ) {
         throw new ImportError('format', `${file}: a weightsManifest entry has no name/shape`);
       }
       if (w.dtype !== 'float32' || w.quantization !== undefined) {
-        throw new ImportError('variable', `${file}: weight ${w.name} is stored as ${JSON.stringify(w.dtype)}${w.quantization ? ' (quantized)' : ''}; only float32 is imported`);
+        throw new ImportError(
+          'variable',
+          `${file}: weight ${w.name} is stored as ${JSON.stringify(w.dtype)}` +
+            `${w.quantization ? ' (quantized)' : ''}; only float32 is imported`,
+        );
       }
       const shape = w.shape as number[];
       entries.push({ name: w.name, shape, offset: at });
       at += shape.reduce((a, b) => a * b, 1) * 4;
     }
-    if (at > offset) throw new ImportError('corrupt', `${file}: the weight shards hold ${offset - start} bytes, the manifest needs ${at - start}`);
+    if (at > offset)
+      throw new ImportError(
+        'corrupt',
+        `${file}: the weight shards hold ${offset - start} bytes, the manifest needs ${at - start}`,
+      );
   }
   const data = new Uint8Array(offset);
   let o = 0;
@@ -193,11 +227,16 @@ async function readTfjs(path: string, bytes: Uint8Array): Promise<KerasModelFile
   }
   const view = new DataView(data.buffer);
   return {
-    format: 'tfjs-layers', kerasVersion, bytes, layers,
+    format: 'tfjs-layers',
+    kerasVersion,
+    bytes,
+    layers,
     variable(layer, index) {
       const role = roleOf(layer, index);
       const prefix = `${layerName(layer)}/`;
-      const e = entries.find((m) => m.name.startsWith(prefix) && (m.name === `${prefix}${role}` || m.name.endsWith(`/${role}`)));
+      const e = entries.find(
+        (m) => m.name.startsWith(prefix) && (m.name === `${prefix}${role}` || m.name.endsWith(`/${role}`)),
+      );
       const where = e ? `${file} weight ${e.name}` : `${file} weight ${prefix}…/${role}`;
       if (!e) return { where, value: undefined };
       const n = e.shape.reduce((a, b) => a * b, 1);

@@ -117,7 +117,8 @@ export class Hdf5Reader {
   variable(path: string): Variable | undefined {
     const entity = this.#get(path);
     if (entity === null || entity === undefined) return undefined;
-    if (!(entity instanceof h5wasm.Dataset)) throw new ImportError('variable', `${this.name}: ${path} is not a dataset`);
+    if (!(entity instanceof h5wasm.Dataset))
+      throw new ImportError('variable', `${this.name}: ${path} is not a dataset`);
     let value: unknown;
     let shape: number[];
     try {

@@ -74,7 +74,9 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function readVocabulary(opts: ImportOptions): Promise<{ chars: string[]; seqLength: number | undefined; from: string }> {
+async function readVocabulary(
+  opts: ImportOptions,
+): Promise<{ chars: string[]; seqLength: number | undefined; from: string }> {
   const v = opts.vocab ?? {};
   const given = [v.npy, v.corpus, v.chars].filter((x) => x !== undefined).length;
   if (given > 1) throw new ImportError('vocabulary', 'give one vocabulary: --vocab, --corpus or --chars');
@@ -94,7 +96,10 @@ async function readVocabulary(opts: ImportOptions): Promise<{ chars: string[]; s
   }
   const npy = v.npy ?? besideNpy(opts.file);
   if (v.npy === undefined && !(await exists(npy))) {
-    throw new ImportError('vocabulary', `no vocabulary: ${basename(npy)} is not beside the model; pass --vocab FILE.npy, --corpus FILE or --chars STRING`);
+    throw new ImportError(
+      'vocabulary',
+      `no vocabulary: ${basename(npy)} is not beside the model; pass --vocab FILE.npy, --corpus FILE or --chars STRING`,
+    );
   }
   let data: Uint8Array;
   try {
@@ -143,40 +148,77 @@ export async function importKerasModel(opts: ImportOptions): Promise<ImportRepor
   const { weights } = converted;
   const vocabulary = await readVocabulary(opts);
   if (vocabulary.chars.length !== weights.vocabSize) {
-    throw new ImportError('vocabulary', `the vocabulary (${vocabulary.from}) has ${vocabulary.chars.length} characters but the model's Embedding and Dense take ${weights.vocabSize}`);
+    throw new ImportError(
+      'vocabulary',
+      `the vocabulary (${vocabulary.from}) has ${vocabulary.chars.length} characters ` +
+        `but the model's Embedding and Dense take ${weights.vocabSize}`,
+    );
   }
-  const seqLengths = [opts.seqLength, converted.seqLength, vocabulary.seqLength].filter((n): n is number => n !== undefined);
+  const seqLengths = [opts.seqLength, converted.seqLength, vocabulary.seqLength].filter(
+    (n): n is number => n !== undefined,
+  );
   const seqLength = seqLengths[0];
   if (seqLength === undefined) {
-    throw new ImportError('format', 'the window length is unknown (neither the model nor the vocabulary records seq_length); pass --seq-length N');
+    throw new ImportError(
+      'format',
+      'the window length is unknown (neither the model nor the vocabulary records seq_length); pass --seq-length N',
+    );
   }
-  if (opts.seqLength === undefined && converted.seqLength !== undefined && vocabulary.seqLength !== undefined && converted.seqLength !== vocabulary.seqLength) {
-    throw new ImportError('vocabulary', `the model's input is ${converted.seqLength} characters long but ${vocabulary.from} says seq_length ${vocabulary.seqLength}`);
+  if (
+    opts.seqLength === undefined &&
+    converted.seqLength !== undefined &&
+    vocabulary.seqLength !== undefined &&
+    converted.seqLength !== vocabulary.seqLength
+  ) {
+    throw new ImportError(
+      'vocabulary',
+      `the model's input is ${converted.seqLength} characters long ` +
+        `but ${vocabulary.from} says seq_length ${vocabulary.seqLength}`,
+    );
   }
   const vocab = new Vocabulary(vocabulary.chars, { unknown: false });
   const generator = new Generator(weights, vocab);
-  const meta = await saveModel(opts.out, weights, vocab, {
-    version: 'imported',
-    corpus: { sha256: '', chars: 0 },
-    training: { command: opts.command ?? 'import', vocabulary: vocabulary.from, recurrentActivation: converted.recurrentActivation },
-    generation: 'window',
-    seq_length: seqLength,
-    source: {
-      file: basename(opts.file),
-      sha256: createHash('sha256').update(model.bytes).digest('hex'),
-      format: model.format,
-      keras_version: model.kerasVersion,
-      imported: new Date().toISOString(),
+  const meta = await saveModel(
+    opts.out,
+    weights,
+    vocab,
+    {
+      version: 'imported',
+      corpus: { sha256: '', chars: 0 },
+      training: {
+        command: opts.command ?? 'import',
+        vocabulary: vocabulary.from,
+        recurrentActivation: converted.recurrentActivation,
+      },
+      generation: 'window',
+      seq_length: seqLength,
+      source: {
+        file: basename(opts.file),
+        sha256: createHash('sha256').update(model.bytes).digest('hex'),
+        format: model.format,
+        keras_version: model.kerasVersion,
+        imported: new Date().toISOString(),
+      },
     },
-  }, { overwrite: opts.overwrite ?? false });
+    { overwrite: opts.overwrite ?? false },
+  );
   const window = vocab.encode(' '.repeat(seqLength));
   const checkDifference = await crossCheck(opts.out, generator, window.length > 0 ? window : Int32Array.of(0));
   if (!(checkDifference <= 1e-4)) {
-    throw new ImportError('corrupt', `the saved model does not predict what TensorFlow.js predicts from it (difference ${checkDifference})`);
+    throw new ImportError(
+      'corrupt',
+      `the saved model does not predict what TensorFlow.js predicts from it (difference ${checkDifference})`,
+    );
   }
   return {
-    dir: opts.out, meta, format: model.format, kerasVersion: model.kerasVersion, vocabSize: vocab.size,
-    units: weights.layers.map((l) => l.units), seqLength, recurrentActivation: converted.recurrentActivation,
+    dir: opts.out,
+    meta,
+    format: model.format,
+    kerasVersion: model.kerasVersion,
+    vocabSize: vocab.size,
+    units: weights.layers.map((l) => l.units),
+    seqLength,
+    recurrentActivation: converted.recurrentActivation,
     checkDifference,
   };
 }

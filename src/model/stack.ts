@@ -47,8 +47,11 @@ export function toStack(w: ModelWeights): StackWeights {
   if (isStack(w)) return w;
   const layer = (l: LstmWeights): StackLayer => ({ ...l, units: w.units, recurrentActivation: 'sigmoid' });
   return {
-    vocabSize: w.vocabSize, embeddingDim: w.embeddingDim, embedding: w.embedding,
-    layers: [layer(w.lstm1), layer(w.lstm2)], dense: w.dense,
+    vocabSize: w.vocabSize,
+    embeddingDim: w.embeddingDim,
+    embedding: w.embedding,
+    layers: [layer(w.lstm1), layer(w.lstm2)],
+    dense: w.dense,
   };
 }
 
@@ -58,7 +61,8 @@ export function untrainableReason(w: ModelWeights): string | undefined {
   const units = w.layers.map((l) => l.units);
   if (w.layers.length !== 2) return `it has ${w.layers.length} LSTM layer(s); Babble trains two`;
   if (units[0] !== units[1]) return `its LSTM layers have ${units.join(' and ')} units; Babble trains two equal layers`;
-  if (w.layers.some((l) => l.recurrentActivation !== 'sigmoid')) return 'it uses hard_sigmoid; Babble trains with sigmoid';
+  if (w.layers.some((l) => l.recurrentActivation !== 'sigmoid'))
+    return 'it uses hard_sigmoid; Babble trains with sigmoid';
   return undefined;
 }
 
@@ -68,10 +72,19 @@ export function toBabyWeights(w: ModelWeights): BabyWeights {
   const reason = untrainableReason(w);
   if (reason) throw new Error(`this model cannot be trained by Babble: ${reason}`);
   const [a, b] = w.layers as [StackLayer, StackLayer];
-  const strip = (l: StackLayer): LstmWeights => ({ kernel: l.kernel, recurrentKernel: l.recurrentKernel, bias: l.bias });
+  const strip = (l: StackLayer): LstmWeights => ({
+    kernel: l.kernel,
+    recurrentKernel: l.recurrentKernel,
+    bias: l.bias,
+  });
   return {
-    vocabSize: w.vocabSize, embeddingDim: w.embeddingDim, units: a.units, embedding: w.embedding,
-    lstm1: strip(a), lstm2: strip(b), dense: w.dense,
+    vocabSize: w.vocabSize,
+    embeddingDim: w.embeddingDim,
+    units: a.units,
+    embedding: w.embedding,
+    lstm1: strip(a),
+    lstm2: strip(b),
+    dense: w.dense,
   };
 }
 
@@ -102,21 +115,35 @@ export function flattenStack(w: StackWeights): Float32Array[] {
 }
 
 /** Arrays in `stackSpecs` order back into a stack (lengths checked). */
-export function unflattenStack(arrays: Float32Array[], shape: StackShape, activations: readonly RecurrentActivation[]): StackWeights {
+export function unflattenStack(
+  arrays: Float32Array[],
+  shape: StackShape,
+  activations: readonly RecurrentActivation[],
+): StackWeights {
   const specs = stackSpecs(shape);
   if (arrays.length !== specs.length) throw new Error(`weights: expected ${specs.length} arrays, got ${arrays.length}`);
   specs.forEach((spec, i) => {
     const n = spec.shape.reduce((a, b) => a * b, 1);
-    if (arrays[i]!.length !== n) throw new Error(`weights: ${spec.name} has ${arrays[i]!.length} values, expected ${n} for shape [${spec.shape.join(', ')}]`);
+    if (arrays[i]!.length !== n)
+      throw new Error(
+        `weights: ${spec.name} has ${arrays[i]!.length} values, expected ${n} for shape [${spec.shape.join(', ')}]`,
+      );
   });
-  const layers = shape.units.map((units, k): StackLayer => ({
-    units,
-    recurrentActivation: activations[k] ?? 'sigmoid',
-    kernel: arrays[1 + 3 * k]!, recurrentKernel: arrays[2 + 3 * k]!, bias: arrays[3 + 3 * k]!,
-  }));
+  const layers = shape.units.map(
+    (units, k): StackLayer => ({
+      units,
+      recurrentActivation: activations[k] ?? 'sigmoid',
+      kernel: arrays[1 + 3 * k]!,
+      recurrentKernel: arrays[2 + 3 * k]!,
+      bias: arrays[3 + 3 * k]!,
+    }),
+  );
   const n = arrays.length;
   return {
-    vocabSize: shape.vocabSize, embeddingDim: shape.embeddingDim, embedding: arrays[0]!, layers,
+    vocabSize: shape.vocabSize,
+    embeddingDim: shape.embeddingDim,
+    embedding: arrays[0]!,
+    layers,
     dense: { kernel: arrays[n - 2]!, bias: arrays[n - 1]! },
   };
 }
