@@ -53,7 +53,9 @@ export interface WindowFigures {
 }
 
 /** 50 characters in window mode (window WINDOW) with the same model's weights. */
-export async function measureWindowBabble(opts: { modelDir: string; warmup: number; samples: number; log: (line: string) => void }): Promise<WindowFigures> {
+export async function measureWindowBabble(
+  opts: { modelDir: string; warmup: number; samples: number; log: (line: string) => void },
+): Promise<WindowFigures> {
   const model = await BabyLanguageModel.load(opts.modelDir);
   const times: number[] = [];
   let minGenerated = Infinity;
@@ -69,5 +71,6 @@ export async function measureWindowBabble(opts: { modelDir: string; warmup: numb
     if ((i + 1) % 500 === 0) opts.log(`  window babble ${i + 1}/${total}`);
     if (i % 100 === 99) await new Promise<void>((resolve) => setImmediate(resolve)); // let stderr flush
   }
-  return { latencyMs: summarize(times), warmup: opts.warmup, minGenerated, backend: new Generator(model.weights, model.vocab).backend };
+  const backend = new Generator(model.weights, model.vocab).backend;
+  return { latencyMs: summarize(times), warmup: opts.warmup, minGenerated, backend };
 }

@@ -25,7 +25,8 @@ import { fileURLToPath } from 'node:url';
 import { initBackend } from '../src/model/backend.js';
 import { parseBenchArgs, planFor, type BenchArgs, type Section as SectionName } from './args.js';
 import {
-  BABBLE_LENGTH, BABBLE_SEED, BABBLE_TEMPERATURE, WINDOW, measureBabble, measureWindowBabble, type BabbleFigures, type WindowFigures,
+  BABBLE_LENGTH, BABBLE_SEED, BABBLE_TEMPERATURE, WINDOW, measureBabble, measureWindowBabble,
+  type BabbleFigures, type WindowFigures,
 } from './babble.js';
 import { measureBotMemory, type BotMemoryFigures } from './bot-memory.js';
 import { measureBotRetrain, type BotRetrainFigures } from './bot-retrain.js';
@@ -175,7 +176,9 @@ async function main(): Promise<number> {
   const sections: Record<string, Section> = {
     training: trainingSection(training, torchOutcome, { batch: BATCH, seq: SEQ }),
     babble_50: babbleSection(babble, torchOutcome, { seed: BABBLE_SEED, length: BABBLE_LENGTH, temperature: BABBLE_TEMPERATURE, model: modelDir?.source ?? null }),
-    babble_50_window_20: windowSection(windowBabble, { seed: BABBLE_SEED, length: BABBLE_LENGTH, window: WINDOW, temperature: BABBLE_TEMPERATURE, model: modelDir?.source ?? null }),
+    babble_50_window_20: windowSection(windowBabble, {
+      seed: BABBLE_SEED, length: BABBLE_LENGTH, window: WINDOW, temperature: BABBLE_TEMPERATURE, model: modelDir?.source ?? null,
+    }),
     discord_babble_200rps: discordSection(discord),
     retrain_100k: retrainSection(retrain, botRetrain),
     event_loop: eventLoopSection(discord, botRetrain),

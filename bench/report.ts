@@ -78,7 +78,10 @@ export function babbleSection(b: Outcome<BabbleFigures>, torch: Outcome<TorchFig
 }
 
 /** Window-mode babble (imported Keras models): reported, no target. */
-export function windowSection(w: Outcome<WindowFigures>, how: { seed: string; length: number; window: number; temperature: number; model: string | null }): Section {
+export function windowSection(
+  w: Outcome<WindowFigures>,
+  how: { seed: string; length: number; window: number; temperature: number; model: string | null },
+): Section {
   const v = w.ok ? w.value : null;
   return {
     p50_ms: round(v?.latencyMs.p50, 3),

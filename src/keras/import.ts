@@ -8,12 +8,12 @@
  * probabilities for one window must equal those of TensorFlow.js running the saved layers model.
  */
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../model/backend.js';
 import { Generator } from '../model/generate.js';
-import { saveModel, loadLayersModelFromDir, type ModelMeta } from '../model/store.js';
+import { META_FILE, saveModel, loadLayersModelFromDir, type ModelMeta } from '../model/store.js';
 import { Vocabulary } from '../model/vocab.js';
 import { convertKerasModel } from './convert.js';
 import { ImportError } from './errors.js';
@@ -205,6 +205,7 @@ export async function importKerasModel(opts: ImportOptions): Promise<ImportRepor
   const window = vocab.encode(' '.repeat(seqLength));
   const checkDifference = await crossCheck(opts.out, generator, window.length > 0 ? window : Int32Array.of(0));
   if (!(checkDifference <= 1e-4)) {
+    await unlink(join(opts.out, META_FILE)); // not a model folder any more: loading it is refused
     throw new ImportError(
       'corrupt',
       `the saved model does not predict what TensorFlow.js predicts from it (difference ${checkDifference})`,

@@ -1,13 +1,18 @@
 /**
- * Stateful text generation with plain arrays (no tfjs): the two LSTM layers' h and c are carried from one
- * character to the next, one character per step.
+ * Text generation with plain arrays (no tfjs), for Babble's two-layer models and imported stacks of 1–3 LSTM layers
+ * of any widths (sigmoid or hard_sigmoid gates).
  *
- * A generation: zero state → feed '\n' (the start-of-utterance context) → feed the last PRIME_CHARS characters of
- * the normalised seed → then repeatedly: logits → sample (unknown id masked) → feed the sampled character.
+ * Stateful (Babble's own models): every layer's h and c are carried from one character to the next. Zero state →
+ * feed '\n' (the start-of-utterance context) → feed the last PRIME_CHARS characters of the normalised seed → then
+ * repeatedly: logits → sample (unknown id masked) → feed the sampled character.
+ * Window (imported Keras models, `mode: 'window'`): the seed is right-padded with spaces to the window; for every
+ * character the state is zeroed and the last `window` characters are fed, then logits → sample (a ring buffer of
+ * ids: nothing allocated per step). A window costs `window` steps per character.
  *
  * Speed: layer 1's input projection is precomputed per character (embedding · kernel1 + bias1, a [V, 4H] table),
- * so a step is three matrix-vector products — h1 · R1, [h1', h2] · [K2; R2] (the two layer-2 kernels stacked,
- * one product), and h2' · Dense (only when a character is to be sampled) — plus the gate maths of both layers.
+ * so a step is one matrix-vector product per layer — h1 · R1, then [h_below', h_k] · [K_k; R_k] (each upper layer's
+ * two kernels stacked, one product) — and h_top' · Dense (only when a character is to be sampled), plus the gate
+ * maths of every layer.
  * Nothing is allocated per step. The kernels (simd.ts) run either as a small WebAssembly SIMD module (default) or
  * as plain-JS twins that perform the same float32 operations in the same order, so both backends give
  * bit-identical logits and the same text. The gate maths use a float32 exp polynomial (error < 3e-7 against
@@ -226,7 +231,9 @@ class WasmEngine implements Engine {
         f.set(p.upper[i - 1]!.bias, b);
       }
       const input = i === 0 ? p.offsets[0]! : p.offsets[i - 1]!;
-      return { w: w * 4, b: b * 4, units, rows, gatesPadded: gp[i]!, state: p.offsets[i]! * 4, input: input * 4, hard: p.hard[i]! };
+      return {
+        w: w * 4, b: b * 4, units, rows, gatesPadded: gp[i]!, state: p.offsets[i]! * 4, input: input * 4, hard: p.hard[i]!,
+      };
     });
     const last = p.units.length - 1;
     const d = take(p.units[last]! * vocabPadded);
@@ -261,7 +268,7 @@ class WasmEngine implements Engine {
     return n + r(p.units[p.units.length - 1]! * vocabPadded) + r(vocabPadded);
   }
 
-  /** Null when the runtime has no WebAssembly SIMD, or a layer's units is not a multiple of 4 (the cell kernel's width). */
+  /** Null without WebAssembly SIMD, or when a layer's units is not a multiple of 4 (the cell kernel's width). */
   static create(p: Prepared): WasmEngine | null {
     if (p.units.some((u) => u % 4 !== 0)) return null;
     const k = instantiateKernels(WasmEngine.#floats(p) * 4);
@@ -415,7 +422,9 @@ export class Generator {
   /** Advances `state` by one character id (every layer). */
   feed(state: GeneratorState, id: number): void {
     if (!Number.isInteger(id) || id < 0 || id >= this.vocab.size) throw new RangeError(`generator: id ${id} out of range 0..${this.vocab.size - 1}`);
-    if (state.h.length !== this.#width || state.c.length !== this.#width) throw new Error('generator: the state was made for other weights');
+    if (state.h.length !== this.#width || state.c.length !== this.#width) {
+      throw new Error('generator: the state was made for other weights');
+    }
     this.#engine.feed(state, id);
   }
 

@@ -120,7 +120,9 @@ export function matvecJs(w: Float32Array, x: Float32Array, xOff: number, rows: n
  * One LSTM layer's gate maths (z = [i | f | g | o] pre-activations, from z[0]), as the wasm cell kernel; with
  * `hard`, the i, f, o gates use the hard sigmoid (as cell_hard).
  */
-export function cellJs(z: Float32Array, c: Float32Array, cOff: number, h: Float32Array, hOff: number, units: number, hard = false): void {
+export function cellJs(
+  z: Float32Array, c: Float32Array, cOff: number, h: Float32Array, hOff: number, units: number, hard = false,
+): void {
   const u2 = 2 * units;
   const u3 = 3 * units;
   const gate = hard ? hardSigmoid32 : sigmoid32;
@@ -304,7 +306,8 @@ export function kernelModuleBytes(): Uint8Array {
   ];
   const funcTypes = [0, 1, 1, 1, 2, 1, 2]; // matvec, exp, sigmoid, tanh, cell, hard sigmoid, cell_hard
   const bodies = [
-    matvecBody(), expBody(), sigmoidBody(), tanhBody(), cellBody(FN_SIGMOID), hardSigmoidBody(), cellBody(FN_HARD_SIGMOID),
+    matvecBody(), expBody(), sigmoidBody(), tanhBody(), cellBody(FN_SIGMOID),
+    hardSigmoidBody(), cellBody(FN_HARD_SIGMOID),
   ];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,

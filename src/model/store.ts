@@ -56,7 +56,7 @@ export interface ModelMeta {
   training: Record<string, unknown>;
   /** At least model.json, weights.bin and vocab.json. */
   files: Record<string, FileRecord>;
-  /** 'window': generate from a sliding window of `seq_length` characters (an imported Keras model). Absent: stateful. */
+  /** 'window': generate from a sliding window of `seq_length` characters (imported Keras models). Absent: stateful. */
   generation?: GenerationMode;
   seq_length?: number;
   /** Where an imported model came from. */
@@ -247,9 +247,12 @@ function checkGeneration(generation: unknown, seqLength: unknown, fail: (what: s
     }
     return;
   }
-  if (generation !== 'window') throw fail(`generation must be "stateful" or "window" (got ${JSON.stringify(generation)})`);
+  if (generation !== 'window') {
+    throw fail(`generation must be "stateful" or "window" (got ${JSON.stringify(generation)})`);
+  }
   if (!isCount(seqLength) || seqLength < 1 || seqLength > MAX_SEQ_LENGTH) {
-    throw fail(`seq_length must be an integer from 1 to ${MAX_SEQ_LENGTH} for window generation (got ${JSON.stringify(seqLength)})`);
+    const got = JSON.stringify(seqLength);
+    throw fail(`seq_length must be an integer from 1 to ${MAX_SEQ_LENGTH} for window generation (got ${got})`);
   }
 }
 
@@ -258,7 +261,9 @@ function checkWeights(weights: ModelWeights, vocab: Vocabulary): void {
     throw new Error(`saveModel: the weights are for a vocabulary of ${weights.vocabSize}, the vocabulary has ${vocab.size} characters`);
   }
   const stack = toStack(weights);
-  if (stack.layers.length < 1 || stack.layers.length > MAX_LSTM_LAYERS) throw new Error(`saveModel: 1 to ${MAX_LSTM_LAYERS} LSTM layers (got ${stack.layers.length})`);
+  if (stack.layers.length < 1 || stack.layers.length > MAX_LSTM_LAYERS) {
+    throw new Error(`saveModel: 1 to ${MAX_LSTM_LAYERS} LSTM layers (got ${stack.layers.length})`);
+  }
   const specs = stackSpecs(stackShape(stack));
   const arrays = flattenStack(stack);
   specs.forEach((spec, i) => {
@@ -479,8 +484,10 @@ function checkModelJson(dir: string, doc: unknown): CheckedModelJson {
   }
   const classes = layers.map((l) => l.className);
   const lstmCount = (classes.length - 2) / 2;
-  const expected = ['Embedding', ...Array.from({ length: Math.max(1, lstmCount) }, () => ['LSTM', 'Dropout']).flat(), 'Dense'];
-  if (!Number.isInteger(lstmCount) || lstmCount < 1 || lstmCount > MAX_LSTM_LAYERS || classes.join(',') !== expected.join(',')) {
+  const pairs = Array.from({ length: Math.max(1, lstmCount) }, () => ['LSTM', 'Dropout']).flat();
+  const expected = ['Embedding', ...pairs, 'Dense'];
+  const countOk = Number.isInteger(lstmCount) && lstmCount >= 1 && lstmCount <= MAX_LSTM_LAYERS;
+  if (!countOk || classes.join(',') !== expected.join(',')) {
     throw arch(`has layers [${classes.join(', ')}], expected [Embedding, 1 to ${MAX_LSTM_LAYERS} × (LSTM, Dropout), Dense]`);
   }
   const embedding = layers[0]!;
@@ -505,7 +512,8 @@ function checkModelJson(dir: string, doc: unknown): CheckedModelJson {
     expect(l, 'activation', 'tanh');
     const r = l.config.recurrent_activation;
     if (r !== 'sigmoid' && r !== 'hard_sigmoid') {
-      throw arch(`layer ${String(l.config.name)} has recurrent_activation ${JSON.stringify(r)}, expected "sigmoid" or "hard_sigmoid"`);
+      const name = String(l.config.name);
+      throw arch(`layer ${name} has recurrent_activation ${JSON.stringify(r)}, expected "sigmoid" or "hard_sigmoid"`);
     }
     expect(l, 'use_bias', true, true);
     expect(l, 'go_backwards', false, true);
@@ -593,7 +601,8 @@ export async function readModelVocabulary(dir: string): Promise<Vocabulary> {
     return Vocabulary.fromJSON(parseJson(absDir, VOCAB_FILE, data));
   } catch (err) {
     if (err instanceof ModelLoadError) throw err;
-    throw new ModelLoadError(absDir, VOCAB_FILE, 'malformed', `is not a valid vocabulary (${err instanceof Error ? err.message : String(err)})`);
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new ModelLoadError(absDir, VOCAB_FILE, 'malformed', `is not a valid vocabulary (${reason})`);
   }
 }
 

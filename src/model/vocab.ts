@@ -116,7 +116,9 @@ export class Vocabulary {
       throw new Error('vocabulary: not a babble-vocab v1 document');
     }
     if (!v.chars.every((c) => typeof c === 'string')) throw new Error('vocabulary: chars must be strings');
-    if (v.unknown !== undefined && v.unknown !== false) throw new Error('vocabulary: unknown must be false when present');
+    if (v.unknown !== undefined && v.unknown !== false) {
+      throw new Error('vocabulary: unknown must be false when present');
+    }
     return new Vocabulary(v.chars, { unknown: v.unknown ?? true });
   }
 }

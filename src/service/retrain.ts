@@ -427,7 +427,8 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
     try {
       vocab = await readModelVocabulary(fromDir);
     } catch (err) {
-      return { status: 'failed', reason: `could not read the model to train: ${err instanceof Error ? err.message : String(err)}` };
+      const why = err instanceof Error ? err.message : String(err);
+      return { status: 'failed', reason: `could not read the model to train: ${why}` };
     }
     const lines = normalizeLines(raw, vocab);
     if (scope !== BASE_SCOPE && lines.length < minLines) {
