@@ -291,3 +291,25 @@ describe('refusals (every one a ModelLoadError naming the file)', () => {
     expect((err as Error).message).toMatch(/non-finite .* embedding\/embeddings\[2\]/);
   });
 });
+
+describe('an imported model folder', () => {
+  it('saves and loads a three-layer stack with hard_sigmoid, window generation and its source', async () => {
+    const vocab = new Vocabulary(['\n', ' ', 'A', 'b'], { unknown: false });
+    const rand = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i + n) / 3);
+    const units = [4, 8, 4];
+    const layers = units.map((u, k) => ({
+      units: u, recurrentActivation: 'hard_sigmoid' as const,
+      kernel: rand((k === 0 ? 3 : units[k - 1]!) * 4 * u), recurrentKernel: rand(u * 4 * u), bias: rand(4 * u),
+    }));
+    const weights = { vocabSize: 4, embeddingDim: 3, embedding: rand(12), layers, dense: { kernel: rand(16), bias: rand(4) } };
+    const source = { file: 'm.h5', sha256: 'cd'.repeat(32), format: 'keras2-h5', keras_version: '2.12.0', imported: META.created! };
+    const dir = join(root, 'imported');
+    await saveModel(dir, weights, vocab, { ...META, generation: 'window', seq_length: 40, source });
+    const loaded = await loadModel(dir);
+    expect(loaded.weights).toEqual(weights);
+    expect(loaded.vocab.hasUnknown).toBe(false);
+    expect(loaded.meta).toMatchObject({ generation: 'window', seq_length: 40, source });
+    expect((await verifyModelDir(dir)).architecture.units).toEqual(units);
+    await expect(saveModel(join(root, 'no-window'), weights, vocab, { ...META, generation: 'window' })).rejects.toThrow(/seq_length/);
+  });
+});
