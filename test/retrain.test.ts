@@ -154,6 +154,19 @@ describe('text preparation', () => {
     for (const line of job!.trainingLines) expect(line).toMatch(/^Doggy [a-y]+ go Woof$/);
   });
 
+  it('fails a retrain of an imported model Babble cannot train, telling why, and swaps nothing', async () => {
+    const imported = join(registry.root, '..', 'imported-three');
+    const chars = (JSON.parse(await readFile('test/fixtures/keras/expected.json', 'utf8')) as { chars: string[] }).chars;
+    await importKerasModel({ file: 'test/fixtures/keras/k2_three.h5', vocab: { chars: chars.join('') }, out: imported, overwrite: true });
+    const m = manager({
+      baseModelDir: imported,
+      trainingText: async () => Array.from({ length: 30 }, (_, i) => `Doggy ${'abcdefghiklmnoprstuvwy'.slice(0, i % 20 + 1)}`),
+    });
+    const outcome = expectStatus(await m.start({ scope: '999000222' }).job.result, 'failed');
+    expect(outcome.reason).toMatch(/cannot be trained by Babble: it has 3 LSTM layer/);
+    expect(await registry.resolve('999000222')).toBeNull();
+  }, 60_000);
+
   it('pickBaseLines mixes about ratio × the server text, at least the minimum, repeating the corpus if needed, the same every time', () => {
     const chars = (ls: string[]) => ls.reduce((a, l) => a + l.length + 1, 0);
     const total = chars(baseCorpus);
