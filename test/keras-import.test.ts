@@ -279,6 +279,20 @@ describe('refusals', () => {
     await refusal(run(bad, 'r9'), 'corrupt', /damaged\.keras is not a readable zip/);
   });
 
+  it('a stored zip with one byte of its weights changed fails its CRC-32 check', async () => {
+    const bytes = Buffer.from(await readFile(fixture('k3_one.keras')));
+    const at = bytes.indexOf(Buffer.from('model.weights.h5')) + 4000; // inside the stored HDF5 data
+    expect(at).toBeLessThan(bytes.length - 1000);
+    bytes[at] = bytes[at]! ^ 0x10;
+    const flipped = join(dir, 'flipped.keras');
+    await writeFile(flipped, bytes);
+    await refusal(
+      importKerasModel({ file: flipped, vocab: { chars }, out: join(dir, 'r11') }),
+      'corrupt',
+      /flipped\.keras is not a readable zip \(model\.weights\.h5 fails its CRC-32 check\)/,
+    );
+  });
+
   it("a truncated HDF5 file, with HDF5's reason", async () => {
     const bytes = await readFile(fixture('k2_three.h5'));
     const cut = join(dir, 'cut.h5');

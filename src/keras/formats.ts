@@ -10,6 +10,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { unzipSync } from 'fflate';
 import { ImportError } from './errors.js';
 import { Hdf5Reader, type Variable } from './hdf5.js';
@@ -87,6 +88,32 @@ function roleOf(layer: KerasLayer, index: number): string {
   return ROLES[layer.className]?.[index] ?? `#${index}`;
 }
 
+/**
+ * The CRC-32 the zip's central directory records for each entry (fflate inflates but does not check them). Only
+ * what the check needs: the end-of-central-directory record and the fixed fields of each directory entry.
+ */
+function recordedCrcs(bytes: Uint8Array): Map<string, number> {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let end = -1;
+  for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 0xffff); i--) {
+    if (view.getUint32(i, true) === 0x06054b50) {
+      end = i;
+      break;
+    }
+  }
+  const crcs = new Map<string, number>();
+  if (end < 0) return crcs;
+  const count = view.getUint16(end + 10, true);
+  let at = view.getUint32(end + 16, true);
+  for (let n = 0; n < count && at + 46 <= bytes.length && view.getUint32(at, true) === 0x02014b50; n++) {
+    const nameLength = view.getUint16(at + 28, true);
+    const name = new TextDecoder().decode(bytes.subarray(at + 46, at + 46 + nameLength));
+    crcs.set(name, view.getUint32(at + 16, true));
+    at += 46 + nameLength + view.getUint16(at + 30, true) + view.getUint16(at + 32, true);
+  }
+  return crcs;
+}
+
 async function readKeras3(bytes: Uint8Array, file: string): Promise<KerasModelFile> {
   let entries: Record<string, Uint8Array>;
   try {
@@ -96,6 +123,13 @@ async function readKeras3(bytes: Uint8Array, file: string): Promise<KerasModelFi
       'corrupt',
       `${file} is not a readable zip (${err instanceof Error ? err.message : String(err)})`,
     );
+  }
+  const crcs = recordedCrcs(bytes);
+  for (const [name, data] of Object.entries(entries)) {
+    const recorded = crcs.get(name);
+    if (recorded === undefined || crc32(data) !== recorded) {
+      throw new ImportError('corrupt', `${file} is not a readable zip (${name} fails its CRC-32 check)`);
+    }
   }
   const need = (name: string) => {
     const e = entries[name];
