@@ -1,10 +1,10 @@
 /**
  * Command line of `npm run bench`: [--quick] [--strict]
- * [--skip torch,training,babble,memory,discord,retrain,bot-retrain,bot-memory,compiled,startup].
+ * [--skip torch,training,babble,window,memory,discord,retrain,bot-retrain,bot-memory,compiled,startup].
  */
 import { parseArgs } from 'node:util';
 
-export const SECTIONS = ['training', 'torch', 'babble', 'memory', 'discord', 'retrain', 'bot-retrain', 'bot-memory', 'compiled', 'startup'] as const;
+export const SECTIONS = ['training', 'torch', 'babble', 'window', 'memory', 'discord', 'retrain', 'bot-retrain', 'bot-memory', 'compiled', 'startup'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchArgs {

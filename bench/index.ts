@@ -1,6 +1,6 @@
 /**
  * npm run bench -- [--quick] [--strict]
- *   [--skip torch,training,babble,memory,discord,retrain,bot-retrain,bot-memory,compiled,startup]
+ *   [--skip torch,training,babble,window,memory,discord,retrain,bot-retrain,bot-memory,compiled,startup]
  *
  * Measures, one after the other (never two at once, they would share the cores), and prints ONE JSON object on
  * stdout (progress on stderr):
@@ -8,6 +8,8 @@
  *    seq 32, after warm-up steps; the PyTorch reference (bench/torch_reference.py) in the same run; ratio
  *    ("skipped: torch not installed" when /usr/bin/python3 has no torch).
  *  - babble_50: 50-character generate() p50/p99 with models/base (else a fresh model); ratio to PyTorch's median.
+ *  - babble_50_window_20: the same 50 characters in window mode (an imported Keras model's generation) with a window
+ *    of 20: 1,000 LSTM steps per call, through the same WebAssembly kernels; reported, no target.
  *  - discord_babble_200rps: /babble end to end, the real entry point as a child process, against the fake Discord.
  *    Every section that runs the bot runs it as `npm start` does (node …/src/main.js, compiled by tsc into a
  *    temporary folder first: compiled.ts), except bot-memory's comparison run from sources under tsx.
@@ -27,7 +29,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../src/model/backend.js';
 import { parseBenchArgs, planFor, type BenchArgs, type Section as SectionName } from './args.js';
-import { BABBLE_LENGTH, BABBLE_SEED, BABBLE_TEMPERATURE, measureBabble, type BabbleFigures } from './babble.js';
+import {
+  BABBLE_LENGTH, BABBLE_SEED, BABBLE_TEMPERATURE, WINDOW, measureBabble, measureWindowBabble,
+  type BabbleFigures, type WindowFigures,
+} from './babble.js';
 import { measureBotMemory, type BotMemoryFigures } from './bot-memory.js';
 import { measureBotRetrain, type BotRetrainFigures } from './bot-retrain.js';
 import { compileProject, type CompiledBot } from './compiled.js';
@@ -37,6 +42,7 @@ import { otherCores, sampleCpu } from './contention.js';
 import { snapshotBaseModel, type ModelDir } from './model-dir.js';
 import {
   babbleSection,
+  windowSection,
   discordSection,
   eventLoopSection,
   failures,
@@ -130,7 +136,7 @@ async function main(): Promise<number> {
   // torch missing is not a failure of ours: report null with the reason.
   const torchOutcome: Outcome<TorchFigures & { steps: number; seconds: number }> = torch.ok ? torch : { ok: false, reason: torch.reason.replace(/^error: /, '') };
 
-  const needDir = (['babble', 'memory', 'discord', 'retrain', 'bot-retrain', 'bot-memory', 'startup'] as const).some((n) => !args.skip.has(n));
+  const needDir = (['babble', 'window', 'memory', 'discord', 'retrain', 'bot-retrain', 'bot-memory', 'startup'] as const).some((n) => !args.skip.has(n));
   let modelDir: ModelDir | undefined;
   let modelProblem = 'no model';
   if (needDir) {
@@ -158,6 +164,7 @@ async function main(): Promise<number> {
   const withBot = <T>(run: (dir: string, entry: BotEntry) => Promise<T>) =>
     withModel((dir) => (compiled ? run(dir, { distDir: compiled.dir }) : Promise.reject(new Error(compileProblem))));
   let babble: Outcome<BabbleFigures>;
+  let windowBabble: Outcome<WindowFigures>;
   let memory: Outcome<RssFigures>;
   let discord: Outcome<DiscordFigures>;
   let retrain: Outcome<RetrainFigures>;
@@ -168,6 +175,8 @@ async function main(): Promise<number> {
   try {
     babble = await attempt<BabbleFigures>('babble', args, withModel((dir) =>
       measureBabble({ modelDir: dir, warmup: plan.babbleWarmup, samples: plan.babbleSamples, log })));
+    windowBabble = await attempt<WindowFigures>('window', args, withModel((dir) =>
+      measureWindowBabble({ modelDir: dir, warmup: plan.babbleWarmup / 10, samples: plan.babbleSamples / 10, log })));
     memory = await attempt<RssFigures>('memory', args, withModel((dir) => measureRss({ root: ROOT, modelDir: dir, copies: plan.serverModels })));
     discord = await attempt<DiscordFigures>('discord', args, withBot((dir, entry) =>
       measureDiscord({ entry, modelDir: dir, rate: RATE, count: plan.discordCount, warmup: plan.discordWarmup, log })));
@@ -189,6 +198,9 @@ async function main(): Promise<number> {
   const sections: Record<string, Section> = {
     training: trainingSection(training, torchOutcome, { batch: BATCH, seq: SEQ }, BENCH_ENTRY),
     babble_50: babbleSection(babble, torchOutcome, { seed: BABBLE_SEED, length: BABBLE_LENGTH, temperature: BABBLE_TEMPERATURE, model: modelDir?.source ?? null, entry: BENCH_ENTRY }),
+    babble_50_window_20: windowSection(windowBabble, {
+      seed: BABBLE_SEED, length: BABBLE_LENGTH, window: WINDOW, temperature: BABBLE_TEMPERATURE, model: modelDir?.source ?? null,
+    }),
     discord_babble_200rps: discordSection(discord),
     retrain_100k: retrainSection(retrain, botRetrain, BENCH_ENTRY),
     event_loop: eventLoopSection(discord, botRetrain),
@@ -197,7 +209,7 @@ async function main(): Promise<number> {
     startup: startupSection(startup),
   };
   const failed = failures(sections);
-  const errors = [training, babble, memory, discord, retrain, botRetrain, botMemory, compiledMemory, startup].filter((o) => !o.ok && o.reason.startsWith('error:')).length;
+  const errors = [training, babble, windowBabble, memory, discord, retrain, botRetrain, botMemory, compiledMemory, startup].filter((o) => !o.ok && o.reason.startsWith('error:')).length;
 
   const notes: string[] = [
     `Noisy: ${cpus.length} cores shared with whatever else runs (load average at start ${loadAtStart.join(' / ')}); PyTorch and ours run one after the other in this same run, so the ratios compare like with like.`,

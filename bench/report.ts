@@ -4,7 +4,7 @@
  * `entry` (the command line: the bench process itself, or the bot as `node …/src/main.js`) and `workers` (threads
  * that computed gradients: 1 = the trainer's own, 2 = plus a gradient worker thread; 0 where nothing trains).
  */
-import type { BabbleFigures } from './babble.js';
+import type { BabbleFigures, WindowFigures } from './babble.js';
 import type { BotMemoryFigures } from './bot-memory.js';
 import type { BotRetrainFigures } from './bot-retrain.js';
 import type { DiscordFigures } from './discord.js';
@@ -89,6 +89,32 @@ export function babbleSection(b: Outcome<BabbleFigures>, torch: Outcome<TorchFig
     warmup: v?.warmup ?? null,
     seed: how.seed,
     length: how.length,
+    temperature: how.temperature,
+    model: how.model,
+    min_generated: v?.minGenerated ?? null,
+  };
+}
+
+/** Window-mode babble (imported Keras models): reported, no target. */
+export function windowSection(
+  w: Outcome<WindowFigures>,
+  how: { seed: string; length: number; window: number; temperature: number; model: string | null },
+): Section {
+  const v = w.ok ? w.value : null;
+  return {
+    p50_ms: round(v?.latencyMs.p50, 3),
+    p99_ms: round(v?.latencyMs.p99, 3),
+    target: null,
+    pass: null,
+    reason: w.ok ? null : `window: ${w.reason}`,
+    mean_ms: round(v?.latencyMs.mean, 3),
+    samples: v?.latencyMs.n ?? null,
+    warmup: v?.warmup ?? null,
+    generator_backend: v?.backend ?? null,
+    seed: how.seed,
+    length: how.length,
+    window: how.window,
+    lstm_steps_per_call: how.length * how.window,
     temperature: how.temperature,
     model: how.model,
     min_generated: v?.minGenerated ?? null,

@@ -21,6 +21,7 @@ import {
   trainerTensorsSection,
   trainingSection,
   TARGETS,
+  windowSection,
 } from '../bench/report.js';
 import type { RetrainFigures } from '../bench/retrain.js';
 import type { OneStart, StartupFigures } from '../bench/startup.js';
@@ -354,6 +355,13 @@ describe('report sections', () => {
     expect(s.ratio).toBe(round(BABBLE.latencyMs.p50 / TORCH.generate_50_chars_ms_median, 3));
     expect(s.pass).toBe(BABBLE.latencyMs.p50 / TORCH.generate_50_chars_ms_median <= 0.25);
     expect(s.p99_ms).toBe(BABBLE.latencyMs.p99);
+  });
+
+  it('window babble: reported with the LSTM steps it costs, never judged, its failure given as the reason', () => {
+    const how = { seed: 'me want', length: 50, window: 20, temperature: 0.7, model: 'models/base' };
+    const s = windowSection({ ok: true, value: { latencyMs: BABBLE.latencyMs, warmup: 20, minGenerated: 50, backend: 'wasm' } }, how);
+    expect(s).toMatchObject({ p50_ms: BABBLE.latencyMs.p50, pass: null, lstm_steps_per_call: 1000, generator_backend: 'wasm' });
+    expect(windowSection({ ok: false, reason: 'skipped (--skip)' }, how)).toMatchObject({ p50_ms: null, pass: null, reason: 'window: skipped (--skip)' });
   });
 
   it('discord: a small p99 does not pass when some interactions went unanswered', () => {

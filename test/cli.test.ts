@@ -97,3 +97,27 @@ describe('npm run train / babble / eval load .env', () => {
     }
   });
 });
+
+describe('npm run import / babble --raw', () => {
+  const fixtures = join(root, 'test/fixtures/keras');
+
+  it('imports the original\'s .keras with its _chars.npy, and babble --raw prints exactly what the original returns', async () => {
+    const out = join(dir, 'imported');
+    const r = await cli('import.ts', [join(fixtures, 'k3_two.keras'), '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout.split('\n').find((l) => l.startsWith('{'))!);
+    expect(report).toMatchObject({ format: 'keras3', keras_version: '3.3.3', vocabSize: 34, units: [16, 16], seq_length: 10 });
+    const expected = JSON.parse(await readFile(join(fixtures, 'expected.json'), 'utf8'));
+    for (const g of expected.models.k3_two.greedy as { seed: string; text: string }[]) {
+      const b = await cli('babble.ts', [g.seed, '--model', out, '--temperature', '0', '--length', '50', '--raw']);
+      expect(b.code, b.stderr).toBe(0);
+      expect(b.stdout).toBe(g.text);
+    }
+  }, 120_000);
+
+  it('refuses a vocabulary of the wrong size, naming both sizes, and exits 2', async () => {
+    const r = await cli('import.ts', [join(fixtures, 'k3_one.keras'), '--chars', 'abc', '--out', join(dir, 'never')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("import refused (vocabulary): the vocabulary (--chars) has 3 characters but the model's Embedding and Dense take 34");
+  });
+});

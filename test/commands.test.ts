@@ -110,6 +110,13 @@ describe('embeds', () => {
     expect(byName['Training figures']).toContain('command: npm run train');
   });
 
+  it('/model info says where an imported model came from', () => {
+    const source = { file: 'baby_language_model.keras', sha256: 'ab'.repeat(32), format: 'keras3', kerasVersion: '3.3.3', window: 40 };
+    const byName = Object.fromEntries((modelInfoEmbed({ ...INFO, source }).fields ?? []).map((f) => [f.name, f.value]));
+    expect(byName['Imported from']).toBe('baby_language_model.keras (Keras 3.3.3, keras3), sha256 abababababab…, window of 40 characters');
+    expect(Object.keys(Object.fromEntries((modelInfoEmbed(INFO).fields ?? []).map((f) => [f.name, 1])))).not.toContain('Imported from');
+  });
+
   it('/model info stays within embed limits however big the training record is', () => {
     const training = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`figure${i}`, 'x'.repeat(50)]));
     const embed = modelInfoEmbed({ ...INFO, training, version: 'v'.repeat(400) });

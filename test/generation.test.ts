@@ -1,4 +1,8 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { importKerasModel } from '../src/keras/import.js';
 import { BabyLanguageModel } from '../src/model/baby.js';
 import { initBackend } from '../src/model/backend.js';
 import { normalize } from '../src/model/vocab.js';
@@ -65,5 +69,21 @@ describe('generation service', () => {
     const info = s.info();
     expect(info.vocabSize).toBeGreaterThan(40);
     expect(info.parameters).toBeGreaterThan(200_000);
+  });
+});
+
+describe('an imported model', () => {
+  it('reports where it came from and babbles from its window (padded seed first)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'babble-gen-'));
+    try {
+      await importKerasModel({ file: 'test/fixtures/keras/k3_two.keras', out: join(dir, 'm') });
+      const service = serviceForModel(await BabyLanguageModel.load(join(dir, 'm')), await initBackend());
+      expect(service.info().source).toMatchObject({ file: 'k3_two.keras', format: 'keras3', kerasVersion: '3.3.3', window: 10 });
+      expect(service.info().parameters).toBe(34 * 8 + (8 * 64 + 16 * 64 + 64) + (16 * 64 + 16 * 64 + 64) + 16 * 34 + 34);
+      const text = await service.babble({ seed: 'Me', temperature: 0, length: 5 });
+      expect(text).toMatch(/^Me {8}.{5}$/s);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
-  PANEL_COLUMNS, cellJs, exp32, instantiateKernels, kernelModuleBytes, matvecJs, packPanels, roundUp, sigmoid32, tanh32,
-  wasmSimdAvailable, type KernelInstance,
+  PANEL_COLUMNS, cellJs, exp32, hardSigmoid32, instantiateKernels, kernelModuleBytes, matvecJs, packPanels, roundUp,
+  sigmoid32, tanh32, wasmSimdAvailable, type KernelInstance,
 } from '../src/model/lstm-step-wasm.js';
 import { mulberry32 } from '../src/model/weights.js';
 
@@ -128,6 +128,28 @@ describe('the WebAssembly SIMD kernels', () => {
       const c = s(z[units + u]!) * c0[u]! + s(z[u]!) * Math.tanh(z[2 * units + u]!);
       expect(Math.abs(cJs[u]! - c)).toBeLessThan(1e-5);
       expect(Math.abs(hJs[u]! - s(z[3 * units + u]!) * Math.tanh(c))).toBeLessThan(1e-5);
+    }
+  });
+
+  it('cell_hard gives bit-identical results to cellJs with the hard sigmoid, which is clip(0.2·x + 0.5, 0, 1)', () => {
+    const k = kernels();
+    const units = 12;
+    const z = uniform(4 * units, 6);
+    z.set([0, -2.5, 2.5, -2.6, 2.6, 1e30, -1e30], 0);
+    const c0 = uniform(units, 3);
+    const h0 = uniform(units, 1);
+    const cJs = c0.slice();
+    const hJs = h0.slice();
+    cellJs(z, cJs, 0, hJs, 0, units, true);
+    const [zOff, cOff, hOff] = [0, 4 * units, 5 * units];
+    k.f32.set(z, zOff);
+    k.f32.set(c0, cOff);
+    k.f32.set(h0, hOff);
+    k.cellHard(zOff * 4, cOff * 4, hOff * 4, units);
+    expect(sameBits(k.f32.slice(cOff, cOff + units), cJs)).toBe(true);
+    expect(sameBits(k.f32.slice(hOff, hOff + units), hJs)).toBe(true);
+    for (const x of [-3, -2.5, -1, 0, 0.7, 2.5, 3, 1e30]) {
+      expect(Math.abs(hardSigmoid32(x) - Math.min(1, Math.max(0, 0.2 * x + 0.5)))).toBeLessThan(1e-7);
     }
   });
 });

@@ -45,10 +45,11 @@ beforeEach(() => {
 
 /** The base weights pushed towards one letter, so its babble is recognisably different. */
 function leaning(letter: string): BabyWeights {
+  const weights = base.weights as BabyWeights;
   const id = base.vocab.id(letter);
-  const bias = new Float32Array(base.weights.dense.bias);
+  const bias = new Float32Array(weights.dense.bias);
   bias[id] = bias[id]! + 6;
-  return { ...base.weights, dense: { kernel: base.weights.dense.kernel, bias } };
+  return { ...weights, dense: { kernel: weights.dense.kernel, bias } };
 }
 
 async function commit(scope: string, letter: string): Promise<number> {

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { Vocabulary } from '../src/model/vocab.js';
 import { loadBaseCorpus, normalizeLines, pickBaseLines, prepareBaseCorpus, retrainText } from '../src/training/retrain-text.js';
 
 let baseCorpus: string[];
@@ -8,6 +9,11 @@ beforeAll(async () => {
 });
 
 describe('text preparation', () => {
+  it('normalizeLines keeps the characters of an imported vocabulary as written and drops the others', () => {
+    const vocab = new Vocabulary(['\n', ' ', '!', 'D', 'a', 'g', 'o', 'y'], { unknown: false });
+    expect(normalizeLines(['Doggy GO away! 🎉', 'zzz'], vocab)).toEqual(['Doggy go aay!']);
+  });
+
   it('normalizeLines splits messages into utterances and drops what is left empty', () => {
     expect(normalizeLines(['Hello <@123> THERE\nsecond line', '   ', '🎉', 'ok!'])).toEqual(['hello there', 'second line', 'ok!']);
   });

@@ -16,7 +16,9 @@ import {
   type RetrainManagerOptions,
   type RetrainOutcome,
 } from '../src/service/retrain.js';
-import { runTraining } from '../src/training/trainer.js';
+import { importKerasModel } from '../src/keras/import.js';
+import { Vocabulary } from '../src/model/vocab.js';
+import { runTraining, TrainingError } from '../src/training/trainer.js';
 import type { RunTrainingOptions } from '../src/training/trainer.js';
 import type { TrainJob } from '../src/training/trainer-protocol.js';
 
@@ -253,4 +255,38 @@ describe('retrain manager', () => {
     expect(spawned).toHaveLength(1);
   });
 
+});
+
+describe('retrain of an imported model', () => {
+  it('prepares the server text over the vocabulary of the model it fine-tunes (an imported one keeps its case)', async () => {
+    const imported = join(registry.root, '..', 'imported-model');
+    await importKerasModel({ file: 'test/fixtures/keras/k3_two.keras', out: imported, overwrite: true });
+    let job: TrainJob | undefined;
+    const m = manager({
+      baseModelDir: imported,
+      trainingText: async () => Array.from({ length: 30 }, (_, i) => `Doggy ${'abcdefghiklmnoprstuvwy'.slice(0, i % 20 + 1)} ${i} go WOOF`),
+      runTraining: async (j) => {
+        job = j;
+        throw new TrainingError('failed', 'stopped by the test');
+      },
+    });
+    expectStatus(await m.start({ scope: '999000111' }).job.result, 'failed');
+    expect(job?.baseModelDir).toBe(imported);
+    expect(job?.trainingLines.length).toBeGreaterThan(0);
+    // D and W are in its alphabet (kept), O and F are not (folded to o, f), digits are not at all (dropped).
+    for (const line of job!.trainingLines) expect(line).toMatch(/^Doggy [a-y]+ go Woof$/);
+  });
+
+  it('fails a retrain of an imported model Babble cannot train, telling why, and swaps nothing', async () => {
+    const imported = join(registry.root, '..', 'imported-three');
+    const chars = (JSON.parse(await readFile('test/fixtures/keras/expected.json', 'utf8')) as { chars: string[] }).chars;
+    await importKerasModel({ file: 'test/fixtures/keras/k2_three.h5', vocab: { chars: chars.join('') }, out: imported, overwrite: true });
+    const m = manager({
+      baseModelDir: imported,
+      trainingText: async () => Array.from({ length: 30 }, (_, i) => `Doggy ${'abcdefghiklmnoprstuvwy'.slice(0, i % 20 + 1)}`),
+    });
+    const outcome = expectStatus(await m.start({ scope: '999000222' }).job.result, 'failed');
+    expect(outcome.reason).toMatch(/cannot be trained by Babble: it has 3 LSTM layer/);
+    expect(await registry.resolve('999000222')).toBeNull();
+  }, 60_000);
 });

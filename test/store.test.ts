@@ -10,7 +10,7 @@ import {
   type ModelLoadProblem, type SaveModelMeta,
 } from '../src/model/store.js';
 import { EOU, UNK, Vocabulary } from '../src/model/vocab.js';
-import { flattenWeights, initWeights } from '../src/model/weights.js';
+import { flattenWeights, initWeights, type BabyWeights } from '../src/model/weights.js';
 
 const VOCAB = new Vocabulary([UNK, EOU, ' ', 'a', 'b', 'c']);
 const V = VOCAB.size;
@@ -71,7 +71,7 @@ describe('saveModel / loadModel', () => {
     const meta = await saveModel(dir, weights, VOCAB, META);
     const loaded = await loadModel(dir);
     expect(loaded.weights).toEqual(weights);
-    flattenWeights(loaded.weights).forEach((a) => expect(a).toBeInstanceOf(Float32Array));
+    flattenWeights(loaded.weights as BabyWeights).forEach((a) => expect(a).toBeInstanceOf(Float32Array));
     expect(loaded.vocab.chars).toEqual(VOCAB.chars);
     expect(loaded.meta).toEqual(meta);
     expect(loaded.dir).toBe(dir);
@@ -114,7 +114,7 @@ describe('saveModel / loadModel', () => {
   it('verifyModelDir reports the architecture without decoding', async () => {
     const v = await verifyModelDir(saved);
     expect(v.architecture).toEqual({
-      vocabSize: V, embeddingDim: E, units: H,
+      vocabSize: V, embeddingDim: E, units: [H, H],
       parameters: flattenWeights(initWeights(V, 1, E, H)).reduce((n, a) => n + a.length, 0),
     });
     expect(v.vocab.chars).toEqual(VOCAB.chars);
@@ -245,12 +245,12 @@ describe('refusals (every one a ModelLoadError naming the file)', () => {
     await expectRefusal(dir, 'vocab.json', 'mismatch', new RegExp(`4 characters .* vocabulary of ${V}`));
   });
 
-  it('refuses a model.json with another architecture (hard_sigmoid) even with matching hashes', async () => {
+  it('refuses a model.json with another architecture (relu gates) even with matching hashes', async () => {
     const dir = await copyOfSaved();
     const text = await readFile(join(dir, 'model.json'), 'utf8');
-    await writeFile(join(dir, 'model.json'), text.replace('"recurrent_activation":"sigmoid"', '"recurrent_activation":"hard_sigmoid"'));
+    await writeFile(join(dir, 'model.json'), text.replace('"recurrent_activation":"sigmoid"', '"recurrent_activation":"relu"'));
     await refreshHashes(dir);
-    await expectRefusal(dir, 'model.json', 'architecture', /recurrent_activation "hard_sigmoid"/);
+    await expectRefusal(dir, 'model.json', 'architecture', /recurrent_activation "relu"/);
   });
 
   it('refuses a weights.bin whose length is not the manifest’s, even with matching hashes', async () => {
@@ -289,5 +289,27 @@ describe('refusals (every one a ModelLoadError naming the file)', () => {
     expect(err).toBeInstanceOf(ModelLoadError);
     expect(err).toMatchObject({ file: 'weights.bin', problem: 'malformed' });
     expect((err as Error).message).toMatch(/non-finite .* embedding\/embeddings\[2\]/);
+  });
+});
+
+describe('an imported model folder', () => {
+  it('saves and loads a three-layer stack with hard_sigmoid, window generation and its source', async () => {
+    const vocab = new Vocabulary(['\n', ' ', 'A', 'b'], { unknown: false });
+    const rand = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i + n) / 3);
+    const units = [4, 8, 4];
+    const layers = units.map((u, k) => ({
+      units: u, recurrentActivation: 'hard_sigmoid' as const,
+      kernel: rand((k === 0 ? 3 : units[k - 1]!) * 4 * u), recurrentKernel: rand(u * 4 * u), bias: rand(4 * u),
+    }));
+    const weights = { vocabSize: 4, embeddingDim: 3, embedding: rand(12), layers, dense: { kernel: rand(16), bias: rand(4) } };
+    const source = { file: 'm.h5', sha256: 'cd'.repeat(32), format: 'keras2-h5', keras_version: '2.12.0', imported: META.created! };
+    const dir = join(root, 'imported');
+    await saveModel(dir, weights, vocab, { ...META, generation: 'window', seq_length: 40, source });
+    const loaded = await loadModel(dir);
+    expect(loaded.weights).toEqual(weights);
+    expect(loaded.vocab.hasUnknown).toBe(false);
+    expect(loaded.meta).toMatchObject({ generation: 'window', seq_length: 40, source });
+    expect((await verifyModelDir(dir)).architecture.units).toEqual(units);
+    await expect(saveModel(join(root, 'no-window'), weights, vocab, { ...META, generation: 'window' })).rejects.toThrow(/seq_length/);
   });
 });

@@ -31,6 +31,22 @@ describe('Vocabulary', () => {
   });
 });
 
+describe('an imported vocabulary (no unknown symbol)', () => {
+  const v = new Vocabulary(['\n', ' ', '!', 'D', 'a', 'g', 'o', 'y'], { unknown: false });
+
+  it('has no unknown id, leaves out what it lacks when encoding, and survives JSON', () => {
+    expect(v.unkId).toBe(-1);
+    expect([...v.encode('Dog? yo')]).toEqual([3, 6, 5, 1, 7, 6]);
+    expect(Vocabulary.fromJSON(JSON.parse(JSON.stringify(v.toJSON()))).chars).toEqual(v.chars);
+    expect(v.toJSON().unknown).toBe(false);
+    expect(() => new Vocabulary(['a'], { unknown: false })).toThrow(/at least two/);
+  });
+
+  it('normalize keeps its uppercase letters, folds others it has in lowercase, drops the rest', () => {
+    expect(normalize('DOGGY Ágo! 🎉', v)).toBe('Doggy ago! '); // a seed keeps its trailing space
+  });
+});
+
 describe('normalize', () => {
   it('folds case and strips accents', () => {
     expect(normalize('ME WANT Crème Brûlée')).toBe('me want creme brulee');

@@ -13,8 +13,9 @@ import { loadModel, saveModel, type ModelMeta } from './store.js';
 import { fitSeqLength } from '../training/batches.js';
 import { crossEntropyBits, train, type TrainOptions, type TrainResult } from '../training/train.js';
 import { initTrainingBackend } from '../training/training-backend.js';
+import { toBabyWeights, type ModelWeights } from './stack.js';
 import { DEFAULT_VOCAB, normalize, Vocabulary } from './vocab.js';
-import { initWeights, type BabyWeights } from './weights.js';
+import { initWeights } from './weights.js';
 
 export type BabyTrainOptions = Omit<TrainOptions, 'data' | 'vocabSize' | 'init'>;
 
@@ -31,11 +32,15 @@ export interface SaveInfo {
   overwrite?: boolean;
 }
 
-/** Normalises training text line by line (one line = one utterance) and encodes it, '\n' after every line. */
+/**
+ * Normalises training text line by line (one line = one utterance) and encodes it, '\n' after every line — or a
+ * space, for an imported vocabulary that has no newline.
+ */
 export function encodeTrainingText(text: string | readonly string[], vocab: Vocabulary): { data: Int32Array; text: string } {
   const lines = typeof text === 'string' ? text.split('\n') : text;
   const normalised = normalize(lines.join('\n'), vocab, { keepNewlines: true });
-  const joined = normalised.length > 0 ? `${normalised}\n` : '';
+  const end = vocab.eouId >= 0 ? '\n' : ' ';
+  const joined = normalised.length > 0 ? `${end === '\n' ? normalised : normalised.replace(/\n/g, end)}${end}` : '';
   return { data: vocab.encode(joined), text: joined };
 }
 
@@ -44,14 +49,14 @@ export function sha256(text: string | Uint8Array): string {
 }
 
 export class BabyLanguageModel {
-  #weights: BabyWeights;
+  #weights: ModelWeights;
   #generator: Generator;
   #lastTraining: BabyTrainReport | undefined;
   readonly vocab: Vocabulary;
   /** meta.json of the folder this model was loaded from or last saved to. */
   meta: ModelMeta | undefined;
 
-  private constructor(weights: BabyWeights, vocab: Vocabulary, meta?: ModelMeta) {
+  private constructor(weights: ModelWeights, vocab: Vocabulary, meta?: ModelMeta) {
     if (weights.vocabSize !== vocab.size) {
       throw new Error(`model has ${weights.vocabSize} output classes but the vocabulary has ${vocab.size} characters`);
     }
@@ -68,7 +73,7 @@ export class BabyLanguageModel {
   }
 
   /** Wraps existing weights (e.g. converted from Keras). */
-  static fromWeights(weights: BabyWeights, vocab: Vocabulary = DEFAULT_VOCAB, meta?: ModelMeta): BabyLanguageModel {
+  static fromWeights(weights: ModelWeights, vocab: Vocabulary = DEFAULT_VOCAB, meta?: ModelMeta): BabyLanguageModel {
     return new BabyLanguageModel(weights, vocab, meta);
   }
 
@@ -78,17 +83,21 @@ export class BabyLanguageModel {
     return new BabyLanguageModel(weights, vocab, meta);
   }
 
-  get weights(): BabyWeights {
+  get weights(): ModelWeights {
     return this.#weights;
   }
 
-  /** Trains (or fine-tunes) on text, one utterance per line. The vocabulary stays the same. */
+  /**
+   * Trains (or fine-tunes) on text, one utterance per line. The vocabulary stays the same. Throws, saying why, for
+   * an imported model Babble's trainer cannot take (not two equal sigmoid LSTM layers).
+   */
   async train(text: string | readonly string[], options: BabyTrainOptions = {}): Promise<BabyTrainReport> {
+    const init = toBabyWeights(this.#weights);
     await initTrainingBackend();
     const { data, text: normalised } = encodeTrainingText(text, this.vocab);
     if (data.length < 2) throw new Error('training text is empty after normalisation');
     const seqLength = fitSeqLength(data.length, options.seqLength);
-    const result = await train({ ...options, seqLength, data, vocabSize: this.vocab.size, init: this.#weights });
+    const result = await train({ ...options, seqLength, data, vocabSize: this.vocab.size, init });
     this.#weights = result.weights;
     this.#generator = new Generator(result.weights, this.vocab);
     this.#lastTraining = { ...result, trainingChars: data.length, corpusSha256: sha256(normalised) };
@@ -99,17 +108,28 @@ export class BabyLanguageModel {
   async bitsPerChar(text: string | readonly string[]): Promise<number> {
     await initTrainingBackend();
     const { data } = encodeTrainingText(text, this.vocab);
-    return crossEntropyBits(this.#weights, data);
+    return crossEntropyBits(toBabyWeights(this.#weights), data);
   }
 
-  /** Babbles: the normalised seed followed by generated characters. */
+  /**
+   * Babbles: the normalised seed followed by generated characters. A model whose meta.json says
+   * `generation: "window"` generates from a sliding window of its `seq_length` unless `options.mode` says otherwise.
+   */
   generate(seed: string, options: GenerateOptions = {}): string {
-    return this.#generator.generate(seed, options).text;
+    return this.generateDetailed(seed, options).text;
   }
 
   /** Like generate, with details (normalised seed, characters generated). */
   generateDetailed(seed: string, options: GenerateOptions = {}): GenerateResult {
-    return this.#generator.generate(seed, options);
+    return this.#generator.generate(seed, { ...this.generationDefaults(), ...options });
+  }
+
+  /** The generation mode this model was trained for (from meta.json). */
+  generationDefaults(): Pick<GenerateOptions, 'mode' | 'window'> {
+    const meta = this.meta;
+    return meta?.generation === 'window' && meta.seq_length !== undefined
+      ? { mode: 'window', window: meta.seq_length }
+      : { mode: 'stateful' };
   }
 
   /** Saves the model as a folder: model.json, weights.bin, vocab.json, meta.json (with sha256 of every file). */
@@ -121,10 +141,15 @@ export class BabyLanguageModel {
     const corpus = t
       ? { sha256: t.corpusSha256, chars: t.trainingChars }
       : (this.meta?.corpus ?? { sha256: '', chars: 0 });
+    // An imported model stays what it is: its generation mode and origin travel with it.
+    const previous = this.meta;
     this.meta = await saveModel(dir, this.#weights, this.vocab, {
       version: info.version,
       corpus,
       training: { ...training, ...(info.training ?? {}) },
+      ...(previous?.generation !== undefined ? { generation: previous.generation } : {}),
+      ...(previous?.seq_length !== undefined ? { seq_length: previous.seq_length } : {}),
+      ...(previous?.source !== undefined ? { source: previous.source } : {}),
     }, { overwrite: info.overwrite ?? false });
     return this.meta;
   }

@@ -3,6 +3,8 @@
  *
  * Embedding(V, 32) → LSTM(128, return sequences) → Dropout(0.2) → LSTM(128) → Dropout(0.2) → Dense(V, softmax),
  * with layer names 'embedding', 'lstm_1', 'lstm_2', 'dense' so the weight names are those of `weightSpecs`.
+ * An imported model's folder uses the same form with 1–3 LSTM layers (`lstm_1`…`lstm_n`, each followed by a
+ * dropout) of their own widths, and tfjs's hardSigmoid where the model has hard_sigmoid (stack.ts).
  * Input shape [batch, time] with both free: any sequence length.
  *
  * Choices made on purpose and kept in the saved topology:
@@ -16,10 +18,14 @@ import {
   DROPOUT_RATE, EMBEDDING_DIM, LSTM_UNITS, flattenWeights, unflattenWeights, weightSpecs,
   type BabyWeights,
 } from './weights.js';
+import { MAX_LSTM_LAYERS, type RecurrentActivation } from './stack.js';
 
 export interface LayersModelOptions {
   embeddingDim?: number;
-  units?: number;
+  /** One number: two LSTM layers of that many units (Babble's model); a list: one layer per entry (1–3). */
+  units?: number | readonly number[];
+  /** Per layer, or one for all; default sigmoid. 'hard_sigmoid' is tfjs's hardSigmoid (0.2·x + 0.5, clipped). */
+  recurrentActivation?: RecurrentActivation | readonly RecurrentActivation[];
 }
 
 /** Layer names of the standard model, in order (the dropouts have no weights). */
@@ -32,29 +38,38 @@ function positiveInteger(value: number, what: string, min = 1): void {
 /** Builds the standard (untrained) layers model. Call `setModelWeights` to give it trained weights. */
 export function buildLayersModel(vocabSize: number, opts: LayersModelOptions = {}): tf.Sequential {
   const embeddingDim = opts.embeddingDim ?? EMBEDDING_DIM;
-  const units = opts.units ?? LSTM_UNITS;
+  const one = typeof opts.units === 'number' ? opts.units : LSTM_UNITS;
+  const unitList = typeof opts.units === 'object' ? [...opts.units] : [one, one];
   positiveInteger(vocabSize, 'vocabSize', 2);
   positiveInteger(embeddingDim, 'embeddingDim');
-  positiveInteger(units, 'units');
-  const lstm = (name: string, returnSequences: boolean) => tf.layers.lstm({
-    name,
-    units,
-    returnSequences,
-    activation: 'tanh',
-    recurrentActivation: 'sigmoid',
-    kernelInitializer: 'glorotUniform',
-    recurrentInitializer: tf.initializers.varianceScaling({ scale: 1, mode: 'fanIn', distribution: 'uniform' }),
-    unitForgetBias: true,
-  });
+  unitList.forEach((u) => positiveInteger(u, 'units'));
+  if (unitList.length < 1 || unitList.length > MAX_LSTM_LAYERS) {
+    throw new RangeError(`layers model: 1 to ${MAX_LSTM_LAYERS} LSTM layers (got ${unitList.length})`);
+  }
+  const activation = (k: number): RecurrentActivation => {
+    const a = opts.recurrentActivation;
+    return (typeof a === 'string' ? a : a?.[k]) ?? 'sigmoid';
+  };
+  const lstm = (name: string, units: number, returnSequences: boolean, recurrent: RecurrentActivation) =>
+    tf.layers.lstm({
+      name,
+      units,
+      returnSequences,
+      activation: 'tanh',
+      recurrentActivation: recurrent === 'hard_sigmoid' ? 'hardSigmoid' : 'sigmoid',
+      kernelInitializer: 'glorotUniform',
+      recurrentInitializer: tf.initializers.varianceScaling({ scale: 1, mode: 'fanIn', distribution: 'uniform' }),
+      unitForgetBias: true,
+    });
   const model = tf.sequential({ name: 'babble' });
   // Built inside tidy: tfjs-layers 4.22's unitForgetBias initialiser leaves 4 intermediate tensors per LSTM
   // undisposed. Variables are not disposed by tidy, so the model's weights survive.
   tf.tidy(() => {
     model.add(tf.layers.embedding({ name: 'embedding', inputDim: vocabSize, outputDim: embeddingDim, inputShape: [null] }));
-    model.add(lstm('lstm_1', true));
-    model.add(tf.layers.dropout({ name: 'dropout_1', rate: DROPOUT_RATE }));
-    model.add(lstm('lstm_2', false));
-    model.add(tf.layers.dropout({ name: 'dropout_2', rate: DROPOUT_RATE }));
+    unitList.forEach((units, k) => {
+      model.add(lstm(`lstm_${k + 1}`, units, k < unitList.length - 1, activation(k)));
+      model.add(tf.layers.dropout({ name: `dropout_${k + 1}`, rate: DROPOUT_RATE }));
+    });
     model.add(tf.layers.dense({ name: 'dense', units: vocabSize, activation: 'softmax', kernelInitializer: 'glorotUniform' }));
   });
   return model;

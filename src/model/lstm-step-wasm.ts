@@ -21,6 +21,9 @@
  *     x = min(max(x, −87), 88);  n = round-half-even(x·log2 e) (via ± 1.5·2²³);  r = x − n·C1 − n·C2;
  *     p = ((((P0 r + P1) r + P2) r + P3) r + P4) r + P5;  exp = ((p·r² + r) + 1) · 2ⁿ (2ⁿ built from exponent bits)
  *   Error against Math.exp/tanh: ~1e-7 relative for exp, < 2e-7 absolute for σ and tanh.
+ *
+ * cell_hard(z, c, h, units) — the same with the hard sigmoid of Keras 2 and TensorFlow.js for the i, f, o gates:
+ *     σ(x) = min(max(0.2·x + 0.5, 0), 1)   (g and the output still tanh)
  */
 import { sleb, section, uleb, wasmName } from './wasm-encoding.js';
 import { C1, C2, EXP_HI, EXP_LO, EXP_POLY, LOG2E, ROUND_MAGIC } from './exp-constants.js';
@@ -66,6 +69,14 @@ export function sigmoid32(x: number): number {
   return fr(1 / fr(1 + exp32(-x)));
 }
 
+const HARD_SLOPE = fr(0.2);
+
+/** min(max(0.2·x + 0.5, 0), 1) in float32, as the wasm kernel (Keras 2's and TensorFlow.js's hard sigmoid). */
+export function hardSigmoid32(x: number): number {
+  const v = fr(fr(fr(x) * HARD_SLOPE) + 0.5);
+  return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
 /** 1 − 2 / (1 + exp(2x)) in float32, as the wasm kernel. */
 export function tanh32(x: number): number {
   const v = fr(x);
@@ -94,15 +105,21 @@ export function matvecJs(w: Float32Array, x: Float32Array, xOff: number, rows: n
   }
 }
 
-/** One LSTM layer's gate maths (z = [i | f | g | o] pre-activations, from z[0]), as the wasm cell kernel. */
-export function cellJs(z: Float32Array, c: Float32Array, cOff: number, h: Float32Array, hOff: number, units: number): void {
+/**
+ * One LSTM layer's gate maths (z = [i | f | g | o] pre-activations, from z[0]), as the wasm cell kernel; with
+ * `hard`, the i, f, o gates use the hard sigmoid (as cell_hard).
+ */
+export function cellJs(
+  z: Float32Array, c: Float32Array, cOff: number, h: Float32Array, hOff: number, units: number, hard = false,
+): void {
   const u2 = 2 * units;
   const u3 = 3 * units;
+  const gate = hard ? hardSigmoid32 : sigmoid32;
   for (let u = 0; u < units; u++) {
-    const ig = sigmoid32(z[u]!);
-    const fg = sigmoid32(z[units + u]!);
+    const ig = gate(z[u]!);
+    const fg = gate(z[units + u]!);
     const g = tanh32(z[u2 + u]!);
-    const og = sigmoid32(z[u3 + u]!);
+    const og = gate(z[u3 + u]!);
     const cn = fr(fr(fg * c[cOff + u]!) + fr(ig * g));
     c[cOff + u] = cn;
     h[hOff + u] = og * tanh32(cn);
@@ -164,6 +181,8 @@ const FN_EXP = 1;
 const FN_SIGMOID = 2;
 const FN_TANH = 3;
 const FN_CELL = 4;
+const FN_HARD_SIGMOID = 5;
+const FN_CELL_HARD = 6;
 
 function matvecBody(): number[] {
   // Params 0..5: w, x, b, y, rows, cols. Locals: 6 end, 7 jb, 8 i, 9 p, 10..17 a0..a7, 18 xv.
@@ -232,7 +251,17 @@ function tanhBody(): number[] {
   ];
 }
 
-function cellBody(): number[] {
+function hardSigmoidBody(): number[] {
+  return [
+    ...locals(),
+    ...get(0), ...f32x4Const(HARD_SLOPE), ...F32X4_MUL, ...f32x4Const(0.5), ...F32X4_ADD,
+    ...f32x4Const(0), ...F32X4_MAX, ...f32x4Const(1), ...F32X4_MIN,
+    END,
+  ];
+}
+
+/** The cell kernel with `gateFn` (sigmoid or hard sigmoid) for the i, f, o gates. */
+function cellBody(gateFn: number): number[] {
   // Params 0..3: z, c, h, units. Locals: 4 stride (bytes per gate), 5 u (byte offset), 6 p, 7 ig, 8 fg, 9 gg, 10 og, 11 cn.
   const [Z, C, H, UNITS, STRIDE, U, P, IG, FG, GG, OG, CN] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
   const gate = (k: number, fn: number, into: number) => [
@@ -243,10 +272,10 @@ function cellBody(): number[] {
     ...get(UNITS), ...i32c(2), I32_SHL, ...set(STRIDE),
     LOOP, BLOCKTYPE_EMPTY,
     ...get(Z), ...get(U), I32_ADD, ...set(P),
-    ...gate(0, FN_SIGMOID, IG),
-    ...gate(1, FN_SIGMOID, FG),
+    ...gate(0, gateFn, IG),
+    ...gate(1, gateFn, FG),
     ...gate(2, FN_TANH, GG),
-    ...gate(3, FN_SIGMOID, OG),
+    ...gate(3, gateFn, OG),
     ...get(FG), ...get(C), ...get(U), I32_ADD, ...v128Load(0), ...F32X4_MUL, ...get(IG), ...get(GG), ...F32X4_MUL, ...F32X4_ADD, ...set(CN),
     ...get(C), ...get(U), I32_ADD, ...get(CN), ...v128Store(0),
     ...get(H), ...get(U), I32_ADD, ...get(OG), ...get(CN), CALL, ...uleb(FN_TANH), ...F32X4_MUL, ...v128Store(0),
@@ -257,21 +286,27 @@ function cellBody(): number[] {
   ];
 }
 
-/** The bytes of the kernel module: imports `env.memory`, exports `matvec` and `cell`. */
+/** The bytes of the kernel module: imports `env.memory`, exports `matvec`, `cell` and `cell_hard`. */
 export function kernelModuleBytes(): Uint8Array {
   const types = [
     [FUNC_TYPE, ...uleb(6), I32, I32, I32, I32, I32, I32, ...uleb(0)], // 0: matvec
     [FUNC_TYPE, ...uleb(1), V128, ...uleb(1), V128], // 1: v128 → v128
     [FUNC_TYPE, ...uleb(4), I32, I32, I32, I32, ...uleb(0)], // 2: cell
   ];
-  const funcTypes = [0, 1, 1, 1, 2]; // matvec, exp, sigmoid, tanh, cell
-  const bodies = [matvecBody(), expBody(), sigmoidBody(), tanhBody(), cellBody()];
+  const funcTypes = [0, 1, 1, 1, 2, 1, 2]; // matvec, exp, sigmoid, tanh, cell, hard sigmoid, cell_hard
+  const bodies = [
+    matvecBody(), expBody(), sigmoidBody(), tanhBody(), cellBody(FN_SIGMOID),
+    hardSigmoidBody(), cellBody(FN_HARD_SIGMOID),
+  ];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [...uleb(types.length), ...types.flat()]),
     ...section(2, [...uleb(1), ...wasmName('env'), ...wasmName('memory'), 0x02, 0x00, ...uleb(1)]),
     ...section(3, [...uleb(funcTypes.length), ...funcTypes.flatMap((t) => uleb(t))]),
-    ...section(7, [...uleb(2), ...wasmName('matvec'), 0x00, ...uleb(FN_MATVEC), ...wasmName('cell'), 0x00, ...uleb(FN_CELL)]),
+    ...section(7, [
+      ...uleb(3), ...wasmName('matvec'), 0x00, ...uleb(FN_MATVEC), ...wasmName('cell'), 0x00, ...uleb(FN_CELL),
+      ...wasmName('cell_hard'), 0x00, ...uleb(FN_CELL_HARD),
+    ]),
     ...section(10, [...uleb(bodies.length), ...bodies.flatMap((b) => [...uleb(b.length), ...b])]),
   ];
   return Uint8Array.from(bytes);
@@ -338,6 +373,8 @@ export interface KernelInstance {
   readonly matvec: (w: number, x: number, b: number, y: number, rows: number, cols: number) => void;
   /** LSTM gates for one layer: reads z [4·units], updates c and h [units]; 16-byte aligned, units a multiple of 4, ≥ 4. */
   readonly cell: (z: number, c: number, h: number, units: number) => void;
+  /** The same with the hard sigmoid for the i, f, o gates. */
+  readonly cellHard: (z: number, c: number, h: number, units: number) => void;
 }
 
 /** Instantiates the module with a fresh memory of at least `bytes` bytes, or returns null without SIMD. */
@@ -352,5 +389,6 @@ export function instantiateKernels(bytes: number): KernelInstance | null {
     f32: new Float32Array(memory.buffer),
     matvec: instance.exports.matvec as KernelInstance['matvec'],
     cell: instance.exports.cell as KernelInstance['cell'],
+    cellHard: instance.exports.cell_hard as KernelInstance['cellHard'],
   };
 }

@@ -3,7 +3,9 @@
  *   model.json   tfjs layers format (topology of the standard layers model + weights manifest)
  *   weights.bin  little-endian float32, in manifest order
  *   vocab.json   Vocabulary.toJSON()
- *   meta.json    written last: version, corpus, training figures, and the sha256 and size of every other file
+ *   meta.json    written last: version, corpus, training figures, and the sha256 and size of every other file;
+ *                for an imported model also `source` (file, sha256, format, keras_version) and, for a model that
+ *                predicts from a sliding window, `generation: "window"` and `seq_length`
  *
  * Loading checks every file against meta.json before using any of it, then checks that model.json describes the
  * expected architecture, that vocab.json agrees with it and that weights.bin has the manifest's length. A folder
@@ -18,6 +20,10 @@ import { endianness } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { buildLayersModel } from './layers.js';
+import {
+  MAX_LSTM_LAYERS, flattenStack, isStack, stackShape, stackSpecs, toStack, unflattenStack,
+  toBabyWeights, untrainableReason, type ModelWeights, type RecurrentActivation,
+} from './stack.js';
 import { Vocabulary } from './vocab.js';
 import { flattenWeights, unflattenWeights, weightSpecs, type BabyWeights } from './weights.js';
 import { errorMessage } from '../error-message.js';
@@ -53,6 +59,24 @@ export interface ModelMeta {
   training: Record<string, unknown>;
   /** At least model.json, weights.bin and vocab.json. */
   files: Record<string, FileRecord>;
+  /** 'window': generate from a sliding window of `seq_length` characters (imported Keras models). Absent: stateful. */
+  generation?: GenerationMode;
+  seq_length?: number;
+  /** Where an imported model came from. */
+  source?: ModelSource;
+}
+
+export type GenerationMode = 'stateful' | 'window';
+
+export interface ModelSource {
+  /** The imported file's name (no folder). */
+  file: string;
+  sha256: string;
+  /** 'keras3' (.keras zip), 'keras2-h5', 'tfjs-layers'. */
+  format: string;
+  keras_version: string | null;
+  /** ISO date of the import. */
+  imported: string;
 }
 
 export interface SaveModelMeta {
@@ -61,6 +85,9 @@ export interface SaveModelMeta {
   created?: string;
   corpus: CorpusRecord;
   training: Record<string, unknown>;
+  generation?: GenerationMode;
+  seq_length?: number;
+  source?: ModelSource;
 }
 
 export interface SaveModelOptions {
@@ -71,7 +98,8 @@ export interface SaveModelOptions {
 export interface ModelArchitecture {
   vocabSize: number;
   embeddingDim: number;
-  units: number;
+  /** Units of each LSTM layer, bottom to top. */
+  units: number[];
   /** Number of weights (floats). */
   parameters: number;
 }
@@ -85,7 +113,8 @@ export interface VerifiedModel {
 }
 
 export interface LoadedModel {
-  weights: BabyWeights;
+  /** `BabyWeights` for Babble's standard two equal sigmoid layers, the general stack otherwise. */
+  weights: ModelWeights;
   vocab: Vocabulary;
   meta: ModelMeta;
   /** Absolute path of the folder. */
@@ -177,14 +206,38 @@ function checkSaveMeta(meta: SaveModelMeta): void {
     throw new Error('saveModel: meta.corpus must be { sha256: string, chars: integer ≥ 0, lines?: integer ≥ 0 }');
   }
   if (!isRecord(meta.training)) throw new Error('saveModel: meta.training must be an object');
+  checkGeneration(meta.generation, meta.seq_length, (what) => new Error(`saveModel: meta.${what}`));
 }
 
-function checkWeights(weights: BabyWeights, vocab: Vocabulary): void {
+const MAX_SEQ_LENGTH = 1000;
+
+/** generation and seq_length: absent, 'stateful', or 'window' with a seq_length of 1–1000. */
+function checkGeneration(generation: unknown, seqLength: unknown, fail: (what: string) => Error): void {
+  if (generation === undefined || generation === 'stateful') {
+    if (seqLength !== undefined && !(isCount(seqLength) && seqLength >= 1 && seqLength <= MAX_SEQ_LENGTH)) {
+      throw fail(`seq_length must be an integer from 1 to ${MAX_SEQ_LENGTH}`);
+    }
+    return;
+  }
+  if (generation !== 'window') {
+    throw fail(`generation must be "stateful" or "window" (got ${JSON.stringify(generation)})`);
+  }
+  if (!isCount(seqLength) || seqLength < 1 || seqLength > MAX_SEQ_LENGTH) {
+    const got = JSON.stringify(seqLength);
+    throw fail(`seq_length must be an integer from 1 to ${MAX_SEQ_LENGTH} for window generation (got ${got})`);
+  }
+}
+
+function checkWeights(weights: ModelWeights, vocab: Vocabulary): void {
   if (weights.vocabSize !== vocab.size) {
     throw new Error(`saveModel: the weights are for a vocabulary of ${weights.vocabSize}, the vocabulary has ${vocab.size} characters`);
   }
-  const specs = weightSpecs(weights.vocabSize, weights.embeddingDim, weights.units);
-  const arrays = flattenWeights(weights);
+  const stack = toStack(weights);
+  if (stack.layers.length < 1 || stack.layers.length > MAX_LSTM_LAYERS) {
+    throw new Error(`saveModel: 1 to ${MAX_LSTM_LAYERS} LSTM layers (got ${stack.layers.length})`);
+  }
+  const specs = stackSpecs(stackShape(stack));
+  const arrays = flattenStack(stack);
   specs.forEach((spec, i) => {
     const a = arrays[i]!;
     const n = spec.shape.reduce((x: number, y: number) => x * y, 1);
@@ -198,15 +251,20 @@ function checkWeights(weights: BabyWeights, vocab: Vocabulary): void {
 }
 
 /** The model.json document for these weights: the standard layers model's topology and a one-file manifest. */
-function modelJsonDocument(weights: BabyWeights): Record<string, unknown> {
-  const model = buildLayersModel(weights.vocabSize, { embeddingDim: weights.embeddingDim, units: weights.units });
+function modelJsonDocument(weights: ModelWeights): Record<string, unknown> {
+  const stack = toStack(weights);
+  const model = buildLayersModel(weights.vocabSize, {
+    embeddingDim: stack.embeddingDim,
+    units: stack.layers.map((l) => l.units),
+    recurrentActivation: stack.layers.map((l) => l.recurrentActivation),
+  });
   let modelTopology: unknown;
   try {
     modelTopology = model.toJSON(null, false);
   } finally {
     model.dispose();
   }
-  const specs = weightSpecs(weights.vocabSize, weights.embeddingDim, weights.units);
+  const specs = stackSpecs(stackShape(stack));
   return {
     format: 'layers-model',
     generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
@@ -225,7 +283,7 @@ function modelJsonDocument(weights: BabyWeights): Record<string, unknown> {
  */
 export async function saveModel(
   dir: string,
-  weights: BabyWeights,
+  weights: ModelWeights,
   vocab: Vocabulary,
   meta: SaveModelMeta,
   options: SaveModelOptions = {},
@@ -250,7 +308,7 @@ export async function saveModel(
 
   const contents: Record<(typeof MODEL_FILES)[number], Uint8Array> = {
     [MODEL_JSON_FILE]: Buffer.from(JSON.stringify(modelJsonDocument(weights)), 'utf8'),
-    [WEIGHTS_FILE]: encodeFloat32LE(flattenWeights(weights)),
+    [WEIGHTS_FILE]: encodeFloat32LE(flattenStack(toStack(weights))),
     [VOCAB_FILE]: Buffer.from(JSON.stringify(vocab.toJSON()), 'utf8'),
   };
   const files: Record<string, FileRecord> = {};
@@ -269,6 +327,9 @@ export async function saveModel(
     training: JSON.parse(JSON.stringify(meta.training)) as Record<string, unknown>, // as it will read back
     files,
   };
+  if (meta.generation !== undefined) full.generation = meta.generation;
+  if (meta.seq_length !== undefined) full.seq_length = meta.seq_length;
+  if (meta.source !== undefined) full.source = { ...meta.source };
   await writeFileDurable(metaPath, `${JSON.stringify(full, null, 2)}\n`);
   await fsyncDir(absDir);
   await inspectModelDir(absDir);
@@ -302,6 +363,12 @@ function parseMeta(dir: string, value: unknown): ModelMeta {
     }
   }
   for (const name of MODEL_FILES) if (!(name in files)) throw bad(`does not list ${name}`);
+  checkGeneration(value.generation, value.seq_length, bad);
+  const src = value.source;
+  if (src !== undefined && (!isRecord(src) || typeof src.file !== 'string' || typeof src.sha256 !== 'string'
+    || typeof src.format !== 'string' || (src.keras_version !== null && typeof src.keras_version !== 'string'))) {
+    throw bad('has an invalid source record { file, sha256, format, keras_version }');
+  }
   return value as unknown as ModelMeta;
 }
 
@@ -357,10 +424,19 @@ async function readListed(dir: string, name: string, rec: FileRecord): Promise<B
 
 interface LayerJson { className: string; config: Record<string, unknown> }
 
-const EXPECTED_LAYERS = ['Embedding', 'LSTM', 'Dropout', 'LSTM', 'Dropout', 'Dense'] as const;
+interface CheckedModelJson {
+  vocabSize: number;
+  embeddingDim: number;
+  units: number[];
+  activations: RecurrentActivation[];
+  manifest: { name: string; shape: number[] }[];
+}
 
-/** Checks model.json describes the standard architecture; returns its dimensions and the manifest entries. */
-function checkModelJson(dir: string, doc: unknown): { vocabSize: number; embeddingDim: number; units: number; manifest: { name: string; shape: number[] }[] } {
+/**
+ * Checks model.json describes the model saveModel writes — Embedding, then 1–3 × (LSTM, Dropout), then Dense —
+ * and returns its dimensions and the manifest entries.
+ */
+function checkModelJson(dir: string, doc: unknown): CheckedModelJson {
   const bad = (what: string) => new ModelLoadError(dir, MODEL_JSON_FILE, 'malformed', what);
   const arch = (what: string) => new ModelLoadError(dir, MODEL_JSON_FILE, 'architecture', what);
   if (!isRecord(doc) || !isRecord(doc.modelTopology) || !Array.isArray(doc.weightsManifest)) {
@@ -379,10 +455,16 @@ function checkModelJson(dir: string, doc: unknown): { vocabSize: number; embeddi
     if (l.class_name !== 'InputLayer') layers.push({ className: l.class_name, config: l.config });
   }
   const classes = layers.map((l) => l.className);
-  if (classes.join(',') !== EXPECTED_LAYERS.join(',')) {
-    throw arch(`has layers [${classes.join(', ')}], expected [${EXPECTED_LAYERS.join(', ')}]`);
+  const lstmCount = (classes.length - 2) / 2;
+  const pairs = Array.from({ length: Math.max(1, lstmCount) }, () => ['LSTM', 'Dropout']).flat();
+  const expected = ['Embedding', ...pairs, 'Dense'];
+  const countOk = Number.isInteger(lstmCount) && lstmCount >= 1 && lstmCount <= MAX_LSTM_LAYERS;
+  if (!countOk || classes.join(',') !== expected.join(',')) {
+    throw arch(`has layers [${classes.join(', ')}], expected [Embedding, 1 to ${MAX_LSTM_LAYERS} × (LSTM, Dropout), Dense]`);
   }
-  const [embedding, lstm1, , lstm2, , dense] = layers as [LayerJson, LayerJson, LayerJson, LayerJson, LayerJson, LayerJson];
+  const embedding = layers[0]!;
+  const dense = layers[layers.length - 1]!;
+  const lstms = layers.filter((l) => l.className === 'LSTM');
   const int = (l: LayerJson, key: string): number => {
     const v = l.config[key];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw arch(`layer ${String(l.config.name)} has ${key} ${JSON.stringify(v)}, expected a positive integer`);
@@ -396,16 +478,20 @@ function checkModelJson(dir: string, doc: unknown): { vocabSize: number; embeddi
   const vocabSize = int(embedding, 'input_dim');
   const embeddingDim = int(embedding, 'output_dim');
   if (embedding.config.mask_zero === true) throw arch('layer embedding has mask_zero true, expected false');
-  const units = int(lstm1, 'units');
-  if (int(lstm2, 'units') !== units) throw arch(`has LSTM layers of ${units} and ${int(lstm2, 'units')} units, expected equal`);
-  for (const [l, seq] of [[lstm1, true], [lstm2, false]] as const) {
-    expect(l, 'return_sequences', seq);
+  const units = lstms.map((l) => int(l, 'units'));
+  const activations = lstms.map((l, k): RecurrentActivation => {
+    expect(l, 'return_sequences', k < lstms.length - 1);
     expect(l, 'activation', 'tanh');
-    expect(l, 'recurrent_activation', 'sigmoid');
+    const r = l.config.recurrent_activation;
+    if (r !== 'sigmoid' && r !== 'hard_sigmoid') {
+      const name = String(l.config.name);
+      throw arch(`layer ${name} has recurrent_activation ${JSON.stringify(r)}, expected "sigmoid" or "hard_sigmoid"`);
+    }
     expect(l, 'use_bias', true, true);
     expect(l, 'go_backwards', false, true);
     expect(l, 'return_state', false, true);
-  }
+    return r;
+  });
   if (int(dense, 'units') !== vocabSize) throw arch(`has Dense units ${int(dense, 'units')} but Embedding input_dim ${vocabSize}`);
   expect(dense, 'activation', 'softmax');
   expect(dense, 'use_bias', true, true);
@@ -422,7 +508,7 @@ function checkModelJson(dir: string, doc: unknown): { vocabSize: number; embeddi
       manifest.push({ name: w.name, shape: w.shape as number[] });
     }
   }
-  const specs = weightSpecs(vocabSize, embeddingDim, units);
+  const specs = stackSpecs({ vocabSize, embeddingDim, units });
   const listed = new Map(manifest.map((m) => [m.name, m.shape]));
   if (listed.size !== manifest.length) throw bad('lists a weight twice in weightsManifest');
   for (const spec of specs) {
@@ -431,10 +517,11 @@ function checkModelJson(dir: string, doc: unknown): { vocabSize: number; embeddi
     if (shape.join(',') !== spec.shape.join(',')) throw arch(`has weight ${spec.name} of shape [${shape.join(', ')}], expected [${spec.shape.join(', ')}]`);
   }
   if (manifest.length !== specs.length) throw arch(`lists ${manifest.length} weights, expected ${specs.length}`);
-  return { vocabSize, embeddingDim, units, manifest };
+  return { vocabSize, embeddingDim, units, activations, manifest };
 }
 
 interface Inspected extends VerifiedModel {
+  activations: RecurrentActivation[];
   modelJson: Record<string, unknown>;
   manifest: { name: string; shape: number[] }[];
   weightsData: Buffer;
@@ -454,7 +541,7 @@ async function inspectModelDir(dir: string): Promise<Inspected> {
     throw new ModelLoadError(absDir, VOCAB_FILE, 'malformed', `is not a valid vocabulary (${errorMessage(err)})`);
   }
   const modelJson = parseJson(absDir, MODEL_JSON_FILE, data.get(MODEL_JSON_FILE)!);
-  const { vocabSize, embeddingDim, units, manifest } = checkModelJson(absDir, modelJson);
+  const { vocabSize, embeddingDim, units, activations, manifest } = checkModelJson(absDir, modelJson);
   if (vocab.size !== vocabSize) {
     throw new ModelLoadError(absDir, VOCAB_FILE, 'mismatch', `has ${vocab.size} characters but model.json is built for a vocabulary of ${vocabSize}`);
   }
@@ -464,9 +551,31 @@ async function inspectModelDir(dir: string): Promise<Inspected> {
     throw new ModelLoadError(absDir, WEIGHTS_FILE, 'mismatch', `is ${weightsData.byteLength} bytes but model.json's manifest needs ${parameters * 4} (${parameters} float32 values)`);
   }
   return {
-    dir: absDir, meta, vocab, architecture: { vocabSize, embeddingDim, units, parameters },
+    dir: absDir, meta, vocab, architecture: { vocabSize, embeddingDim, units, parameters }, activations,
     modelJson: modelJson as Record<string, unknown>, manifest, weightsData,
   };
+}
+
+/**
+ * The vocabulary of a model folder from vocab.json alone (no hash checks: for preparing text; loading the model
+ * checks everything). Throws `ModelLoadError`.
+ */
+export async function readModelVocabulary(dir: string): Promise<Vocabulary> {
+  const absDir = resolve(dir);
+  let data: Buffer;
+  try {
+    data = await readFile(join(absDir, VOCAB_FILE));
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) throw new ModelLoadError(absDir, VOCAB_FILE, 'missing', 'is missing');
+    throw err;
+  }
+  try {
+    return Vocabulary.fromJSON(parseJson(absDir, VOCAB_FILE, data));
+  } catch (err) {
+    if (err instanceof ModelLoadError) throw err;
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new ModelLoadError(absDir, VOCAB_FILE, 'malformed', `is not a valid vocabulary (${reason})`);
+  }
 }
 
 /** Every check `loadModel` makes except decoding the weights. Throws `ModelLoadError`. */
@@ -490,8 +599,11 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     }
     byName.set(m.name, values);
   }
-  const arrays = weightSpecs(vocabSize, embeddingDim, units).map((s) => byName.get(s.name)!);
-  return { weights: unflattenWeights(arrays, vocabSize, embeddingDim, units), vocab: found.vocab, meta: found.meta, dir: found.dir };
+  const arrays = stackSpecs({ vocabSize, embeddingDim, units }).map((s) => byName.get(s.name)!);
+  const stack = unflattenStack(arrays, { vocabSize, embeddingDim, units }, found.activations);
+  // Babble's own two-layer models load as BabyWeights (what the trainer takes); any other stack as it is.
+  const weights = untrainableReason(stack) === undefined ? toBabyWeights(stack) : stack;
+  return { weights, vocab: found.vocab, meta: found.meta, dir: found.dir };
 }
 
 /**

@@ -4,6 +4,10 @@
  * The vocabulary is closed: lowercase letters, digits, space, newline (end of utterance) and basic punctuation,
  * plus one unknown symbol at index 0. It is saved beside the weights as `vocab.json`, so a model always travels
  * with the exact alphabet it was trained on.
+ *
+ * An imported vocabulary (a Keras model's `sorted(set(text))`) is built with `{ unknown: false }`: any characters in
+ * any order (uppercase included), no unknown symbol, and the newline only if the text had one. Normalisation then
+ * keeps what it has as written and drops what it has not.
  */
 
 /** The symbol that stands for any character outside the vocabulary. Never generated. */
@@ -21,19 +25,30 @@ export const DEFAULT_CHARS: readonly string[] = [UNK, EOU, ' ', ...PUNCTUATION, 
 export interface VocabJson {
   format: 'babble-vocab';
   version: 1;
-  /** Characters in id order; index 0 is the unknown symbol. */
+  /** Characters in id order; index 0 is the unknown symbol unless `unknown` is false. */
   chars: string[];
+  /** false: an imported vocabulary without an unknown symbol (absent = true). */
+  unknown?: false;
+}
+
+export interface VocabularyOptions {
+  /** false: no unknown symbol (an imported vocabulary), and the end-of-utterance newline is optional. Default true. */
+  unknown?: boolean;
 }
 
 export class Vocabulary {
   readonly chars: readonly string[];
   readonly size: number;
-  readonly unkId = 0;
+  /** Id of the unknown symbol; -1 for a vocabulary without one. */
+  readonly unkId: number;
+  /** Id of the newline (end of utterance); -1 for an imported vocabulary without one. */
   readonly eouId: number;
   private readonly index: Map<string, number>;
 
-  constructor(chars: readonly string[] = DEFAULT_CHARS) {
-    if (chars[0] !== UNK) throw new Error('vocabulary: index 0 must be the unknown symbol');
+  constructor(chars: readonly string[] = DEFAULT_CHARS, options: VocabularyOptions = {}) {
+    const unknown = options.unknown ?? true;
+    if (unknown && chars[0] !== UNK) throw new Error('vocabulary: index 0 must be the unknown symbol');
+    if (chars.length < 2) throw new Error('vocabulary: needs at least two characters');
     const seen = new Set<string>();
     for (const c of chars) {
       if ([...c].length !== 1) throw new Error(`vocabulary: entry ${JSON.stringify(c)} is not one character`);
@@ -41,28 +56,42 @@ export class Vocabulary {
       seen.add(c);
     }
     const eou = chars.indexOf(EOU);
-    if (eou < 0) throw new Error('vocabulary: the end-of-utterance symbol (newline) is missing');
+    if (eou < 0 && unknown) throw new Error('vocabulary: the end-of-utterance symbol (newline) is missing');
     this.chars = [...chars];
     this.size = chars.length;
+    this.unkId = unknown ? 0 : -1;
     this.eouId = eou;
     this.index = new Map(chars.map((c, i) => [c, i]));
   }
 
-  has(char: string): boolean {
-    return this.index.has(char) && char !== UNK;
+  /** Whether the vocabulary has an unknown symbol (Babble's own do; imported ones do not). */
+  get hasUnknown(): boolean {
+    return this.unkId >= 0;
   }
 
-  /** Id of one character; anything outside the vocabulary is the unknown id. */
+  has(char: string): boolean {
+    const id = this.index.get(char);
+    return id !== undefined && id !== this.unkId;
+  }
+
+  /** Id of one character; anything outside the vocabulary is the unknown id (-1 without an unknown symbol). */
   id(char: string): number {
     return this.index.get(char) ?? this.unkId;
   }
 
-  /** Encodes text as written (no normalisation): characters outside the vocabulary become the unknown id. */
+  /**
+   * Encodes text as written (no normalisation): characters outside the vocabulary become the unknown id, or are
+   * left out when the vocabulary has no unknown symbol.
+   */
   encode(text: string): Int32Array {
     const chars = [...text];
     const out = new Int32Array(chars.length);
-    for (let i = 0; i < chars.length; i++) out[i] = this.id(chars[i]!);
-    return out;
+    let n = 0;
+    for (const c of chars) {
+      const id = this.id(c);
+      if (id >= 0) out[n++] = id;
+    }
+    return n === out.length ? out : out.slice(0, n);
   }
 
   decode(ids: ArrayLike<number>): string {
@@ -70,13 +99,15 @@ export class Vocabulary {
     for (let i = 0; i < ids.length; i++) {
       const c = this.chars[ids[i]!];
       if (c === undefined) throw new RangeError(`vocabulary: id ${ids[i]} out of range 0..${this.size - 1}`);
-      s += c === UNK ? '' : c;
+      s += ids[i] === this.unkId ? '' : c;
     }
     return s;
   }
 
   toJSON(): VocabJson {
-    return { format: 'babble-vocab', version: 1, chars: [...this.chars] };
+    const json: VocabJson = { format: 'babble-vocab', version: 1, chars: [...this.chars] };
+    if (!this.hasUnknown) json.unknown = false;
+    return json;
   }
 
   static fromJSON(value: unknown): Vocabulary {
@@ -85,7 +116,10 @@ export class Vocabulary {
       throw new Error('vocabulary: not a babble-vocab v1 document');
     }
     if (!v.chars.every((c) => typeof c === 'string')) throw new Error('vocabulary: chars must be strings');
-    return new Vocabulary(v.chars);
+    if (v.unknown !== undefined && v.unknown !== false) {
+      throw new Error('vocabulary: unknown must be false when present');
+    }
+    return new Vocabulary(v.chars, { unknown: v.unknown ?? true });
   }
 }
 
@@ -110,8 +144,8 @@ export interface NormalizeOptions {
 }
 
 /**
- * Turns arbitrary text into text over the vocabulary: Discord mentions, custom emoji, URLs removed; case folded;
- * accents stripped (é → e); typographic quotes and dashes mapped; anything else outside the vocabulary (emoji,
+ * Turns arbitrary text into text over the vocabulary: Discord mentions, custom emoji, URLs removed; a character
+ * the vocabulary has is kept as written, any other is case folded and accent-stripped (é → e); typographic quotes and dashes mapped; anything else outside the vocabulary (emoji,
  * control and zero-width characters, other scripts) dropped; runs of spaces collapsed.
  */
 export function normalize(text: string, vocab: Vocabulary = DEFAULT_VOCAB, options: NormalizeOptions = {}): string {
@@ -122,21 +156,26 @@ export function normalize(text: string, vocab: Vocabulary = DEFAULT_VOCAB, optio
     .replace(TIMESTAMP, ' ')
     .replace(EVERYONE, ' ')
     .replace(URL, ' ')
-    .normalize('NFKD')
-    .toLowerCase();
+    .normalize('NFKD');
   let out = '';
-  for (const ch of s) {
-    const mapped = TYPOGRAPHIC[ch];
-    if (mapped !== undefined) {
-      out += mapped;
-    } else if (ch === '\n' || ch === '\r') {
+  for (const raw of s) {
+    if (raw === '\n' || raw === '\r') {
       out += options.keepNewlines ? '\n' : ' ';
-    } else if (/\s/u.test(ch)) {
+    } else if (/\s/u.test(raw)) {
       out += ' ';
-    } else if (vocab.has(ch)) {
-      out += ch;
+    } else if (vocab.has(raw)) {
+      out += raw; // kept as written: an imported vocabulary may have uppercase letters
+    } else {
+      for (const ch of raw.toLowerCase()) {
+        const mapped = TYPOGRAPHIC[ch];
+        if (mapped !== undefined) {
+          for (const m of mapped) if (vocab.has(m)) out += m;
+        } else if (vocab.has(ch)) {
+          out += ch;
+        }
+        // else: combining marks (accents after NFKD), emoji, control, zero-width, other scripts: dropped.
+      }
     }
-    // else: combining marks (accents after NFKD), emoji, control, zero-width, other scripts: dropped.
   }
   s = out.replace(/\r/g, '');
   if (options.keepNewlines) {

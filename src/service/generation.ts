@@ -3,6 +3,7 @@
  */
 import { BabyLanguageModel } from '../model/baby.js';
 import { initBackend, type BackendInfo } from '../model/backend.js';
+import { parameterCount } from '../model/stack.js';
 import { WORD_CLASSES } from '../model/corpus.js';
 import { normalize } from '../model/vocab.js';
 import { InvalidRequestError } from './errors.js';
@@ -54,10 +55,8 @@ export async function createGenerationService(options: { modelDir: string }): Pr
 /** A service over an already loaded model. */
 export function serviceForModel(model: BabyLanguageModel, backend: BackendInfo): LoadedGenerationService {
   const meta = model.meta;
-  const weights = model.weights;
-  const parameters = [weights.embedding, weights.lstm1.kernel, weights.lstm1.recurrentKernel, weights.lstm1.bias,
-    weights.lstm2.kernel, weights.lstm2.recurrentKernel, weights.lstm2.bias, weights.dense.kernel, weights.dense.bias]
-    .reduce((n, a) => n + a.length, 0);
+  const parameters = parameterCount(model.weights);
+  const src = meta?.source;
   const info: ModelInfo = {
     version: meta?.version ?? 'unsaved',
     created: meta?.created ?? '',
@@ -67,6 +66,10 @@ export function serviceForModel(model: BabyLanguageModel, backend: BackendInfo):
     parameters,
     training: { ...(meta?.training ?? {}) },
   };
+  if (src) {
+    info.source = { file: src.file, sha256: src.sha256, format: src.format, kerasVersion: src.keras_version };
+    if (meta?.generation === 'window' && meta.seq_length !== undefined) info.source.window = meta.seq_length;
+  }
 
   function run(seed: string, req: Omit<BabbleRequest, 'seed'>, defaultStop: boolean): string {
     validateRequest(req);

@@ -15,6 +15,8 @@
  * with the reasons, never served. Crash, timeout, cancel → nothing changes; the temporary folder is removed.
  */
 import { BabyLanguageModel } from '../model/baby.js';
+import { readModelVocabulary } from '../model/store.js';
+import type { Vocabulary } from '../model/vocab.js';
 import type { Logger } from '../log.js';
 import { drawSamples, evaluateGate, knownWords, type GateOptions, type GateResult } from '../training/quality-gate.js';
 import { prepareBaseCorpus, retrainText } from '../training/retrain-text.js';
@@ -314,8 +316,18 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       return { status: 'failed', reason: `could not read the text to train on: ${errorMessage(err)}` };
     }
     if (signal.aborted) return { status: 'cancelled' };
+    const { fromDir, previous } = await startingPoint(options.registry, scope, options.baseModelDir);
+    let vocab: Vocabulary;
+    try {
+      // The server text is prepared over the vocabulary of the model to be fine-tuned (an imported model keeps its
+      // own alphabet, uppercase included).
+      vocab = await readModelVocabulary(fromDir);
+    } catch (err) {
+      return { status: 'failed', reason: `could not read the model to train: ${errorMessage(err)}` };
+    }
     const seed = t.seed ?? 1;
     const { lines, server, baseLines } = retrainText(raw, baseCorpus, {
+      vocab,
       wholeBase: scope === BASE_SCOPE,
       ...(t.baseMixRatio !== undefined ? { ratio: t.baseMixRatio } : {}),
       ...(t.minBaseChars !== undefined ? { minChars: t.minBaseChars } : {}),
@@ -324,8 +336,6 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
     if (scope !== BASE_SCOPE && lines.length < minLines) {
       return { status: 'failed', reason: `not enough text to learn from yet: ${lines.length} usable line${lines.length === 1 ? '' : 's'}, at least ${minLines} needed` };
     }
-
-    const { fromDir, previous } = await startingPoint(options.registry, scope, options.baseModelDir);
 
     const minutes = Math.min(request.minutes ?? (request.epochs !== undefined ? maxMinutes : defaultMinutes), maxMinutes);
     const maxSeconds = minutes * 60;

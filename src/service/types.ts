@@ -31,6 +31,8 @@ export interface ModelInfo {
   parameters: number;
   /** Training figures as recorded in meta.json (loss, bits per char, steps, seconds, command…). */
   training: Record<string, unknown>;
+  /** Where an imported model came from (meta.json `source`), and its window when it generates from one. */
+  source?: { file: string; sha256: string; format: string; kerasVersion: string | null; window?: number };
 }
 
 export interface GenerationService {

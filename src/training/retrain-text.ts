@@ -4,18 +4,21 @@
  */
 import { readFile } from 'node:fs/promises';
 import { corpusWords, splitHeldOut } from '../model/corpus.js';
-import { DEFAULT_VOCAB, normalize } from '../model/vocab.js';
+import { DEFAULT_VOCAB, normalize, type Vocabulary } from '../model/vocab.js';
 
 /** data/corpus.txt as normalised lines. */
 export async function loadBaseCorpus(path = 'data/corpus.txt'): Promise<string[]> {
   return normalizeLines((await readFile(path, 'utf8')).split('\n'));
 }
 
-/** Messages → normalised utterances (one per line; multi-line messages split; empty ones dropped). */
-export function normalizeLines(messages: readonly string[]): string[] {
+/**
+ * Messages → normalised utterances (one per line; multi-line messages split; empty ones dropped), over the
+ * vocabulary of the model to be trained (an imported model keeps its own alphabet, uppercase included).
+ */
+export function normalizeLines(messages: readonly string[], vocab: Vocabulary = DEFAULT_VOCAB): string[] {
   const out: string[] = [];
   for (const m of messages) {
-    for (const line of normalize(m, DEFAULT_VOCAB, { keepNewlines: true }).split('\n')) if (line.length > 0) out.push(line);
+    for (const line of normalize(m, vocab, { keepNewlines: true }).split('\n')) if (line.length > 0) out.push(line);
   }
   return out;
 }
@@ -70,6 +73,8 @@ export interface RetrainText {
 }
 
 export interface MixOptions {
+  /** The vocabulary of the model to be fine-tuned (default: Babble's own). */
+  vocab?: Vocabulary;
   /** Retraining the base model itself: its whole training split, nothing picked. */
   wholeBase: boolean;
   /** Base corpus characters per character of server text. Default 1. */
@@ -81,7 +86,7 @@ export interface MixOptions {
 
 /** What one run trains and is scored on, from the server's raw messages. */
 export function retrainText(messages: readonly string[], base: BaseCorpus, mix: MixOptions): RetrainText {
-  const lines = normalizeLines(messages);
+  const lines = normalizeLines(messages, mix.vocab);
   const server = splitHeldOut(lines, 0.1);
   const serverChars = server.train.reduce((n, l) => n + l.length + 1, 0);
   const baseLines = mix.wholeBase

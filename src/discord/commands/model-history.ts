@@ -61,8 +61,16 @@ export function modelInfoEmbed(info: ModelInfo): APIEmbed {
       },
       { name: 'Size', value: `${info.parameters.toLocaleString('en-US')} parameters, ${info.vocabSize} characters in the alphabet` },
       { name: 'Training figures', value: training || 'none recorded' },
+      ...(info.source ? [{ name: 'Imported from', value: sourceText(info.source) }] : []),
     ],
   });
+}
+
+/** "baby.keras (Keras 3.3.3, keras3), sha256 0123456789ab…, window of 40 characters" */
+function sourceText(source: NonNullable<ModelInfo['source']>): string {
+  const keras = source.kerasVersion ? `Keras ${source.kerasVersion}, ` : '';
+  const window = source.window !== undefined ? `, window of ${source.window} characters` : '';
+  return `${source.file} (${keras}${source.format}), sha256 ${source.sha256.slice(0, 12)}…${window}`;
 }
 
 /** Adds `rollback [version]` to a /model builder: `.addSubcommand(rollbackSubcommand)`. */
