@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [--quick] [--strict] [--skip torch,training,babble,memory,discord,retrain,bot-retrain,bot-memory,compiled]
+ * npm run bench -- [--quick] [--strict] [--strength S] [--skip torch,training,babble,memory,discord,retrain,bot-retrain,bot-memory,compiled,server-voice]
  *
  * Measures, one after the other (never two at once, they would share the cores), and prints ONE JSON object on
  * stdout (progress on stderr):
@@ -14,6 +14,7 @@
  *    as npm start runs it (compiled.ts; judged) and from sources under tsx; a bare process with the same models
  *    (memory.ts) for comparison.
  *  - num_tensors: tf.memory().numTensors before and after all the babbles (10k+).
+ *  - server_voice: a 2-minute /retrain of the scripted 300-message server at a strength, then its uptake (server-voice.ts).
  * Exit 0 even when a target is missed (pass:false), unless --strict; exit 2 on bad arguments.
  */
 import { execFileSync } from 'node:child_process';
@@ -43,6 +44,8 @@ import {
   type Section,
 } from './report.js';
 import { measureRetrain, type RetrainFigures } from './retrain.js';
+import { measureServerVoice, serverVoiceSection, type VoiceFigures } from './server-voice.js';
+import { STRENGTH_SPECS } from '../src/service/server-share.js';
 import { runTorchReference, type TorchFigures } from './torch.js';
 import { measureTraining, type TrainingFigures } from './training.js';
 
@@ -118,7 +121,7 @@ async function main(): Promise<number> {
   // torch missing is not a failure of ours: report null with the reason.
   const torchOutcome: Outcome<TorchFigures & { steps: number; seconds: number }> = torch.ok ? torch : { ok: false, reason: torch.reason.replace(/^error: /, '') };
 
-  const needDir = (['babble', 'memory', 'discord', 'retrain', 'bot-retrain', 'bot-memory'] as const).some((n) => !args.skip.has(n));
+  const needDir = (['babble', 'memory', 'discord', 'retrain', 'bot-retrain', 'bot-memory', 'server-voice'] as const).some((n) => !args.skip.has(n));
   let modelDir: ModelDir | undefined;
   let modelProblem = 'no model';
   if (needDir) {
@@ -138,6 +141,7 @@ async function main(): Promise<number> {
   let botRetrain: Outcome<BotRetrainFigures>;
   let botMemory: Outcome<BotMemoryFigures>;
   let compiledMemory: Outcome<BotMemoryFigures>;
+  let voice: Outcome<VoiceFigures>;
   try {
     babble = await attempt<BabbleFigures>('babble', args, withModel((dir) =>
       measureBabble({ modelDir: dir, warmup: plan.babbleWarmup, samples: plan.babbleSamples, log })));
@@ -160,6 +164,8 @@ async function main(): Promise<number> {
         await compiled?.remove();
       }
     }));
+    voice = await attempt<VoiceFigures>('server-voice', args, withModel((dir) =>
+      measureServerVoice({ root: ROOT, modelDir: dir, minutes: plan.voiceMinutes, strength: args.strength, log })));
   } finally {
     await modelDir?.remove();
   }
@@ -172,9 +178,10 @@ async function main(): Promise<number> {
     event_loop: eventLoopSection(discord, botRetrain),
     rss_mb_base_plus_50: rssSection(compiledMemory, botMemory, memory),
     num_tensors: tensorsSection(babble),
+    server_voice: serverVoiceSection(voice),
   };
   const failed = failures(sections);
-  const errors = [training, babble, memory, discord, retrain, botRetrain, botMemory, compiledMemory].filter((o) => !o.ok && o.reason.startsWith('error:')).length;
+  const errors = [training, babble, memory, discord, retrain, botRetrain, botMemory, compiledMemory, voice].filter((o) => !o.ok && o.reason.startsWith('error:')).length;
 
   const notes: string[] = [
     `Noisy: ${cpus.length} cores shared with whatever else runs (load average at start ${loadAtStart.join(' / ')}); PyTorch and ours run one after the other in this same run, so the ratios compare like with like.`,
@@ -184,6 +191,7 @@ async function main(): Promise<number> {
     `retrain_100k: the production retrain path in the bench process — createRetrainManager with a registry in a temporary folder, a model cache over the base model, data/corpus.txt as base corpus, the forked trainer child (2 gradient threads, the default) and the quality gate — on ${plan.retrainChars.toLocaleString('en')} characters of server-like messages (bench/server-text.ts: half baby talk from the corpus templates with other seeds, no line of data/corpus.txt, half server chatter in baby grammar with the server's own words). Budget: /retrain epochs ${plan.retrainEpochs} (epochs over the server text mixed with as much base corpus; minutes stay at the 30-minute maximum). Clock: start() → outcome swapped; new_version_serving checks the model cache afterwards. phases_s: child_* from the child's own record (meta.json training.phaseSeconds), the others from timestamps around the trainer call. via_bot_seconds: the same retrain through the bot (event_loop's run), /retrain dispatch → the result message.`,
     `event_loop: retrain_* measured inside the bot (bench/loop-probe.ts preload: monitorEventLoopDelay at 5 ms, the resolution taken off; stalls = a 10 ms JS timer waking ≥ 20 ms late, with when) from the dispatch of /retrain start epochs:${plan.retrainEpochs} (a member with Manage Server) to the result message, the server's ${plan.retrainChars.toLocaleString('en')} characters collected beforehand into the bot's SQLite storage through the collection service; meanwhile /babble at ${plan.retrainBabbleRate}/s in another server (12 members in turn), babble_during_retrain its latencies. trainer_nice: the trainer child's nice value (/proc/<pid>/stat). bot_at_200rps_* over the 200/s load only (no retrain).`,
     `rss_mb_base_plus_50: the REAL bot compiled by tsc and run as node dist/src/main.js, as npm start runs it (loop probe preloaded) with ${plan.serverModels} guilds in the fake Discord, each with its own version 1 committed through the registry (a copy of the base model's files; MODELS_DIR/<guild>/1 + current), MODEL_CACHE_SIZE=${plan.serverModels + 1}; one /babble in each guild, then VmRSS (and VmHWM = peak_rss_mb) from /proc/<pid>/status; /model info in each guild afterwards confirms its own version. alt_*: the same bot run from sources under tsx (node --import tsx src/main.ts, the way the tests start it), not judged. bare_process_*: a process holding only the backend and the same ${plan.serverModels + 1} models (no discord.js, no bot), the larger of its readings before and after a full gc, not judged.`,
+    `server_voice: the production retrain path (as retrain_100k) on bench/voice-text.ts's scripted server (300 messages from 12 baby-style lines using two words the base corpus lacks, dinosaur and tractor), /retrain minutes ${plan.voiceMinutes} at strength ${args.strength} (${Math.round(100 * STRENGTH_SPECS[args.strength].share)}% server text), gate tolerance 0.05 bits/char × the strength's factor on the baby corpus; then the served model's uptake (src/model/uptake.ts): 200 "me want " babbles at temperature 0.5 (rng 0..199) — share using a new word (target >= 0.3) and known words (base corpus or server words, target >= 0.9) — and 50 samples each of the default uptake seeds with the server's 3 most frequent openings. Steps done in the minutes depend on the machine's load: see other_processes_cores.`,
     'num_tensors: the generator uses plain typed arrays and a WebAssembly SIMD kernel, not tfjs tensors, so a flat count is expected; training.tensors_leaked checks the trainer.',
   ];
   const busy = Object.entries(contention).filter(([, c]) => c !== null && c !== undefined && c >= 0.25);

@@ -49,7 +49,7 @@ export interface MentionContext {
 export async function serverTemperature(
   collection: Pick<CollectionService, 'getSettings'> | undefined,
   guildId: string | null,
-  log: Logger,
+  log: Pick<Logger, 'warn'>,
 ): Promise<number | undefined> {
   if (!collection || !guildId) return undefined;
   try {

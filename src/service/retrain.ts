@@ -5,17 +5,21 @@
  *
  * A run: the scope's text (`trainingText`, normalised, one utterance a line) and the base corpus are each split
  * into training and held-out lines (splitHeldOut, by line hash); a trainer child (trainer.ts) fine-tunes the model
- * the scope serves now on the scope's training lines mixed with base corpus lines, and scores the held-out lines
- * before and after. The parent then loads the new folder (every hash verified) and applies the gate:
- *   - held-out bits per character on the scope's held-out lines and on the held-out base corpus must each be no
- *     worse than before plus `tolerance` (a figure with no held-out text is skipped, and says so);
- *   - samples must be mostly non-empty and mostly known words (base corpus words and the scope's own words).
+ * the scope serves now on the scope's training lines mixed with base corpus lines, the server's text being the share
+ * of the characters its strength sets (server-share.ts), and scores the held-out lines before and after. The parent
+ * then loads the new folder (every hash verified) and applies the gate:
+ *   - held-out bits per character on the scope's held-out lines must be no worse than before plus `tolerance`, and
+ *     on the held-out base corpus no worse than before plus `tolerance` × the strength's factor (a figure with no
+ *     held-out text is skipped, and says so);
+ *   - samples must still be baby talk (baby-likeness.ts: known words, non-empty, short, not parroting the server).
+ * It then measures the new model's uptake of the server's new words (uptake.ts) for the result message.
  * Pass → registry.commit (new version, pointer flipped) and the model cache serves it at once. Fail → kept aside
  * with the reasons, never served. Crash, timeout, cancel → nothing changes; the temporary folder is removed.
  */
 import { readFile } from 'node:fs/promises';
 import { BabyLanguageModel } from '../model/baby.js';
-import { corpusWords, splitHeldOut, wordsOf } from '../model/corpus.js';
+import { corpusWords, splitHeldOut } from '../model/corpus.js';
+import { measureUptake, type UptakeReport } from '../model/uptake.js';
 import { DEFAULT_VOCAB, normalize } from '../model/vocab.js';
 import type { Logger } from '../log.js';
 import { CHART_COLORS, lossChartPng } from './loss-chart.js';
@@ -24,6 +28,8 @@ import type { ModelCache } from './models.js';
 import { BASE_SCOPE, isValidScope, RegistryError, type ModelRegistry } from './registry.js';
 import { runTraining as defaultRunTraining, TrainingError, type RunTrainingOptions, type TrainingResult } from './trainer.js';
 import type { HeldOutFigures, ProgressFigures, TrainJob } from './trainer-protocol.js';
+import { checkBabyLikeness, drawGateSamples, type GateSample, type LikenessOptions } from './baby-likeness.js';
+import { DEFAULT_STRENGTH, mixForShare, STRENGTH_SPECS, type Strength } from './server-share.js';
 
 export interface RetrainRequest {
   /** A server id, or "base" for the shared base model. */
@@ -34,16 +40,18 @@ export interface RetrainRequest {
   epochs?: number;
   /** Who asked (recorded in the version's history). */
   requestedBy?: string;
+  /** How much of the training text is the server's (server-share.ts). Default DEFAULT_STRENGTH. */
+  strength?: Strength;
+  /** The server's temperature: the uptake samples are drawn at it. Default 0.5. */
+  temperature?: number;
 }
 
-export interface GateOptions {
+export interface GateOptions extends LikenessOptions {
   /** How much worse (bits per character) a held-out figure may get. Default 0.05. */
   tolerance?: number;
-  /** Least share of known words among the samples' generated words. Default 0.6. */
-  minWordShare?: number;
-  /** Least share of samples with something generated. Default 0.75. */
-  minNonEmpty?: number;
-  /** Samples drawn for the check. Default 12. */
+  /** The held-out baby corpus's own tolerance (default `tolerance`); a run uses tolerance × its strength's factor. */
+  baseTolerance?: number;
+  /** Samples drawn for the check. Default 36. */
   samples?: number;
 }
 
@@ -61,9 +69,10 @@ export interface GateResult {
   /** Held-out figures compared, and notes such as "no held-out server text". */
   server: GateCheck;
   base: GateCheck;
-  samples: { wordShare: number; nonEmpty: number; ok: boolean; texts: string[] };
+  samples: { wordShare: number; nonEmpty: number; shortShare: number; parrotShare: number; ok: boolean; texts: string[] };
   notes: string[];
   tolerance: number;
+  baseTolerance: number;
 }
 
 /** What a run that trained and saved a model reports, swapped in or not. */
@@ -78,6 +87,11 @@ export interface TrainedRun {
   chart: Buffer;
   lossCurve: { step: number; loss: number }[];
   trainingLines: number;
+  /** The strength and the server's share of the training characters (null for the shared base model). */
+  strength: Strength | null;
+  serverShare: number | null;
+  /** The new model's use of the server's new words (null for the shared base model). */
+  uptake: UptakeReport | null;
 }
 
 export type RetrainOutcome =
@@ -138,10 +152,10 @@ export interface TrainingSettings {
   /** How often the child reports (the UI throttle is separate). Default 1000 ms. */
   childProgressMs?: number;
   graceMs?: number;
-  /** Base corpus characters mixed in per character of server text (the corpus repeats if needed). Default 1. */
-  baseMixRatio?: number;
-  /** Least base corpus characters mixed in. Default: the whole base training split once. */
+  /** Least base corpus characters mixed in (the server's text is repeated to its share). Default: the whole base training split once. */
   minBaseChars?: number;
+  /** Uptake samples per seed for the result message (uptake.ts). Default 20. */
+  uptakeSamples?: number;
   seed?: number;
 }
 
@@ -190,96 +204,55 @@ export function normalizeLines(messages: readonly string[]): string[] {
   return out;
 }
 
-/** Seeds for the gate's samples. */
-export const GATE_SEEDS = ['', 'me ', 'me want ', 'hi ', 'where ', 'no '] as const;
-
-/** Draws the gate's samples from a model: the generated part of each (seed removed), trimmed. */
-export function drawSamples(model: BabyLanguageModel, count: number): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const seed = GATE_SEEDS[i % GATE_SEEDS.length]!;
-    const r = model.generateDetailed(seed, { temperature: 0.5, length: 60, rng: 1000 + i, stopAtEndOfUtterance: true });
-    out.push(r.text.slice(r.seed.length).trim());
-  }
-  return out;
-}
-
 function checkFigure(before: number | null, after: number | null, tolerance: number): GateCheck {
   if (before === null || after === null) return { before, after, ok: true };
   return { before, after, ok: after <= before + tolerance };
 }
 
-/** The quality gate on figures and samples (pure). */
+/** The quality gate on figures and samples (pure). `serverLines`: the server's lines (for the parroting check). */
 export function evaluateGate(input: {
   before: HeldOutFigures;
   after: HeldOutFigures;
-  samples: readonly string[];
+  samples: readonly GateSample[];
   knownWords: ReadonlySet<string>;
+  serverLines?: ReadonlySet<string>;
   options?: GateOptions;
 }): GateResult {
   const tolerance = input.options?.tolerance ?? 0.05;
-  const minWordShare = input.options?.minWordShare ?? 0.6;
-  const minNonEmpty = input.options?.minNonEmpty ?? 0.75;
+  const baseTolerance = input.options?.baseTolerance ?? tolerance;
   const reasons: string[] = [];
   const notes: string[] = [];
   const server = checkFigure(input.before.server, input.after.server, tolerance);
-  const base = checkFigure(input.before.base, input.after.base, tolerance);
+  const base = checkFigure(input.before.base, input.after.base, baseTolerance);
   const f = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
   if (input.after.server === null || input.before.server === null) notes.push('no held-out server text to compare on');
   else if (!server.ok) reasons.push(`worse on the server's held-out messages: ${f(server.after)} bits/char, was ${f(server.before)} (tolerance ${tolerance})`);
   if (input.after.base === null || input.before.base === null) notes.push('no held-out base corpus to compare on');
-  else if (!base.ok) reasons.push(`worse on the held-out baby corpus: ${f(base.after)} bits/char, was ${f(base.before)} (tolerance ${tolerance})`);
-  let words = 0;
-  let known = 0;
-  let nonEmptyCount = 0;
-  for (const s of input.samples) {
-    if (s.trim().length > 0) nonEmptyCount++;
-    for (const w of wordsOf(s)) {
-      words++;
-      if (input.knownWords.has(w)) known++;
-    }
-  }
-  const nonEmpty = input.samples.length ? nonEmptyCount / input.samples.length : 0;
-  const wordShare = words ? known / words : 0;
-  const samplesOk = nonEmpty >= minNonEmpty && wordShare >= minWordShare;
-  if (nonEmpty < minNonEmpty) reasons.push(`its samples are mostly empty (${Math.round(nonEmpty * 100)}% have text, need ${Math.round(minNonEmpty * 100)}%)`);
-  if (wordShare < minWordShare) reasons.push(`its samples are mostly made-up words (${Math.round(wordShare * 100)}% known words, need ${Math.round(minWordShare * 100)}%)`);
+  else if (!base.ok) reasons.push(`worse on the held-out baby corpus: ${f(base.after)} bits/char, was ${f(base.before)} (tolerance ${baseTolerance})`);
+  const likeness = checkBabyLikeness({
+    samples: input.samples,
+    knownWords: input.knownWords,
+    ...(input.serverLines ? { serverLines: input.serverLines } : {}),
+    ...(input.options ? { options: input.options } : {}),
+  });
+  reasons.push(...likeness.reasons);
   return {
     pass: reasons.length === 0,
     reasons,
     server,
     base,
-    samples: { wordShare, nonEmpty, ok: samplesOk, texts: [...input.samples] },
+    samples: {
+      wordShare: likeness.wordShare,
+      nonEmpty: likeness.nonEmpty,
+      shortShare: likeness.shortShare,
+      parrotShare: likeness.parrotShare,
+      ok: likeness.ok,
+      texts: input.samples.map((x) => x.generated),
+    },
     notes,
     tolerance,
+    baseTolerance,
   };
-}
-
-/**
- * Base corpus lines to mix in: about `ratio` × the server's characters and at least `minChars` (whole copies of
- * the corpus repeated when that is more than the corpus, then an evenly spread part of it); deterministic.
- */
-export function pickBaseLines(base: readonly string[], serverChars: number, ratio: number, minChars: number, seed: number): string[] {
-  const want = Math.max(minChars, serverChars * ratio);
-  const total = base.reduce((n, l) => n + l.length + 1, 0);
-  if (total === 0) return [];
-  const out: string[] = [];
-  let left = want;
-  while (left >= total) {
-    out.push(...base);
-    left -= total;
-  }
-  // Every k-th line from an offset keeps the rest spread over the whole corpus.
-  const share = left / total;
-  let acc = (seed % 997) / 997;
-  for (const line of base) {
-    acc += share;
-    if (acc >= 1) {
-      acc -= 1;
-      out.push(line);
-    }
-  }
-  return out;
 }
 
 class Job implements RetrainJob {
@@ -421,11 +394,10 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       return { status: 'failed', reason: `not enough text to learn from yet: ${lines.length} usable line${lines.length === 1 ? '' : 's'}, at least ${minLines} needed` };
     }
     const server = splitHeldOut(lines, 0.1);
-    const serverChars = server.train.reduce((n, l) => n + l.length + 1, 0);
     const seed = t.seed ?? 1;
-    const baseLines = scope === BASE_SCOPE
-      ? baseSplit.train
-      : pickBaseLines(baseSplit.train, serverChars, t.baseMixRatio ?? 1, t.minBaseChars ?? baseTrainChars, seed);
+    const strength = scope === BASE_SCOPE ? null : (request.strength ?? DEFAULT_STRENGTH);
+    const mix = strength === null ? null : mixForShare(server.train, baseSplit.train, STRENGTH_SPECS[strength].share, { minBaseChars: t.minBaseChars ?? baseTrainChars, seed });
+    const baseLines = mix?.base ?? baseSplit.train;
 
     const serving = await options.registry.resolve(scope);
     const base = scope === BASE_SCOPE ? null : await options.registry.resolve(BASE_SCOPE);
@@ -439,7 +411,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       baseModelDir: fromDir,
       outDir: tmp,
       version: `${scope}-next`,
-      trainingLines: server.train,
+      trainingLines: mix?.server ?? server.train,
       baseCorpusLines: baseLines,
       heldOut: { server: server.heldOut, base: baseSplit.heldOut },
       maxSeconds,
@@ -452,12 +424,17 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       seed,
       progressIntervalMs: t.childProgressMs ?? 1000,
       ...(t.sampleEverySeconds !== undefined ? { sampleEverySeconds: t.sampleEverySeconds } : {}),
-      note: { scope, ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), fineTunedFromLabel: previous },
+      note: {
+        scope,
+        ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}),
+        fineTunedFromLabel: previous,
+        ...(strength !== null && mix ? { strength, serverShare: mix.share, serverRepeats: Math.round(mix.serverRepeats * 100) / 100 } : {}),
+      },
     };
 
     let result: TrainingResult;
     try {
-      log?.info({ scope, minutes, epochs: request.epochs, lines: lines.length }, 'retrain started');
+      log?.info({ scope, minutes, epochs: request.epochs, strength, lines: lines.length }, 'retrain started');
       result = await train(trainJob, {
         signal,
         timeoutMs: (maxSeconds + (t.slackSeconds ?? 120)) * 1000,
@@ -495,13 +472,24 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
     }
     const known = new Set(baseWords);
     for (const w of corpusWords(lines)) known.add(w);
+    const baseLineSet = new Set(options.baseCorpus);
+    const gateTolerance = options.gate?.baseTolerance ?? options.gate?.tolerance ?? 0.05;
     const gate = evaluateGate({
       before: saved.heldOut.before,
       after: saved.heldOut.after,
-      samples: drawSamples(candidate, options.gate?.samples ?? 12),
+      samples: await drawGateSamples(candidate, options.gate?.samples ?? 36),
       knownWords: known,
-      ...(options.gate ? { options: options.gate } : {}),
+      serverLines: new Set(lines.filter((l) => !baseLineSet.has(l))),
+      options: { ...options.gate, baseTolerance: gateTolerance * (strength === null ? 1 : STRENGTH_SPECS[strength].baseToleranceFactor) },
     });
+    const uptake = strength === null ? null : await measureUptake(
+      async (seed, o) => {
+        await new Promise<void>((resolve) => setImmediate(resolve)); // one sample at a time: the bot keeps babbling
+        return candidate.generate(seed, { ...o, stopAtEndOfUtterance: true });
+      },
+      { serverLines: lines, baseLines: options.baseCorpus },
+      { temperature: request.temperature ?? 0.5, samplesPerSeed: t.uptakeSamples ?? 20 },
+    );
     const nats = (bits: number | null) => (bits === null ? null : bits * Math.LN2);
     const refs = [
       { value: nats(saved.heldOut.before.base), color: CHART_COLORS.before },
@@ -517,6 +505,9 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       chart,
       lossCurve: saved.lossCurve,
       trainingLines: server.train.length,
+      strength,
+      serverShare: mix?.share ?? null,
+      uptake,
     };
     const details = {
       requestedBy: request.requestedBy ?? null,
@@ -528,6 +519,9 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       seconds: saved.seconds,
       trainingLines: server.train.length,
       baseLines: baseLines.length,
+      strength,
+      serverShare: mix?.share ?? null,
+      uptake: uptake && { newWordShare: uptake.newWordShare, used: uptake.used.slice(0, 5), samples: uptake.samples, temperature: uptake.temperature },
     };
     if (signal.aborted) {
       await options.registry.discard(tmp).catch(() => undefined);
