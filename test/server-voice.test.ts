@@ -52,6 +52,8 @@ describe('a retrained baby talks like its server', () => {
       expect(first.uptake?.newWords.map((w) => w.word)).toEqual(expect.arrayContaining([...VOICE_NEW_WORDS]));
       expect(first.uptake?.used.length).toBeGreaterThan(0);
       const rise = first.heldOut.after.base! - first.heldOut.before.base!;
+      expect(first.gate.baseTolerance).toBeCloseTo(0.05 * STRENGTH_SPECS[DEFAULT_STRENGTH].baseToleranceFactor, 9);
+      expect(String(first.gate.baseTolerance).length).toBeLessThan(6);
       expect(rise).toBeLessThanOrEqual(first.gate.baseTolerance);
       const one = await meWant((await models.modelFor(GUILD)).model);
       expect(one.perSeed[0]!.share).toBeGreaterThanOrEqual(0.3);

@@ -204,6 +204,9 @@ export function normalizeLines(messages: readonly string[]): string[] {
   return out;
 }
 
+/** 0.05 × 3 → 0.15, not 0.15000000000000002 (the tolerance is shown to admins). */
+const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
+
 function checkFigure(before: number | null, after: number | null, tolerance: number): GateCheck {
   if (before === null || after === null) return { before, after, ok: true };
   return { before, after, ok: after <= before + tolerance };
@@ -480,7 +483,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       samples: await drawGateSamples(candidate, options.gate?.samples ?? 36),
       knownWords: known,
       serverLines: new Set(lines.filter((l) => !baseLineSet.has(l))),
-      options: { ...options.gate, baseTolerance: gateTolerance * (strength === null ? 1 : STRENGTH_SPECS[strength].baseToleranceFactor) },
+      options: { ...options.gate, baseTolerance: round6(gateTolerance * (strength === null ? 1 : STRENGTH_SPECS[strength].baseToleranceFactor)) },
     });
     const uptake = strength === null ? null : await measureUptake(
       async (seed, o) => {
