@@ -1,6 +1,6 @@
 /**
- * npm run bench -- [--quick] [--strict]
- *   [--skip torch,training,babble,window,memory,discord,retrain,bot-retrain,bot-memory,compiled,startup]
+ * npm run bench -- [--quick] [--strict] [--strength S]
+ *   [--skip torch,training,babble,window,memory,discord,retrain,bot-retrain,bot-memory,compiled,startup,server-voice]
  *
  * Measures, one after the other (never two at once, they would share the cores), and prints ONE JSON object on
  * stdout (progress on stderr):
@@ -21,6 +21,7 @@
  *    (memory.ts) for comparison.
  *  - trainer_tensors: tf.memory().numTensors in the trainer child before and after its training steps.
  * Every section records its `entry` (how what it measured was started) and `workers` (gradient threads).
+ *  - server_voice: a 2-minute /retrain of the scripted 300-message server at a strength, then its uptake (server-voice.ts).
  * Exit 0 even when a target is missed (pass:false), unless --strict; exit 2 on bad arguments.
  */
 import { execFileSync } from 'node:child_process';
@@ -58,6 +59,8 @@ import {
 import { measureRetrain, type RetrainFigures } from './retrain.js';
 import { measureStartup, type StartupFigures } from './startup.js';
 import { STALL_MS } from './stats.js';
+import { measureServerVoice, serverVoiceSection, type VoiceFigures } from './server-voice.js';
+import { STRENGTH_SPECS } from '../src/training/server-share.js';
 import { runTorchReference, type TorchFigures } from './torch.js';
 import { measureTraining, type TrainingFigures } from './training.js';
 
@@ -136,7 +139,7 @@ async function main(): Promise<number> {
   // torch missing is not a failure of ours: report null with the reason.
   const torchOutcome: Outcome<TorchFigures & { steps: number; seconds: number }> = torch.ok ? torch : { ok: false, reason: torch.reason.replace(/^error: /, '') };
 
-  const needDir = (['babble', 'window', 'memory', 'discord', 'retrain', 'bot-retrain', 'bot-memory', 'startup'] as const).some((n) => !args.skip.has(n));
+  const needDir = (['babble', 'window', 'memory', 'discord', 'retrain', 'bot-retrain', 'bot-memory', 'startup', 'server-voice'] as const).some((n) => !args.skip.has(n));
   let modelDir: ModelDir | undefined;
   let modelProblem = 'no model';
   if (needDir) {
@@ -172,6 +175,7 @@ async function main(): Promise<number> {
   let botMemory: Outcome<BotMemoryFigures>;
   let compiledMemory: Outcome<BotMemoryFigures>;
   let startup: Outcome<StartupFigures>;
+  let voice: Outcome<VoiceFigures>;
   try {
     babble = await attempt<BabbleFigures>('babble', args, withModel((dir) =>
       measureBabble({ modelDir: dir, warmup: plan.babbleWarmup, samples: plan.babbleSamples, log })));
@@ -190,6 +194,8 @@ async function main(): Promise<number> {
       measureBotMemory({ root: ROOT, entry, modelDir: dir, servers: plan.serverModels, log })));
     startup = await attempt<StartupFigures>('startup', args, withModel((dir) =>
       measureStartup({ root: ROOT, modelDir: dir, starts: plan.startups, log })));
+    voice = await attempt<VoiceFigures>('server-voice', args, withModel((dir) =>
+      measureServerVoice({ root: ROOT, modelDir: dir, minutes: plan.voiceMinutes, strength: args.strength, log })));
   } finally {
     await compiled?.remove();
     await modelDir?.remove();
@@ -207,9 +213,10 @@ async function main(): Promise<number> {
     rss_mb_base_plus_50: rssSection(compiledMemory, botMemory, memory),
     trainer_tensors: trainerTensorsSection(retrain, botRetrain),
     startup: startupSection(startup),
+    server_voice: serverVoiceSection(voice),
   };
   const failed = failures(sections);
-  const errors = [training, babble, windowBabble, memory, discord, retrain, botRetrain, botMemory, compiledMemory, startup].filter((o) => !o.ok && o.reason.startsWith('error:')).length;
+  const errors = [training, babble, windowBabble, memory, discord, retrain, botRetrain, botMemory, compiledMemory, startup, voice].filter((o) => !o.ok && o.reason.startsWith('error:')).length;
 
   const notes: string[] = [
     `Noisy: ${cpus.length} cores shared with whatever else runs (load average at start ${loadAtStart.join(' / ')}); PyTorch and ours run one after the other in this same run, so the ratios compare like with like.`,
@@ -222,6 +229,7 @@ async function main(): Promise<number> {
     `trainer_tensors: tf.memory().numTensors on the trainer child's main thread right before its first training step and after its last (recorded in the new version's meta.json training.tensors), in retrain_100k's trainer (judged ${TARGETS.trainerTensorsLeaked}) and in the bot's (via_bot_*). The gradient worker thread has its own tfjs engine, not counted. training.tensors_leaked is the same count around BabyLanguageModel.train in the bench process. Generation uses no tensors (typed arrays and a WebAssembly kernel), so it has no count.`,
     'entry: how what a section measured was started (the bench process under tsx, or the bot: node <tsc output>/src/main.js as npm start runs it, or from sources under tsx for alt_*); trainer_entry: the trainer child\'s command line (/proc/<pid>/cmdline). workers: threads that computed gradients (2 = the trainer\'s own and a gradient worker thread); 0 where nothing trains.',
     `startup: ${plan.startups} starts of each command one after the other, launched from the project folder as a child process in its own process group against test/fake-discord in the bench process (a fresh fake, SQLite file and models folder each time; LOG_LEVEL=info). identify = launch (just before spawn) → the fake receives IDENTIFY; first_babble = launch → the reply to a /babble sent the moment IDENTIFY arrived carries its text; cpu_at_identify = user+system CPU of the started process group when IDENTIFY arrived (/proc), the figure least moved by other load. Judged: npm start, both medians ≤ 2 s. dist/ is rebuilt first when a source is newer (build_before_s), so npm start does not compile during the timed starts.`,
+    `server_voice: the production retrain path (as retrain_100k) on bench/voice-text.ts's scripted server (300 messages from 12 baby-style lines using two words the base corpus lacks, dinosaur and tractor), /retrain minutes ${plan.voiceMinutes} at strength ${args.strength} (${Math.round(100 * STRENGTH_SPECS[args.strength].share)}% server text), gate tolerance 0.05 bits/char × the strength's factor on the baby corpus; then the served model's uptake (src/model/uptake.ts): 200 "me want " babbles at temperature 0.5 (rng 0..199) — share using a new word (target >= 0.3) and known words (base corpus or server words, target >= 0.9) — and 50 samples each of the default uptake seeds with the server's 3 most frequent openings. Steps done in the minutes depend on the machine's load: see other_processes_cores.`,
   ];
   const busy = Object.entries(contention).filter(([, c]) => c !== null && c !== undefined && c >= 0.25);
   if (busy.length > 0) {

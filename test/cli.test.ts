@@ -121,3 +121,18 @@ describe('npm run import / babble --raw', () => {
     expect(r.stderr).toContain("import refused (vocabulary): the vocabulary (--chars) has 3 characters but the model's Embedding and Dense take 34");
   });
 });
+
+describe('npm run eval --server-text', () => {
+  it("adds the model's uptake of a server's words to the report; the base model never says them", async () => {
+    const text = join(dir, 'server.txt');
+    await writeFile(text, Array.from({ length: 30 }, (_, i) => ['me want dinosaur', 'big tractor go roar', 'me want tractor!'][i % 3]).join('\n'));
+    const r = await cli('eval.ts', ['--model', 'models/base', '--server-text', text]);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { pass: boolean; uptake: { newWords: { word: string }[]; newWordShare: number; samples: number; openings: { opening: string }[] } };
+    expect(report.pass).toBe(true);
+    expect(report.uptake.newWords.map((w) => w.word)).toEqual(['tractor', 'dinosaur']);
+    expect(report.uptake.samples).toBeGreaterThan(0);
+    expect(report.uptake.newWordShare).toBe(0);
+    expect(report.uptake.openings.map((o) => o.opening)).toEqual(['me want ', 'big tractor ']);
+  });
+});

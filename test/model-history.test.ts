@@ -40,6 +40,12 @@ describe('history', () => {
     expect(rejected!.value).toMatch(/<t:1764075600:R>: worse on the held-out baby corpus/);
   });
 
+  it("states each retrained version's strength and server share", () => {
+    const details = { ...HISTORY.versions[0]!.record!.details, strength: 'strong', serverShare: 0.75 };
+    const withShare: History = { ...HISTORY, versions: [{ ...HISTORY.versions[0]!, record: { ...HISTORY.versions[0]!.record!, details } }] };
+    expect(historyFields(withShare)[0]!.value.split('\n')[0]).toMatch(/by <@42> · strong, 75% server text · server 3\.100→2\.500/);
+  });
+
   it('marks the base when it serves, and /model info stays within embed limits with a long history', () => {
     expect(historyFields({ current: 0, versions: [], rejected: [] })[0]!.value).toBe('**0** (the base model) **(talking now)**');
     const many: History = { ...HISTORY, versions: Array.from({ length: 200 }, (_, i) => ({ ...HISTORY.versions[0]!, version: i + 1 })) };

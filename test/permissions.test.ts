@@ -358,7 +358,8 @@ describe('sends refused by Discord', () => {
       tolerance: 0.05,
       server: { before: 3, after: 2, ok: true },
       base: { before: 1.6, after: 1.6, ok: true },
-      samples: { wordShare: 1, nonEmpty: 1, ok: true, texts: ['me want pizza'] },
+      samples: { wordShare: 1, nonEmpty: 1, shortShare: 1, parrotShare: 0, ok: true, texts: ['me want pizza'] },
+      baseTolerance: 0.15,
     },
     heldOut: { before: { server: 3, base: 1.6 }, after: { server: 2, base: 1.6 } },
     steps: 10,
@@ -372,6 +373,9 @@ describe('sends refused by Discord', () => {
       { step: 2, loss: 1.5 },
     ],
     trainingLines: 30,
+    strength: 'normal',
+    serverShare: 0.5,
+    uptake: null,
   };
 
   function retrainStart(s: Setup) {

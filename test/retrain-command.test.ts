@@ -33,9 +33,10 @@ const GATE: GateResult = {
   reasons: [],
   server: { before: 3.1, after: 2.4, ok: true },
   base: { before: 1.6, after: 1.62, ok: true },
-  samples: { wordShare: 0.9, nonEmpty: 1, ok: true, texts: ['me want pizza', 'gg mama'] },
+  samples: { wordShare: 0.9, nonEmpty: 1, shortShare: 1, parrotShare: 0, ok: true, texts: ['me want pizza', 'gg mama'] },
   notes: [],
   tolerance: 0.05,
+  baseTolerance: 0.15,
 };
 const TRAINED = {
   previous: 'base',
@@ -46,6 +47,19 @@ const TRAINED = {
   chart: lossChartPng([{ step: 1, loss: 2 }, { step: 2, loss: 1.5 }]),
   lossCurve: [{ step: 1, loss: 2 }, { step: 2, loss: 1.5 }],
   trainingLines: 321,
+  strength: 'normal' as const,
+  serverShare: 0.5,
+  uptake: {
+    newWords: [{ word: 'gg', count: 40 }, { word: 'raid', count: 12 }],
+    samples: 120,
+    newWordShare: 0.25,
+    perSeed: [],
+    used: [{ word: 'gg', count: 21 }, { word: 'raid', count: 9 }],
+    knownWordShare: 0.97,
+    openings: [],
+    temperature: 0.7,
+    examples: [],
+  },
 };
 const SWAPPED: RetrainOutcome = { status: 'swapped', version: 3, ...TRAINED };
 const REJECTED: RetrainOutcome = {
@@ -118,6 +132,26 @@ describe('messages', () => {
     expect(finalMessage('base', { status: 'cancelled' }).embeds[0]!.description).toMatch(/shared base model/);
     expect(finalMessage('1', { status: 'cancelled' }).chart).toBeUndefined();
   });
+
+  it("states the server's share and lists the new words the model uses, how often, over how many babbles", () => {
+    const text = JSON.stringify(finalMessage('1', SWAPPED).embeds);
+    expect(text).toContain("normal strength: 50% of the training text was this server's");
+    expect(text).toMatch(/\*\*gg\*\* ×21, \*\*raid\*\* ×9 in 120 babbles at temperature 0\.7: 25% of them use a new word/);
+    expect(JSON.stringify(finalMessage('1', REJECTED).embeds)).toContain("50% of the training text was this server's");
+    const unused = JSON.stringify(finalMessage('1', { ...SWAPPED, uptake: { ...TRAINED.uptake, used: [], newWordShare: 0 } }).embeds);
+    expect(unused).toMatch(/Not used yet in 120 babbles.*gg, raid/);
+    const base = JSON.stringify(finalMessage('base', { ...SWAPPED, strength: null, serverShare: null, uptake: null }).embeds);
+    expect(base).not.toMatch(/strength|new words/);
+  });
+
+  it('offers gentle, normal (the default) and strong with their shares', () => {
+    const subs = retrain.data.options as unknown as { name: string; options: { name: string; choices?: { name: string; value: string }[] }[] }[];
+    expect(subs[0]!.options.find((o) => o.name === 'strength')?.choices).toEqual([
+      { name: 'gentle (25% server text)', value: 'gentle' },
+      { name: 'normal (50% server text, default)', value: 'normal' },
+      { name: 'strong (75% server text)', value: 'strong' },
+    ]);
+  });
 });
 
 describe('/retrain through Discord', () => {
@@ -127,6 +161,8 @@ describe('/retrain through Discord', () => {
   let deps: RetrainCommandDeps;
   /** Without the retrain context (a bot that doesn't train). */
   let off = false;
+  /** The server settings in the context (none: the default temperature). */
+  let settings: Pick<CommandContext['collection'], 'getSettings'> | undefined;
   const failures: unknown[] = [];
 
   beforeAll(async () => {
@@ -134,7 +170,7 @@ describe('/retrain through Discord', () => {
     client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: fake.apiUrl } });
     client.on(Events.InteractionCreate, (interaction) => {
       if (!interaction.isChatInputCommand()) return;
-      const context = { log: silentLogger(), ...(off ? {} : { retrain: deps }) } as CommandContext;
+      const context = { log: silentLogger(), ...(settings ? { collection: settings } : {}), ...(off ? {} : { retrain: deps }) } as CommandContext;
       retrain.execute(interaction, context).catch((err: unknown) => failures.push(err));
     });
     const ready = new Promise((r) => client.once(Events.ClientReady, r));
@@ -149,6 +185,7 @@ describe('/retrain through Discord', () => {
     manager = new ScriptedManager();
     deps = { manager, ownerIds: [OWNER], maxMinutes: 30, editIntervalMs: 60_000, log: silentLogger() };
     off = false;
+    settings = undefined;
     failures.length = 0;
     fake.clearRecords();
   });
@@ -254,6 +291,16 @@ describe('/retrain through Discord', () => {
     expect(manager.starts).toEqual([expect.objectContaining({ minutes: 0.5 })]);
     [...manager.jobs.values()][0]!.finish({ status: 'cancelled' });
     await nthEdit(fraction.token, 2);
+  });
+
+  it("passes the strength and the server's temperature on to the training", async () => {
+    settings = { getSettings: async () => ({ replyChance: 0, cooldownSeconds: 30, temperature: 0.8 }) };
+    const strong = start([option('strength', 'strong')]);
+    expect((await callback(strong.token)).body).toMatchObject({ type: 5 });
+    await fake.waitFor(() => manager.starts.length > 0, 5000);
+    expect(manager.starts).toEqual([expect.objectContaining({ strength: 'strong', temperature: 0.8 })]);
+    [...manager.jobs.values()][0]!.finish({ status: 'cancelled' });
+    await nthEdit(strong.token, 2);
   });
 
   it('says retraining is off when the bot has no training manager', async () => {

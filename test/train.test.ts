@@ -99,6 +99,21 @@ describe('train', () => {
     expect(heldOutNats).toBeLessThan(0.6 * fromScratch.lossCurve[0]!.loss);
   });
 
+  it('takes each step\'s learning rate from a function, and continues from a given Adam state instead of a fresh one', async () => {
+    const steps: number[] = [];
+    const still = await train({ ...base, init: small(), maxSteps: 3, learningRate: (step) => (steps.push(step), 0) });
+    expect(steps).toEqual([0, 1, 2]);
+    expect(flattenWeights(still.weights)).toEqual(flattenWeights(small()));
+    const first = await train({ ...base, init: small(), maxSteps: 2, seed: 5 });
+    expect(first.adam.t).toBe(2);
+    const fresh = await train({ ...base, init: first.weights, maxSteps: 1, seed: 6 });
+    const carried = await train({ ...base, init: first.weights, maxSteps: 1, seed: 6, adam: first.adam });
+    expect(carried.adam.t).toBe(3);
+    expect(fresh.adam.t).toBe(1);
+    expect(flattenWeights(carried.weights)).not.toEqual(flattenWeights(fresh.weights));
+    await expect(train({ ...base, init: small(), maxSteps: 1, adam: adamState([new Float32Array(3)]) })).rejects.toThrow(/Adam state does not fit/);
+  });
+
   it('runs the window scheme: one target per window', async () => {
     const result = await train({ ...base, init: small(), scheme: 'window', window: 6, maxSteps: 30 });
     expect(result.steps).toBe(30);

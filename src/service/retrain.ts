@@ -5,20 +5,24 @@
  * model aside when the gate refuses it.
  *
  * A run: the scope's text (`trainingText`, normalised, one utterance a line) and the base corpus are each split
- * into training and held-out lines (training/retrain-text.ts); a trainer child (training/trainer.ts) fine-tunes the
- * model the scope serves now on the scope's training lines mixed with base corpus lines, and scores the held-out
- * lines before and after. The parent then loads the new folder once (every hash verified) and applies the gate:
- *   - held-out bits per character on the scope's held-out lines and on the held-out base corpus must each be no
- *     worse than before plus `tolerance` (a figure with no held-out text is skipped, and says so);
- *   - samples must be mostly non-empty and mostly known words (base corpus words and the scope's own words).
+ * into training and held-out lines (training/retrain-text.ts); a trainer child (training/trainer.ts) fine-tunes the model
+ * the scope serves now on the scope's training lines mixed with base corpus lines, the server's text being the share
+ * of the characters its strength sets (training/server-share.ts), and scores the held-out lines before and after. The parent
+ * then loads the new folder once (every hash verified) and applies the gate:
+ *   - held-out bits per character on the scope's held-out lines must be no worse than before plus `tolerance`, and
+ *     on the held-out base corpus no worse than before plus `tolerance` × the strength's factor (a figure with no
+ *     held-out text is skipped, and says so);
+ *   - samples must still be baby talk (training/baby-likeness.ts: known words, non-empty, short, not parroting the server).
+ * It then measures the new model's uptake of the server's new words (model/uptake.ts) for the result message.
  * Pass → registry.commit (new version, pointer flipped) and the model cache serves it at once. Fail → kept aside
  * with the reasons, never served. Crash, timeout, cancel → nothing changes; the temporary folder is removed.
  */
 import { BabyLanguageModel } from '../model/baby.js';
 import { readModelVocabulary } from '../model/store.js';
 import type { Vocabulary } from '../model/vocab.js';
+import { measureUptake, type UptakeReport } from '../model/uptake.js';
 import type { Logger } from '../log.js';
-import { drawSamples, evaluateGate, knownWords, type GateOptions, type GateResult } from '../training/quality-gate.js';
+import { evaluateGate, knownWords, round6, type GateOptions, type GateResult } from '../training/quality-gate.js';
 import { prepareBaseCorpus, retrainText } from '../training/retrain-text.js';
 import { CHART_COLORS, lossChartPng } from './loss-chart.js';
 import { memoryLocks, type LockHandle, type TrainingLocks } from './lock.js';
@@ -27,6 +31,8 @@ import { BASE_SCOPE, isValidScope, RegistryError, type ModelRegistry } from './r
 import { runTraining as defaultRunTraining, TrainingError, type RunTrainingOptions, type TrainingResult } from '../training/trainer.js';
 import type { HeldOutFigures, ProgressFigures, TrainJob } from '../training/trainer-protocol.js';
 import { errorMessage } from '../error-message.js';
+import { drawGateSamples } from '../training/baby-likeness.js';
+import { DEFAULT_STRENGTH, STRENGTH_SPECS, type Strength } from '../training/server-share.js';
 
 export interface RetrainRequest {
   /** A server id, or "base" for the shared base model. */
@@ -37,6 +43,10 @@ export interface RetrainRequest {
   epochs?: number;
   /** Who asked (recorded in the version's history). */
   requestedBy?: string;
+  /** How much of the training text is the server's (server-share.ts). Default DEFAULT_STRENGTH. */
+  strength?: Strength;
+  /** The server's temperature: the uptake samples are drawn at it. Default 0.5. */
+  temperature?: number;
 }
 
 export type { GateCheck, GateOptions, GateResult } from '../training/quality-gate.js';
@@ -54,6 +64,11 @@ export interface TrainedRun {
   chart: Buffer;
   lossCurve: { step: number; loss: number }[];
   trainingLines: number;
+  /** The strength and the server's share of the training characters (null for the shared base model). */
+  strength: Strength | null;
+  serverShare: number | null;
+  /** The new model's use of the server's new words (null for the shared base model). */
+  uptake: UptakeReport | null;
 }
 
 export type RetrainOutcome =
@@ -114,10 +129,10 @@ export interface TrainingSettings {
   /** How often the child reports (the UI throttle is separate). Default 1000 ms. */
   childProgressMs?: number;
   graceMs?: number;
-  /** Base corpus characters mixed in per character of server text (the corpus repeats if needed). Default 1. */
-  baseMixRatio?: number;
-  /** Least base corpus characters mixed in. Default: the whole base training split once. */
+  /** Least base corpus characters mixed in (the server's text is repeated to its share). Default: the whole base training split once. */
   minBaseChars?: number;
+  /** Uptake samples per seed for the result message (uptake.ts). Default 20. */
+  uptakeSamples?: number;
   seed?: number;
 }
 
@@ -326,10 +341,10 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       return { status: 'failed', reason: `could not read the model to train: ${errorMessage(err)}` };
     }
     const seed = t.seed ?? 1;
-    const { lines, server, baseLines } = retrainText(raw, baseCorpus, {
+    const strength: Strength | null = scope === BASE_SCOPE ? null : (request.strength ?? DEFAULT_STRENGTH);
+    const { lines, server, trainLines, baseLines, mix } = retrainText(raw, baseCorpus, {
       vocab,
-      wholeBase: scope === BASE_SCOPE,
-      ...(t.baseMixRatio !== undefined ? { ratio: t.baseMixRatio } : {}),
+      share: strength === null ? null : STRENGTH_SPECS[strength].share,
       ...(t.minBaseChars !== undefined ? { minChars: t.minBaseChars } : {}),
       seed,
     });
@@ -344,19 +359,24 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       baseModelDir: fromDir,
       outDir: tmp,
       version: `${scope}-next`,
-      trainingLines: server.train,
+      trainingLines: mix?.server ?? server.train,
       baseCorpusLines: baseLines,
       heldOut: { server: server.heldOut, base: baseCorpus.split.heldOut },
       maxSeconds,
       ...(request.epochs !== undefined ? { epochs: request.epochs } : {}),
       ...childSettings(t),
       seed,
-      note: { scope, ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}), fineTunedFromLabel: previous },
+      note: {
+        scope,
+        ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}),
+        fineTunedFromLabel: previous,
+        ...(strength !== null && mix ? { strength, serverShare: mix.share, serverRepeats: Math.round(mix.serverRepeats * 100) / 100 } : {}),
+      },
     };
 
     let result: TrainingResult;
     try {
-      log?.info({ scope, minutes, epochs: request.epochs, lines: lines.length }, 'retrain started');
+      log?.info({ scope, minutes, epochs: request.epochs, strength, lines: lines.length }, 'retrain started');
       result = await train(trainJob, {
         signal,
         timeoutMs: (maxSeconds + (t.slackSeconds ?? 120)) * 1000,
@@ -392,13 +412,24 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       await options.registry.discard(tmp).catch(() => undefined);
       return { status: 'failed', reason: `the new model could not be loaded: ${errorMessage(err)}` };
     }
+    const baseLineSet = new Set(options.baseCorpus);
+    const gateTolerance = options.gate?.baseTolerance ?? options.gate?.tolerance ?? 0.05;
     const gate = evaluateGate({
       before: saved.heldOut.before,
       after: saved.heldOut.after,
-      samples: drawSamples(candidate, options.gate?.samples ?? 12),
+      samples: await drawGateSamples(candidate, options.gate?.samples ?? 36),
       knownWords: knownWords(baseCorpus.words, lines),
-      ...(options.gate ? { options: options.gate } : {}),
+      serverLines: new Set(lines.filter((l) => !baseLineSet.has(l))),
+      options: { ...options.gate, baseTolerance: round6(gateTolerance * (strength === null ? 1 : STRENGTH_SPECS[strength].baseToleranceFactor)) },
     });
+    const uptake = strength === null ? null : await measureUptake(
+      async (seed, o) => {
+        await new Promise<void>((resolve) => setImmediate(resolve)); // one sample at a time: the bot keeps babbling
+        return candidate.generate(seed, { ...o, stopAtEndOfUtterance: true });
+      },
+      { serverLines: lines, baseLines: options.baseCorpus },
+      { temperature: request.temperature ?? 0.5, samplesPerSeed: t.uptakeSamples ?? 20 },
+    );
     const chart = runChart(saved.lossCurve, saved.heldOut);
     const common: TrainedRun = {
       previous,
@@ -409,6 +440,9 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       chart,
       lossCurve: saved.lossCurve,
       trainingLines: server.train.length,
+      strength,
+      serverShare: mix?.share ?? null,
+      uptake,
     };
     const details = {
       requestedBy: request.requestedBy ?? null,
@@ -420,6 +454,9 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       seconds: saved.seconds,
       trainingLines: server.train.length,
       baseLines: baseLines.length,
+      strength,
+      serverShare: mix?.share ?? null,
+      uptake: uptake && { newWordShare: uptake.newWordShare, used: uptake.used.slice(0, 5), samples: uptake.samples, temperature: uptake.temperature },
     };
     if (signal.aborted) {
       await options.registry.discard(tmp).catch(() => undefined);

@@ -1,20 +1,19 @@
 /**
- * The quality gate of /retrain: a newly trained model is swapped in only if it is no worse on either held-out text
- * (the server's, the base corpus's) than the model serving now, within a tolerance in bits per character, and if
- * its sample babbles are mostly non-empty and mostly known words (base corpus words and the server's own words).
+ * The quality gate of /retrain: a newly trained model is swapped in only if it is no worse on the server's held-out
+ * text than the model serving now (within `tolerance` bits per character), no worse on the held-out baby corpus than
+ * `baseTolerance` allows (the strength's factor × tolerance: learning a server's words costs some bits there), and if
+ * its samples are still baby talk (baby-likeness.ts: known words, non-empty, short, not parroting the server).
  */
-import type { BabyLanguageModel } from '../model/baby.js';
-import { corpusWords, wordsOf } from '../model/corpus.js';
+import { corpusWords } from '../model/corpus.js';
+import { checkBabyLikeness, type GateSample, type LikenessOptions } from './baby-likeness.js';
 import type { HeldOutFigures } from './trainer-protocol.js';
 
-export interface GateOptions {
+export interface GateOptions extends LikenessOptions {
   /** How much worse (bits per character) a held-out figure may get. Default 0.05. */
   tolerance?: number;
-  /** Least share of known words among the samples' generated words. Default 0.6. */
-  minWordShare?: number;
-  /** Least share of samples with something generated. Default 0.75. */
-  minNonEmpty?: number;
-  /** Samples drawn for the check. Default 12. */
+  /** The held-out baby corpus's own tolerance (default `tolerance`); a run uses tolerance × its strength's factor. */
+  baseTolerance?: number;
+  /** Samples drawn for the check. Default 36. */
   samples?: number;
 }
 
@@ -32,76 +31,65 @@ export interface GateResult {
   /** Held-out figures compared, and notes such as "no held-out server text". */
   server: GateCheck;
   base: GateCheck;
-  samples: { wordShare: number; nonEmpty: number; ok: boolean; texts: string[] };
+  samples: { wordShare: number; nonEmpty: number; shortShare: number; parrotShare: number; ok: boolean; texts: string[] };
   notes: string[];
   tolerance: number;
+  baseTolerance: number;
 }
 
-/** Seeds for the gate's samples. */
-export const GATE_SEEDS = ['', 'me ', 'me want ', 'hi ', 'where ', 'no '] as const;
-
-/** Draws the gate's samples from a model: the generated part of each (seed removed), trimmed. */
-export function drawSamples(model: BabyLanguageModel, count: number): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const seed = GATE_SEEDS[i % GATE_SEEDS.length]!;
-    const r = model.generateDetailed(seed, { temperature: 0.5, length: 60, rng: 1000 + i, stopAtEndOfUtterance: true });
-    out.push(r.text.slice(r.seed.length).trim());
-  }
-  return out;
-}
+/** 0.05 × 3 → 0.15, not 0.15000000000000002 (the tolerance is shown to admins). */
+export const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
 
 function checkFigure(before: number | null, after: number | null, tolerance: number): GateCheck {
   if (before === null || after === null) return { before, after, ok: true };
   return { before, after, ok: after <= before + tolerance };
 }
 
-/** The quality gate on figures and samples (pure). */
+/** The quality gate on figures and samples (pure). `serverLines`: the server's lines (for the parroting check). */
 export function evaluateGate(input: {
   before: HeldOutFigures;
   after: HeldOutFigures;
-  samples: readonly string[];
+  samples: readonly GateSample[];
   knownWords: ReadonlySet<string>;
+  serverLines?: ReadonlySet<string>;
   options?: GateOptions;
 }): GateResult {
   const tolerance = input.options?.tolerance ?? 0.05;
-  const minWordShare = input.options?.minWordShare ?? 0.6;
-  const minNonEmpty = input.options?.minNonEmpty ?? 0.75;
+  const baseTolerance = input.options?.baseTolerance ?? tolerance;
   const reasons: string[] = [];
   const notes: string[] = [];
   const server = checkFigure(input.before.server, input.after.server, tolerance);
-  const base = checkFigure(input.before.base, input.after.base, tolerance);
+  const base = checkFigure(input.before.base, input.after.base, baseTolerance);
   const f = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
   if (input.after.server === null || input.before.server === null) notes.push('no held-out server text to compare on');
   else if (!server.ok) reasons.push(`worse on the server's held-out messages: ${f(server.after)} bits/char, was ${f(server.before)} (tolerance ${tolerance})`);
   if (input.after.base === null || input.before.base === null) notes.push('no held-out base corpus to compare on');
-  else if (!base.ok) reasons.push(`worse on the held-out baby corpus: ${f(base.after)} bits/char, was ${f(base.before)} (tolerance ${tolerance})`);
-  let words = 0;
-  let known = 0;
-  let nonEmptyCount = 0;
-  for (const s of input.samples) {
-    if (s.trim().length > 0) nonEmptyCount++;
-    for (const w of wordsOf(s)) {
-      words++;
-      if (input.knownWords.has(w)) known++;
-    }
-  }
-  const nonEmpty = input.samples.length ? nonEmptyCount / input.samples.length : 0;
-  const wordShare = words ? known / words : 0;
-  const samplesOk = nonEmpty >= minNonEmpty && wordShare >= minWordShare;
-  if (nonEmpty < minNonEmpty) reasons.push(`its samples are mostly empty (${Math.round(nonEmpty * 100)}% have text, need ${Math.round(minNonEmpty * 100)}%)`);
-  if (wordShare < minWordShare) reasons.push(`its samples are mostly made-up words (${Math.round(wordShare * 100)}% known words, need ${Math.round(minWordShare * 100)}%)`);
+  else if (!base.ok) reasons.push(`worse on the held-out baby corpus: ${f(base.after)} bits/char, was ${f(base.before)} (tolerance ${baseTolerance})`);
+  const likeness = checkBabyLikeness({
+    samples: input.samples,
+    knownWords: input.knownWords,
+    ...(input.serverLines ? { serverLines: input.serverLines } : {}),
+    ...(input.options ? { options: input.options } : {}),
+  });
+  reasons.push(...likeness.reasons);
   return {
     pass: reasons.length === 0,
     reasons,
     server,
     base,
-    samples: { wordShare, nonEmpty, ok: samplesOk, texts: [...input.samples] },
+    samples: {
+      wordShare: likeness.wordShare,
+      nonEmpty: likeness.nonEmpty,
+      shortShare: likeness.shortShare,
+      parrotShare: likeness.parrotShare,
+      ok: likeness.ok,
+      texts: input.samples.map((x) => x.generated),
+    },
     notes,
     tolerance,
+    baseTolerance,
   };
 }
-
 
 /** The words a candidate's samples may use: the base corpus's and the server's own. */
 export function knownWords(baseWords: ReadonlySet<string>, serverLines: readonly string[]): Set<string> {

@@ -1,10 +1,12 @@
 /**
  * The text of a /retrain run: the server's messages as utterances, split into training and held-out lines, and
- * the base corpus lines mixed in so that the model stays a baby and keeps its alphabet.
+ * the base corpus lines mixed in so that the model stays a baby and keeps its alphabet, the server's text being the
+ * share of the characters its strength sets (server-share.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { corpusWords, splitHeldOut } from '../model/corpus.js';
 import { DEFAULT_VOCAB, normalize, type Vocabulary } from '../model/vocab.js';
+import { mixForShare, type ShareMix } from './server-share.js';
 
 /** data/corpus.txt as normalised lines. */
 export async function loadBaseCorpus(path = 'data/corpus.txt'): Promise<string[]> {
@@ -19,33 +21,6 @@ export function normalizeLines(messages: readonly string[], vocab: Vocabulary = 
   const out: string[] = [];
   for (const m of messages) {
     for (const line of normalize(m, vocab, { keepNewlines: true }).split('\n')) if (line.length > 0) out.push(line);
-  }
-  return out;
-}
-
-/**
- * Base corpus lines to mix in: about `ratio` × the server's characters and at least `minChars` (whole copies of
- * the corpus repeated when that is more than the corpus, then an evenly spread part of it); deterministic.
- */
-export function pickBaseLines(base: readonly string[], serverChars: number, ratio: number, minChars: number, seed: number): string[] {
-  const want = Math.max(minChars, serverChars * ratio);
-  const total = base.reduce((n, l) => n + l.length + 1, 0);
-  if (total === 0) return [];
-  const out: string[] = [];
-  let left = want;
-  while (left >= total) {
-    out.push(...base);
-    left -= total;
-  }
-  // Every k-th line from an offset keeps the rest spread over the whole corpus.
-  const share = left / total;
-  let acc = (seed % 997) / 997;
-  for (const line of base) {
-    acc += share;
-    if (acc >= 1) {
-      acc -= 1;
-      out.push(line);
-    }
   }
   return out;
 }
@@ -68,17 +43,19 @@ export interface RetrainText {
   lines: string[];
   /** Their training and held-out (10 %) split. */
   server: { train: string[]; heldOut: string[] };
+  /** The server's training lines as the trainer reads them (repeated up to the strength's share). */
+  trainLines: string[];
   /** Base corpus lines mixed into training. */
   baseLines: string[];
+  /** How the two were mixed; null when the base model itself is retrained (its whole training split, nothing else). */
+  mix: ShareMix | null;
 }
 
 export interface MixOptions {
   /** The vocabulary of the model to be fine-tuned (default: Babble's own). */
   vocab?: Vocabulary;
-  /** Retraining the base model itself: its whole training split, nothing picked. */
-  wholeBase: boolean;
-  /** Base corpus characters per character of server text. Default 1. */
-  ratio?: number;
+  /** The server's share of the training characters (server-share.ts); null: retraining the base model itself. */
+  share: number | null;
   /** Least base corpus characters. Default: the whole base training split once. */
   minChars?: number;
   seed: number;
@@ -88,9 +65,7 @@ export interface MixOptions {
 export function retrainText(messages: readonly string[], base: BaseCorpus, mix: MixOptions): RetrainText {
   const lines = normalizeLines(messages, mix.vocab);
   const server = splitHeldOut(lines, 0.1);
-  const serverChars = server.train.reduce((n, l) => n + l.length + 1, 0);
-  const baseLines = mix.wholeBase
-    ? base.split.train
-    : pickBaseLines(base.split.train, serverChars, mix.ratio ?? 1, mix.minChars ?? base.trainChars, mix.seed);
-  return { lines, server, baseLines };
+  if (mix.share === null) return { lines, server, trainLines: server.train, baseLines: base.split.train, mix: null };
+  const shared = mixForShare(server.train, base.split.train, mix.share, { minBaseChars: mix.minChars ?? base.trainChars, seed: mix.seed });
+  return { lines, server, trainLines: shared.server, baseLines: shared.base, mix: shared };
 }

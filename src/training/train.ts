@@ -47,8 +47,13 @@ export interface TrainOptions {
   scheme?: Scheme;
   /** Input characters per sample (`window`); default 15. */
   window?: number;
-  /** Adam learning rate; default 2e-3. */
-  learningRate?: number;
+  /** Adam learning rate; default 2e-3. A function gives the rate of each step (0-based step of this call). */
+  learningRate?: number | ((step: number) => number);
+  /**
+   * Adam's moments to continue from, updated in place (`adamState(...)` fresh; callers that train in several calls
+   * pass the same one so that the optimiser does not restart). Default: fresh for this call.
+   */
+  adam?: AdamState;
   /** Global-norm gradient clipping; default 5 (0 or Infinity: none). */
   clipNorm?: number;
   /** Dropout rate after each LSTM; default 0.2. */
@@ -104,6 +109,8 @@ export interface TrainResult {
   stoppedBy: 'epochs' | 'time' | 'steps' | 'aborted';
   /** Threads that computed gradients. */
   workers: number;
+  /** Adam's moments after the last step (pass as `adam` to continue). */
+  adam: AdamState;
 }
 
 /** Adam moments, one array per parameter (PARAMS order), and the number of updates made. */
@@ -182,7 +189,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const scheme: Scheme = opts.scheme ?? 'seq';
   if (scheme !== 'seq' && scheme !== 'window') throw new Error(`train: unknown scheme ${String(scheme)}`);
   const seed = opts.seed ?? 1;
-  const lr = opts.learningRate ?? 2e-3;
+  const rate = opts.learningRate ?? 2e-3;
+  const lrAt = typeof rate === 'function' ? rate : () => rate;
   const clipNorm = opts.clipNorm ?? 5;
   const dropout = opts.dropout ?? DROPOUT_RATE;
   if (!(dropout >= 0 && dropout < 1)) throw new RangeError(`train: dropout must be in [0, 1) (got ${dropout})`);
@@ -218,7 +226,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     if (initArrays[name].length !== n) throw new Error(`train: weights ${name} has ${initArrays[name].length} values, expected ${n}`);
   });
   const params = PARAMS.map((n) => new Float32Array(initArrays[n])); // the master copy, updated in place
-  const adam = adamState(params);
+  const adam = opts.adam ?? adamState(params);
+  if (adam.m.length !== params.length || adam.m.some((m, i) => m.length !== params[i]!.length)) throw new Error('train: the Adam state does not fit these weights');
   if (workers === 2 && opts.gradientWorker && opts.gradientWorker.backend !== tf.getBackend()) {
     throw new Error(`train: the gradient worker runs ${opts.gradientWorker.backend}, this thread ${tf.getBackend()}`);
   }
@@ -266,7 +275,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       if (!helper) {
         const local = gradientArrays(params, shapeList, batch, scheme, dropout, stepRandom(seed, step));
         loss = local.loss;
-        adamUpdate(params, local.grads, adam, lr, clipNorm);
+        adamUpdate(params, local.grads, adam, lrAt(step), clipNorm);
       } else {
         const [mine, theirs] = splitBatch(batch, 2) as [Batch, Batch];
         const remote = helper.compute({ params: params.map((p) => p.slice()), shapes: shapeList, batch: theirs, scheme, dropout, maskSeed: stepSeed(seed, step, 1) });
@@ -280,7 +289,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           for (let i = 0; i < g.length; i++) g[i] = w * g[i]! + (1 - w) * o[i]!;
         });
         loss = w * local.loss + (1 - w) * other.loss;
-        adamUpdate(params, local.grads, adam, lr, clipNorm);
+        adamUpdate(params, local.grads, adam, lrAt(step), clipNorm);
       }
       step++;
       lossCurve.push({ step, loss });
@@ -306,6 +315,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       lossCurve,
       stoppedBy,
       workers,
+      adam,
     };
   } finally {
     if (ownHelper) await helper?.terminate();

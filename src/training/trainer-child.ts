@@ -11,8 +11,9 @@
  * - With 2 workers, ONE gradient worker thread (train.ts `gradientWorker`) serves the whole job.
  * - Training runs in chunks so that a fresh sample babble can be drawn between them (train() reports no weights
  *   while it runs): the first chunk lasts `sampleEverySeconds` (default 20 s), each next one twice as long as the one
- *   before (20, 40, 80… s), so a long run restarts few times. Each chunk restarts Adam's moments (train() cannot
- *   carry them over) and uses its own batch order.
+ *   before (20, 40, 80… s), so a long run restarts few times. Adam's moments carry over from chunk to chunk; each
+ *   chunk uses its own batch order. The learning rate follows fine-tune-schedule.ts (warm-up, then cosine decay over
+ *   the run's budget) from `job.learningRate` (default FINE_TUNE_PEAK_RATE) as peak.
  * - The new model is written with saveModel into `job.outDir`: every file fsynced, meta.json last, then the folder.
  *   Its training record holds `phaseSeconds` (load, scoreBefore, workerStart, train, scoreAfter), `chunks`, and
  *   `tensors`: tf.memory().numTensors of this thread before and after the training steps (a leak shows there).
@@ -25,8 +26,10 @@ import { BabyLanguageModel, encodeTrainingText } from '../model/baby.js';
 import { tf } from '../model/backend.js';
 import { fitSeqLength, makeBatcher } from './batches.js';
 import { startGradientWorker, type GradientWorker } from './gradient-worker.js';
+import type { AdamState } from './train.js';
 import { mulberry32 } from '../model/weights.js';
 import { initTrainingBackend } from './training-backend.js';
+import { FINE_TUNE_PEAK_RATE, fineTuneSchedule } from './fine-tune-schedule.js';
 import {
   downsampleCurve,
   parseParentMessage,
@@ -138,6 +141,9 @@ export async function runJob(job: TrainJob, emit: (m: ChildMessage) => Promise<v
   let sample = sampleOf(model, 0);
   let stoppedBy: 'epochs' | 'time' | 'steps' = 'epochs';
   let targetChars = 0;
+  const peakRate = job.learningRate ?? FINE_TUNE_PEAK_RATE;
+  const rateAt = fineTuneSchedule({ peak: peakRate, stepLimit, maxSeconds });
+  let adam: AdamState | undefined;
   try {
     for (;;) {
       const timeLeft = maxSeconds - elapsed();
@@ -155,7 +161,8 @@ export async function runJob(job: TrainJob, emit: (m: ChildMessage) => Promise<v
         ...(Number.isFinite(stepLimit) ? { maxSteps: stepLimit - steps } : {}),
         batchSize,
         seqLength,
-        learningRate: job.learningRate ?? 1e-3,
+        learningRate: (step) => rateAt(stepsBefore + step, elapsed()),
+        ...(adam ? { adam } : {}),
         workers,
         ...(helper ? { gradientWorker: helper } : {}),
         seed: (seed + chunk * 7919) >>> 0,
@@ -183,6 +190,7 @@ export async function runJob(job: TrainJob, emit: (m: ChildMessage) => Promise<v
       for (const point of report.lossCurve) curve.push({ step: stepsBefore + point.step, loss: point.loss });
       steps += report.steps;
       targetChars += report.targetChars;
+      adam = report.adam;
       chunk++;
       sample = sampleOf(model, chunk);
       if (report.steps === 0) break;
@@ -210,7 +218,8 @@ export async function runJob(job: TrainJob, emit: (m: ChildMessage) => Promise<v
       stoppedBy,
       batchSize,
       seqLength,
-      learningRate: job.learningRate ?? 1e-3,
+      learningRate: peakRate,
+      learningRateSchedule: 'warm-up, cosine decay',
       workers,
       seed,
       chunks: chunk,

@@ -17,6 +17,7 @@ import type { RetrainManager } from '../../service/retrain.js';
 import type { ModelInfo } from '../../service/types.js';
 import { guildOnly, replyEphemeral, requireManageGuild } from '../respond.js';
 import { clampEmbed, noPings } from '../message-rules.js';
+import { historyShare } from '../uptake-text.js';
 
 export interface ModelHistoryDeps {
   registry: ModelRegistry;
@@ -102,7 +103,7 @@ export function historyFields(history: History): APIEmbedField[] {
     const figures = held ? ` · server ${bits(before?.server)}→${bits(held.server)}, corpus ${bits(before?.base)}→${bits(held.base)} bits/char` : '';
     const mark = v.version === history.current ? ' **(talking now)**' : '';
     const broken = v.complete ? '' : ' ⚠ damaged, cannot be used';
-    return `**${v.version}**${mark} · ${dateOf(v.record?.committed ?? v.meta?.created)}${who}${figures}${broken}`;
+    return `**${v.version}**${mark} · ${dateOf(v.record?.committed ?? v.meta?.created)}${who}${historyShare(d)}${figures}${broken}`;
   });
   lines.push(`**0** (the base model)${history.current === 0 ? ' **(talking now)**' : ''}`);
   const fields: APIEmbedField[] = [{ name: 'Versions (/model rollback version:N)', value: lines.join('\n') }];

@@ -1,5 +1,5 @@
 /**
- * /retrain start [minutes] [epochs] [model] — teach the baby this server's words (Manage Server; the shared base
+ * /retrain start [minutes] [epochs] [strength] [model] — teach the baby this server's words (Manage Server; the shared base
  * model: BOT_OWNER_IDS only). /retrain cancel [model] — stop it.
  *
  * The reply is deferred at once, then edited at most every `editIntervalMs` (5 s) with a progress bar, step and
@@ -25,6 +25,8 @@ import {
 } from 'discord.js';
 import { SETTINGS } from '../../config.js';
 import type { Logger } from '../../log.js';
+import type { CollectionService } from '../../service/collection.js';
+import { isStrength } from '../../training/server-share.js';
 import type { RetrainEvent, RetrainJob, RetrainOutcome, StartResult } from '../../service/retrain.js';
 import { BASE_SCOPE, RegistryError } from '../../service/scope.js';
 import type { ProgressFigures } from '../../training/trainer-protocol.js';
@@ -32,9 +34,13 @@ import type { Command, RetrainContext } from '../command.js';
 import { handleRefusal, interactionTarget, SENDS } from '../permissions.js';
 import { guildOnly, replyEphemeral, requireManageGuild } from '../respond.js';
 import { clampEmbed, noPings } from '../message-rules.js';
+import { serverTemperature } from '../../service/settings.js';
+import { newWordsField, shareLine, strengthChoices } from '../uptake-text.js';
 
 export interface RetrainCommandDeps extends RetrainContext {
   log: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** The server's settings: its temperature is the one the result's uptake samples use. */
+  collection?: Pick<CollectionService, 'getSettings'>;
 }
 
 export const CHART_NAME = 'loss.png';
@@ -122,15 +128,18 @@ export function finalMessage(scope: string, outcome: RetrainOutcome): FinalMessa
       ].join('\n');
       const samples = g.samples.texts.slice(0, 5).map((s) => `• ${quote(s)}`).join('\n');
       const swapped = outcome.status === 'swapped';
+      const share = shareLine(outcome.strength, outcome.serverShare);
+      const newWords = newWordsField(outcome.uptake);
       const embed: APIEmbed = {
         title: swapped
           ? `New model: version ${outcome.version} is talking now`
           : `Kept the old model: the new one did not pass the quality check`,
         description: swapped
-          ? `Trained ${outcome.steps.toLocaleString('en-US')} steps in ${formatDuration(outcome.seconds)} on ${outcome.trainingLines.toLocaleString('en-US')} lines, fine-tuned from ${outcome.previous}. Lower is better:`
-          : `Why: ${g.reasons.join(' ')}\nThe model keeps talking as before (${outcome.previous}); the new one was set aside, never used.`,
+          ? `Trained ${outcome.steps.toLocaleString('en-US')} steps in ${formatDuration(outcome.seconds)} on ${outcome.trainingLines.toLocaleString('en-US')} lines, fine-tuned from ${outcome.previous}${share ? ` (${share})` : ''}. Lower is better:`
+          : `Why: ${g.reasons.join(' ')}\nThe model keeps talking as before (${outcome.previous}); the new one was set aside, never used.${share ? ` (${share}.)` : ''}`,
         fields: [
           { name: 'Held-out text (old → new)', value: figures },
+          ...(newWords ? [newWords] : []),
           { name: 'Samples from the new model', value: samples || '*(none)*' },
         ],
         image: { url: `attachment://${CHART_NAME}` },
@@ -284,6 +293,7 @@ export function retrainCommandData(maxMinutes: number = SETTINGS.trainMinutes.ma
         .setDescription("Fine-tune the model on this server's collected and taught messages")
         .addNumberOption((o) => o.setName('minutes').setDescription(`Training time in minutes (default set by the bot; ${MIN_MINUTES} at least)`).setMinValue(MIN_MINUTES).setMaxValue(maxMinutes))
         .addNumberOption((o) => o.setName('epochs').setDescription(`Passes over the text (${MIN_EPOCHS}–${maxEpochs}); with minutes, whichever ends first`).setMinValue(MIN_EPOCHS).setMaxValue(maxEpochs))
+        .addStringOption((o) => o.setName('strength').setDescription("How much of the training text is this server's (more: more of its words, less baby)").addChoices(...strengthChoices()))
         .addStringOption((o) =>
           o.setName('model').setDescription('Which model (default: this server\'s)').addChoices({ name: "this server's", value: 'server' }, { name: 'shared base (bot owners)', value: 'base' }),
         ),
@@ -342,13 +352,21 @@ export async function executeRetrain(interaction: ChatInputCommandInteraction, d
     await replyEphemeral(interaction, problem);
     return;
   }
+  const strength = interaction.options.getString('strength') ?? undefined;
+  if (strength !== undefined && !isStrength(strength)) {
+    await replyEphemeral(interaction, `strength must be gentle, normal or strong (you gave ${strength}).`);
+    return;
+  }
   await interaction.deferReply();
+  const temperature = scope === BASE_SCOPE ? undefined : await serverTemperature(deps.collection, guildId, deps.log);
   let result: StartResult;
   try {
     result = deps.manager.start({
       scope,
       ...(options.minutes !== undefined ? { minutes: options.minutes } : {}),
       ...(options.epochs !== undefined ? { epochs: options.epochs } : {}),
+      ...(strength !== undefined ? { strength } : {}),
+      ...(temperature !== undefined ? { temperature } : {}),
       requestedBy: interaction.user.id,
     });
   } catch (err) {
@@ -371,11 +389,11 @@ export async function executeRetrain(interaction: ChatInputCommandInteraction, d
 
 export default {
   data: retrainCommandData(),
-  async execute(interaction, { retrain, log }) {
+  async execute(interaction, { retrain, log, collection }) {
     if (!retrain) {
       await replyEphemeral(interaction, 'Retraining is switched off on this bot.');
       return;
     }
-    await executeRetrain(interaction, { ...retrain, log });
+    await executeRetrain(interaction, { ...retrain, log, collection });
   },
 } satisfies Command;
