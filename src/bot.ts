@@ -16,7 +16,10 @@ import { ConfigError, parseConfig, type Config } from './config.js';
 import { FatalBotError, startBot, type RunningBot } from './discord/app.js';
 import { createLogger, type Logger } from './log.js';
 import { createCollectionService, startRetentionSweeper, type CollectionService, type Sweeper } from './service/collection.js';
+import { createBlockedWords } from './service/blocked-words.js';
+import { createModeration, type Moderation } from './service/moderation.js';
 import type { ModelCache } from './service/models.js';
+import { createOutputFilter } from './service/output-filter.js';
 import { openReplyLimiter, type ReplyLimiter } from './service/ratelimit.js';
 import type { ModelRegistry } from './service/registry.js';
 import type { TrainingLocks } from './service/lock.js';
@@ -106,6 +109,7 @@ async function createRetrain(
   models: ModelCache,
   collection: CollectionService,
   locks: TrainingLocks | undefined,
+  moderation: Moderation,
 ): Promise<RetrainManager> {
   const { createRetrainManager, loadBaseCorpus } = await import('./service/retrain.js');
   const { BASE_SCOPE } = await import('./service/registry.js');
@@ -127,7 +131,8 @@ async function createRetrain(
     defaultMinutes: config.trainDefaultMinutes,
     maxMinutes: config.trainMaxMinutes,
     minLines: config.trainMinLines,
-    gate: { tolerance: config.trainGateTolerance },
+    gate: { tolerance: config.trainGateTolerance, maxFlaggedRate: config.trainGateMaxFlagged },
+    moderation,
     training: { maxHeapMb: config.trainMaxHeapMb },
     ...(locks ? { locks } : {}),
   });
@@ -189,6 +194,8 @@ export async function main(options: MainOptions = {}): Promise<number> {
     log.info({ storage: store.location, kind: store.kind, retentionDays: config.retentionDays }, 'storage open');
     collection = createCollectionService({ store, retentionDays: config.retentionDays, log });
     sweeper = startRetentionSweeper(collection, log);
+    // Everything generated passes the word filter: the built-in list (OUTPUT_FILTER) and each server's own words.
+    const moderation = createModeration({ filter: createOutputFilter({ builtIn: config.outputFilter }), words: createBlockedWords(store), log });
     limiter = await openReplyLimiter(config.storageUrl, config.rateLimits, { log });
     log.info({ store: limiter.store, ...config.rateLimits }, 'rate limits');
 
@@ -203,7 +210,7 @@ export async function main(options: MainOptions = {}): Promise<number> {
         shared = await openSharedState({ url: location.url, registry, models, log });
         models = shared.models;
       }
-      retrain = await createRetrain(config, log, registry, models, collection, shared?.locks);
+      retrain = await createRetrain(config, log, registry, models, collection, shared?.locks, moderation);
     } catch (error) {
       log.fatal({ err: error }, errorMessage(error));
       return 1;
@@ -222,6 +229,7 @@ export async function main(options: MainOptions = {}): Promise<number> {
         log,
         onFatal: (error) => requestStop({ kind: 'fatal', error }),
         limiter,
+        moderation,
       });
     } catch (error) {
       if (error instanceof FatalBotError) {

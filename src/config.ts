@@ -47,6 +47,10 @@ export interface Config {
   botOwnerIds: string[];
   /** Replies (/babble, mentions, unprompted) per user and per server per window; 0 replies: no such limit. */
   rateLimits: ReplyLimits;
+  /** OUTPUT_FILTER: the built-in profanity and slur list screens what the baby generates (servers' own words always do). */
+  outputFilter: boolean;
+  /** TRAIN_GATE_MAX_FLAGGED: the most share of a new model's gate samples that may trip the word filter. */
+  trainGateMaxFlagged: number;
 }
 
 /** The backends BABBLE_BACKEND may force (same list as src/model/backend.ts, kept here so config loads without tfjs). */
@@ -79,6 +83,7 @@ export const SETTINGS = {
   rateUserSeconds: { min: 1, max: 86_400, default: 60, integer: true },
   rateServerReplies: { min: 0, max: 100_000, default: 30, integer: true },
   rateServerSeconds: { min: 1, max: 86_400, default: 60, integer: true },
+  trainGateMaxFlagged: { min: 0, max: 1, default: 0.1, integer: false },
 } as const;
 
 export const TOKEN_HELP =
@@ -243,11 +248,16 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
     serverSeconds: numberValue(env, 'RATE_LIMIT_SERVER_SECONDS', S.rateServerSeconds, S.rateServerSeconds.default, problems, ' seconds'),
   };
 
+  const filterText = value(env, 'OUTPUT_FILTER')?.toLowerCase() ?? 'on';
+  if (filterText !== 'on' && filterText !== 'off') problems.push(`OUTPUT_FILTER must be on or off (got ${JSON.stringify(env.OUTPUT_FILTER)})`);
+  const outputFilter = filterText !== 'off';
+  const trainGateMaxFlagged = numberValue(env, 'TRAIN_GATE_MAX_FLAGGED', S.trainGateMaxFlagged, S.trainGateMaxFlagged.default, problems, ' (a share of the samples)');
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     discordToken, discordApiUrl, logLevel, devGuildId, modelDir, backend, storageUrl, retentionDays,
     modelsDir, modelVersionsKept, modelCacheSize,
     trainConcurrency, trainMaxMinutes, trainDefaultMinutes, trainMaxHeapMb, trainGateTolerance, trainMinLines, botOwnerIds,
-    rateLimits,
+    rateLimits, outputFilter, trainGateMaxFlagged,
   };
 }

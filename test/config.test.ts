@@ -60,12 +60,23 @@ describe('parseConfig', () => {
         serverReplies: SETTINGS.rateServerReplies.default,
         serverSeconds: SETTINGS.rateServerSeconds.default,
       },
+      outputFilter: true,
+      trainGateMaxFlagged: 0.1,
     });
     expect(SETTINGS.rateUserReplies.default).toBeGreaterThan(0);
     expect(SETTINGS.rateServerReplies.default).toBeGreaterThan(SETTINGS.rateUserReplies.default);
     expect(DEFAULT_STORAGE_URL).toMatch(/^sqlite:\/\/var\//);
     expect(DEFAULT_MODELS_DIR).toBe('var/models');
     expect(DEFAULT_RETENTION_DAYS).toBe(90);
+  });
+
+  it('reads the word filter settings: OUTPUT_FILTER on or off, TRAIN_GATE_MAX_FLAGGED a share from 0 to 1', () => {
+    const config = parseConfig({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, OUTPUT_FILTER: 'OFF', TRAIN_GATE_MAX_FLAGGED: '0.25' });
+    expect(config).toMatchObject({ outputFilter: false, trainGateMaxFlagged: 0.25 });
+    expect(problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, OUTPUT_FILTER: 'maybe', TRAIN_GATE_MAX_FLAGGED: '2' })).toEqual([
+      'OUTPUT_FILTER must be on or off (got "maybe")',
+      'TRAIN_GATE_MAX_FLAGGED must be a number from 0 to 1 (a share of the samples) (got "2")',
+    ]);
   });
 
   it('reads every variable, trimming spaces, dropping a "Bot " prefix and a trailing slash', () => {
@@ -92,6 +103,8 @@ describe('parseConfig', () => {
       RATE_LIMIT_USER_SECONDS: '20',
       RATE_LIMIT_SERVER_REPLIES: '0',
       RATE_LIMIT_SERVER_SECONDS: '3600',
+      OUTPUT_FILTER: ' on ',
+      TRAIN_GATE_MAX_FLAGGED: '0',
     });
     expect(config).toEqual({
       discordToken: TOKEN,
@@ -113,6 +126,8 @@ describe('parseConfig', () => {
       trainMinLines: 50,
       botOwnerIds: ['111111111111111111', '222222222222222222'],
       rateLimits: { userReplies: 3, userSeconds: 20, serverReplies: 0, serverSeconds: 3600 },
+      outputFilter: true,
+      trainGateMaxFlagged: 0,
     });
   });
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { corpusWords } from '../src/model/corpus.js';
 import { PNG_SIGNATURE } from '../src/service/loss-chart.js';
+import { NO_WORDS } from '../src/service/moderation.js';
 import { createModelCache, type ModelCache } from '../src/service/models.js';
 import { createRegistry, type ModelRegistry } from '../src/service/registry.js';
 import {
@@ -183,6 +184,28 @@ describe('retrain manager', () => {
     expect(history.versions).toEqual([]);
     expect(history.rejected[0]!.details?.reasons).toEqual(outcome.gate.reasons);
     expect((await models.modelFor(G1)).label).toBe('base');
+  });
+
+  it("refuses a model whose samples trip the server's word filter above the set rate, and never shows them", async () => {
+    // A filter that blocks every non-empty text: all the samples trip it.
+    const m = manager({ moderation: { screenerFor: async () => (text: string) => (text.trim() ? { list: 'server' } : undefined) } });
+    const events: RetrainEvent[] = [];
+    const start = m.start({ scope: G1 });
+    start.job.subscribe(record(events));
+    const outcome = expectStatus(await start.job.result, 'rejected');
+    expect(outcome.gate.reasons.join(' ')).toMatch(/trip the word filter \(\d+% of them, at most 10% allowed\)/);
+    for (const text of outcome.gate.samples.texts) expect(['', NO_WORDS]).toContain(text);
+    const samples = events.flatMap((e) => (e.type === 'progress' ? [e.progress.sample] : []));
+    expect(samples.length).toBeGreaterThan(0);
+    for (const sample of samples) expect(['', NO_WORDS]).toContain(sample);
+    expect((await models.modelFor(G1)).label).toBe('base');
+  });
+
+  it('fails without training when the word filter cannot be read', async () => {
+    const m = manager({ moderation: { screenerFor: () => Promise.reject(new Error('SQLITE_IOERR /var/secret/babble.sqlite')) } });
+    const outcome = expectStatus(await m.start({ scope: G1 }).job.result, 'failed');
+    expect(outcome.reason).toBe("could not read this server's word filter; try again in a little while");
+    expect(spawned).toEqual([]);
   });
 
   it('20 concurrent requests for one server start exactly one child; the others are told it is running', async () => {

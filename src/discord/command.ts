@@ -8,6 +8,7 @@
 import type { ButtonInteraction, ChatInputCommandInteraction, RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
 import type { Logger } from '../log.js';
 import type { CollectionService } from '../service/collection.js';
+import type { Moderation } from '../service/moderation.js';
 import type { ModelCache } from '../service/models.js';
 import type { ReplyLimiter } from '../service/ratelimit.js';
 import type { ModelRegistry } from '../service/registry.js';
@@ -62,6 +63,8 @@ export interface CommandContext {
   deferAfterMs: number;
   /** Rate limits on /babble (none without). */
   limiter?: ReplyLimiter | undefined;
+  /** The word filter and the servers' blocked words (/wordfilter); absent: no server lists on this bot. */
+  moderation?: Moderation | undefined;
 }
 
 export interface Command {

@@ -20,7 +20,9 @@ import { DEFAULT_VOCAB, normalize } from '../model/vocab.js';
 import type { Logger } from '../log.js';
 import { CHART_COLORS, lossChartPng } from './loss-chart.js';
 import { memoryLocks, type LockHandle, type TrainingLocks } from './lock.js';
+import { createModeration, filterGate, shownSample, type Moderation } from './moderation.js';
 import type { ModelCache } from './models.js';
+import { createOutputFilter, type Screener } from './output-filter.js';
 import { BASE_SCOPE, isValidScope, RegistryError, type ModelRegistry } from './registry.js';
 import { runTraining as defaultRunTraining, TrainingError, type RunTrainingOptions, type TrainingResult } from './trainer.js';
 import type { HeldOutFigures, ProgressFigures, TrainJob } from './trainer-protocol.js';
@@ -45,6 +47,8 @@ export interface GateOptions {
   minNonEmpty?: number;
   /** Samples drawn for the check. Default 12. */
   samples?: number;
+  /** Most share of the samples that may trip the word filter (TRAIN_GATE_MAX_FLAGGED). Default 0.1. */
+  maxFlaggedRate?: number;
 }
 
 export interface GateCheck {
@@ -169,6 +173,8 @@ export interface RetrainManagerOptions {
   /** The trainer (default trainer.ts runTraining). */
   runTraining?: (job: TrainJob, options: RunTrainingOptions) => Promise<TrainingResult>;
   log?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** The word filter for samples shown and the gate (moderation.ts). Default: the built-in list only. */
+  moderation?: Pick<Moderation, 'screenerFor'>;
   /**
    * The per-server training lock (lock.ts). Default: in this process only. With shards on Redis, `redisLocks`:
    * a scope another process is training finishes here as `failed` with a reason that says so.
@@ -330,6 +336,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
   const train = options.runTraining ?? defaultRunTraining;
   const log = options.log;
   const locks = options.locks ?? memoryLocks();
+  const moderation = options.moderation ?? createModeration({ filter: createOutputFilter() });
   const jobs = new Map<string, Job>();
   const waiting: Job[] = [];
   const active = new Set<Job>();
@@ -416,6 +423,14 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       return { status: 'failed', reason: `could not read the text to train on: ${err instanceof Error ? err.message : String(err)}` };
     }
     if (signal.aborted) return { status: 'cancelled' };
+    // Samples shown (progress, result) and the gate pass the server's word filter.
+    let screen: Screener;
+    try {
+      screen = await moderation.screenerFor(scope);
+    } catch (err) {
+      log?.warn({ err, scope }, 'retrain: could not read the word filter');
+      return { status: 'failed', reason: "could not read this server's word filter; try again in a little while" };
+    }
     const lines = normalizeLines(raw);
     if (scope !== BASE_SCOPE && lines.length < minLines) {
       return { status: 'failed', reason: `not enough text to learn from yet: ${lines.length} usable line${lines.length === 1 ? '' : 's'}, at least ${minLines} needed` };
@@ -464,7 +479,8 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
         ...(t.maxHeapMb !== undefined ? { maxHeapMb: t.maxHeapMb } : {}),
         ...(t.graceMs !== undefined ? { graceMs: t.graceMs } : {}),
         onReady: ({ pid, envKeys }) => log?.info({ scope, pid, envKeys }, 'trainer child ready'),
-        onProgress: (p) => {
+        onProgress: (figures) => {
+          const p = { ...figures, sample: shownSample(figures.sample, screen) };
           job.latest = p;
           const now = Date.now();
           if (now - job.lastProgressEmit >= interval) {
@@ -495,13 +511,13 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
     }
     const known = new Set(baseWords);
     for (const w of corpusWords(lines)) known.add(w);
-    const gate = evaluateGate({
+    const gate = filterGate(evaluateGate({
       before: saved.heldOut.before,
       after: saved.heldOut.after,
       samples: drawSamples(candidate, options.gate?.samples ?? 12),
       knownWords: known,
       ...(options.gate ? { options: options.gate } : {}),
-    });
+    }), screen, options.gate?.maxFlaggedRate);
     const nats = (bits: number | null) => (bits === null ? null : bits * Math.LN2);
     const refs = [
       { value: nats(saved.heldOut.before.base), color: CHART_COLORS.before },
