@@ -166,7 +166,8 @@ describe('messages', () => {
     const rejected = finalMessage('1', REJECTED);
     expect(rejected.embeds[0]!.title).toMatch(/Kept the old model/);
     expect(rejected.embeds[0]!.description).toMatch(/worse on the held-out baby corpus/);
-    expect(finalMessage('1', { status: 'failed', reason: 'the trainer was killed by SIGKILL' }).embeds[0]!.description).toMatch(/SIGKILL[\s\S]*Nothing changed/);
+    expect(finalMessage('1', { status: 'failed', reason: 'The trainer stopped.', errorId: '0badc0de' }).embeds[0]!.description)
+      .toMatch(/^The trainer stopped\. \(error id 0badc0de\)[\s\S]*Nothing changed/);
     expect(finalMessage('base', { status: 'cancelled' }).embeds[0]!.description).toMatch(/shared base model/);
     expect(finalMessage('1', { status: 'cancelled' }).chart).toBeUndefined();
   });

@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { corpusWords } from '../src/model/corpus.js';
 import { PNG_SIGNATURE } from '../src/service/loss-chart.js';
+import { createLogger } from '../src/log.js';
+import { RETRAIN_FAILURE, TRAINER_FAILURE } from '../src/service/failure.js';
+import { memoryLocks } from '../src/service/lock.js';
 import { NO_WORDS } from '../src/service/moderation.js';
 import { createModelCache, type ModelCache } from '../src/service/models.js';
 import { createRegistry, type ModelRegistry } from '../src/service/registry.js';
@@ -204,7 +207,8 @@ describe('retrain manager', () => {
   it('fails without training when the word filter cannot be read', async () => {
     const m = manager({ moderation: { screenerFor: () => Promise.reject(new Error('SQLITE_IOERR /var/secret/babble.sqlite')) } });
     const outcome = expectStatus(await m.start({ scope: G1 }).job.result, 'failed');
-    expect(outcome.reason).toBe("could not read this server's word filter; try again in a little while");
+    expect(outcome.reason).toBe(RETRAIN_FAILURE.wordFilter);
+    expect(outcome.errorId).toMatch(/^[0-9a-f]{8}$/);
     expect(spawned).toEqual([]);
   });
 
@@ -267,7 +271,8 @@ describe('retrain manager', () => {
     };
     const m = manager({ runTraining: killing, training: { maxSteps: 10_000, batchSize: 8, workers: 1, childProgressMs: 0, minBaseChars: 3000 } });
     const outcome = expectStatus(await m.start({ scope: G1 }).job.result, 'failed');
-    expect(outcome.reason).toMatch(/SIGKILL/);
+    expect(outcome.reason).toBe(TRAINER_FAILURE.crashed);
+    expect(outcome.errorId).toMatch(/^[0-9a-f]{8}$/);
     expect((await registry.resolve(G1))).toBeNull();
     expect(await leftovers(G1)).toEqual([]);
     expect(m.get(G1)).toBeUndefined();
@@ -286,7 +291,7 @@ describe('retrain manager', () => {
     };
     const m2 = manager({ runTraining: corrupting });
     const outcome = expectStatus(await m2.start({ scope: G1 }).job.result, 'failed');
-    expect(outcome.reason).toMatch(/weights\.bin/);
+    expect(outcome.reason).toBe(RETRAIN_FAILURE.load);
     expect((await registry.resolve(G1))?.version).toBe(1);
     expect((await models.modelFor(G1)).version).toBe(1);
     expect(await leftovers(G1)).toEqual([]);
@@ -299,9 +304,35 @@ describe('retrain manager', () => {
     expect(spawned).toEqual([]);
   });
 
-  it('reports a failing text source as the reason', async () => {
-    const m = manager({ trainingText: async () => { throw new Error('database is locked'); } });
-    expect(expectStatus(await m.start({ scope: G1 }).job.result, 'failed').reason).toMatch(/database is locked/);
+  it('a failing text source: a fixed reason and an error id for the admin, the raw error (paths, secrets) only in the log', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = createLogger('info', { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>); } });
+    const raw = 'SQLITE_BUSY: database is locked at /srv/babble/var/babble.sqlite (password=hunter2)';
+    const m = manager({ log, trainingText: async () => { throw new Error(raw); } });
+    const outcome = expectStatus(await m.start({ scope: G1 }).job.result, 'failed');
+    expect(outcome.reason).toBe(RETRAIN_FAILURE.readText);
+    expect(JSON.stringify(outcome)).not.toMatch(/SQLITE|\/srv|hunter2/);
+    const line = lines.find((l) => l.errorId === outcome.errorId)!;
+    expect((line.err as { message: string }).message).toBe(raw);
+  });
+
+  it('a trainer that cannot start (ENOENT, no exit event) fails with a clear message and frees the slot and the lock', async () => {
+    const locks = memoryLocks();
+    const cannotStart: Trainer = (job, options) => runTraining(job, { ...options, execPath: join(work, 'no-such-node') });
+    const m = manager({ concurrency: 1, locks, runTraining: cannotStart });
+    const first = m.start({ scope: G1 });
+    const second = m.start({ scope: G2 });
+    expect(second.status).toBe('queued');
+    const outcome = expectStatus(await first.job.result, 'failed');
+    expect(outcome.reason).toBe(TRAINER_FAILURE['not-started']);
+    // The slot: the queued run got it (and failed the same way).
+    expectStatus(await second.job.result, 'failed');
+    // The per-server job and lock: free again.
+    expect(m.get(G1)).toBeUndefined();
+    const lock = await locks.acquire(G1);
+    expect(lock).not.toBeNull();
+    await lock!.release();
+    expect(await leftovers(G1)).toEqual([]);
   });
 
   it('throttles progress events for the UI while keeping the latest figures', async () => {

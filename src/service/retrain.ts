@@ -18,6 +18,7 @@ import { BabyLanguageModel } from '../model/baby.js';
 import { corpusWords, splitHeldOut, wordsOf } from '../model/corpus.js';
 import { DEFAULT_VOCAB, normalize } from '../model/vocab.js';
 import type { Logger } from '../log.js';
+import { failedWith, RETRAIN_FAILURE, TRAINER_FAILURE } from './failure.js';
 import { CHART_COLORS, lossChartPng } from './loss-chart.js';
 import { memoryLocks, type LockHandle, type TrainingLocks } from './lock.js';
 import { createModeration, filterGate, shownSample, type Moderation } from './moderation.js';
@@ -88,7 +89,7 @@ export type RetrainOutcome =
   | ({ status: 'swapped'; /** The new version, serving now. */ version: number } & TrainedRun)
   | ({ status: 'rejected'; /** Where the refused model was kept (never served). */ keptAs: string } & TrainedRun)
   | { status: 'cancelled' }
-  | { status: 'failed'; reason: string };
+  | { status: 'failed'; /** A fixed text, safe to show (never an error message). */ reason: string; /** The log line's id. */ errorId?: string };
 
 export type RetrainEvent =
   | { type: 'queued'; position: number }
@@ -370,10 +371,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       job.position = undefined;
       job.emit({ type: 'started' });
       void execute(job)
-        .catch((err: unknown): RetrainOutcome => {
-          log?.error({ err, scope: job.scope }, 'retrain failed unexpectedly');
-          return { status: 'failed', reason: `something went wrong: ${err instanceof Error ? err.message : String(err)}` };
-        })
+        .catch((err: unknown): RetrainOutcome => failedWith(log, { scope: job.scope }, err, RETRAIN_FAILURE.unexpected))
         .then((outcome) => {
           active.delete(job);
           finish(job, outcome);
@@ -398,8 +396,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
     try {
       handle = await locks.acquire(job.scope);
     } catch (err) {
-      log?.warn({ err, scope: job.scope }, 'retrain: could not take the training lock');
-      return { status: 'failed', reason: `could not take the training lock: ${err instanceof Error ? err.message : String(err)}` };
+      return failedWith(log, { scope: job.scope }, err, RETRAIN_FAILURE.lock);
     }
     if (!handle) return { status: 'failed', reason: 'this server is already training (in another shard of the bot); try again when that has finished' };
     const lock = handle;
@@ -420,7 +417,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
     try {
       raw = await options.trainingText(scope);
     } catch (err) {
-      return { status: 'failed', reason: `could not read the text to train on: ${err instanceof Error ? err.message : String(err)}` };
+      return failedWith(log, { scope }, err, RETRAIN_FAILURE.readText);
     }
     if (signal.aborted) return { status: 'cancelled' };
     // Samples shown (progress, result) and the gate pass the server's word filter.
@@ -428,8 +425,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
     try {
       screen = await moderation.screenerFor(scope);
     } catch (err) {
-      log?.warn({ err, scope }, 'retrain: could not read the word filter');
-      return { status: 'failed', reason: "could not read this server's word filter; try again in a little while" };
+      return failedWith(log, { scope }, err, RETRAIN_FAILURE.wordFilter);
     }
     const lines = normalizeLines(raw);
     if (scope !== BASE_SCOPE && lines.length < minLines) {
@@ -492,9 +488,9 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
     } catch (err) {
       await options.registry.discard(tmp).catch(() => undefined);
       if (err instanceof TrainingError && err.kind === 'cancelled') return { status: 'cancelled' };
-      const reason = err instanceof Error ? err.message : String(err);
-      log?.warn({ scope, reason }, 'retrain: training did not finish');
-      return { status: 'failed', reason };
+      // The trainer's own words (its stderr, paths) go to the log only.
+      const reason = err instanceof TrainingError ? TRAINER_FAILURE[err.kind] : RETRAIN_FAILURE.unexpected;
+      return failedWith(log, { scope }, err, reason);
     }
     if (signal.aborted) {
       await options.registry.discard(tmp).catch(() => undefined);
@@ -507,7 +503,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       candidate = await BabyLanguageModel.load(tmp);
     } catch (err) {
       await options.registry.discard(tmp).catch(() => undefined);
-      return { status: 'failed', reason: `the new model could not be loaded: ${err instanceof Error ? err.message : String(err)}` };
+      return failedWith(log, { scope }, err, RETRAIN_FAILURE.load);
     }
     const known = new Set(baseWords);
     for (const w of corpusWords(lines)) known.add(w);
@@ -561,8 +557,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       return { status: 'swapped', version: committed.version, ...common };
     } catch (err) {
       await options.registry.discard(tmp).catch(() => undefined);
-      const reason = err instanceof RegistryError ? err.message : `could not swap the model in: ${err instanceof Error ? err.message : String(err)}`;
-      return { status: 'failed', reason };
+      return failedWith(log, { scope }, err, RETRAIN_FAILURE.swap);
     }
   }
 

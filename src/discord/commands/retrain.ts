@@ -23,6 +23,7 @@ import {
 } from 'discord.js';
 import { SETTINGS } from '../../config.js';
 import type { Logger } from '../../log.js';
+import { withErrorId } from '../../service/failure.js';
 import type { RetrainEvent, RetrainJob, RetrainOutcome, StartResult } from '../../service/retrain.js';
 import { BASE_SCOPE, RegistryError } from '../../service/scope.js';
 import type { ProgressFigures } from '../../service/trainer-protocol.js';
@@ -104,8 +105,10 @@ export function finalMessage(scope: string, outcome: RetrainOutcome): FinalMessa
   switch (outcome.status) {
     case 'cancelled':
       return { embeds: [clampEmbed({ title: 'Training cancelled', description: `Nothing changed: ${scopeName(scope)} is the same as before.` })] };
-    case 'failed':
-      return { embeds: [clampEmbed({ title: 'Training did not finish', description: `${outcome.reason}\n\nNothing changed: ${scopeName(scope)} is the same as before.` })] };
+    case 'failed': {
+      const reason = outcome.errorId ? withErrorId(outcome.reason, outcome.errorId) : outcome.reason;
+      return { embeds: [clampEmbed({ title: 'Training did not finish', description: `${reason}\n\nNothing changed: ${scopeName(scope)} is the same as before.` })] };
+    }
     case 'swapped':
     case 'rejected': {
       const g = outcome.gate;
