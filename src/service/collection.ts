@@ -586,7 +586,8 @@ export function createCollectionService(options: CollectionOptions) {
   async function sweep(): Promise<{ deleted: number; purged: number }> {
     const cutoff = now() - retentionMs;
     let deleted = 0;
-    for await (const page of store.scan<{ at?: unknown }>('g:')) {
+    // Every key of every server: streamed (a row may come twice; deleting it twice is harmless), not remembered.
+    for await (const page of store.scan<{ at?: unknown }>('g:', 1000, { distinct: false })) {
       const doomed = page.filter((r) => DATED_ROW.test(r.key) && typeof r.value.at === 'number' && r.value.at <= cutoff).map((r) => r.key);
       if (doomed.length > 0) {
         await store.deleteMany(doomed);
