@@ -20,6 +20,7 @@ import { createBlockedWords } from './service/blocked-words.js';
 import { createModeration, type Moderation } from './service/moderation.js';
 import type { ModelCache } from './service/models.js';
 import { createOutputFilter } from './service/output-filter.js';
+import { createTrainingBudget, type TrainingBudget } from './service/training-budget.js';
 import { openReplyLimiter, type ReplyLimiter } from './service/ratelimit.js';
 import type { ModelRegistry } from './service/registry.js';
 import type { TrainingLocks } from './service/lock.js';
@@ -110,6 +111,7 @@ async function createRetrain(
   collection: CollectionService,
   locks: TrainingLocks | undefined,
   moderation: Moderation,
+  budget: TrainingBudget,
 ): Promise<RetrainManager> {
   const { createRetrainManager, loadBaseCorpus } = await import('./service/retrain.js');
   const { BASE_SCOPE } = await import('./service/registry.js');
@@ -133,6 +135,7 @@ async function createRetrain(
     minLines: config.trainMinLines,
     gate: { tolerance: config.trainGateTolerance, maxFlaggedRate: config.trainGateMaxFlagged },
     moderation,
+    budget,
     training: { maxHeapMb: config.trainMaxHeapMb },
     ...(locks ? { locks } : {}),
   });
@@ -196,6 +199,7 @@ export async function main(options: MainOptions = {}): Promise<number> {
     sweeper = startRetentionSweeper(collection, log);
     // Everything generated passes the word filter: the built-in list (OUTPUT_FILTER) and each server's own words.
     const moderation = createModeration({ filter: createOutputFilter({ builtIn: config.outputFilter }), words: createBlockedWords(store), log });
+    const budget = createTrainingBudget({ store, dailyMinutes: config.trainDailyMinutes, cooldownMinutes: config.trainCooldownMinutes });
     limiter = await openReplyLimiter(config.storageUrl, config.rateLimits, { log });
     log.info({ store: limiter.store, ...config.rateLimits }, 'rate limits');
 
@@ -210,7 +214,7 @@ export async function main(options: MainOptions = {}): Promise<number> {
         shared = await openSharedState({ url: location.url, registry, models, log });
         models = shared.models;
       }
-      retrain = await createRetrain(config, log, registry, models, collection, shared?.locks, moderation);
+      retrain = await createRetrain(config, log, registry, models, collection, shared?.locks, moderation, budget);
     } catch (error) {
       log.fatal({ err: error }, errorMessage(error));
       return 1;
@@ -224,7 +228,10 @@ export async function main(options: MainOptions = {}): Promise<number> {
         devGuildId: config.devGuildId,
         models,
         registry,
-        retrain: { manager: retrain, ownerIds: config.botOwnerIds, maxMinutes: config.trainMaxMinutes },
+        retrain: {
+          manager: retrain, ownerIds: config.botOwnerIds, maxMinutes: config.trainMaxMinutes,
+          budget, defaultMinutes: config.trainDefaultMinutes,
+        },
         collection,
         log,
         onFatal: (error) => requestStop({ kind: 'fatal', error }),

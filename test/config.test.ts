@@ -62,6 +62,8 @@ describe('parseConfig', () => {
       },
       outputFilter: true,
       trainGateMaxFlagged: 0.1,
+      trainDailyMinutes: 60,
+      trainCooldownMinutes: 5,
     });
     expect(SETTINGS.rateUserReplies.default).toBeGreaterThan(0);
     expect(SETTINGS.rateServerReplies.default).toBeGreaterThan(SETTINGS.rateUserReplies.default);
@@ -114,6 +116,8 @@ describe('parseConfig', () => {
       RATE_LIMIT_SERVER_SECONDS: '3600',
       OUTPUT_FILTER: ' on ',
       TRAIN_GATE_MAX_FLAGGED: '0',
+      TRAIN_DAILY_MINUTES: '0',
+      TRAIN_COOLDOWN_MINUTES: '2.5',
     });
     expect(config).toEqual({
       discordToken: TOKEN,
@@ -137,6 +141,8 @@ describe('parseConfig', () => {
       rateLimits: { userReplies: 3, userSeconds: 20, serverReplies: 0, serverSeconds: 3600 },
       outputFilter: true,
       trainGateMaxFlagged: 0,
+      trainDailyMinutes: 0,
+      trainCooldownMinutes: 2.5,
     });
   });
 

@@ -234,6 +234,27 @@ describe('/retrain through Discord', () => {
     await nthEdit(allowed.token, 2);
   });
 
+  it('refuses a server past its training budget, saying when it may train, without starting anything; owners are exempt', async () => {
+    const at = Date.UTC(2026, 11, 3, 9, 30);
+    const asked: Array<[string, number]> = [];
+    deps = {
+      ...deps,
+      defaultMinutes: 5,
+      budget: { check: async (scope, minutes) => { asked.push([scope, minutes]); return { allowed: false, why: 'daily', at }; } },
+    };
+    const refused = await callback(start().token);
+    expect(refused.body).toMatchObject({ type: 4, data: { flags: 64, allowed_mentions: { parse: [] } } });
+    expect(JSON.stringify(refused.body)).toContain(`can start <t:${at / 1000}:R>`);
+    expect(asked).toEqual([[expect.any(String), 5]]);
+    expect(manager.starts).toEqual([]);
+    const owner = start([], { permissions: MANAGE_GUILD }, { id: OWNER });
+    expect((await callback(owner.token)).body).toMatchObject({ type: 5 });
+    await fake.waitFor(() => manager.starts.length > 0, 5000);
+    expect(asked).toHaveLength(1);
+    manager.jobs.get(manager.starts[0]!.scope)!.finish({ status: 'cancelled' });
+    await nthEdit(owner.token, 2);
+  });
+
   it('defers at once, edits at most once per interval, and ends with the figures and the chart attached', async () => {
     const { token, payload } = start([option('minutes', 3, ApplicationCommandOptionType.Number), option('epochs', 2, ApplicationCommandOptionType.Number)]);
     expect((await callback(token)).body).toMatchObject({ type: 5 });

@@ -297,6 +297,18 @@ describe('retrain manager', () => {
     expect(await leftovers(G1)).toEqual([]);
   });
 
+  it("charges each run's trainer time to its server's budget, and nothing for a run that never trained", async () => {
+    const charges: Array<{ scope: string; ms: number }> = [];
+    const budget = { charge: async (scope: string, start: number, end: number) => { charges.push({ scope, ms: end - start }); } };
+    const before = Date.now();
+    expectStatus(await manager({ budget }).start({ scope: G1 }).job.result, 'swapped');
+    expect(charges).toEqual([{ scope: G1, ms: expect.any(Number) }]);
+    expect(charges[0]!.ms).toBeGreaterThan(0);
+    expect(charges[0]!.ms).toBeLessThanOrEqual(Date.now() - before);
+    expectStatus(await manager({ budget, trainingText: async () => ['hi'] }).start({ scope: G2 }).job.result, 'failed');
+    expect(charges).toHaveLength(1);
+  });
+
   it('refuses to train on too little text without starting a child', async () => {
     const m = manager({ trainingText: async () => ['hi', 'hello'] });
     const outcome = expectStatus(await m.start({ scope: G1 }).job.result, 'failed');

@@ -13,6 +13,7 @@ import type { ModelCache } from '../service/models.js';
 import type { ReplyLimiter } from '../service/ratelimit.js';
 import type { ModelRegistry } from '../service/registry.js';
 import type { RetrainManager } from '../service/retrain.js';
+import type { TrainingBudget } from '../service/training-budget.js';
 import type { GenerationService } from '../service/types.js';
 
 /** What the Discord side needs of the models: a server's generation service, and swapping a version in (rollback). */
@@ -39,6 +40,10 @@ export interface RetrainContext {
   ownerIds: readonly string[];
   /** TRAIN_MAX_MINUTES: the most minutes one may ask for. */
   maxMinutes: number;
+  /** Trainer time per server (TRAIN_DAILY_MINUTES, TRAIN_COOLDOWN_MINUTES); none without. Owners are exempt. */
+  budget?: Pick<TrainingBudget, 'check'> | undefined;
+  /** TRAIN_DEFAULT_MINUTES: what a /retrain without minutes asks of the budget. Default maxMinutes. */
+  defaultMinutes?: number | undefined;
   /** The most epochs one may ask for. Default 100. */
   maxEpochs?: number;
   /** Edits of the progress message at most this often. Default 5000 ms. */

@@ -24,6 +24,7 @@ import { memoryLocks, type LockHandle, type TrainingLocks } from './lock.js';
 import { createModeration, filterGate, shownSample, type Moderation } from './moderation.js';
 import type { ModelCache } from './models.js';
 import { createOutputFilter, type Screener } from './output-filter.js';
+import type { TrainingBudget } from './training-budget.js';
 import { BASE_SCOPE, isValidScope, RegistryError, type ModelRegistry } from './registry.js';
 import { runTraining as defaultRunTraining, TrainingError, type RunTrainingOptions, type TrainingResult } from './trainer.js';
 import type { HeldOutFigures, ProgressFigures, TrainJob } from './trainer-protocol.js';
@@ -174,6 +175,8 @@ export interface RetrainManagerOptions {
   /** The trainer (default trainer.ts runTraining). */
   runTraining?: (job: TrainJob, options: RunTrainingOptions) => Promise<TrainingResult>;
   log?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Each run's trainer time is charged to its server (training-budget.ts; the command checks it). */
+  budget?: Pick<TrainingBudget, 'charge'>;
   /** The word filter for samples shown and the gate (moderation.ts). Default: the built-in list only. */
   moderation?: Pick<Moderation, 'screenerFor'>;
   /**
@@ -411,6 +414,11 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
     }
   }
 
+  /** Charges the trainer time since `start` to the scope's budget; a store failure is logged, never fatal. */
+  async function chargeBudget(scope: string, start: number): Promise<void> {
+    await options.budget?.charge(scope, start, Date.now()).catch((err: unknown) => log?.warn({ err, scope }, 'retrain: could not record the training time'));
+  }
+
   async function executeLocked(job: Job, signal: AbortSignal): Promise<RetrainOutcome> {
     const { scope, request } = job;
     let raw: string[];
@@ -467,6 +475,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
     };
 
     let result: TrainingResult;
+    const trainStart = Date.now();
     try {
       log?.info({ scope, minutes, epochs: request.epochs, lines: lines.length }, 'retrain started');
       result = await train(trainJob, {
@@ -486,12 +495,14 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
         },
       });
     } catch (err) {
+      await chargeBudget(scope, trainStart);
       await options.registry.discard(tmp).catch(() => undefined);
       if (err instanceof TrainingError && err.kind === 'cancelled') return { status: 'cancelled' };
       // The trainer's own words (its stderr, paths) go to the log only.
       const reason = err instanceof TrainingError ? TRAINER_FAILURE[err.kind] : RETRAIN_FAILURE.unexpected;
       return failedWith(log, { scope }, err, reason);
     }
+    await chargeBudget(scope, trainStart);
     if (signal.aborted) {
       await options.registry.discard(tmp).catch(() => undefined);
       return { status: 'cancelled' };

@@ -25,6 +25,7 @@ import { SETTINGS } from '../../config.js';
 import type { Logger } from '../../log.js';
 import { withErrorId } from '../../service/failure.js';
 import type { RetrainEvent, RetrainJob, RetrainOutcome, StartResult } from '../../service/retrain.js';
+import type { BudgetVerdict } from '../../service/training-budget.js';
 import { BASE_SCOPE, RegistryError } from '../../service/scope.js';
 import type { ProgressFigures } from '../../service/trainer-protocol.js';
 import type { Command, RetrainContext } from '../command.js';
@@ -293,6 +294,14 @@ export function retrainOptionsProblem(o: { minutes?: number | undefined; epochs?
   return undefined;
 }
 
+/** Why a server may not train now (budget.check said no), with when it may. */
+export function budgetRefusal(verdict: Extract<BudgetVerdict, { allowed: false }>): string {
+  const when = `<t:${Math.ceil(verdict.at / 1000)}:R>`;
+  return verdict.why === 'cooldown'
+    ? `The baby needs a rest between trainings: this server's next one can start ${when}.`
+    : `This server has used its training time for today: a training this long can start ${when} (a shorter one may fit sooner).`;
+}
+
 /** Handles /retrain start and /retrain cancel. */
 export async function executeRetrain(interaction: ChatInputCommandInteraction, deps: RetrainCommandDeps): Promise<void> {
   const maxEpochs = deps.maxEpochs ?? DEFAULT_MAX_EPOCHS;
@@ -314,6 +323,13 @@ export async function executeRetrain(interaction: ChatInputCommandInteraction, d
   if (problem !== undefined) {
     await replyEphemeral(interaction, problem);
     return;
+  }
+  if (deps.budget && scope !== BASE_SCOPE && !deps.ownerIds.includes(interaction.user.id)) {
+    const verdict = await deps.budget.check(scope, options.minutes ?? deps.defaultMinutes ?? deps.maxMinutes);
+    if (!verdict.allowed) {
+      await replyEphemeral(interaction, budgetRefusal(verdict));
+      return;
+    }
   }
   await interaction.deferReply();
   let result: StartResult;
