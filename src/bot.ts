@@ -198,8 +198,11 @@ export async function main(options: MainOptions = {}): Promise<number> {
     collection = createCollectionService({ store, retentionDays: config.retentionDays, log });
     sweeper = startRetentionSweeper(collection, log);
     // Everything generated passes the word filter: the built-in list (OUTPUT_FILTER) and each server's own words.
-    const moderation = createModeration({ filter: createOutputFilter({ builtIn: config.outputFilter }), words: createBlockedWords(store), log });
-    const budget = createTrainingBudget({ store, dailyMinutes: config.trainDailyMinutes, cooldownMinutes: config.trainCooldownMinutes });
+    const filter = createOutputFilter({ builtIn: config.outputFilter });
+    const moderation = createModeration({ filter, words: createBlockedWords(store), log });
+    const budget = createTrainingBudget({
+      store, dailyMinutes: config.trainDailyMinutes, cooldownMinutes: config.trainCooldownMinutes,
+    });
     limiter = await openReplyLimiter(config.storageUrl, config.rateLimits, { log });
     log.info({ store: limiter.store, ...config.rateLimits }, 'rate limits');
 

@@ -47,7 +47,7 @@ export interface Config {
   botOwnerIds: string[];
   /** Replies (/babble, mentions, unprompted) per user and per server per window; 0 replies: no such limit. */
   rateLimits: ReplyLimits;
-  /** OUTPUT_FILTER: the built-in profanity and slur list screens what the baby generates (servers' own words always do). */
+  /** OUTPUT_FILTER: the built-in swear word and slur list screens what the baby says (server words always do). */
   outputFilter: boolean;
   /** TRAIN_GATE_MAX_FLAGGED: the most share of a new model's gate samples that may trip the word filter. */
   trainGateMaxFlagged: number;
@@ -255,12 +255,21 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
   };
 
   const filterText = value(env, 'OUTPUT_FILTER')?.toLowerCase() ?? 'on';
-  if (filterText !== 'on' && filterText !== 'off') problems.push(`OUTPUT_FILTER must be on or off (got ${JSON.stringify(env.OUTPUT_FILTER)})`);
+  if (filterText !== 'on' && filterText !== 'off') {
+    problems.push(`OUTPUT_FILTER must be on or off (got ${JSON.stringify(env.OUTPUT_FILTER)})`);
+  }
   const outputFilter = filterText !== 'off';
-  const trainGateMaxFlagged = numberValue(env, 'TRAIN_GATE_MAX_FLAGGED', S.trainGateMaxFlagged, S.trainGateMaxFlagged.default, problems, ' (a share of the samples)');
+  const trainGateMaxFlagged = numberValue(
+    env, 'TRAIN_GATE_MAX_FLAGGED', S.trainGateMaxFlagged, S.trainGateMaxFlagged.default, problems,
+    ' (a share of the samples)',
+  );
 
-  const trainDailyMinutes = numberValue(env, 'TRAIN_DAILY_MINUTES', S.trainDailyMinutes, S.trainDailyMinutes.default, problems, ' minutes (0: no limit)');
-  const trainCooldownMinutes = numberValue(env, 'TRAIN_COOLDOWN_MINUTES', S.trainCooldownMinutes, S.trainCooldownMinutes.default, problems, ' minutes');
+  const trainDailyMinutes = numberValue(
+    env, 'TRAIN_DAILY_MINUTES', S.trainDailyMinutes, S.trainDailyMinutes.default, problems, ' minutes (0: no limit)',
+  );
+  const trainCooldownMinutes = numberValue(
+    env, 'TRAIN_COOLDOWN_MINUTES', S.trainCooldownMinutes, S.trainCooldownMinutes.default, problems, ' minutes',
+  );
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {

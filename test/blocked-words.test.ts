@@ -2,7 +2,12 @@
  * A server's blocked words in the real store (in-memory SQLite): bounded, checked, per server.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BLOCKED_WORDS, checkBlockedWord, createBlockedWords, type BlockedWords } from '../src/service/blocked-words.js';
+import {
+  BLOCKED_WORDS,
+  checkBlockedWord,
+  createBlockedWords,
+  type BlockedWords,
+} from '../src/service/blocked-words.js';
 import { InvalidRequestError } from '../src/service/errors.js';
 import type { KvStore } from '../src/storage/kv.js';
 import { openStore } from '../src/storage/open.js';
@@ -45,8 +50,11 @@ describe('blocked words', () => {
   });
 
   it('holds at most BLOCKED_WORDS.maxWords words, even when adds race', async () => {
-    const letters = (i: number) => i.toString(26).split('').map((d) => String.fromCharCode(97 + parseInt(d, 26))).join('') + 'zz';
-    const adds = Array.from({ length: BLOCKED_WORDS.maxWords + 5 }, (_, i) => words.add(G1, letters(i)).then(() => 'ok', (e: unknown) => e));
+    const letters = (i: number) =>
+      `${[...i.toString(26)].map((d) => String.fromCharCode(97 + parseInt(d, 26))).join('')}zz`;
+    const adds = Array.from({ length: BLOCKED_WORDS.maxWords + 5 }, (_, i) =>
+      words.add(G1, letters(i)).then(() => 'ok', (e: unknown) => e),
+    );
     const results = await Promise.all(adds);
     expect(results.filter((r) => r === 'ok')).toHaveLength(BLOCKED_WORDS.maxWords);
     for (const r of results.filter((r) => r !== 'ok')) expect(r).toBeInstanceOf(InvalidRequestError);

@@ -52,7 +52,8 @@ describe('/collect set and private channels', () => {
     fake = await startFakeDiscord({ token: TOKEN, guilds: [guild], botUserId: BOT_ID });
     store = await openStore('sqlite://:memory:');
     collection = createCollectionService({ store });
-    const service = { babble: async () => 'x', reply: async () => 'x', info: () => ({ version: 's' }) as ModelInfo } satisfies GenerationService;
+    const info = () => ({ version: 's' }) as ModelInfo;
+    const service = { babble: async () => 'x', reply: async () => 'x', info } satisfies GenerationService;
     bot = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, service, collection, log: silentLogger() });
   });
   afterAll(async () => {
@@ -71,11 +72,14 @@ describe('/collect set and private channels', () => {
         resolved: { channels: { [channelId]: { id: channelId, name: 'c', type: 0, permissions: MANAGER } } },
       },
     });
-    const edit = await fake.waitForRequest((r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token);
+    const edit = await fake.waitForRequest(
+      (r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token,
+    );
     return (edit.body as { content: string }).content;
   }
 
-  const noticePosted = (channelId: string) => fake.requests.some((r) => r.operationId === 'create_message' && r.params.channel_id === channelId);
+  const noticePosted = (channelId: string) =>
+    fake.requests.some((r) => r.operationId === 'create_message' && r.params.channel_id === channelId);
 
   it('refuses a channel the member asking cannot view', async () => {
     expect(await collect(channel('staff'))).toMatch(/^You can't view <#\d+> yourself.*collection stays off/);
@@ -84,7 +88,8 @@ describe('/collect set and private channels', () => {
 
   it('refuses a channel the bot cannot view, and one whose history it cannot read', async () => {
     for (const name of ['no-bot', 'no-history']) {
-      expect(await collect(channel(name)), name).toMatch(/^I can't read <#\d+> \(I need View Channel and Read Message History there\)/);
+      const answer = await collect(channel(name));
+      expect(answer, name).toMatch(/^I can't read <#\d+> \(I need View Channel and Read Message History there\)/);
       expect(noticePosted(channel(name))).toBe(false);
     }
     expect(await collection.channels(guild.id)).toEqual([]);

@@ -73,8 +73,11 @@ describe('parseConfig', () => {
   });
 
   it('never echoes a STORAGE_URL password in its config errors', () => {
-    for (const url of ['redis://user:s3cretPass@:6379', 'redis://user:s3cretPass@host:port', 'postgres://u:s3cretPass@db/x',
-      'redis://u:s3cret/Pass@host', 'redis://s3cretPass@host:x', 'mysql://h/db?password=s3cretPass']) {
+    const urls = [
+      'redis://user:s3cretPass@:6379', 'redis://user:s3cretPass@host:port', 'postgres://u:s3cretPass@db/x',
+      'redis://u:s3cret/Pass@host', 'redis://s3cretPass@host:x', 'mysql://h/db?password=s3cretPass',
+    ];
+    for (const url of urls) {
       const list = problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, STORAGE_URL: url });
       expect(list, url).toEqual([expect.stringMatching(/^STORAGE_URL .*\*\*\*/)]);
       expect(list.join('\n'), url).not.toMatch(/s3cret|Pass/);
@@ -82,9 +85,10 @@ describe('parseConfig', () => {
   });
 
   it('reads the word filter settings: OUTPUT_FILTER on or off, TRAIN_GATE_MAX_FLAGGED a share from 0 to 1', () => {
-    const config = parseConfig({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, OUTPUT_FILTER: 'OFF', TRAIN_GATE_MAX_FLAGGED: '0.25' });
+    const base = { DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir };
+    const config = parseConfig({ ...base, OUTPUT_FILTER: 'OFF', TRAIN_GATE_MAX_FLAGGED: '0.25' });
     expect(config).toMatchObject({ outputFilter: false, trainGateMaxFlagged: 0.25 });
-    expect(problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, OUTPUT_FILTER: 'maybe', TRAIN_GATE_MAX_FLAGGED: '2' })).toEqual([
+    expect(problems({ ...base, OUTPUT_FILTER: 'maybe', TRAIN_GATE_MAX_FLAGGED: '2' })).toEqual([
       'OUTPUT_FILTER must be on or off (got "maybe")',
       'TRAIN_GATE_MAX_FLAGGED must be a number from 0 to 1 (a share of the samples) (got "2")',
     ]);

@@ -40,7 +40,8 @@ describe('moderation of generated text', () => {
   });
   afterEach(async () => store.close());
 
-  const moderation = () => createModeration({ filter: createOutputFilter(), words: createBlockedWords(store), random: () => 0.5 });
+  const moderation = () =>
+    createModeration({ filter: createOutputFilter(), words: createBlockedWords(store), random: () => 0.5 });
 
   it('sends a clean babble as it is, generated once with the request rng', async () => {
     const { service, calls } = stub(['me want ball']);
@@ -64,7 +65,7 @@ describe('moderation of generated text', () => {
     for (const c of calls.slice(1)) expect(c.rng).toEqual(expect.any(Number));
   });
 
-  it("screens replies too, with the server's own words (obfuscated variants included), only in that server", async () => {
+  it("screens replies too, with the server's own words (obfuscated ones too), only in that server", async () => {
     const m = moderation();
     await m.words!.add(GUILD, 'cookie');
     const here = stub(['me want cookie', 'me want c00kie', 'me want COOKIES', 'me want cooookie', 'me want ball']);

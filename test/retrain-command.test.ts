@@ -234,13 +234,18 @@ describe('/retrain through Discord', () => {
     await nthEdit(allowed.token, 2);
   });
 
-  it('refuses a server past its training budget, saying when it may train, without starting anything; owners are exempt', async () => {
+  it('refuses a server past its training budget, saying when it may train; owners are exempt', async () => {
     const at = Date.UTC(2026, 11, 3, 9, 30);
     const asked: Array<[string, number]> = [];
     deps = {
       ...deps,
       defaultMinutes: 5,
-      budget: { check: async (scope, minutes) => { asked.push([scope, minutes]); return { allowed: false, why: 'daily', at }; } },
+      budget: {
+        check: async (scope, minutes) => {
+          asked.push([scope, minutes]);
+          return { allowed: false, why: 'daily', at };
+        },
+      },
     };
     const refused = await callback(start().token);
     expect(refused.body).toMatchObject({ type: 4, data: { flags: 64, allowed_mentions: { parse: [] } } });

@@ -189,9 +189,10 @@ describe('retrain manager', () => {
     expect((await models.modelFor(G1)).label).toBe('base');
   });
 
-  it("refuses a model whose samples trip the server's word filter above the set rate, and never shows them", async () => {
+  it("refuses a model whose samples trip the word filter above the set rate, and never shows them", async () => {
     // A filter that blocks every non-empty text: all the samples trip it.
-    const m = manager({ moderation: { screenerFor: async () => (text: string) => (text.trim() ? { list: 'server' } : undefined) } });
+    const screen = (text: string) => (text.trim() ? { list: 'server' as const } : undefined);
+    const m = manager({ moderation: { screenerFor: async () => screen } });
     const events: RetrainEvent[] = [];
     const start = m.start({ scope: G1 });
     start.job.subscribe(record(events));
@@ -205,7 +206,8 @@ describe('retrain manager', () => {
   });
 
   it('fails without training when the word filter cannot be read', async () => {
-    const m = manager({ moderation: { screenerFor: () => Promise.reject(new Error('SQLITE_IOERR /var/secret/babble.sqlite')) } });
+    const broken = () => Promise.reject(new Error('SQLITE_IOERR /var/secret/babble.sqlite'));
+    const m = manager({ moderation: { screenerFor: broken } });
     const outcome = expectStatus(await m.start({ scope: G1 }).job.result, 'failed');
     expect(outcome.reason).toBe(RETRAIN_FAILURE.wordFilter);
     expect(outcome.errorId).toMatch(/^[0-9a-f]{8}$/);
@@ -299,7 +301,11 @@ describe('retrain manager', () => {
 
   it("charges each run's trainer time to its server's budget, and nothing for a run that never trained", async () => {
     const charges: Array<{ scope: string; ms: number }> = [];
-    const budget = { charge: async (scope: string, start: number, end: number) => { charges.push({ scope, ms: end - start }); } };
+    const budget = {
+      charge: async (scope: string, start: number, end: number) => {
+        charges.push({ scope, ms: end - start });
+      },
+    };
     const before = Date.now();
     expectStatus(await manager({ budget }).start({ scope: G1 }).job.result, 'swapped');
     expect(charges).toEqual([{ scope: G1, ms: expect.any(Number) }]);
@@ -316,9 +322,12 @@ describe('retrain manager', () => {
     expect(spawned).toEqual([]);
   });
 
-  it('a failing text source: a fixed reason and an error id for the admin, the raw error (paths, secrets) only in the log', async () => {
+  it('a failing text source: a fixed reason and an error id; the raw error (paths, secrets) only logged', async () => {
     const lines: Array<Record<string, unknown>> = [];
-    const log = createLogger('info', { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>); } });
+    const write = (s: string) => {
+      lines.push(JSON.parse(s) as Record<string, unknown>);
+    };
+    const log = createLogger('info', { write });
     const raw = 'SQLITE_BUSY: database is locked at /srv/babble/var/babble.sqlite (password=hunter2)';
     const m = manager({ log, trainingText: async () => { throw new Error(raw); } });
     const outcome = expectStatus(await m.start({ scope: G1 }).job.result, 'failed');
@@ -328,9 +337,10 @@ describe('retrain manager', () => {
     expect((line.err as { message: string }).message).toBe(raw);
   });
 
-  it('a trainer that cannot start (ENOENT, no exit event) fails with a clear message and frees the slot and the lock', async () => {
+  it('a trainer that cannot start (ENOENT, no exit event) fails clearly and frees the slot and the lock', async () => {
     const locks = memoryLocks();
-    const cannotStart: Trainer = (job, options) => runTraining(job, { ...options, execPath: join(work, 'no-such-node') });
+    const cannotStart: Trainer = (job, options) =>
+      runTraining(job, { ...options, execPath: join(work, 'no-such-node') });
     const m = manager({ concurrency: 1, locks, runTraining: cannotStart });
     const first = m.start({ scope: G1 });
     const second = m.start({ scope: G2 });

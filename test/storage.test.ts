@@ -99,7 +99,7 @@ describe('storage URLs and key ranges', () => {
   it('escapes glob characters in a Redis SCAN pattern', () => {
     expect(scanPattern('a*b?[c]\\:')).toBe('a\\*b\\?\\[c\\]\\\\:*');
   });
-  it('streams a Redis scan page by page without remembering keys when distinct is off (the retention sweep)', async () => {
+  it('streams a Redis scan page by page, remembering no keys, when distinct is off (the sweep)', async () => {
     // SCAN may return a key again on a later page (while Redis resizes its table): here "p:dup" on every page.
     const pages = Array.from({ length: 5 }, (_, i) => ['p:dup', `p:${i}`, 'other:x']);
     const client = {

@@ -121,18 +121,24 @@ describe('string arrays are bounded', () => {
 
   it('refuses a text array with too many entries, too many characters in all, or one overlong line', () => {
     const { items, chars } = ARRAY_LIMITS.lines;
-    expect(() => parseParentMessage(start({ trainingLines: many(items + 1) }))).toThrow(/trainingLines has more than 2000000 entries/);
+    expect(() => parseParentMessage(start({ trainingLines: many(items + 1) })))
+      .toThrow(/trainingLines has more than 2000000 entries/);
     const big = 'x'.repeat(100_000);
-    expect(() => parseParentMessage(start({ baseCorpusLines: many(chars / big.length + 1, big) }))).toThrow(/baseCorpusLines has more than 64000000 characters/);
-    expect(() => parseParentMessage(start({ heldOut: { server: ['x'.repeat(100_001)], base: [] } }))).toThrow(/heldOut\.server\[0\] is longer/);
+    expect(() => parseParentMessage(start({ baseCorpusLines: many(chars / big.length + 1, big) })))
+      .toThrow(/baseCorpusLines has more than 64000000 characters/);
+    expect(() => parseParentMessage(start({ heldOut: { server: ['x'.repeat(100_001)], base: [] } })))
+      .toThrow(/heldOut\.server\[0\] is longer/);
     expect(() => parseParentMessage(start({ trainingLines: many(items) }))).not.toThrow();
   });
 
   it("refuses a child's environment names or samples past their bounds", () => {
     const { items } = ARRAY_LIMITS.short;
-    expect(() => parseChildMessage({ type: 'ready', pid: 1, envKeys: many(items + 1, 'PATH') })).toThrow(/envKeys has more than 1000 entries/);
-    expect(() => parseChildMessage({ ...SAVED, samples: many(items + 1) })).toThrow(/samples has more than 1000 entries/);
-    expect(() => parseChildMessage({ ...SAVED, samples: many(11, 'x'.repeat(100_000)) })).toThrow(/samples has more than 1000000 characters/);
+    expect(() => parseChildMessage({ type: 'ready', pid: 1, envKeys: many(items + 1, 'PATH') }))
+      .toThrow(/envKeys has more than 1000 entries/);
+    expect(() => parseChildMessage({ ...SAVED, samples: many(items + 1) }))
+      .toThrow(/samples has more than 1000 entries/);
+    expect(() => parseChildMessage({ ...SAVED, samples: many(11, 'x'.repeat(100_000)) }))
+      .toThrow(/samples has more than 1000000 characters/);
   });
 });
 

@@ -35,7 +35,13 @@ describe('/wordfilter and blocked babbles through Discord', () => {
     store = await openStore('sqlite://:memory:');
     const moderation = createModeration({ filter: createOutputFilter(), words: createBlockedWords(store) });
     bot = await startBot({
-      collection: createCollectionService({ store }), token: TOKEN, apiUrl: fake.apiUrl, service, log: silentLogger(), deferAfterMs: 500, moderation,
+      collection: createCollectionService({ store }),
+      token: TOKEN,
+      apiUrl: fake.apiUrl,
+      service,
+      log: silentLogger(),
+      deferAfterMs: 500,
+      moderation,
     });
   });
   afterAll(async () => {
@@ -49,6 +55,7 @@ describe('/wordfilter and blocked babbles through Discord', () => {
 
   const callback = (token: string) =>
     fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token);
+  const babble = () => fake.sendInteraction({ data: { name: 'babble', options: [option('seed', 'me want')] } }).token;
   const content = (cb: { body: unknown }) => (cb.body as { data: { content: string } }).data.content;
   const wordfilter = (sub: string, word?: string, permissions = MANAGE_GUILD) =>
     fake.sendInteraction({
@@ -74,7 +81,7 @@ describe('/wordfilter and blocked babbles through Discord', () => {
     await callback(wordfilter('add', 'pickle').token);
     const before = fake.requests.length;
     script = ['me want pickle', 'me want p1ckle', 'me want PICKLES', 'me want piiickle', 'me want ball'];
-    const cb = await callback(fake.sendInteraction({ data: { name: 'babble', options: [option('seed', 'me want')] } }).token);
+    const cb = await callback(babble());
     expect(content(cb)).toBe(NO_WORDS);
     const sent = JSON.stringify(sentBodies(fake.requests.slice(before)).map((s) => s.body));
     expect(sent).not.toMatch(/p[i1]+ckle/i);
@@ -82,7 +89,7 @@ describe('/wordfilter and blocked babbles through Discord', () => {
 
   it('sends the first clean babble when a retry comes out clean', async () => {
     script = ['me want sh1t', 'me want ball'];
-    const cb = await callback(fake.sendInteraction({ data: { name: 'babble', options: [option('seed', 'me want')] } }).token);
+    const cb = await callback(babble());
     expect(content(cb)).toBe('me want ball');
   });
 
@@ -97,7 +104,7 @@ describe('/wordfilter and blocked babbles through Discord', () => {
   it('removes a word: the baby may say it again', async () => {
     expect(content(await callback(wordfilter('remove', 'pickle').token))).toBe('Unblocked.');
     script = ['me want pickle'];
-    const cb = await callback(fake.sendInteraction({ data: { name: 'babble', options: [option('seed', 'me want')] } }).token);
+    const cb = await callback(babble());
     expect(content(cb)).toBe('me want pickle');
   });
 });

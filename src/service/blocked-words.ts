@@ -14,7 +14,9 @@ const SNOWFLAKE = /^\d{1,20}$/;
 const LETTERS = /^[a-z]+$/;
 
 function listKey(guildId: string): string {
-  if (!SNOWFLAKE.test(guildId)) throw new Error(`guild id must be a Discord id (digits), got ${JSON.stringify(guildId)}`);
+  if (!SNOWFLAKE.test(guildId)) {
+    throw new Error(`guild id must be a Discord id (digits), got ${JSON.stringify(guildId)}`);
+  }
   return `g:${guildId}:f`;
 }
 
@@ -36,7 +38,8 @@ function wordsOf(stored: unknown): string[] {
   if (!Array.isArray(stored)) return [];
   const out = new Set<string>();
   for (const w of stored) {
-    if (typeof w === 'string' && LETTERS.test(w) && w.length >= BLOCKED_WORDS.minLength && w.length <= BLOCKED_WORDS.maxLength) out.add(w);
+    const fits = typeof w === 'string' && w.length >= BLOCKED_WORDS.minLength && w.length <= BLOCKED_WORDS.maxLength;
+    if (fits && LETTERS.test(w)) out.add(w);
     if (out.size >= BLOCKED_WORDS.maxWords) break;
   }
   return [...out].sort();
@@ -74,7 +77,9 @@ export function createBlockedWords(store: Pick<KvStore, 'get' | 'set' | 'deleteM
         const words = await list(guildId);
         if (words.includes(word)) return false;
         if (words.length >= BLOCKED_WORDS.maxWords) {
-          throw new InvalidRequestError(`This server already blocks ${BLOCKED_WORDS.maxWords} words, the most it can; remove one first.`);
+          throw new InvalidRequestError(
+            `This server already blocks ${BLOCKED_WORDS.maxWords} words, the most it can; remove one first.`,
+          );
         }
         await store.set(listKey(guildId), [...words, word].sort());
         return true;

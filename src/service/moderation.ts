@@ -45,7 +45,7 @@ export interface Moderation {
   /** The servers' own lists (undefined: none on this bot). */
   readonly words: BlockedWords | undefined;
   readonly builtIn: boolean;
-  /** The filter for texts sent in a server (null or "base": the built-in list only). Rejects if the list can't be read. */
+  /** The filter for texts sent in a server (null, "base": built-in list only). Rejects if the list can't be read. */
   screenerFor(scope: string | null): Promise<Screener>;
   /** `inner`, with every babble and reply screened for `guildId`. */
   service(inner: GenerationService, guildId: string | null): GenerationService;
@@ -71,7 +71,11 @@ export function createModeration(options: ModerationOptions): Moderation {
   }
 
   /** The first generation that passes, or NO_WORDS. */
-  async function firstAllowed(guildId: string | null, draw: (rng: number | undefined) => Promise<string>, rng: number | undefined): Promise<string> {
+  async function firstAllowed(
+    guildId: string | null,
+    draw: (rng: number | undefined) => Promise<string>,
+    rng: number | undefined,
+  ): Promise<string> {
     const screen = await screenerFor(guildId);
     const lists = new Set<string>();
     for (let attempt = 0; attempt < attempts; attempt++) {
@@ -80,7 +84,8 @@ export function createModeration(options: ModerationOptions): Moderation {
       if (!hit) return text;
       lists.add(hit.list);
     }
-    log?.info({ guild: guildId, attempts, lists: [...lists] }, 'every generation tripped the word filter: the baby has no words');
+    const fields = { guild: guildId, attempts, lists: [...lists] };
+    log?.info(fields, 'every generation tripped the word filter: the baby has no words');
     return NO_WORDS;
   }
 
@@ -102,7 +107,8 @@ export function createModeration(options: ModerationOptions): Moderation {
     screenerFor,
     service,
     models(source) {
-      return { ...source, serviceFor: async (guildId: string | null) => service(await source.serviceFor(guildId), guildId) };
+      const serviceFor = async (guildId: string | null) => service(await source.serviceFor(guildId), guildId);
+      return { ...source, serviceFor };
     },
   };
 }
@@ -135,9 +141,13 @@ export function filterGate<G extends { pass: boolean; reasons: string[]; samples
   const flagged = texts.filter((t) => screen(t) !== undefined).length;
   const rate = texts.length > 0 ? flagged / texts.length : 0;
   const ok = rate <= maxRate;
+  const percent = (x: number) => `${Math.round(x * 100)}%`;
   const reasons = ok
     ? gate.reasons
-    : [...gate.reasons, `its samples trip the word filter (${Math.round(rate * 100)}% of them, at most ${Math.round(maxRate * 100)}% allowed)`];
+    : [
+        ...gate.reasons,
+        `its samples trip the word filter (${percent(rate)} of them, at most ${percent(maxRate)} allowed)`,
+      ];
   return {
     ...gate,
     pass: gate.pass && ok,

@@ -38,7 +38,9 @@ function serverMatcher(words: readonly string[]): RegExpMatcher {
 export function createOutputFilter(options: OutputFilterOptions = {}): OutputFilter {
   const builtIn = options.builtIn ?? true;
   const cacheSize = Math.max(1, options.cacheSize ?? 256);
-  const english = builtIn ? new RegExpMatcher({ ...englishDataset.build(), ...englishRecommendedTransformers }) : undefined;
+  const english = builtIn
+    ? new RegExpMatcher({ ...englishDataset.build(), ...englishRecommendedTransformers })
+    : undefined;
   /** Compiled server lists by their words joined, least recently used first. */
   const compiled = new Map<string, RegExpMatcher>();
 

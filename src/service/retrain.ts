@@ -90,7 +90,13 @@ export type RetrainOutcome =
   | ({ status: 'swapped'; /** The new version, serving now. */ version: number } & TrainedRun)
   | ({ status: 'rejected'; /** Where the refused model was kept (never served). */ keptAs: string } & TrainedRun)
   | { status: 'cancelled' }
-  | { status: 'failed'; /** A fixed text, safe to show (never an error message). */ reason: string; /** The log line's id. */ errorId?: string };
+  | {
+      status: 'failed';
+      /** A fixed text, safe to show (never an error message). */
+      reason: string;
+      /** The id of the log line with the details. */
+      errorId?: string;
+    };
 
 export type RetrainEvent =
   | { type: 'queued'; position: number }
@@ -416,7 +422,9 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
 
   /** Charges the trainer time since `start` to the scope's budget; a store failure is logged, never fatal. */
   async function chargeBudget(scope: string, start: number): Promise<void> {
-    await options.budget?.charge(scope, start, Date.now()).catch((err: unknown) => log?.warn({ err, scope }, 'retrain: could not record the training time'));
+    await options.budget
+      ?.charge(scope, start, Date.now())
+      .catch((err: unknown) => log?.warn({ err, scope }, 'retrain: could not record the training time'));
   }
 
   async function executeLocked(job: Job, signal: AbortSignal): Promise<RetrainOutcome> {

@@ -26,7 +26,8 @@ import {
   TRAINER_CHILD_FLAG,
 } from './trainer-protocol.js';
 
-export type TrainingFailure = 'not-started' | 'crashed' | 'out-of-memory' | 'timeout' | 'cancelled' | 'protocol' | 'failed';
+export type TrainingFailure =
+  | 'not-started' | 'crashed' | 'out-of-memory' | 'timeout' | 'cancelled' | 'protocol' | 'failed';
 
 export class TrainingError extends Error {
   override readonly name = 'TrainingError';
@@ -203,7 +204,8 @@ export function runTraining(job: TrainJob, options: RunTrainingOptions = {}): Pr
       // A process that never started emits 'error' and 'close' but no 'exit': settle now, or the job waits for ever.
       if (!spawned && !settled) {
         cleanUp();
-        reject(new TrainingError('not-started', `the trainer process could not be started (${err.code ?? 'error'}): ${err.message}`));
+        const why = `the trainer process could not be started (${err.code ?? 'error'}): ${err.message}`;
+        reject(new TrainingError('not-started', why));
         return;
       }
       stop(new TrainingError('crashed', `the trainer process failed: ${err.message}`), false);

@@ -55,7 +55,8 @@ export function createTrainingBudget(options: TrainingBudgetOptions): TrainingBu
   const key = (scope: string) => `g:${scope}:b`;
 
   /** Trainer time of `runs` that falls after `since`. */
-  const usedSince = (runs: readonly Run[], since: number) => runs.reduce((ms, r) => ms + Math.max(0, r.end - Math.max(r.start, since)), 0);
+  const usedSince = (runs: readonly Run[], since: number) =>
+    runs.reduce((ms, r) => ms + Math.max(0, r.end - Math.max(r.start, since)), 0);
 
   return {
     async check(scope, minutes) {
@@ -63,7 +64,9 @@ export function createTrainingBudget(options: TrainingBudgetOptions): TrainingBu
       const t = now();
       const runs = runsOf(await store.get(key(scope)), t - DAY_MS);
       const lastEnd = Math.max(-Infinity, ...runs.map((r) => r.end));
-      if (cooldownMs > 0 && t < lastEnd + cooldownMs) return { allowed: false, why: 'cooldown', at: lastEnd + cooldownMs };
+      if (cooldownMs > 0 && t < lastEnd + cooldownMs) {
+        return { allowed: false, why: 'cooldown', at: lastEnd + cooldownMs };
+      }
       if (dailyMs <= 0) return { allowed: true };
       const want = Math.min(minutes * 60_000, dailyMs);
       if (usedSince(runs, t - DAY_MS) + want <= dailyMs) return { allowed: true };

@@ -119,7 +119,11 @@ export function keyvKvStore(options: KeyvKvStoreOptions): KvStore {
         if (keys.length === 0) return;
         await keyv.deleteMany(keys.map(full));
       }),
-    async *scan<T>(scanPrefix: string, pageSize = 1000, scanOptions: ScanOptions = {}): AsyncGenerator<Array<KvRow<T>>, void> {
+    async *scan<T>(
+      scanPrefix: string,
+      pageSize = 1000,
+      scanOptions: ScanOptions = {},
+    ): AsyncGenerator<Array<KvRow<T>>, void> {
       const pages = scanner.scan(full(scanPrefix), pageSize, scanOptions.distinct ?? true);
       for (;;) {
         const next = await guard('scan', () => pages.next());

@@ -47,7 +47,8 @@ export function parseStorageUrl(url: string, cwd: string = process.cwd()): Stora
     return { kind: 'redis', url };
   }
   throw new Error(
-    `must be sqlite://<file> (e.g. ${DEFAULT_STORAGE_URL}, or sqlite:///absolute/path.sqlite) or redis://host:port (got ${JSON.stringify(redactStorageUrl(url))})`,
+    `must be sqlite://<file> (e.g. ${DEFAULT_STORAGE_URL}, or sqlite:///absolute/path.sqlite) or redis://host:port ` +
+      `(got ${JSON.stringify(redactStorageUrl(url))})`,
   );
 }
 

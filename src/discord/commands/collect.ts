@@ -88,7 +88,8 @@ async function set(interaction: ChatInputCommandInteraction, guildId: string, { 
     // Private channels: the member asking must be able to view it, and the bot to read it.
     const access = collectionAccessProblem(channel, interaction.user.id, channel.guild.members.me);
     if (access) {
-      log.info({ guild: guildId, channel: channel.id, by: interaction.user.id }, 'collection not switched on: channel not visible');
+      const where = { guild: guildId, channel: channel.id, by: interaction.user.id };
+      log.info(where, 'collection not switched on: channel not visible');
       await answer(access);
       return;
     }

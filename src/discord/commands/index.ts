@@ -16,4 +16,6 @@ import settings from './settings.js';
 import teach from './teach.js';
 import wordfilter from './wordfilter.js';
 
-export const commands: readonly Command[] = [babble, help, model, teach, privacy, optout, optin, forget, collect, settings, retrain, wordfilter];
+export const commands: readonly Command[] = [
+  babble, help, model, teach, privacy, optout, optin, forget, collect, settings, retrain, wordfilter,
+];

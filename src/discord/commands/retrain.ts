@@ -108,7 +108,8 @@ export function finalMessage(scope: string, outcome: RetrainOutcome): FinalMessa
       return { embeds: [clampEmbed({ title: 'Training cancelled', description: `Nothing changed: ${scopeName(scope)} is the same as before.` })] };
     case 'failed': {
       const reason = outcome.errorId ? withErrorId(outcome.reason, outcome.errorId) : outcome.reason;
-      return { embeds: [clampEmbed({ title: 'Training did not finish', description: `${reason}\n\nNothing changed: ${scopeName(scope)} is the same as before.` })] };
+      const description = `${reason}\n\nNothing changed: ${scopeName(scope)} is the same as before.`;
+      return { embeds: [clampEmbed({ title: 'Training did not finish', description })] };
     }
     case 'swapped':
     case 'rejected': {
@@ -299,7 +300,8 @@ export function budgetRefusal(verdict: Extract<BudgetVerdict, { allowed: false }
   const when = `<t:${Math.ceil(verdict.at / 1000)}:R>`;
   return verdict.why === 'cooldown'
     ? `The baby needs a rest between trainings: this server's next one can start ${when}.`
-    : `This server has used its training time for today: a training this long can start ${when} (a shorter one may fit sooner).`;
+    : `This server has used its training time for today: a training this long can start ${when} ` +
+      '(a shorter one may fit sooner).';
 }
 
 /** Handles /retrain start and /retrain cancel. */

@@ -19,7 +19,8 @@ export function wordListText(words: readonly string[], builtIn: boolean): string
     ? 'The built-in list of swear words and slurs is on (it also catches look-alike spellings).'
     : 'The built-in list of swear words and slurs is switched off on this bot.';
   if (words.length === 0) return `${base}\nThis server blocks no words of its own. Add one with \`/wordfilter add\`.`;
-  return `${base}\nThis server also blocks ${words.length} of at most ${BLOCKED_WORDS.maxWords} words: ${words.map((w) => `||${w}||`).join(', ')}`;
+  const listed = words.map((w) => `||${w}||`).join(', ');
+  return `${base}\nThis server also blocks ${words.length} of at most ${BLOCKED_WORDS.maxWords} words: ${listed}`;
 }
 
 const data = new SlashCommandBuilder()
@@ -33,16 +34,25 @@ const data = new SlashCommandBuilder()
       .setName('add')
       .setDescription('Block a word: babbles that contain it (or a look-alike spelling) are never sent')
       .addStringOption((o) =>
-        o.setName('word').setDescription('One word, letters only').setRequired(true).setMinLength(BLOCKED_WORDS.minLength).setMaxLength(BLOCKED_WORDS.maxLength),
+        o
+          .setName('word')
+          .setDescription('One word, letters only')
+          .setRequired(true)
+          .setMinLength(BLOCKED_WORDS.minLength)
+          .setMaxLength(BLOCKED_WORDS.maxLength),
       ),
   )
   .addSubcommand((s) =>
     s
       .setName('remove')
       .setDescription('Unblock a word this server blocked')
-      .addStringOption((o) => o.setName('word').setDescription('The word').setRequired(true).setMaxLength(BLOCKED_WORDS.maxLength)),
+      .addStringOption((o) =>
+        o.setName('word').setDescription('The word').setRequired(true).setMaxLength(BLOCKED_WORDS.maxLength),
+      ),
   )
-  .addSubcommand((s) => s.setName('list').setDescription("The words blocked in this server, and whether the built-in list is on"))
+  .addSubcommand((s) =>
+    s.setName('list').setDescription('The words blocked in this server, and whether the built-in list is on'),
+  )
   .toJSON();
 
 export default {
@@ -65,7 +75,8 @@ export default {
     if (sub === 'add') {
       const added = await words.add(guildId, word);
       if (added) log.info(where, 'word filter: a word was added');
-      await replyEphemeral(interaction, added ? 'Blocked: the baby will never say it here.' : 'That word was already blocked here.');
+      const text = added ? 'Blocked: the baby will never say it here.' : 'That word was already blocked here.';
+      await replyEphemeral(interaction, text);
       return;
     }
     const removed = await words.remove(guildId, word);
