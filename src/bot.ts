@@ -16,7 +16,11 @@ import { ConfigError, parseConfig, type Config } from './config.js';
 import { FatalBotError, startBot, type RunningBot } from './discord/app.js';
 import { createLogger, type Logger } from './log.js';
 import { createCollectionService, startRetentionSweeper, type CollectionService, type Sweeper } from './service/collection.js';
+import { createBlockedWords } from './service/blocked-words.js';
+import { createModeration, type Moderation } from './service/moderation.js';
 import type { ModelCache } from './service/model-cache.js';
+import { createOutputFilter } from './service/output-filter.js';
+import { createTrainingBudget, type TrainingBudget } from './service/training-budget.js';
 import { openReplyLimiter, type ReplyLimiter } from './service/rate-limiter.js';
 import type { ModelRegistry } from './service/registry.js';
 import type { TrainingLocks } from './service/lock.js';
@@ -103,6 +107,8 @@ async function createRetrain(
   models: ModelCache,
   collection: CollectionService,
   locks: TrainingLocks | undefined,
+  moderation: Moderation,
+  budget: TrainingBudget,
 ): Promise<RetrainManager> {
   const { createRetrainManager, loadBaseCorpus } = await import('./service/retrain.js');
   const { BASE_SCOPE } = await import('./service/registry.js');
@@ -124,7 +130,9 @@ async function createRetrain(
     defaultMinutes: config.trainDefaultMinutes,
     maxMinutes: config.trainMaxMinutes,
     minLines: config.trainMinLines,
-    gate: { tolerance: config.trainGateTolerance },
+    gate: { tolerance: config.trainGateTolerance, maxFlaggedRate: config.trainGateMaxFlagged },
+    moderation,
+    budget,
     training: { maxHeapMb: config.trainMaxHeapMb },
     ...(locks ? { locks } : {}),
   });
@@ -186,6 +194,12 @@ export async function main(options: MainOptions = {}): Promise<number> {
     log.info({ storage: store.location, kind: store.kind, retentionDays: config.retentionDays }, 'storage open');
     collection = createCollectionService({ store, retentionDays: config.retentionDays, log });
     sweeper = startRetentionSweeper(collection, log);
+    // Everything generated passes the word filter: the built-in list (OUTPUT_FILTER) and each server's own words.
+    const filter = createOutputFilter({ builtIn: config.outputFilter });
+    const moderation = createModeration({ filter, words: createBlockedWords(store), log });
+    const budget = createTrainingBudget({
+      store, dailyMinutes: config.trainDailyMinutes, cooldownMinutes: config.trainCooldownMinutes,
+    });
     limiter = await openReplyLimiter(config.storageUrl, config.rateLimits, { log });
     log.info({ store: limiter.store, ...config.rateLimits }, 'rate limits');
 
@@ -200,7 +214,7 @@ export async function main(options: MainOptions = {}): Promise<number> {
         shared = await openSharedState({ url: location.url, registry, models, log });
         models = shared.models;
       }
-      retrain = await createRetrain(config, log, registry, models, collection, shared?.locks);
+      retrain = await createRetrain(config, log, registry, models, collection, shared?.locks, moderation, budget);
     } catch (error) {
       log.fatal({ err: error }, errorMessage(error));
       return 1;
@@ -214,11 +228,15 @@ export async function main(options: MainOptions = {}): Promise<number> {
         devGuildId: config.devGuildId,
         models,
         registry,
-        retrain: { manager: retrain, ownerIds: config.botOwnerIds, maxMinutes: config.trainMaxMinutes },
+        retrain: {
+          manager: retrain, ownerIds: config.botOwnerIds, maxMinutes: config.trainMaxMinutes,
+          budget, defaultMinutes: config.trainDefaultMinutes,
+        },
         collection,
         log,
         onFatal: (error) => requestStop({ kind: 'fatal', error }),
         limiter,
+        moderation,
       });
     } catch (error) {
       if (error instanceof FatalBotError) {

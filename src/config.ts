@@ -49,6 +49,14 @@ export interface Config {
   rateLimits: ReplyLimits;
   /** SHARDS: shard processes under discord.js's ShardingManager ("auto": Discord's count), undefined: one process. */
   shards: 'auto' | number | undefined;
+  /** OUTPUT_FILTER: the built-in swear word and slur list screens what the baby says (server words always do). */
+  outputFilter: boolean;
+  /** TRAIN_GATE_MAX_FLAGGED: the most share of a new model's gate samples that may trip the word filter. */
+  trainGateMaxFlagged: number;
+  /** TRAIN_DAILY_MINUTES: trainer minutes per server in any 24 hours (0: no limit; owners exempt). */
+  trainDailyMinutes: number;
+  /** TRAIN_COOLDOWN_MINUTES: minutes between the end of a server's training and the start of its next. */
+  trainCooldownMinutes: number;
 }
 
 /** The backends BABBLE_BACKEND may force (same list as src/model/backend.ts, kept here so config loads without tfjs). */
@@ -81,6 +89,9 @@ export const SETTINGS = {
   rateUserSeconds: { min: 1, max: 86_400, default: 60, integer: true },
   rateServerReplies: { min: 0, max: 100_000, default: 30, integer: true },
   rateServerSeconds: { min: 1, max: 86_400, default: 60, integer: true },
+  trainGateMaxFlagged: { min: 0, max: 1, default: 0.1, integer: false },
+  trainDailyMinutes: { min: 0, max: 1440, default: 60, integer: false },
+  trainCooldownMinutes: { min: 0, max: 1440, default: 5, integer: false },
 } as const;
 
 export const TOKEN_HELP =
@@ -265,11 +276,28 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
     serverSeconds: numberValue(env, 'RATE_LIMIT_SERVER_SECONDS', S.rateServerSeconds, S.rateServerSeconds.default, problems, ' seconds'),
   };
 
+  const filterText = value(env, 'OUTPUT_FILTER')?.toLowerCase() ?? 'on';
+  if (filterText !== 'on' && filterText !== 'off') {
+    problems.push(`OUTPUT_FILTER must be on or off (got ${JSON.stringify(env.OUTPUT_FILTER)})`);
+  }
+  const outputFilter = filterText !== 'off';
+  const trainGateMaxFlagged = numberValue(
+    env, 'TRAIN_GATE_MAX_FLAGGED', S.trainGateMaxFlagged, S.trainGateMaxFlagged.default, problems,
+    ' (a share of the samples)',
+  );
+
+  const trainDailyMinutes = numberValue(
+    env, 'TRAIN_DAILY_MINUTES', S.trainDailyMinutes, S.trainDailyMinutes.default, problems, ' minutes (0: no limit)',
+  );
+  const trainCooldownMinutes = numberValue(
+    env, 'TRAIN_COOLDOWN_MINUTES', S.trainCooldownMinutes, S.trainCooldownMinutes.default, problems, ' minutes',
+  );
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     discordToken, discordApiUrl, logLevel, devGuildId, modelDir, backend, storageUrl, retentionDays,
     modelsDir, modelVersionsKept, modelCacheSize,
     trainConcurrency, trainMaxMinutes, trainDefaultMinutes, trainMaxHeapMb, trainGateTolerance, trainMinLines, botOwnerIds,
-    rateLimits, shards,
+    rateLimits, shards, outputFilter, trainGateMaxFlagged, trainDailyMinutes, trainCooldownMinutes,
   };
 }

@@ -14,6 +14,7 @@ import { DEFAULT_VOCAB, normalize } from '../src/model/vocab.js';
 import { initWeights } from '../src/model/weights.js';
 import { startEntryProcess, type EntryProcess } from './helpers/entry-process.js';
 import { option, startFakeDiscord, subcommand, type FakeDiscord, type RecordedRequest } from './fake-discord/index.js';
+import { withAnyErrorId } from './helpers/error-id.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-e2e-tests';
@@ -187,7 +188,7 @@ describe('npm start against the fake Discord', () => {
       (r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token && r.status < 300,
       20_000,
     );
-    expect(oops.body).toMatchObject({ type: 4, data: { content: OOPS, flags: 64 } });
+    expect(oops.body).toMatchObject({ type: 4, data: { content: withAnyErrorId(OOPS), flags: 64 } });
     const failed = await bot.waitForLog((l) => l.msg === 'command failed' && l.command === 'help');
     expect(String((failed.err as { stack?: string }).stack)).toContain('Invalid Form Body');
 

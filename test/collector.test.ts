@@ -27,6 +27,7 @@ import {
   type FakeGuild,
   type RecordedRequest,
 } from './fake-discord/index.js';
+import { withAnyErrorId } from './helpers/error-id.js';
 
 const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-collector-tests';
 const MANAGER = (BigInt(DEFAULT_MEMBER_PERMISSIONS) | (1n << 5n)).toString(); // + Manage Server
@@ -289,7 +290,7 @@ describe('collection through Discord', () => {
     let released = false;
     try {
       const content = await answer(command('teach', [option('text', 'lost words?')], { user: OTHER }).token);
-      expect(content).toBe(STORAGE_TROUBLE);
+      expect(content).toEqual(withAnyErrorId(STORAGE_TROUBLE));
       fake.sendMessage({ channel_id: nursery, author: OTHER, content: 'waiting words' });
       await fake.waitFor(() => collection.pendingCount() > 0, 5000, 'queued');
       other.exec('COMMIT');

@@ -29,7 +29,7 @@ describe('command definitions', () => {
   it('has one module per name, each with a description', () => {
     const names = commands.map((c) => c.data.name);
     expect(new Set(names).size).toBe(names.length);
-    expect(names).toEqual(['babble', 'help', 'model', 'teach', 'privacy', 'optout', 'optin', 'forget', 'collect', 'settings', 'retrain']);
+    expect(names).toEqual(['babble', 'help', 'model', 'teach', 'privacy', 'optout', 'optin', 'forget', 'collect', 'settings', 'retrain', 'wordfilter']);
     for (const c of commands) expect(c.data.description.length).toBeGreaterThan(0);
   });
 
@@ -49,11 +49,11 @@ describe('command definitions', () => {
     }
   });
 
-  it('keeps /collect, /settings and /retrain to Manage Server by default, and the per-server commands to servers', () => {
+  it('keeps /collect, /settings, /retrain and /wordfilter to Manage Server by default, and the per-server commands to servers', () => {
     const byName = Object.fromEntries(commands.map((c) => [c.data.name, c.data]));
-    for (const name of ['collect', 'settings', 'retrain']) expect(byName[name]!.default_member_permissions).toBe(PermissionFlagsBits.ManageGuild.toString());
+    for (const name of ['collect', 'settings', 'retrain', 'wordfilter']) expect(byName[name]!.default_member_permissions).toBe(PermissionFlagsBits.ManageGuild.toString());
     for (const name of ['teach', 'privacy', 'optout', 'optin', 'forget', 'model']) expect(byName[name]!.default_member_permissions ?? null).toBeNull();
-    for (const name of ['collect', 'settings', 'teach', 'privacy', 'optout', 'optin', 'forget', 'retrain']) {
+    for (const name of ['collect', 'settings', 'teach', 'privacy', 'optout', 'optin', 'forget', 'retrain', 'wordfilter']) {
       expect(byName[name]!.contexts).toEqual([InteractionContextType.Guild]);
     }
     const collectOptions = (byName.collect!.options ?? []) as unknown as Array<{ name: string; options?: Array<Record<string, unknown>> }>;

@@ -61,12 +61,38 @@ describe('parseConfig', () => {
         serverSeconds: SETTINGS.rateServerSeconds.default,
       },
       shards: undefined,
+      outputFilter: true,
+      trainGateMaxFlagged: 0.1,
+      trainDailyMinutes: 60,
+      trainCooldownMinutes: 5,
     });
     expect(SETTINGS.rateUserReplies.default).toBeGreaterThan(0);
     expect(SETTINGS.rateServerReplies.default).toBeGreaterThan(SETTINGS.rateUserReplies.default);
     expect(DEFAULT_STORAGE_URL).toMatch(/^sqlite:\/\/var\//);
     expect(DEFAULT_MODELS_DIR).toBe('var/models');
     expect(DEFAULT_RETENTION_DAYS).toBe(90);
+  });
+
+  it('never echoes a STORAGE_URL password in its config errors', () => {
+    const urls = [
+      'redis://user:s3cretPass@:6379', 'redis://user:s3cretPass@host:port', 'postgres://u:s3cretPass@db/x',
+      'redis://u:s3cret/Pass@host', 'redis://s3cretPass@host:x', 'mysql://h/db?password=s3cretPass',
+    ];
+    for (const url of urls) {
+      const list = problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, STORAGE_URL: url });
+      expect(list, url).toEqual([expect.stringMatching(/^STORAGE_URL .*\*\*\*/)]);
+      expect(list.join('\n'), url).not.toMatch(/s3cret|Pass/);
+    }
+  });
+
+  it('reads the word filter settings: OUTPUT_FILTER on or off, TRAIN_GATE_MAX_FLAGGED a share from 0 to 1', () => {
+    const base = { DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir };
+    const config = parseConfig({ ...base, OUTPUT_FILTER: 'OFF', TRAIN_GATE_MAX_FLAGGED: '0.25' });
+    expect(config).toMatchObject({ outputFilter: false, trainGateMaxFlagged: 0.25 });
+    expect(problems({ ...base, OUTPUT_FILTER: 'maybe', TRAIN_GATE_MAX_FLAGGED: '2' })).toEqual([
+      'OUTPUT_FILTER must be on or off (got "maybe")',
+      'TRAIN_GATE_MAX_FLAGGED must be a number from 0 to 1 (a share of the samples) (got "2")',
+    ]);
   });
 
   it('reads every variable, trimming spaces, dropping a "Bot " prefix and a trailing slash', () => {
@@ -93,6 +119,10 @@ describe('parseConfig', () => {
       RATE_LIMIT_USER_SECONDS: '20',
       RATE_LIMIT_SERVER_REPLIES: '0',
       RATE_LIMIT_SERVER_SECONDS: '3600',
+      OUTPUT_FILTER: ' on ',
+      TRAIN_GATE_MAX_FLAGGED: '0',
+      TRAIN_DAILY_MINUTES: '0',
+      TRAIN_COOLDOWN_MINUTES: '2.5',
     });
     expect(config).toEqual({
       discordToken: TOKEN,
@@ -114,6 +144,10 @@ describe('parseConfig', () => {
       trainMinLines: 50,
       botOwnerIds: ['111111111111111111', '222222222222222222'],
       rateLimits: { userReplies: 3, userSeconds: 20, serverReplies: 0, serverSeconds: 3600 },
+      outputFilter: true,
+      trainGateMaxFlagged: 0,
+      trainDailyMinutes: 0,
+      trainCooldownMinutes: 2.5,
     });
   });
 

@@ -17,6 +17,7 @@ const READS = [
   /\benv\.([A-Z][A-Z0-9_]*)/g,
   /\b(?:value|numberValue)\(env, '([A-Z][A-Z0-9_]*)'/g,
   /\benv\[['"]([A-Z][A-Z0-9_]*)['"]\]/g,
+  /\benv, '([A-Z][A-Z0-9_]*)'/g,
 ];
 
 /** Environment variable names a source text reads. */

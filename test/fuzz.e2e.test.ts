@@ -16,6 +16,7 @@ import { createLogger, type Logger } from '../src/log.js';
 import { normalize } from '../src/model/vocab.js';
 import type { CollectionService } from '../src/service/collection.js';
 import { createGenerationService, type LoadedGenerationService } from '../src/service/generation.js';
+import { NO_WORDS } from '../src/service/moderation.js';
 import { makeGuild, option, startFakeDiscord, type FakeDiscord, type RecordedRequest } from './fake-discord/index.js';
 import { memoryCollection } from './helpers/collection.js';
 import { fuzzString, pick, randInt, seededRand, type Rand } from './helpers/fuzz-text.js';
@@ -263,7 +264,10 @@ describe(`fuzzed input through the real bot (FUZZ_SEED=${FUZZ_SEED})`, () => {
         } else {
           const seed = normalize(c.options.seed);
           if (answer.flags === 64) failures.push(`${describeCase(c)}: refused valid options: ${answer.content}`);
-          else if (seed.trim() !== '' && !answer.content.startsWith(seed.slice(0, 1999))) failures.push(`${describeCase(c)}: reply does not start with the normalised seed`);
+          // A babble that trips the word filter (its seed may) is never sent: the baby has no words instead.
+          else if (seed.trim() !== '' && answer.content !== NO_WORDS && !answer.content.startsWith(seed.slice(0, 1999))) {
+            failures.push(`${describeCase(c)}: reply does not start with the normalised seed`);
+          }
         }
       } else {
         messages++;

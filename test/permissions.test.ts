@@ -307,14 +307,23 @@ describe('sends refused by Discord', () => {
     await stillBabbles(s);
   });
 
-  it('/collect set in a channel the bot cannot see (50001) names View Channel and Send Messages', async () => {
+  it('/collect set in a channel the bot cannot see: refused before posting, naming what the bot lacks', async () => {
     const s = await setup();
     denyBotPermissions(s.fake, s.channelId, Permission.ViewChannel | Permission.SendMessages);
+    const { token } = collectSet(s, true);
+    expect(await answerOf(s, token)).toMatch(new RegExp(`^I can't read <#${s.channelId}>`));
+    expect(await s.collection.channels(s.guildId)).toEqual([]);
+  });
+
+  it('/collect set whose notice Discord refuses (50001) names View Channel and Send Messages; collection stays off', async () => {
+    const s = await setup();
+    s.fake.failNext((r) => r.operationId === 'create_message' && r.params.channel_id === s.channelId, permissionFault(50001));
     const { token } = collectSet(s, true);
     expect(await answerOf(s, token)).toMatch(
       new RegExp(`^I can't post in <#${s.channelId}>: I need View Channel and Send Messages there\\.`),
     );
-    expect(refusalLines(s)[0]).toMatchObject({ code: 50001, missing: ['ViewChannel', 'SendMessages'] });
+    expect(refusalLines(s)[0]).toMatchObject({ code: 50001, computed: false, missing: ['ViewChannel', 'SendMessages'] });
+    expect(await s.collection.channels(s.guildId)).toEqual([]);
   });
 
   it('/collect set off: collection stops even when the stop notice is refused; the admin is told why', async () => {

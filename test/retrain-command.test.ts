@@ -128,7 +128,8 @@ describe('messages', () => {
     const rejected = finalMessage('1', REJECTED);
     expect(rejected.embeds[0]!.title).toMatch(/Kept the old model/);
     expect(rejected.embeds[0]!.description).toMatch(/worse on the held-out baby corpus/);
-    expect(finalMessage('1', { status: 'failed', reason: 'the trainer was killed by SIGKILL' }).embeds[0]!.description).toMatch(/SIGKILL[\s\S]*Nothing changed/);
+    expect(finalMessage('1', { status: 'failed', reason: 'The trainer stopped.', errorId: '0badc0de' }).embeds[0]!.description)
+      .toMatch(/^The trainer stopped\. \(error id 0badc0de\)[\s\S]*Nothing changed/);
     expect(finalMessage('base', { status: 'cancelled' }).embeds[0]!.description).toMatch(/shared base model/);
     expect(finalMessage('1', { status: 'cancelled' }).chart).toBeUndefined();
   });
@@ -216,6 +217,32 @@ describe('/retrain through Discord', () => {
     expect(manager.starts).toEqual([expect.objectContaining({ scope: 'base', requestedBy: OWNER })]);
     manager.jobs.get('base')!.finish({ status: 'cancelled' });
     await nthEdit(allowed.token, 2);
+  });
+
+  it('refuses a server past its training budget, saying when it may train; owners are exempt', async () => {
+    const at = Date.UTC(2026, 11, 3, 9, 30);
+    const asked: Array<[string, number]> = [];
+    deps = {
+      ...deps,
+      defaultMinutes: 5,
+      budget: {
+        check: async (scope, minutes) => {
+          asked.push([scope, minutes]);
+          return { allowed: false, why: 'daily', at };
+        },
+      },
+    };
+    const refused = await callback(start().token);
+    expect(refused.body).toMatchObject({ type: 4, data: { flags: 64, allowed_mentions: { parse: [] } } });
+    expect(JSON.stringify(refused.body)).toContain(`can start <t:${at / 1000}:R>`);
+    expect(asked).toEqual([[expect.any(String), 5]]);
+    expect(manager.starts).toEqual([]);
+    const owner = start([], { permissions: MANAGE_GUILD }, { id: OWNER });
+    expect((await callback(owner.token)).body).toMatchObject({ type: 5 });
+    await fake.waitFor(() => manager.starts.length > 0, 5000);
+    expect(asked).toHaveLength(1);
+    manager.jobs.get(manager.starts[0]!.scope)!.finish({ status: 'cancelled' });
+    await nthEdit(owner.token, 2);
   });
 
   it('defers at once, edits at most once per interval, and ends with the figures and the chart attached', async () => {

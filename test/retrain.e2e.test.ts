@@ -56,6 +56,8 @@ const ENV = {
   TRAIN_MAX_MINUTES: '2',
   TRAIN_DEFAULT_MINUTES: '0.2',
   TRAIN_MIN_LINES: '20',
+  // Several retrains of one server in a few minutes: no cooldown between them (the budget has its own tests).
+  TRAIN_COOLDOWN_MINUTES: '0',
 };
 
 type Bot = EntryProcess;

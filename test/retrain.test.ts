@@ -7,6 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PNG_SIGNATURE } from '../src/service/loss-chart.js';
+import { createLogger } from '../src/log.js';
+import { RETRAIN_FAILURE, TRAINER_FAILURE } from '../src/service/failure.js';
+import { memoryLocks } from '../src/service/lock.js';
+import { NO_WORDS } from '../src/service/moderation.js';
 import { createModelCache, type ModelCache } from '../src/service/model-cache.js';
 import { createRegistry, type ModelRegistry } from '../src/service/registry.js';
 import {
@@ -131,6 +135,31 @@ describe('retrain manager', () => {
     expect((await models.modelFor(G1)).label).toBe('base');
   });
 
+  it("refuses a model whose samples trip the word filter above the set rate, and never shows them", async () => {
+    // A filter that blocks every non-empty text: all the samples trip it.
+    const screen = (text: string) => (text.trim() ? { list: 'server' as const } : undefined);
+    const m = manager({ moderation: { screenerFor: async () => screen } });
+    const events: RetrainEvent[] = [];
+    const start = m.start({ scope: G1 });
+    start.job.subscribe(record(events));
+    const outcome = expectStatus(await start.job.result, 'rejected');
+    expect(outcome.gate.reasons.join(' ')).toMatch(/trip the word filter \(\d+% of them, at most 10% allowed\)/);
+    for (const text of outcome.gate.samples.texts) expect(['', NO_WORDS]).toContain(text);
+    const samples = events.flatMap((e) => (e.type === 'progress' ? [e.progress.sample] : []));
+    expect(samples.length).toBeGreaterThan(0);
+    for (const sample of samples) expect(['', NO_WORDS]).toContain(sample);
+    expect((await models.modelFor(G1)).label).toBe('base');
+  });
+
+  it('fails without training when the word filter cannot be read', async () => {
+    const broken = () => Promise.reject(new Error('SQLITE_IOERR /var/secret/babble.sqlite'));
+    const m = manager({ moderation: { screenerFor: broken } });
+    const outcome = expectStatus(await m.start({ scope: G1 }).job.result, 'failed');
+    expect(outcome.reason).toBe(RETRAIN_FAILURE.wordFilter);
+    expect(outcome.errorId).toMatch(/^[0-9a-f]{8}$/);
+    expect(spawned).toEqual([]);
+  });
+
   it('20 concurrent requests for one server start exactly one child; the others are told it is running', async () => {
     const m = manager();
     const results = Array.from({ length: 20 }, () => m.start({ scope: G1 }));
@@ -190,7 +219,8 @@ describe('retrain manager', () => {
     };
     const m = manager({ runTraining: killing, training: { maxSteps: 10_000, batchSize: 8, workers: 1, childProgressMs: 0, minBaseChars: 3000 } });
     const outcome = expectStatus(await m.start({ scope: G1 }).job.result, 'failed');
-    expect(outcome.reason).toMatch(/SIGKILL/);
+    expect(outcome.reason).toBe(TRAINER_FAILURE.crashed);
+    expect(outcome.errorId).toMatch(/^[0-9a-f]{8}$/);
     expect((await registry.resolve(G1))).toBeNull();
     expect(await leftovers(G1)).toEqual([]);
     expect(m.get(G1)).toBeUndefined();
@@ -209,10 +239,26 @@ describe('retrain manager', () => {
     };
     const m2 = manager({ runTraining: corrupting });
     const outcome = expectStatus(await m2.start({ scope: G1 }).job.result, 'failed');
-    expect(outcome.reason).toMatch(/weights\.bin/);
+    expect(outcome.reason).toBe(RETRAIN_FAILURE.load);
     expect((await registry.resolve(G1))?.version).toBe(1);
     expect((await models.modelFor(G1)).version).toBe(1);
     expect(await leftovers(G1)).toEqual([]);
+  });
+
+  it("charges each run's trainer time to its server's budget, and nothing for a run that never trained", async () => {
+    const charges: Array<{ scope: string; ms: number }> = [];
+    const budget = {
+      charge: async (scope: string, start: number, end: number) => {
+        charges.push({ scope, ms: end - start });
+      },
+    };
+    const before = Date.now();
+    expectStatus(await manager({ budget }).start({ scope: G1 }).job.result, 'swapped');
+    expect(charges).toEqual([{ scope: G1, ms: expect.any(Number) }]);
+    expect(charges[0]!.ms).toBeGreaterThan(0);
+    expect(charges[0]!.ms).toBeLessThanOrEqual(Date.now() - before);
+    expectStatus(await manager({ budget, trainingText: async () => ['hi'] }).start({ scope: G2 }).job.result, 'failed');
+    expect(charges).toHaveLength(1);
   });
 
   it('refuses to train on too little text without starting a child', async () => {
@@ -222,9 +268,39 @@ describe('retrain manager', () => {
     expect(spawned).toEqual([]);
   });
 
-  it('reports a failing text source as the reason', async () => {
-    const m = manager({ trainingText: async () => { throw new Error('database is locked'); } });
-    expect(expectStatus(await m.start({ scope: G1 }).job.result, 'failed').reason).toMatch(/database is locked/);
+  it('a failing text source: a fixed reason and an error id; the raw error (paths, secrets) only logged', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const write = (s: string) => {
+      lines.push(JSON.parse(s) as Record<string, unknown>);
+    };
+    const log = createLogger('info', { write });
+    const raw = 'SQLITE_BUSY: database is locked at /srv/babble/var/babble.sqlite (password=hunter2)';
+    const m = manager({ log, trainingText: async () => { throw new Error(raw); } });
+    const outcome = expectStatus(await m.start({ scope: G1 }).job.result, 'failed');
+    expect(outcome.reason).toBe(RETRAIN_FAILURE.readText);
+    expect(JSON.stringify(outcome)).not.toMatch(/SQLITE|\/srv|hunter2/);
+    const line = lines.find((l) => l.errorId === outcome.errorId)!;
+    expect((line.err as { message: string }).message).toBe(raw);
+  });
+
+  it('a trainer that cannot start (ENOENT, no exit event) fails clearly and frees the slot and the lock', async () => {
+    const locks = memoryLocks();
+    const cannotStart: Trainer = (job, options) =>
+      runTraining(job, { ...options, execPath: join(work, 'no-such-node') });
+    const m = manager({ concurrency: 1, locks, runTraining: cannotStart });
+    const first = m.start({ scope: G1 });
+    const second = m.start({ scope: G2 });
+    expect(second.status).toBe('queued');
+    const outcome = expectStatus(await first.job.result, 'failed');
+    expect(outcome.reason).toBe(TRAINER_FAILURE['not-started']);
+    // The slot: the queued run got it (and failed the same way).
+    expectStatus(await second.job.result, 'failed');
+    // The per-server job and lock: free again.
+    expect(m.get(G1)).toBeUndefined();
+    const lock = await locks.acquire(G1);
+    expect(lock).not.toBeNull();
+    await lock!.release();
+    expect(await leftovers(G1)).toEqual([]);
   });
 
   it('throttles progress events for the UI while keeping the latest figures', async () => {

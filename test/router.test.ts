@@ -13,6 +13,7 @@ import { createLogger } from '../src/log.js';
 import type { GenerationService } from '../src/service/types.js';
 import { startFakeDiscord, type FakeDiscord } from './fake-discord/index.js';
 import { memoryCollection } from './helpers/collection.js';
+import { errorIdOf, withAnyErrorId } from './helpers/error-id.js';
 
 const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-router-tests';
 
@@ -38,6 +39,10 @@ const throwing: Command[] = [
   }),
   command('refused', async () => {
     throw new InvalidRequestError('length must be a whole number from 1 to 1000.');
+  }),
+  command('leaky', async (i) => {
+    await i.deferReply();
+    throw new Error('ENOENT: open /srv/babble/var/secret.json (password=hunter2)');
   }),
   command('store-down', async () => {
     throw new StorageError('write', new Error('SQLITE_BUSY: database is locked'));
@@ -81,7 +86,7 @@ describe('interaction router', () => {
   it('answers a handler that throws before replying with a short ephemeral message, and logs the stack', async () => {
     const { token } = fake.sendInteraction({ data: { name: 'throw-now' } });
     const cb = await callback(token);
-    expect(cb.body).toMatchObject({ type: 4, data: { content: OOPS, flags: 64, allowed_mentions: { parse: [] } } });
+    expect(cb.body).toMatchObject({ type: 4, data: { content: withAnyErrorId(OOPS), flags: 64, allowed_mentions: { parse: [] } } });
     await fake.waitFor(() => logLines.some((l) => l.msg === 'command failed'), 5000, 'log line');
     const line = logLines.find((l) => l.msg === 'command failed' && l.command === 'throw-now')!;
     expect((line.err as { stack: string }).stack).toContain('boom before replying');
@@ -91,13 +96,27 @@ describe('interaction router', () => {
   it('edits the deferred reply when the handler throws after deferring', async () => {
     const { token } = fake.sendInteraction({ data: { name: 'throw-deferred' } });
     const edit = await fake.waitForRequest((r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token);
-    expect(edit.body).toMatchObject({ content: OOPS, allowed_mentions: { parse: [] } });
+    expect(edit.body).toMatchObject({ content: withAnyErrorId(OOPS), allowed_mentions: { parse: [] } });
   });
 
   it('sends an ephemeral follow-up when the handler throws after replying', async () => {
     const { token } = fake.sendInteraction({ data: { name: 'throw-replied' } });
     const follow = await fake.waitForRequest((r) => r.operationId === 'execute_webhook' && r.params.webhook_token === token);
-    expect(follow.body).toMatchObject({ content: OOPS, flags: 64, allowed_mentions: { parse: [] } });
+    expect(follow.body).toMatchObject({ content: withAnyErrorId(OOPS), flags: 64, allowed_mentions: { parse: [] } });
+  });
+
+  it('never shows an error message, path or secret: a fixed text and an error id, details in the log', async () => {
+    const { token } = fake.sendInteraction({ data: { name: 'leaky' } });
+    const edit = await fake.waitForRequest(
+      (r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token,
+    );
+    const content = (edit.body as { content: string }).content;
+    expect(content).toEqual(withAnyErrorId(OOPS));
+    const ours = fake.requests.filter((r) => JSON.stringify(r.params).includes(token));
+    const sent = JSON.stringify(ours.map((r) => r.body));
+    for (const leak of ['ENOENT', '/srv/babble', 'secret', 'hunter2']) expect(sent).not.toContain(leak);
+    const line = logLines.find((l) => l.msg === 'command failed' && l.errorId === errorIdOf(content))!;
+    expect((line.err as { message: string }).message).toContain('/srv/babble/var/secret.json');
   });
 
   it("shows the service's own message for a refused request", async () => {
@@ -109,7 +128,7 @@ describe('interaction router', () => {
   it('tells the user the storage is failing (not a bug message) when a command hits a StorageError', async () => {
     const { token } = fake.sendInteraction({ data: { name: 'store-down' } });
     const cb = await callback(token);
-    expect(cb.body).toMatchObject({ type: 4, data: { content: STORAGE_TROUBLE, flags: 64, allowed_mentions: { parse: [] } } });
+    expect(cb.body).toMatchObject({ type: 4, data: { content: withAnyErrorId(STORAGE_TROUBLE), flags: 64, allowed_mentions: { parse: [] } } });
     expect(userMessage(new Error('x'))).toBeUndefined();
   });
 
@@ -117,7 +136,7 @@ describe('interaction router', () => {
     const ok = await callback(fake.sendButton('pressy:yes').token);
     expect(ok.body).toMatchObject({ type: 7, data: { content: 'pressed pressy:yes', components: [] } });
     const boom = await callback(fake.sendButton('pressy:boom').token);
-    expect(boom.body).toMatchObject({ type: 4, data: { content: OOPS, flags: 64, allowed_mentions: { parse: [] } } });
+    expect(boom.body).toMatchObject({ type: 4, data: { content: withAnyErrorId(OOPS), flags: 64, allowed_mentions: { parse: [] } } });
     const line = logLines.find((l) => l.msg === 'command failed' && l.button === 'pressy:boom')!;
     expect((line.err as { stack: string }).stack).toContain('boom in a button');
     const stale = await callback(fake.sendButton('gone:confirm').token);

@@ -3,6 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  ARRAY_LIMITS,
   downsampleCurve,
   MAX_CURVE_POINTS,
   parseChildMessage,
@@ -111,6 +112,33 @@ describe('parseChildMessage', () => {
       { type: 'hello' },
     ];
     for (const value of bad) expect(() => parseChildMessage(value), JSON.stringify(value).slice(0, 80)).toThrow(ProtocolError);
+  });
+});
+
+describe('string arrays are bounded', () => {
+  const start = (job: Partial<TrainJob>) => ({ type: 'start', job: { ...JOB, ...job } });
+  const many = (n: number, text = 'a') => Array.from({ length: n }, () => text);
+
+  it('refuses a text array with too many entries, too many characters in all, or one overlong line', () => {
+    const { items, chars } = ARRAY_LIMITS.lines;
+    expect(() => parseParentMessage(start({ trainingLines: many(items + 1) })))
+      .toThrow(/trainingLines has more than 2000000 entries/);
+    const big = 'x'.repeat(100_000);
+    expect(() => parseParentMessage(start({ baseCorpusLines: many(chars / big.length + 1, big) })))
+      .toThrow(/baseCorpusLines has more than 64000000 characters/);
+    expect(() => parseParentMessage(start({ heldOut: { server: ['x'.repeat(100_001)], base: [] } })))
+      .toThrow(/heldOut\.server\[0\] is longer/);
+    expect(() => parseParentMessage(start({ trainingLines: many(items) }))).not.toThrow();
+  });
+
+  it("refuses a child's environment names or samples past their bounds", () => {
+    const { items } = ARRAY_LIMITS.short;
+    expect(() => parseChildMessage({ type: 'ready', pid: 1, envKeys: many(items + 1, 'PATH') }))
+      .toThrow(/envKeys has more than 1000 entries/);
+    expect(() => parseChildMessage({ ...SAVED, samples: many(items + 1) }))
+      .toThrow(/samples has more than 1000 entries/);
+    expect(() => parseChildMessage({ ...SAVED, samples: many(11, 'x'.repeat(100_000)) }))
+      .toThrow(/samples has more than 1000000 characters/);
   });
 });
 

@@ -120,6 +120,18 @@ describe('runTraining', () => {
     expect(alive(spawned)).toBe(false);
   });
 
+  it('rejects as not-started, not waiting for an exit that never comes, when the process cannot start', async () => {
+    // ENOENT: no such binary; EACCES: a file that is not executable. Node emits 'error' and 'close', never 'exit'.
+    for (const [execPath, code] of [[join(work, 'no-such-node'), 'ENOENT'], ['data/corpus.txt', 'EACCES']] as const) {
+      const spawns: number[] = [];
+      const options = { execPath, onSpawn: (pid: number) => spawns.push(pid), timeoutMs: 600_000 };
+      const err = await failure(runTraining(job(), options));
+      expect(err.kind).toBe('not-started');
+      expect(err.message).toContain(code);
+      expect(spawns).toEqual([]);
+    }
+  });
+
   it('rejects with the signal when the child is killed with SIGKILL mid-training, and leaves no model', async () => {
     const j = job({ maxSeconds: 60 });
     let pid = -1;

@@ -18,6 +18,8 @@ import {
 import { TOKEN_HELP } from '../config.js';
 import type { Logger } from '../log.js';
 import type { CollectionService } from '../service/collection.js';
+import { createModeration, type Moderation } from '../service/moderation.js';
+import { createOutputFilter } from '../service/output-filter.js';
 import type { ReplyLimiter } from '../service/rate-limiter.js';
 import type { ModelRegistry } from '../service/registry.js';
 import type { GenerationService } from '../service/types.js';
@@ -166,6 +168,11 @@ export interface BotOptions {
   onFatal?: (error: FatalBotError) => void;
   /** Rate limits on /babble, mentions and unprompted replies (none without). */
   limiter?: ReplyLimiter;
+  /**
+   * The word filter every generated text passes (/babble, mentions, unprompted replies) and /wordfilter's lists.
+   * Default: the built-in list only, no server lists.
+   */
+  moderation?: Moderation;
 }
 
 export interface StopOptions {
@@ -194,8 +201,11 @@ export interface RunningBot {
  */
 export async function startBot(options: BotOptions): Promise<RunningBot> {
   const { log, collection } = options;
-  const models = options.models ?? (options.service ? fixedModels(options.service) : undefined);
-  if (!models) throw new TypeError('startBot needs `models` or `service`');
+  const unscreened = options.models ?? (options.service ? fixedModels(options.service) : undefined);
+  if (!unscreened) throw new TypeError('startBot needs `models` or `service`');
+  // The one place generation reaches Discord from: every service handed out is screened by the word filter.
+  const moderation = options.moderation ?? createModeration({ filter: createOutputFilter(), log });
+  const models = moderation.models(unscreened);
   const commands = options.commands ?? defaultCommands;
   const client = new Client({
     intents: [...INTENTS],
@@ -260,6 +270,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     log,
     deferAfterMs: options.deferAfterMs ?? DEFAULT_DEFER_AFTER_MS,
     limiter,
+    moderation,
   });
   client.on(Events.InteractionCreate, (interaction) => {
     if (!work.accepting) {

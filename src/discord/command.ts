@@ -8,10 +8,12 @@
 import type { ButtonInteraction, ChatInputCommandInteraction, RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
 import type { Logger } from '../log.js';
 import type { CollectionService } from '../service/collection.js';
+import type { Moderation } from '../service/moderation.js';
 import type { ModelCache } from '../service/model-cache.js';
 import type { ReplyLimiter } from '../service/rate-limiter.js';
 import type { ModelRegistry } from '../service/registry.js';
 import type { RetrainManager } from '../service/retrain.js';
+import type { TrainingBudget } from '../service/training-budget.js';
 import type { GenerationService } from '../service/types.js';
 
 /** What the Discord side needs of the models: a server's generation service, and swapping a version in (rollback). */
@@ -38,6 +40,10 @@ export interface RetrainContext {
   ownerIds: readonly string[];
   /** TRAIN_MAX_MINUTES: the most minutes one may ask for. */
   maxMinutes: number;
+  /** Trainer time per server (TRAIN_DAILY_MINUTES, TRAIN_COOLDOWN_MINUTES); none without. Owners are exempt. */
+  budget?: Pick<TrainingBudget, 'check'> | undefined;
+  /** TRAIN_DEFAULT_MINUTES: what a /retrain without minutes asks of the budget. Default maxMinutes. */
+  defaultMinutes?: number | undefined;
   /** The most epochs one may ask for. Default 100. */
   maxEpochs?: number;
   /** Edits of the progress message at most this often. Default 5000 ms. */
@@ -62,6 +68,8 @@ export interface CommandContext {
   deferAfterMs: number;
   /** Rate limits on /babble (none without). */
   limiter?: ReplyLimiter | undefined;
+  /** The word filter and the servers' blocked words (/wordfilter); absent: no server lists on this bot. */
+  moderation?: Moderation | undefined;
 }
 
 export interface Command {

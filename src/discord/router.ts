@@ -3,6 +3,7 @@
  * the user gets a short ephemeral message, the log gets the stack, and the process stays up.
  */
 import { MessageFlags, type Interaction, type RepliableInteraction } from 'discord.js';
+import { newErrorId, withErrorId } from '../service/failure.js';
 import type { Command, CommandContext } from './command.js';
 import { noPings } from './message-rules.js';
 import { handleRefusal, interactionTarget } from './permissions.js';
@@ -76,10 +77,13 @@ export function createInteractionRouter(commands: readonly Command[], context: C
       const target = interactionTarget(interaction);
       if (await handleRefusal(error, { log, target, interaction, context: where })) return;
       const forUser = userMessage(error);
-      if (forUser && error instanceof Error && error.name === 'InvalidRequestError') log.info({ ...where, reason: forUser }, 'command refused');
-      else log.error({ ...where, err: error }, 'command failed');
+      const refused = forUser !== undefined && error instanceof Error && error.name === 'InvalidRequestError';
+      // Anything but a refusal: a fixed text and the id of the log line with the details.
+      const errorId = refused ? undefined : newErrorId();
+      if (refused) log.info({ ...where, reason: forUser }, 'command refused');
+      else log.error({ ...where, err: error, errorId }, 'command failed');
       try {
-        await answerError(interaction, forUser ?? OOPS);
+        await answerError(interaction, errorId ? withErrorId(forUser ?? OOPS, errorId) : forUser!);
       } catch (answerFailure) {
         log.error({ ...where, err: answerFailure }, 'could not tell the user about the failure');
       }

@@ -66,11 +66,14 @@ export function untrainableReason(w: ModelWeights): string | undefined {
   return undefined;
 }
 
+/** How an untrainable model's error begins: the rest is our own words (no path, no value), fit to show an admin. */
+export const UNTRAINABLE = 'this model cannot be trained by Babble: ';
+
 /** The two-layer form the trainer takes (the same arrays). Throws, saying why, for any other stack. */
 export function toBabyWeights(w: ModelWeights): BabyWeights {
   if (!isStack(w)) return w;
   const reason = untrainableReason(w);
-  if (reason) throw new Error(`this model cannot be trained by Babble: ${reason}`);
+  if (reason) throw new Error(`${UNTRAINABLE}${reason}`);
   const [a, b] = w.layers as [StackLayer, StackLayer];
   const strip = (l: StackLayer): LstmWeights => ({
     kernel: l.kernel,

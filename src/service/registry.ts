@@ -269,7 +269,8 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
       const loaded = await loadModel(dir);
       model = BabyLanguageModel.fromWeights(loaded.weights, loaded.vocab, loaded.meta);
     } catch (err) {
-      throw new RegistryError(`the model files are damaged or incomplete: ${errorMessage(err)}`);
+      // The details (which file, its path) stay in the cause, for the log: the message is shown to admins.
+      throw new RegistryError('the model files are damaged or incomplete', { cause: err });
     }
     return smokeTested(model);
   }
@@ -280,7 +281,7 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
       smokeTest(model);
     } catch (err) {
       if (err instanceof RegistryError) throw err;
-      throw new RegistryError(`the model failed its smoke test: ${errorMessage(err)}`);
+      throw new RegistryError('the model failed its smoke test', { cause: err });
     }
     return model;
   }

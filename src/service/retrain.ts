@@ -18,6 +18,7 @@
  * with the reasons, never served. Crash, timeout, cancel → nothing changes; the temporary folder is removed.
  */
 import { BabyLanguageModel } from '../model/baby.js';
+import { UNTRAINABLE } from '../model/stack.js';
 import { readModelVocabulary } from '../model/store.js';
 import type { Vocabulary } from '../model/vocab.js';
 import { measureUptake, type UptakeReport } from '../model/uptake.js';
@@ -26,7 +27,11 @@ import { evaluateGate, knownWords, round6, type GateOptions, type GateResult } f
 import { prepareBaseCorpus, retrainText } from '../training/retrain-text.js';
 import { CHART_COLORS, lossChartPng } from './loss-chart.js';
 import { memoryLocks, type LockHandle, type TrainingLocks } from './lock.js';
+import { failedWith, RETRAIN_FAILURE, TRAINER_FAILURE } from './failure.js';
 import type { ModelCache } from './model-cache.js';
+import { createModeration, filterGate, shownSample, type Moderation } from './moderation.js';
+import { createOutputFilter, type Screener } from './output-filter.js';
+import type { TrainingBudget } from './training-budget.js';
 import { BASE_SCOPE, isValidScope, RegistryError, type ModelRegistry } from './registry.js';
 import { runTraining as defaultRunTraining, TrainingError, type RunTrainingOptions, type TrainingResult } from '../training/trainer.js';
 import type { HeldOutFigures, ProgressFigures, TrainJob } from '../training/trainer-protocol.js';
@@ -75,7 +80,13 @@ export type RetrainOutcome =
   | ({ status: 'swapped'; /** The new version, serving now. */ version: number } & TrainedRun)
   | ({ status: 'rejected'; /** Where the refused model was kept (never served). */ keptAs: string } & TrainedRun)
   | { status: 'cancelled' }
-  | { status: 'failed'; reason: string };
+  | {
+      status: 'failed';
+      /** A fixed text, safe to show (never an error message). */
+      reason: string;
+      /** The id of the log line with the details. */
+      errorId?: string;
+    };
 
 export type RetrainEvent =
   | { type: 'queued'; position: number }
@@ -160,6 +171,10 @@ export interface RetrainManagerOptions {
   /** The trainer (default trainer.ts runTraining). */
   runTraining?: (job: TrainJob, options: RunTrainingOptions) => Promise<TrainingResult>;
   log?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Each run's trainer time is charged to its server (training-budget.ts; the command checks it). */
+  budget?: Pick<TrainingBudget, 'charge'>;
+  /** The word filter for samples shown and the gate (moderation.ts). Default: the built-in list only. */
+  moderation?: Pick<Moderation, 'screenerFor'>;
   /**
    * The per-server training lock (lock.ts). Default: in this process only. With shards on Redis, `redisLocks`:
    * a scope another process is training finishes here as `failed` with a reason that says so.
@@ -247,6 +262,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
   const train = options.runTraining ?? defaultRunTraining;
   const log = options.log;
   const locks = options.locks ?? memoryLocks();
+  const moderation = options.moderation ?? createModeration({ filter: createOutputFilter() });
   const jobs = new Map<string, Job>();
   const waiting: Job[] = [];
   const active = new Set<Job>();
@@ -278,10 +294,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       job.position = undefined;
       job.emit({ type: 'started' });
       void execute(job)
-        .catch((err: unknown): RetrainOutcome => {
-          log?.error({ err, scope: job.scope }, 'retrain failed unexpectedly');
-          return { status: 'failed', reason: `something went wrong: ${errorMessage(err)}` };
-        })
+        .catch((err: unknown): RetrainOutcome => failedWith(log, { scope: job.scope }, err, RETRAIN_FAILURE.unexpected))
         .then((outcome) => {
           active.delete(job);
           finish(job, outcome);
@@ -306,8 +319,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
     try {
       handle = await locks.acquire(job.scope);
     } catch (err) {
-      log?.warn({ err, scope: job.scope }, 'retrain: could not take the training lock');
-      return { status: 'failed', reason: `could not take the training lock: ${errorMessage(err)}` };
+      return failedWith(log, { scope: job.scope }, err, RETRAIN_FAILURE.lock);
     }
     if (!handle) return { status: 'failed', reason: 'this server is already training (in another shard of the bot); try again when that has finished' };
     const lock = handle;
@@ -322,15 +334,29 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
     }
   }
 
+  /** Charges the trainer time since `start` to the scope's budget; a store failure is logged, never fatal. */
+  async function chargeBudget(scope: string, start: number): Promise<void> {
+    await options.budget
+      ?.charge(scope, start, Date.now())
+      .catch((err: unknown) => log?.warn({ err, scope }, 'retrain: could not record the training time'));
+  }
+
   async function executeLocked(job: Job, signal: AbortSignal): Promise<RetrainOutcome> {
     const { scope, request } = job;
     let raw: string[];
     try {
       raw = await options.trainingText(scope);
     } catch (err) {
-      return { status: 'failed', reason: `could not read the text to train on: ${errorMessage(err)}` };
+      return failedWith(log, { scope }, err, RETRAIN_FAILURE.readText);
     }
     if (signal.aborted) return { status: 'cancelled' };
+    // Samples shown (progress, result) and the gate pass the server's word filter.
+    let screen: Screener;
+    try {
+      screen = await moderation.screenerFor(scope);
+    } catch (err) {
+      return failedWith(log, { scope }, err, RETRAIN_FAILURE.wordFilter);
+    }
     const { fromDir, previous } = await startingPoint(options.registry, scope, options.baseModelDir);
     let vocab: Vocabulary;
     try {
@@ -338,7 +364,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       // own alphabet, uppercase included).
       vocab = await readModelVocabulary(fromDir);
     } catch (err) {
-      return { status: 'failed', reason: `could not read the model to train: ${errorMessage(err)}` };
+      return failedWith(log, { scope }, err, RETRAIN_FAILURE.load);
     }
     const seed = t.seed ?? 1;
     const strength: Strength | null = scope === BASE_SCOPE ? null : (request.strength ?? DEFAULT_STRENGTH);
@@ -375,6 +401,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
     };
 
     let result: TrainingResult;
+    const trainStart = Date.now();
     try {
       log?.info({ scope, minutes, epochs: request.epochs, strength, lines: lines.length }, 'retrain started');
       result = await train(trainJob, {
@@ -383,7 +410,8 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
         ...(t.maxHeapMb !== undefined ? { maxHeapMb: t.maxHeapMb } : {}),
         ...(t.graceMs !== undefined ? { graceMs: t.graceMs } : {}),
         onReady: ({ pid, envKeys }) => log?.info({ scope, pid, envKeys }, 'trainer child ready'),
-        onProgress: (p) => {
+        onProgress: (figures) => {
+          const p = { ...figures, sample: shownSample(figures.sample, screen) };
           job.latest = p;
           const now = Date.now();
           if (now - job.lastProgressEmit >= interval) {
@@ -393,12 +421,17 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
         },
       });
     } catch (err) {
+      await chargeBudget(scope, trainStart);
       await options.registry.discard(tmp).catch(() => undefined);
       if (err instanceof TrainingError && err.kind === 'cancelled') return { status: 'cancelled' };
-      const reason = errorMessage(err);
-      log?.warn({ scope, reason }, 'retrain: training did not finish');
-      return { status: 'failed', reason };
+      // The trainer's own words (its stderr, paths) go to the log only.
+      const untrainable = err instanceof TrainingError && err.kind === 'failed' && err.message.includes(UNTRAINABLE);
+      const reason = untrainable
+        ? err.message.slice(err.message.indexOf(UNTRAINABLE)).split('\n')[0]! // our own words (stack.ts)
+        : err instanceof TrainingError ? TRAINER_FAILURE[err.kind] : RETRAIN_FAILURE.unexpected;
+      return failedWith(log, { scope }, err, reason);
     }
+    await chargeBudget(scope, trainStart);
     if (signal.aborted) {
       await options.registry.discard(tmp).catch(() => undefined);
       return { status: 'cancelled' };
@@ -410,19 +443,19 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       candidate = await BabyLanguageModel.load(tmp);
     } catch (err) {
       await options.registry.discard(tmp).catch(() => undefined);
-      return { status: 'failed', reason: `the new model could not be loaded: ${errorMessage(err)}` };
+      return failedWith(log, { scope }, err, RETRAIN_FAILURE.load);
     }
     const baseLineSet = new Set(options.baseCorpus);
     const gateTolerance = options.gate?.baseTolerance ?? options.gate?.tolerance ?? 0.05;
-    const gate = evaluateGate({
+    const gate = filterGate(evaluateGate({
       before: saved.heldOut.before,
       after: saved.heldOut.after,
       samples: await drawGateSamples(candidate, options.gate?.samples ?? 36),
       knownWords: knownWords(baseCorpus.words, lines),
       serverLines: new Set(lines.filter((l) => !baseLineSet.has(l))),
       options: { ...options.gate, baseTolerance: round6(gateTolerance * (strength === null ? 1 : STRENGTH_SPECS[strength].baseToleranceFactor)) },
-    });
-    const uptake = strength === null ? null : await measureUptake(
+    }), screen, options.gate?.maxFlaggedRate);
+    const measured = strength === null ? null : await measureUptake(
       async (seed, o) => {
         await new Promise<void>((resolve) => setImmediate(resolve)); // one sample at a time: the bot keeps babbling
         return candidate.generate(seed, { ...o, stopAtEndOfUtterance: true });
@@ -430,6 +463,8 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       { serverLines: lines, baseLines: options.baseCorpus },
       { temperature: request.temperature ?? 0.5, samplesPerSeed: t.uptakeSamples ?? 20 },
     );
+    // The new words are shown to the admin: they pass the word filter like every sample.
+    const uptake = measured && { ...measured, used: measured.used.filter((w) => screen(w.word) === undefined) };
     const chart = runChart(saved.lossCurve, saved.heldOut);
     const common: TrainedRun = {
       previous,
@@ -482,8 +517,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       return { status: 'swapped', version: committed.version, ...run };
     } catch (err) {
       await options.registry.discard(tmp).catch(() => undefined);
-      const reason = err instanceof RegistryError ? err.message : `could not swap the model in: ${errorMessage(err)}`;
-      return { status: 'failed', reason };
+      return failedWith(log, { scope }, err, RETRAIN_FAILURE.swap);
     }
   }
 

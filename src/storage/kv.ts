@@ -31,6 +31,15 @@ export interface KvRow<T> {
   expires: number | undefined;
 }
 
+export interface ScanOptions {
+  /**
+   * Default true: a row that exists for the whole scan comes exactly once (on Redis, whose SCAN may return a key
+   * twice, that means remembering every key seen so far). False: it may come more than once, and the scan holds
+   * no more than a page in memory, however many keys there are (the retention sweep).
+   */
+  distinct?: boolean;
+}
+
 export interface KvStore {
   readonly kind: 'sqlite' | 'redis';
   /** Where the data is, for logs (no password). */
@@ -46,7 +55,7 @@ export interface KvStore {
    * Every live row whose key starts with `prefix`, a page at a time. A row that exists for the whole scan comes
    * exactly once; rows may be deleted between pages.
    */
-  scan<T>(prefix: string, pageSize?: number): AsyncGenerator<Array<KvRow<T>>, void>;
+  scan<T>(prefix: string, pageSize?: number, options?: ScanOptions): AsyncGenerator<Array<KvRow<T>>, void>;
   /** Physically removes expired rows (SQLite keeps them on disk until then; Redis expires them itself). */
   purgeExpired(): Promise<number>;
   close(): Promise<void>;
@@ -54,7 +63,7 @@ export interface KvStore {
 
 /** What a backend adds to keyv: a cursor over a range of physical keys, and expired-row removal. */
 export interface RawScanner {
-  scan(physicalPrefix: string, pageSize: number): AsyncGenerator<RawRow[], void>;
+  scan(physicalPrefix: string, pageSize: number, distinct?: boolean): AsyncGenerator<RawRow[], void>;
   purgeExpired(): Promise<number>;
 }
 
@@ -111,8 +120,12 @@ export function keyvKvStore(options: KeyvKvStoreOptions): KvStore {
         if (keys.length === 0) return;
         await keyv.deleteMany(keys.map(full));
       }),
-    async *scan<T>(scanPrefix: string, pageSize = 1000): AsyncGenerator<Array<KvRow<T>>, void> {
-      const pages = scanner.scan(full(scanPrefix), pageSize);
+    async *scan<T>(
+      scanPrefix: string,
+      pageSize = 1000,
+      scanOptions: ScanOptions = {},
+    ): AsyncGenerator<Array<KvRow<T>>, void> {
+      const pages = scanner.scan(full(scanPrefix), pageSize, scanOptions.distinct ?? true);
       for (;;) {
         const next = await guard('scan', () => pages.next());
         if (next.done) return;

@@ -67,17 +67,20 @@ export async function connectRedis(options: RedisConnectOptions): Promise<RedisC
   return clients;
 }
 
-function redisScanner(client: Client): RawScanner {
+/**
+ * SCAN over a key prefix, a page at a time. SCAN may return a key more than once: with `distinct` (the default)
+ * each is passed on once, which takes a set of every key seen; without, nothing is kept between pages.
+ */
+export function redisScanner(client: Pick<Client, 'scan' | 'mGet'>): RawScanner {
   return {
-    async *scan(physicalPrefix: string, pageSize: number): AsyncGenerator<RawRow[], void> {
-      // SCAN may return a key more than once; each is passed on once.
-      const seen = new Set<string>();
+    async *scan(physicalPrefix: string, pageSize: number, distinct = true): AsyncGenerator<RawRow[], void> {
+      const seen = distinct ? new Set<string>() : undefined;
       let cursor = '0';
       do {
         const reply = await client.scan(cursor, { MATCH: scanPattern(physicalPrefix), COUNT: pageSize });
         cursor = String(reply.cursor);
-        const keys = reply.keys.map(String).filter((k) => k.startsWith(physicalPrefix) && !seen.has(k));
-        for (const k of keys) seen.add(k);
+        const keys = reply.keys.map(String).filter((k) => k.startsWith(physicalPrefix) && !seen?.has(k));
+        for (const k of keys) seen?.add(k);
         if (keys.length === 0) continue;
         const values = await client.mGet(keys);
         const rows: RawRow[] = [];

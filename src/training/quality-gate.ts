@@ -15,6 +15,8 @@ export interface GateOptions extends LikenessOptions {
   baseTolerance?: number;
   /** Samples drawn for the check. Default 36. */
   samples?: number;
+  /** Most share of the samples that may trip the word filter (TRAIN_GATE_MAX_FLAGGED). Default 0.1. */
+  maxFlaggedRate?: number;
 }
 
 export interface GateCheck {

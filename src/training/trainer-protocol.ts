@@ -94,6 +94,14 @@ export type ProgressMessage = Extract<ChildMessage, { type: 'progress' }>;
 export const MAX_CURVE_POINTS = 500;
 /** Longest error message / sample / string field accepted. */
 const MAX_STRING = 100_000;
+/**
+ * The most entries and characters (all entries together) of each string array: text lines (training, base mix,
+ * held out), and the short lists (environment variable names, samples).
+ */
+export const ARRAY_LIMITS = {
+  lines: { items: 2_000_000, chars: 64_000_000 },
+  short: { items: 1000, chars: 1_000_000 },
+} as const;
 
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
@@ -136,12 +144,19 @@ const positiveInt: Check = (v, p) => {
 const nullableFinite: Check = (v, p) => {
   if (v !== null) finite(v, p);
 };
-const stringArray: Check = (v, p) => {
+/** An array of at most `limits.items` strings, each a valid string field, of at most `limits.chars` in all. */
+const stringArray = (limits: { items: number; chars: number }): Check => (v, p) => {
   if (!Array.isArray(v)) fail(p, 'must be an array of strings');
+  if (v.length > limits.items) fail(p, `has more than ${limits.items} entries`);
+  let chars = 0;
   v.forEach((s, i) => {
-    if (typeof s !== 'string') fail(`${p}[${i}]`, 'must be a string');
+    str(s, `${p}[${i}]`);
+    chars += (s as string).length;
   });
+  if (chars > limits.chars) fail(p, `has more than ${limits.chars} characters in all`);
 };
+const lineArray = stringArray(ARRAY_LIMITS.lines);
+const shortArray = stringArray(ARRAY_LIMITS.short);
 const oneOf = (...allowed: readonly unknown[]): Check => (v, p) => {
   if (!allowed.includes(v)) fail(p, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`);
 };
@@ -183,9 +198,9 @@ const jobCheck = object({
   baseModelDir: nonEmptyStr,
   outDir: nonEmptyStr,
   version: nonEmptyStr,
-  trainingLines: stringArray,
-  baseCorpusLines: stringArray,
-  heldOut: object({ server: stringArray, base: stringArray }),
+  trainingLines: lineArray,
+  baseCorpusLines: lineArray,
+  heldOut: object({ server: lineArray, base: lineArray }),
   maxSeconds: opt(positive),
   epochs: opt(positive),
   maxSteps: opt(positiveInt),
@@ -210,7 +225,7 @@ const PARENT_CHECKS: Record<ParentMessage['type'], Check> = {
 };
 
 const CHILD_CHECKS: Record<ChildMessage['type'], Check> = {
-  ready: object({ type: literal('ready'), pid: positiveInt, envKeys: stringArray }),
+  ready: object({ type: literal('ready'), pid: positiveInt, envKeys: shortArray }),
   progress: object({
     type: literal('progress'),
     step: count,
@@ -235,7 +250,7 @@ const CHILD_CHECKS: Record<ChildMessage['type'], Check> = {
       if (v.length > MAX_CURVE_POINTS) fail(p, `has more than ${MAX_CURVE_POINTS} points`);
       v.forEach((point, i) => object({ step: count, loss: finite })(point, `${p}[${i}]`));
     },
-    samples: stringArray,
+    samples: shortArray,
   }),
   done: object({ type: literal('done') }),
   error: object({ type: literal('error'), message: str }),

@@ -26,12 +26,16 @@ import {
   TRAINER_CHILD_FLAG,
 } from './trainer-protocol.js';
 
-export type TrainingFailure = 'crashed' | 'out-of-memory' | 'timeout' | 'cancelled' | 'protocol' | 'failed';
+export type TrainingFailure =
+  | 'not-started' | 'crashed' | 'out-of-memory' | 'timeout' | 'cancelled' | 'protocol' | 'failed';
 
 export class TrainingError extends Error {
   override readonly name = 'TrainingError';
   constructor(
-    /** crashed: died by a signal or a non-zero exit; out-of-memory: heap cap hit; failed: the child reported an error. */
+    /**
+     * not-started: the process could not be started (ENOENT, EAGAIN, EMFILE…); crashed: died by a signal or a
+     * non-zero exit; out-of-memory: heap cap hit; failed: the child reported an error.
+     */
     readonly kind: TrainingFailure,
     message: string,
     readonly exitCode: number | null = null,
@@ -56,6 +60,8 @@ export interface RunTrainingOptions {
   graceMs?: number;
   /** Extra environment variables for the child (names that look like secrets are dropped). */
   env?: Record<string, string>;
+  /** The node binary that runs the child. Default process.execPath. */
+  execPath?: string;
 }
 
 export interface TrainingResult {
@@ -117,13 +123,14 @@ export function runTraining(job: TrainJob, options: RunTrainingOptions = {}): Pr
     let child: ChildProcess;
     try {
       child = fork(entry.path, [], {
+        ...(options.execPath !== undefined ? { execPath: options.execPath } : {}),
         execArgv: entry.execArgv,
         env: childEnv(process.env, options.env),
         stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
         serialization: 'json',
       });
     } catch (err) {
-      reject(new TrainingError('crashed', `could not start the trainer: ${(err as Error).message}`));
+      reject(new TrainingError('not-started', `could not start the trainer: ${(err as Error).message}`));
       return;
     }
     let stderr = '';
@@ -137,6 +144,8 @@ export function runTraining(job: TrainJob, options: RunTrainingOptions = {}): Pr
     let stopReason: TrainingError | undefined;
     const timers: NodeJS.Timeout[] = [];
     const pid = child.pid ?? -1;
+    let spawned = false;
+    let settled = false;
 
     const kill = (signal: NodeJS.Signals) => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
@@ -157,7 +166,10 @@ export function runTraining(job: TrainJob, options: RunTrainingOptions = {}): Pr
     options.signal?.addEventListener('abort', onAbort, { once: true });
     timers.push(setTimeout(() => stop(new TrainingError('timeout', `training took longer than the ${Math.round(timeoutMs / 1000)} s limit and was stopped`), false), timeoutMs).unref());
 
-    child.on('spawn', () => options.onSpawn?.(pid));
+    child.on('spawn', () => {
+      spawned = true;
+      options.onSpawn?.(pid);
+    });
     child.on('message', (raw: unknown) => {
       let message: ChildMessage;
       try {
@@ -187,12 +199,24 @@ export function runTraining(job: TrainJob, options: RunTrainingOptions = {}): Pr
           break;
       }
     });
-    child.on('error', (err) => {
-      stop(new TrainingError('crashed', `the trainer process failed: ${err.message}`), false);
-    });
-    child.on('exit', (code, signal) => {
+    const cleanUp = () => {
+      settled = true;
       for (const t of timers) clearTimeout(t);
       options.signal?.removeEventListener('abort', onAbort);
+    };
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      // A process that never started emits 'error' and 'close' but no 'exit': settle now, or the job waits for ever.
+      if (!spawned && !settled) {
+        cleanUp();
+        const why = `the trainer process could not be started (${err.code ?? 'error'}): ${err.message}`;
+        reject(new TrainingError('not-started', why));
+        return;
+      }
+      stop(new TrainingError('crashed', `the trainer process failed: ${err.message}`), false);
+    });
+    const onEnd = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (settled) return;
+      cleanUp();
       if (stopReason) {
         reject(stopReason);
         return;
@@ -213,6 +237,9 @@ export function runTraining(job: TrainJob, options: RunTrainingOptions = {}): Pr
       } else {
         reject(new TrainingError('crashed', 'the trainer exited before it finished saving the model', code, signal));
       }
-    });
+    };
+    child.on('exit', onEnd);
+    // 'close' alone comes when the process ended without an 'exit' (after an 'error').
+    child.on('close', onEnd);
   });
 }

@@ -13,6 +13,7 @@ import {
   type ChatInputCommandInteraction,
 } from 'discord.js';
 import type { CollectionChannel } from '../../service/collection.js';
+import { collectionAccessProblem } from '../channel-access.js';
 import type { Command, CommandContext } from '../command.js';
 import { describeRefusal, interactionTarget, refusalLogFor, refusalText, SENDS } from '../permissions.js';
 import { guildOnly, requireManageGuild } from '../respond.js';
@@ -84,6 +85,14 @@ async function set(interaction: ChatInputCommandInteraction, guildId: string, { 
     }
     if (!channel || !channel.isSendable() || channel.isDMBased() || channel.guildId !== guildId) {
       await answer(`I can't see <#${channelOption.id}>, so I can't post the notice there; collection stays off.`);
+      return;
+    }
+    // Private channels: the member asking must be able to view it, and the bot to read it.
+    const access = collectionAccessProblem(channel, interaction.user.id, channel.guild.members.me);
+    if (access) {
+      const where = { guild: guildId, channel: channel.id, by: interaction.user.id };
+      log.info(where, 'collection not switched on: channel not visible');
+      await answer(access);
       return;
     }
     try {

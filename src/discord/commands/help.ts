@@ -29,6 +29,7 @@ export function helpEmbed(): APIEmbed {
           '`/privacy` What I store about you here. `/optout`, `/optin` Stop or restart storing your messages. ' +
             '`/forget` Erase everything of yours here and opt out.',
           '`/collect set|status`, `/settings` For server managers: where I learn, how often I chime in.',
+          '`/wordfilter add|remove|list` For server managers: words I never say here (swear words never anyway).',
           '`/retrain start|cancel` For server managers: I learn this server\'s words (in the background; the new ' +
             'me talks only if I got no worse). `/model rollback` Go back to an earlier me.',
           '`/help` This message.',

@@ -14,5 +14,8 @@ import privacy from './privacy.js';
 import retrain from './retrain.js';
 import settings from './settings.js';
 import teach from './teach.js';
+import wordfilter from './wordfilter.js';
 
-export const commands: readonly Command[] = [babble, help, model, teach, privacy, optout, optin, forget, collect, settings, retrain];
+export const commands: readonly Command[] = [
+  babble, help, model, teach, privacy, optout, optin, forget, collect, settings, retrain, wordfilter,
+];

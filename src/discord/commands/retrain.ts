@@ -27,7 +27,9 @@ import { SETTINGS } from '../../config.js';
 import type { Logger } from '../../log.js';
 import type { CollectionService } from '../../service/collection.js';
 import { isStrength } from '../../training/server-share.js';
+import { withErrorId } from '../../service/failure.js';
 import type { RetrainEvent, RetrainJob, RetrainOutcome, StartResult } from '../../service/retrain.js';
+import type { BudgetVerdict } from '../../service/training-budget.js';
 import { BASE_SCOPE, RegistryError } from '../../service/scope.js';
 import type { ProgressFigures } from '../../training/trainer-protocol.js';
 import type { Command, RetrainContext } from '../command.js';
@@ -116,8 +118,11 @@ export function finalMessage(scope: string, outcome: RetrainOutcome): FinalMessa
   switch (outcome.status) {
     case 'cancelled':
       return { embeds: [clampEmbed({ title: 'Training cancelled', description: `Nothing changed: ${modelLabel(scope)} is the same as before.` })] };
-    case 'failed':
-      return { embeds: [clampEmbed({ title: 'Training did not finish', description: `${outcome.reason}\n\nNothing changed: ${modelLabel(scope)} is the same as before.` })] };
+    case 'failed': {
+      const reason = outcome.errorId ? withErrorId(outcome.reason, outcome.errorId) : outcome.reason;
+      const description = `${reason}\n\nNothing changed: ${modelLabel(scope)} is the same as before.`;
+      return { embeds: [clampEmbed({ title: 'Training did not finish', description })] };
+    }
     case 'swapped':
     case 'rejected': {
       const g = outcome.gate;
@@ -330,6 +335,15 @@ export function retrainOptionsProblem(o: { minutes?: number | undefined; epochs?
   return undefined;
 }
 
+/** Why a server may not train now (budget.check said no), with when it may. */
+export function budgetRefusal(verdict: Extract<BudgetVerdict, { allowed: false }>): string {
+  const when = `<t:${Math.ceil(verdict.at / 1000)}:R>`;
+  return verdict.why === 'cooldown'
+    ? `The baby needs a rest between trainings: this server's next one can start ${when}.`
+    : `This server has used its training time for today: a training this long can start ${when} ` +
+      '(a shorter one may fit sooner).';
+}
+
 /** Handles /retrain start and /retrain cancel. */
 export async function executeRetrain(interaction: ChatInputCommandInteraction, deps: RetrainCommandDeps): Promise<void> {
   const maxEpochs = deps.maxEpochs ?? DEFAULT_MAX_EPOCHS;
@@ -356,6 +370,13 @@ export async function executeRetrain(interaction: ChatInputCommandInteraction, d
   if (strength !== undefined && !isStrength(strength)) {
     await replyEphemeral(interaction, `strength must be gentle, normal or strong (you gave ${strength}).`);
     return;
+  }
+  if (deps.budget && scope !== BASE_SCOPE && !deps.ownerIds.includes(interaction.user.id)) {
+    const verdict = await deps.budget.check(scope, options.minutes ?? deps.defaultMinutes ?? deps.maxMinutes);
+    if (!verdict.allowed) {
+      await replyEphemeral(interaction, budgetRefusal(verdict));
+      return;
+    }
   }
   await interaction.deferReply();
   const temperature = scope === BASE_SCOPE ? undefined : await serverTemperature(deps.collection, guildId, deps.log);

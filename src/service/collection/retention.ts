@@ -9,7 +9,8 @@ import { DATED_ROW, type CollectionContext } from './layout.js';
 export async function sweepExpired(ctx: Pick<CollectionContext, 'store' | 'now' | 'retentionMs'>): Promise<{ deleted: number; purged: number }> {
   const cutoff = ctx.now() - ctx.retentionMs;
   let deleted = 0;
-  for await (const page of ctx.store.scan<{ at?: unknown }>('g:')) {
+  // Every key of every server: streamed (a row may come twice; deleting it twice is harmless), not remembered.
+  for await (const page of ctx.store.scan<{ at?: unknown }>('g:', 1000, { distinct: false })) {
     const doomed = page.filter((r) => DATED_ROW.test(r.key) && typeof r.value.at === 'number' && r.value.at <= cutoff).map((r) => r.key);
     if (doomed.length > 0) {
       await ctx.store.deleteMany(doomed);
