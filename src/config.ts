@@ -47,7 +47,10 @@ export interface Config {
   botOwnerIds: string[];
   /** Replies (/babble, mentions, unprompted) per user and per server per window; 0 replies: no such limit. */
   rateLimits: ReplyLimits;
-  /** SHARDS: shard processes under discord.js's ShardingManager ("auto": Discord's count), undefined: one process. */
+  /**
+   * SHARDS: shard processes under discord.js's ShardingManager ("auto": Discord's count); undefined: one process,
+   * or this process is one of the shards.
+   */
   shards: 'auto' | number | undefined;
   /** OUTPUT_FILTER: the built-in swear word and slur list screens what the baby says (server words always do). */
   outputFilter: boolean;
@@ -214,9 +217,11 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
     problems.push(`STORAGE_URL ${(error as Error).message}`);
   }
 
+  // In a shard process discord.js's ShardingManager sets SHARDS to that shard's ids (and SHARDING_MANAGER): it is
+  // one shard then, not a manager, and the manager has checked the operator's SHARDS already.
   let shards: 'auto' | number | undefined;
   try {
-    shards = parseShards(env.SHARDS);
+    shards = value(env, 'SHARDING_MANAGER') === undefined ? parseShards(env.SHARDS) : undefined;
   } catch (error) {
     problems.push((error as Error).message);
   }

@@ -273,6 +273,8 @@ describe('parseConfig', () => {
     expect(parseConfig({ ...redis, SHARDS: '' }).shards).toBeUndefined();
     expect(problems({ ...redis, SHARDS: 'lots' })).toEqual(['SHARDS must be "auto" or a whole number from 1 to 1000, not "lots"']);
     expect(problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, SHARDS: '2' })).toEqual([expect.stringMatching(/^SHARDS needs STORAGE_URL=redis:\/\//)]);
+    // A shard process: discord.js sets SHARDS to its shard ids there (and SHARDING_MANAGER), never checked as ours.
+    expect(parseConfig({ ...redis, SHARDING_MANAGER: 'true', SHARDS: '0', SHARD_COUNT: '2' }).shards).toBeUndefined();
     // one run of the checks lists every problem at once
     expect(problems({ MODEL_DIR: modelDir, SHARDS: '0', LOG_LEVEL: 'loud' })).toHaveLength(3);
   });
