@@ -61,17 +61,10 @@
  * extra keys allowed). Uploaded attachments are served back at their `url` (http://127.0.0.1:PORT/attachments/…).
  */
 export { FakeDiscord, startFakeDiscord } from './server.js';
-export type {
-  Fault,
-  FaultOptions,
-  FakeDiscordOptions,
-  InteractionPartial,
-  InteractionState,
-  RecordedRequest,
-  RouteMatcher,
-  SentInteraction,
-  SpecViolation,
-} from './server.js';
+export type { InteractionPartial, InteractionState, SentInteraction } from './server.js';
+export type { Fault, FaultOptions, RouteMatcher } from './faults.js';
+export type { FakeDiscordOptions } from './options.js';
+export type { RecordedRequest, SpecViolation } from './recording.js';
 export type { RecordedFile } from './body.js';
 export type { GatewaySessionInfo, ReceivedGatewayPayload } from './gateway.js';
 export {

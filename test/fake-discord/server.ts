@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { parseBody } from './body.js';
 import type { RecordedFile } from './body.js';
+import { faultResponse, Faults } from './faults.js';
+import type { Fault, FaultOptions, RouteMatcher } from './faults.js';
 import { FakeGateway } from './gateway.js';
 import type { GatewaySessionInfo, ReceivedGatewayPayload } from './gateway.js';
 import {
@@ -24,8 +26,12 @@ import {
   snowflake,
 } from './payloads.js';
 import type { ApiObject, FakeChannel, FakeGuild, FakeUser } from './payloads.js';
+import type { FakeDiscordOptions } from './options.js';
+import { describeRequest, Recording } from './recording.js';
+import type { RecordedRequest, SpecViolation } from './recording.js';
 import { SpecValidator } from './spec-validator.js';
 import type { ValidationError } from './spec-validator.js';
+import { Waiters } from './waiters.js';
 
 /**
  * Whether a dispatch goes to this session's shard, as Discord routes them: a server's events to shard
@@ -37,84 +43,6 @@ export function onShard(session: GatewaySessionInfo, t: string, d: unknown): boo
   const guildId = isRecord(d) ? (t === 'GUILD_CREATE' || t === 'GUILD_DELETE' || t === 'GUILD_UPDATE' ? d.id : d.guild_id) : undefined;
   if (typeof guildId !== 'string' || !/^\d+$/.test(guildId)) return id === 0;
   return Number((BigInt(guildId) >> 22n) % BigInt(count)) === id;
-}
-
-export interface FakeDiscordOptions {
-  /** What GET /gateway/bot recommends (`shards`). Default 1. Events are routed to shards by server id either way. */
-  shards?: number;
-  /** Default: a fresh snowflake. */
-  applicationId?: string;
-  /** Default: a fresh snowflake. */
-  botUserId?: string;
-  /** Default: "babble". */
-  botUsername?: string;
-  /** Default: one guild from `makeGuild()` (one text channel "general"). Pass [] for none. */
-  guilds?: FakeGuild[];
-  /** When set, IDENTIFY/RESUME must carry it (else close 4004) and REST needs `Authorization: Bot <token>` (else 401). */
-  token?: string;
-  /** HELLO heartbeat_interval. Default 1000 ms. */
-  heartbeatIntervalMs?: number;
-  /** Path of openapi.json. Default: <repo>/test/fixtures/discord-api-spec/openapi.json. */
-  specPath?: string;
-  /** Answer spec-invalid bodies with 400 / 50035 instead of processing them. Default false (recorded only). */
-  rejectInvalidBodies?: boolean;
-  /** Drop/strip MESSAGE_* dispatches according to the session's intents, like Discord. Default true. */
-  enforceIntents?: boolean;
-  /** Echo MESSAGE_CREATE/UPDATE/DELETE for messages the bot makes over REST, like Discord. Default true. */
-  echoBotMessages?: boolean;
-  /** The human user used by default in sendInteraction/sendMessage. */
-  defaultUser?: Partial<FakeUser>;
-}
-
-export interface RecordedRequest {
-  /** 1-based order of arrival. */
-  seq: number;
-  method: string;
-  /** Decoded path after /api/v10, e.g. `/webhooks/1/tok/messages/@original`. */
-  path: string;
-  /** Path as received on the wire, e.g. `/api/v10/webhooks/1/tok/messages/%40original`. */
-  rawPath: string;
-  /** Spec path template, e.g. `/channels/{channel_id}/messages`; null when the spec has no such path. */
-  route: string | null;
-  operationId: string | null;
-  /** Path parameters by spec name, e.g. `{ channel_id: '123' }`. */
-  params: Record<string, string>;
-  query: Record<string, string>;
-  /** Request headers, lower-case names. */
-  headers: Record<string, string>;
-  contentType: 'none' | 'json' | 'multipart' | 'other';
-  /** JSON body, or the parsed `payload_json` of a multipart body; undefined when none. */
-  body: unknown;
-  files: RecordedFile[];
-  /** Status the fake answered with. */
-  status: number;
-  /** JSON the fake answered with (undefined for 204). */
-  response: unknown;
-  /** Set when failNext injected this response. */
-  injected: 'rate-limit' | 'error' | null;
-  /** False when no fake route implements the request (also listed in `unhandled`). */
-  handled: boolean;
-  at: number;
-}
-
-export interface SpecViolation {
-  method: string;
-  path: string;
-  operationId: string | null;
-  errors: ValidationError[];
-  requestSeq: number;
-}
-
-export type RouteMatcher = string | RegExp | ((request: RecordedRequest) => boolean);
-
-/** An injected REST failure. `retryAfter` is in seconds (sent as Retry-After and in the JSON body). */
-export type Fault =
-  | { status: 429; retryAfter: number; global?: boolean }
-  | { status: number; body?: unknown };
-
-export interface FaultOptions {
-  /** How many matching requests get the fault. Default 1. */
-  times?: number;
 }
 
 /** A raw INTERACTION_CREATE partial; `data` and `member` are merged into the defaults one level deep. */
@@ -154,12 +82,6 @@ export interface InteractionState {
   message: ApiObject | null;
 }
 
-interface FaultEntry {
-  matcher: RouteMatcher;
-  fault: Fault;
-  remaining: number;
-}
-
 interface HandlerContext {
   params: Record<string, string>;
   query: Record<string, string>;
@@ -192,10 +114,6 @@ function isRecord(value: unknown): value is ApiObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function describeRequest(r: RecordedRequest): string {
-  return `#${r.seq} ${r.method} ${r.path} → ${r.status}${r.handled ? '' : ' (unhandled)'}`;
-}
-
 export class FakeDiscord {
   readonly applicationId: string;
   readonly botUser: FakeUser;
@@ -204,22 +122,22 @@ export class FakeDiscord {
   /** The human user used by default in sendInteraction/sendMessage. */
   readonly defaultUser: FakeUser;
   readonly token: string | undefined;
-  readonly requests: RecordedRequest[] = [];
-  readonly unhandled: RecordedRequest[] = [];
-  readonly violations: SpecViolation[] = [];
+  private readonly recording = new Recording();
+  readonly requests: RecordedRequest[] = this.recording.requests;
+  readonly unhandled: RecordedRequest[] = this.recording.unhandled;
+  readonly violations: SpecViolation[] = this.recording.violations;
   /** Payloads the client sent on the gateway (heartbeats, identify, resume, presence…). */
-  readonly gatewayReceived: ReceivedGatewayPayload[] = [];
+  readonly gatewayReceived: ReceivedGatewayPayload[] = this.recording.gatewayReceived;
   /** Exceptions thrown inside fake route handlers (answered with 500). Should stay empty. */
-  readonly internalErrors: string[] = [];
+  readonly internalErrors: string[] = this.recording.internalErrors;
 
   private readonly server: Server;
   private readonly wss: WebSocketServer;
   private readonly gateway: FakeGateway;
   private readonly spec: SpecValidator;
   private readonly options: FakeDiscordOptions;
-  private readonly faults: FaultEntry[] = [];
-  private readonly listeners = new Set<() => void>();
-  private readonly closers = new Set<(error: Error) => void>();
+  private readonly faults = new Faults();
+  private readonly waiters = new Waiters();
   private readonly messages = new Map<string, ApiObject[]>();
   private readonly dmChannels = new Map<string, FakeChannel>();
   private readonly interactions = new Map<string, InteractionState>();
@@ -256,7 +174,7 @@ export class FakeDiscord {
       onReceive: (payload) => {
         this.gatewayReceived.push(payload);
       },
-      onChange: () => this.notify(),
+      onChange: () => this.waiters.notify(),
     });
     this.handlers = this.buildHandlers();
     this.server = createServer((req, res) => {
@@ -321,7 +239,7 @@ export class FakeDiscord {
   /** Dispatches any event to every gateway session; returns how many sessions got it (0 if filtered out). */
   dispatch(eventName: string, data: unknown): number {
     const delivered = this.gateway.dispatch(eventName, data);
-    this.notify();
+    this.waiters.notify();
     return delivered;
   }
 
@@ -499,12 +417,12 @@ export class FakeDiscord {
    * `METHOD route`, a RegExp tested on `METHOD /decoded/path`, or a predicate on the RecordedRequest.
    */
   failNext(matcher: RouteMatcher, fault: Fault, options: FaultOptions = {}): void {
-    this.faults.push({ matcher, fault, remaining: options.times ?? 1 });
+    this.faults.add(matcher, fault, options);
   }
 
   /** Resolves with the first recorded request (past or future) matching `predicate`. */
   waitForRequest(predicate: (request: RecordedRequest) => boolean, timeoutMs = 5000): Promise<RecordedRequest> {
-    return this.waitForValue(
+    return this.waiters.waitForValue(
       () => this.requests.find(predicate),
       timeoutMs,
       () => `waitForRequest: no match; recorded:\n  ${this.requests.map(describeRequest).join('\n  ') || '(none)'}`,
@@ -516,31 +434,22 @@ export class FakeDiscord {
     predicate: (payload: ReceivedGatewayPayload) => boolean,
     timeoutMs = 5000,
   ): Promise<ReceivedGatewayPayload> {
-    return this.waitForValue(() => this.gatewayReceived.find(predicate), timeoutMs, () => 'waitForGatewayPayload: no match');
+    return this.waiters.waitForValue(() => this.gatewayReceived.find(predicate), timeoutMs, () => 'waitForGatewayPayload: no match');
   }
 
   /** Resolves once `condition()` is true (re-checked on every request/gateway event). */
   async waitFor(condition: () => boolean, timeoutMs = 5000, label = 'condition'): Promise<void> {
-    await this.waitForValue(() => (condition() ? true : undefined), timeoutMs, () => `waitFor(${label}) timed out`);
+    await this.waiters.waitForValue(() => (condition() ? true : undefined), timeoutMs, () => `waitFor(${label}) timed out`);
   }
 
   /** Throws a readable error listing every spec violation recorded so far. */
   assertNoViolations(): void {
-    if (this.violations.length === 0) return;
-    const lines = this.violations.map(
-      (v) =>
-        `${v.method} ${v.path} (${v.operationId ?? 'not in spec'}):\n` +
-        v.errors.map((e) => `    ${e.instancePath || '(body)'} ${e.message}`).join('\n'),
-    );
-    throw new Error(`fake-discord: ${this.violations.length} request(s) violate the Discord API spec:\n  ${lines.join('\n  ')}`);
+    this.recording.assertNoViolations();
   }
 
   /** Forgets recorded requests, violations and gateway payloads (not the stored messages/commands). */
   clearRecords(): void {
-    this.requests.length = 0;
-    this.unhandled.length = 0;
-    this.violations.length = 0;
-    this.gatewayReceived.length = 0;
+    this.recording.clear();
   }
 
   /** Commands as stored by PUT/POST (global when no guildId). */
@@ -561,60 +470,11 @@ export class FakeDiscord {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const reject of this.closers) reject(new Error('fake-discord closed'));
-    this.closers.clear();
-    this.listeners.clear();
+    this.waiters.close();
     this.gateway.close();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  // ---------------------------------------------------------------- internals: waiting
-
-  private notify(): void {
-    for (const listener of [...this.listeners]) listener();
-  }
-
-  private waitForValue<T>(get: () => T | undefined, timeoutMs: number, describe: () => string): Promise<T> {
-    let now: T | undefined;
-    try {
-      now = get();
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
-    if (now !== undefined) return Promise.resolve(now);
-    if (this.closed) return Promise.reject(new Error('fake-discord closed'));
-    return new Promise<T>((resolve, reject) => {
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        this.listeners.delete(check);
-        this.closers.delete(onClose);
-      };
-      const check = (): void => {
-        let value: T | undefined;
-        try {
-          value = get();
-        } catch (error) {
-          cleanup();
-          reject(error instanceof Error ? error : new Error(String(error)));
-          return;
-        }
-        if (value === undefined) return;
-        cleanup();
-        resolve(value);
-      };
-      const onClose = (error: Error): void => {
-        cleanup();
-        reject(error);
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`${describe()} (after ${timeoutMs} ms)`));
-      }, timeoutMs);
-      this.listeners.add(check);
-      this.closers.add(onClose);
-    });
   }
 
   // ---------------------------------------------------------------- internals: model
@@ -810,7 +670,7 @@ export class FakeDiscord {
     if (result.body !== undefined) outHeaders['content-type'] = 'application/json';
     res.writeHead(result.status, outHeaders);
     res.end(result.body === undefined ? undefined : JSON.stringify(result.body));
-    this.notify();
+    this.waiters.notify();
   }
 
   private respond(
@@ -824,30 +684,8 @@ export class FakeDiscord {
     if (this.token !== undefined && !authExempt && record.headers.authorization !== `Bot ${this.token}`) {
       return apiError(401, 0, '401: Unauthorized');
     }
-    const fault = this.takeFault(record);
-    if (fault) {
-      if (fault.status === 429) {
-        const retryAfter = 'retryAfter' in fault && typeof fault.retryAfter === 'number' ? fault.retryAfter : 1;
-        const global = 'global' in fault && fault.global === true;
-        record.injected = 'rate-limit';
-        return {
-          status: 429,
-          body: { message: 'You are being rate limited.', retry_after: retryAfter, global },
-          headers: {
-            'retry-after': String(retryAfter),
-            'x-ratelimit-limit': '5',
-            'x-ratelimit-remaining': '0',
-            'x-ratelimit-reset-after': String(retryAfter),
-            'x-ratelimit-bucket': 'fake-bucket',
-            'x-ratelimit-scope': global ? 'global' : 'user',
-            ...(global ? { 'x-ratelimit-global': 'true' } : {}),
-          },
-        };
-      }
-      record.injected = 'error';
-      const body = 'body' in fault && fault.body !== undefined ? fault.body : { message: `${fault.status}: Injected failure`, code: 0 };
-      return { status: fault.status, body };
-    }
+    const fault = this.faults.take(record);
+    if (fault) return faultResponse(record, fault);
     if (unparsable) return apiError(400, 50109, 'The request body contains invalid JSON.');
     if (this.options.rejectInvalidBodies === true && errors.length > 0 && record.operationId !== null) {
       return apiError(400, 50035, 'Invalid Form Body', errors);
@@ -858,15 +696,6 @@ export class FakeDiscord {
       return apiError(404, 0, '404: Not Found');
     }
     return handler({ params: record.params, query: record.query, body: record.body, files: record.files });
-  }
-
-  private takeFault(record: RecordedRequest): Fault | null {
-    for (const entry of this.faults) {
-      if (entry.remaining <= 0 || !matches(entry.matcher, record)) continue;
-      entry.remaining -= 1;
-      return entry.fault;
-    }
-    return null;
   }
 
   // ---------------------------------------------------------------- internals: routes
@@ -1325,18 +1154,6 @@ function dmRecipientId(channel: FakeChannel): string | undefined {
   const recipients = Array.isArray(channel.recipients) ? channel.recipients : [];
   const first: unknown = recipients[0];
   return isRecord(first) && typeof first.id === 'string' ? first.id : undefined;
-}
-
-function matches(matcher: RouteMatcher, record: RecordedRequest): boolean {
-  if (typeof matcher === 'function') return matcher(record);
-  if (matcher instanceof RegExp) return matcher.test(`${record.method} ${record.path}`);
-  return (
-    matcher === record.operationId ||
-    matcher === record.route ||
-    matcher === `${record.method} ${record.route ?? ''}` ||
-    matcher === `${record.method} ${record.path}` ||
-    matcher === record.path
-  );
 }
 
 export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promise<FakeDiscord> {
