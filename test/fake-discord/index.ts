@@ -61,10 +61,11 @@
  * extra keys allowed). Uploaded attachments are served back at their `url` (http://127.0.0.1:PORT/attachments/…).
  */
 export { FakeDiscord, startFakeDiscord } from './server.js';
-export type { InteractionPartial, InteractionState, SentInteraction } from './server.js';
+export type { InteractionPartial, SentInteraction } from './drivers.js';
 export type { Fault, FaultOptions, RouteMatcher } from './faults.js';
 export type { FakeDiscordOptions } from './options.js';
 export type { RecordedRequest, SpecViolation } from './recording.js';
+export type { InteractionState } from './state.js';
 export type { RecordedFile } from './body.js';
 export type { GatewaySessionInfo, ReceivedGatewayPayload } from './gateway.js';
 export {

@@ -100,6 +100,10 @@ export function snowflake(): string {
   return (((BigInt(at) - DISCORD_EPOCH) << 22n) | (1n << 17n) | BigInt(snowflakeCounter)).toString();
 }
 
+export function isRecord(value: unknown): value is ApiObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 export function isoNow(): string {
   return new Date().toISOString();
 }
