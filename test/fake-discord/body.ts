@@ -34,7 +34,8 @@ export async function parseBody(raw: Buffer, contentType: string | undefined): P
   if (type.startsWith('multipart/form-data')) {
     return parseMultipart(raw, contentType ?? '');
   }
-  return { kind: 'other', body: raw.toString('utf8'), files: [], error: `unsupported content-type ${contentType ?? '(none)'}` };
+  const error = `unsupported content-type ${contentType ?? '(none)'}`;
+  return { kind: 'other', body: raw.toString('utf8'), files: [], error };
 }
 
 async function parseMultipart(raw: Buffer, contentType: string): Promise<ParsedBody> {

@@ -244,7 +244,9 @@ export class FakeGateway {
     let payload: GatewayPayload;
     try {
       if (isBinary) throw new Error('binary frames are not supported');
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+      const text = Array.isArray(data)
+        ? Buffer.concat(data).toString('utf8')
+        : Buffer.from(data as ArrayBuffer).toString('utf8');
       payload = JSON.parse(text) as GatewayPayload;
       if (typeof payload !== 'object' || payload === null || typeof payload.op !== 'number') throw new Error('no op');
     } catch {

@@ -13,7 +13,9 @@
  *   await ready;
  *
  *   const { token } = fake.sendInteraction({ data: { name: 'babble', options: [option('prompt', 'goo')] } });
- *   const cb = await fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token);
+ *   const cb = await fake.waitForRequest(
+ *     (r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token,
+ *   );
  *   // cb.body = { type: 4, data: { content, allowed_mentions, ... } }
  *   fake.assertNoViolations();                    // every REST body was valid per Discord's OpenAPI spec
  *   await client.destroy(); await fake.close();
@@ -61,17 +63,11 @@
  * extra keys allowed). Uploaded attachments are served back at their `url` (http://127.0.0.1:PORT/attachments/…).
  */
 export { FakeDiscord, startFakeDiscord } from './server.js';
-export type {
-  Fault,
-  FaultOptions,
-  FakeDiscordOptions,
-  InteractionPartial,
-  InteractionState,
-  RecordedRequest,
-  RouteMatcher,
-  SentInteraction,
-  SpecViolation,
-} from './server.js';
+export type { InteractionPartial, SentInteraction } from './drivers.js';
+export type { Fault, FaultOptions, RouteMatcher } from './faults.js';
+export type { FakeDiscordOptions } from './options.js';
+export type { RecordedRequest, SpecViolation } from './recording.js';
+export type { InteractionState } from './state.js';
 export type { RecordedFile } from './body.js';
 export type { GatewaySessionInfo, ReceivedGatewayPayload } from './gateway.js';
 export {
@@ -91,7 +87,15 @@ export {
   subcommand,
   subcommandGroup,
 } from './payloads.js';
-export type { ApiObject, FakeChannel, FakeGuild, FakeMember, FakeRole, FakeUser, MakeGuildOptions } from './payloads.js';
+export type {
+  ApiObject,
+  FakeChannel,
+  FakeGuild,
+  FakeMember,
+  FakeRole,
+  FakeUser,
+  MakeGuildOptions,
+} from './payloads.js';
 export { denyBotPermissions, MISSING_ACCESS, MISSING_PERMISSIONS, permissionFault } from './permissions.js';
 export { SpecValidator } from './spec-validator.js';
 export type { ValidationError } from './spec-validator.js';

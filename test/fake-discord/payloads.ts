@@ -100,6 +100,10 @@ export function snowflake(): string {
   return (((BigInt(at) - DISCORD_EPOCH) << 22n) | (1n << 17n) | BigInt(snowflakeCounter)).toString();
 }
 
+export function isRecord(value: unknown): value is ApiObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 export function isoNow(): string {
   return new Date().toISOString();
 }
@@ -150,7 +154,14 @@ export function makeTextChannel(partial: Partial<FakeChannel> = {}): FakeChannel
 
 /** A DM channel (type 1) with one recipient. */
 export function makeDmChannel(recipient: FakeUser, partial: Partial<FakeChannel> = {}): FakeChannel {
-  return { id: snowflake(), type: ChannelType.DM, last_message_id: null, flags: 0, recipients: [recipient], ...partial };
+  return {
+    id: snowflake(),
+    type: ChannelType.DM,
+    last_message_id: null,
+    flags: 0,
+    recipients: [recipient],
+    ...partial,
+  };
 }
 
 export function makeRole(partial: Partial<FakeRole> & { id: string }): FakeRole {
@@ -306,7 +317,10 @@ export function mentionedUserIds(content: string): string[] {
 
 export type OptionValue = string | number | boolean;
 
-/** An application command option with a value; the type follows the value (3 string, 4 integer, 10 number, 5 boolean). */
+/**
+ * An application command option with a value; the type follows the value (3 string, 4 integer, 10 number,
+ * 5 boolean).
+ */
 export function option(name: string, value: OptionValue, type?: number): ApiObject {
   const inferred =
     typeof value === 'string' ? 3 : typeof value === 'boolean' ? 5 : Number.isInteger(value) ? 4 : 10;

@@ -1,5 +1,5 @@
 /**
- * Channel permissions for the fake Discord, in their own file (server.ts is long enough).
+ * Channel permissions for the fake Discord, in their own file.
  *
  * `denyBotPermissions(fake, channelId, bits)` takes permissions from the bot in one channel the way a server admin
  * does, with a channel override for the bot's member: the override goes into the channel (and CHANNEL_UPDATE is
@@ -14,7 +14,9 @@
  * `permissionFault(code)` is a Fault for `fake.failNext(matcher, fault, { times })`: any one route answers 50013 or
  * 50001 whatever the channel's permissions say (a refusal the bot's computed permissions can't explain).
  */
-import type { Fault, FakeDiscord, RecordedRequest } from './server.js';
+import type { Fault } from './faults.js';
+import type { RecordedRequest } from './recording.js';
+import type { FakeDiscord } from './server.js';
 import { Permission, type ApiObject } from './payloads.js';
 
 export const MISSING_ACCESS = 50001;

@@ -169,7 +169,9 @@ export class SpecValidator {
   }
 
   /** Finds the path template matching `pathname` (decoded, without the `/api/v10` prefix). */
-  matchPath(pathname: string): { template: string; params: Record<string, string>; methods: Map<string, SpecOperation> } | null {
+  matchPath(
+    pathname: string,
+  ): { template: string; params: Record<string, string>; methods: Map<string, SpecOperation> } | null {
     const segments = pathname.split('/').slice(1);
     for (const entry of this.spec.templates) {
       if (entry.segments.length !== segments.length) continue;
