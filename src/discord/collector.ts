@@ -7,6 +7,7 @@ import { Events, MessageType, type Client, type Message, type PartialMessage } f
 import type { Logger } from '../log.js';
 import type { CollectionService, IncomingMessage } from '../service/collection.js';
 import type { ReplyLimiter } from '../service/rate-limiter.js';
+import type { ServerErasure } from '../service/server-erasure.js';
 import type { ModelSource } from './command.js';
 import type { WorkTracker } from './inflight.js';
 import { checkReplyLimit } from './rate-limit-check.js';
@@ -26,6 +27,8 @@ export interface CollectorContext {
    * deletes applied, but no unprompted reply is started.
    */
   work?: Pick<WorkTracker, 'accepting' | 'track'> | undefined;
+  /** Erases a server the bot was removed from (models too); without it only its stored data is purged. */
+  erasure?: Pick<ServerErasure, 'eraseServer'> | undefined;
 }
 
 /** The facts of a message that collection needs. */
@@ -129,9 +132,21 @@ export function attachCollector(client: Client, context: CollectorContext): void
     // discord.js emits guildDelete only when the bot was removed (or the server deleted); outages
     // (unavailable: true) come as guildUnavailable and keep the data.
     log.info({ guild: guild.id }, 'removed from a server: purging its data');
-    track(collection.purgeGuild(guild.id))
+    const erase = context.erasure
+      ? context.erasure.eraseServer(guild.id).then((r) => r.data)
+      : collection.purgeGuild(guild.id);
+    track(erase)
       .then((done) => log.info({ guild: guild.id, done }, done === 'done' ? 'server data purged' : 'server purge queued (storage failing)'))
       .catch(fail('server purge', { guild: guild.id }));
   });
+  // A deleted channel or thread: its collected messages go (and its collection switch).
+  const channelGone = (channel: { id: string; guildId: string | null }) => {
+    if (!channel.guildId) return;
+    track(collection.purgeChannel(channel.guildId, channel.id)).catch(fail('channel purge', { channel: channel.id }));
+  };
+  client.on(Events.ChannelDelete, (channel) => {
+    if ('guildId' in channel) channelGone(channel);
+  });
+  client.on(Events.ThreadDelete, (thread) => channelGone(thread));
   client.on(Events.GuildUnavailable, (guild) => log.warn({ guild: guild.id }, 'server unavailable (outage): data kept'));
 }

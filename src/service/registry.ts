@@ -6,7 +6,8 @@
  *     current                     the pointer: {"format":"babble-current","version":N} (0 = serve the base)
  *     .tmp-<random>/              trainer output and commits in progress: never served; owner.json names the
  *                                 process (pid, host, start time); init() removes it only once that process is gone
- *     current.tmp-<random>        a pointer being written: never read, removed by init() once stale
+ *     current.tmp-<random>        a pointer being written (with its writer's pid, host, start time): never read,
+ *                                 removed by init() once its writer is gone
  *     current.lock                held while the pointer is compared and swapped (pointer-lock.ts)
  *   <root>/.erased-<scope>-<random>/  a server's folder being erased (removeScope): removed by init()
  *     rejected-<stamp>-<random>/  models that failed the quality gate (rejected.json says why): never served
@@ -28,7 +29,7 @@ rollback during the training), and then nothing is renamed.
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
-import { ownerGone, UNOWNED_GRACE_MS, writeOwner } from './folder-owner.js';
+import { currentOwner, ownerAlive, ownerGone, parseOwner, writeOwner } from './folder-owner.js';
 import { compareAndSwap, PointerMovedError } from './pointer-lock.js';
 import { BabyLanguageModel } from '../model/baby.js';
 import { loadModel, verifyModelDir, type ModelMeta } from '../model/store.js';
@@ -185,12 +186,16 @@ async function listDir(dir: string): Promise<string[]> {
   }
 }
 
-async function olderThan(path: string, ms: number): Promise<boolean> {
-  try {
-    return Date.now() - (await stat(path)).mtimeMs > ms;
-  } catch {
-    return false;
-  }
+/** A pointer being written is stale when the process writing it is gone (or it names none: damaged). */
+async function pointerTmpStale(path: string): Promise<boolean> {
+  const doc = await readJson(path);
+  const owner = isRecord(doc) ? parseOwner(JSON.stringify({ format: 'babble-owner', ...(isRecord(doc.owner) ? doc.owner : {}) })) : undefined;
+  return !owner || !ownerAlive(owner);
+}
+
+function ownerFields(): { pid: number; host: string; start: string | null } {
+  const { pid, host, start } = currentOwner();
+  return { pid, host, start };
 }
 
 function stamp(): string {
@@ -254,7 +259,7 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
   async function writePointer(scope: string, expected: number | undefined, version: number, hooks?: CommitHooks): Promise<void> {
     const dir = scopeDir(scope);
     const tmp = join(dir, `${POINTER_FILE}${TMP_PREFIX}${randomBytes(4).toString('hex')}`);
-    await writeFileDurable(tmp, `${JSON.stringify({ format: 'babble-current', version, updated: new Date().toISOString() })}\n`);
+    await writeFileDurable(tmp, `${JSON.stringify({ format: 'babble-current', version, updated: new Date().toISOString(), owner: ownerFields() })}\n`);
     await hooks?.afterStep?.('pointer-written', { version });
     try {
       await compareAndSwap(dir, expected, () => readPointer(scope), async () => {
@@ -348,7 +353,7 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
           // Only what a process that is gone left behind: another bot on this folder may be training right now.
           const stale = name.startsWith(TMP_PREFIX)
             ? await ownerGone(join(dir, name))
-            : name.startsWith(`${POINTER_FILE}${TMP_PREFIX}`) && (await olderThan(join(dir, name), UNOWNED_GRACE_MS));
+            : name.startsWith(`${POINTER_FILE}${TMP_PREFIX}`) && (await pointerTmpStale(join(dir, name)));
           if (stale) {
             await rm(join(dir, name), { recursive: true, force: true });
             removed.push(join(dir, name));
