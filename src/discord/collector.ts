@@ -1,7 +1,8 @@
 /**
  * Gateway events → the collection service: new messages (collected where collection is on, and maybe answered
- * unprompted), edits, deletes (single, bulk, and of messages the bot never cached: partials), and the bot leaving
- * a server (its data is purged; a server outage, `unavailable: true`, is not a leave).
+ * unprompted), edits, deletes (single, bulk, and of messages the bot never cached: partials), deleted channels and
+ * threads (their messages purged), and the bot leaving a server (erased; a server outage, `unavailable: true`, is
+ * not a leave).
  */
 import { Events, MessageType, type Client, type Message, type PartialMessage } from 'discord.js';
 import type { Logger } from '../log.js';
@@ -139,14 +140,16 @@ export function attachCollector(client: Client, context: CollectorContext): void
       .then((done) => log.info({ guild: guild.id, done }, done === 'done' ? 'server data purged' : 'server purge queued (storage failing)'))
       .catch(fail('server purge', { guild: guild.id }));
   });
-  // A deleted channel or thread: its collected messages go (and its collection switch).
-  const channelGone = (channel: { id: string; guildId: string | null }) => {
-    if (!channel.guildId) return;
-    track(collection.purgeChannel(channel.guildId, channel.id)).catch(fail('channel purge', { channel: channel.id }));
-  };
-  client.on(Events.ChannelDelete, (channel) => {
-    if ('guildId' in channel) channelGone(channel);
+  // A deleted channel or thread: its collected messages go (and its collection switch). From the raw gateway event:
+  // discord.js drops the delete of a thread it no longer caches (archived threads are swept from its cache).
+  client.on(Events.Raw, (packet: { t?: string | null; d?: unknown }) => {
+    if (packet.t !== 'CHANNEL_DELETE' && packet.t !== 'THREAD_DELETE') return;
+    const d = packet.d as { id?: unknown; guild_id?: unknown } | null;
+    if (typeof d?.id !== 'string' || typeof d.guild_id !== 'string') return;
+    const where = { channel: d.id, guild: d.guild_id };
+    track(collection.purgeChannel(d.guild_id, d.id))
+      .then((done) => log.info({ ...where, done }, done === 'done' ? 'deleted channel purged' : 'deleted channel purge queued'))
+      .catch(fail('channel purge', where));
   });
-  client.on(Events.ThreadDelete, (thread) => channelGone(thread));
   client.on(Events.GuildUnavailable, (guild) => log.warn({ guild: guild.id }, 'server unavailable (outage): data kept'));
 }
