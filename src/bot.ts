@@ -192,10 +192,13 @@ export async function main(options: MainOptions = {}): Promise<number> {
       return 1;
     }
     log.info({ storage: store.location, kind: store.kind, retentionDays: config.retentionDays }, 'storage open');
-    collection = createCollectionService({ store, retentionDays: config.retentionDays, log, journalPath: config.erasureJournal });
+    collection = createCollectionService({
+      store, retentionDays: config.retentionDays, log, journalPath: config.erasureJournal,
+    });
     // Erasures the last run could not apply before it stopped go first.
     await collection.replayJournal().catch((error: unknown) => {
-      throw new Error(`could not apply the erasures recorded in ERASURE_JOURNAL ${config.erasureJournal}: ${errorMessage(error)}`, { cause: error });
+      const where = `ERASURE_JOURNAL ${config.erasureJournal}`;
+      throw new Error(`could not apply the erasures recorded in ${where}: ${errorMessage(error)}`, { cause: error });
     });
     sweeper = startRetentionSweeper(collection, log);
     // Everything generated passes the word filter: the built-in list (OUTPUT_FILTER) and each server's own words.
@@ -283,7 +286,8 @@ export async function main(options: MainOptions = {}): Promise<number> {
     await shared?.close().catch((error: unknown) => log.warn({ err: error }, 'error while closing the shared training lock and swaps'));
     sweeper?.stop();
     await sweeper?.running();
-    await collection?.close().catch((error: unknown) => log.error({ err: error }, 'could not record the erasures not yet applied'));
+    await collection?.close()
+      .catch((error: unknown) => log.error({ err: error }, 'could not record the erasures not yet applied'));
     await store?.close().catch((error: unknown) => log.error({ err: error }, 'error while closing the storage'));
     await limiter?.close().catch((error: unknown) => log.warn({ err: error }, 'error while closing the rate limiter'));
     if (bot) log.info({ ms: Date.now() - stopStarted }, 'stopped');

@@ -304,7 +304,9 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
     env, 'TRAIN_COOLDOWN_MINUTES', S.trainCooldownMinutes, S.trainCooldownMinutes.default, problems, ' minutes',
   );
 
-  const purgeAfterDays = numberValue(env, 'PURGE_AFTER_DAYS', S.purgeAfterDays, S.purgeAfterDays.default, problems, ' days');
+  const purgeAfterDays = numberValue(
+    env, 'PURGE_AFTER_DAYS', S.purgeAfterDays, S.purgeAfterDays.default, problems, ' days',
+  );
   const erasureJournal = value(env, 'ERASURE_JOURNAL') ?? DEFAULT_ERASURE_JOURNAL;
 
   if (problems.length > 0) throw new ConfigError(problems);

@@ -148,7 +148,7 @@ export function attachCollector(client: Client, context: CollectorContext): void
     if (typeof d?.id !== 'string' || typeof d.guild_id !== 'string') return;
     const where = { channel: d.id, guild: d.guild_id };
     track(collection.purgeChannel(d.guild_id, d.id))
-      .then((done) => log.info({ ...where, done }, done === 'done' ? 'deleted channel purged' : 'deleted channel purge queued'))
+      .then((done) => log.info({ ...where, done }, done === 'done' ? 'deleted channel purged' : 'channel purge queued'))
       .catch(fail('channel purge', where));
   });
   client.on(Events.GuildUnavailable, (guild) => log.warn({ guild: guild.id }, 'server unavailable (outage): data kept'));

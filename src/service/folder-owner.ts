@@ -53,7 +53,8 @@ export function parseOwner(text: string): FolderOwner | undefined {
   try {
     const doc = JSON.parse(text) as Partial<FolderOwner>;
     if (doc.format !== 'babble-owner' || !Number.isInteger(doc.pid) || typeof doc.host !== 'string') return undefined;
-    return { format: 'babble-owner', pid: doc.pid!, host: doc.host, start: typeof doc.start === 'string' ? doc.start : null };
+    const start = typeof doc.start === 'string' ? doc.start : null;
+    return { format: 'babble-owner', pid: doc.pid!, host: doc.host, start };
   } catch {
     return undefined;
   }

@@ -189,7 +189,8 @@ async function listDir(dir: string): Promise<string[]> {
 /** A pointer being written is stale when the process writing it is gone (or it names none: damaged). */
 async function pointerTmpStale(path: string): Promise<boolean> {
   const doc = await readJson(path);
-  const owner = isRecord(doc) ? parseOwner(JSON.stringify({ format: 'babble-owner', ...(isRecord(doc.owner) ? doc.owner : {}) })) : undefined;
+  const fields = isRecord(doc) && isRecord(doc.owner) ? doc.owner : undefined;
+  const owner = fields ? parseOwner(JSON.stringify({ ...fields, format: 'babble-owner' })) : undefined;
   return !owner || !ownerAlive(owner);
 }
 
@@ -256,10 +257,13 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
   }
 
   /** Writes the pointer if it still holds `expected` (what the operation read when it started). */
-  async function writePointer(scope: string, expected: number | undefined, version: number, hooks?: CommitHooks): Promise<void> {
+  async function writePointer(
+    scope: string, expected: number | undefined, version: number, hooks?: CommitHooks,
+  ): Promise<void> {
     const dir = scopeDir(scope);
     const tmp = join(dir, `${POINTER_FILE}${TMP_PREFIX}${randomBytes(4).toString('hex')}`);
-    await writeFileDurable(tmp, `${JSON.stringify({ format: 'babble-current', version, updated: new Date().toISOString(), owner: ownerFields() })}\n`);
+    const doc = { format: 'babble-current', version, updated: new Date().toISOString(), owner: ownerFields() };
+    await writeFileDurable(tmp, `${JSON.stringify(doc)}\n`);
     await hooks?.afterStep?.('pointer-written', { version });
     try {
       await compareAndSwap(dir, expected, () => readPointer(scope), async () => {

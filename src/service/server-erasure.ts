@@ -70,7 +70,8 @@ export function createServerErasure(options: ServerErasureOptions) {
     const models = await options.registry.removeScope(guildId);
     options.models.invalidate(guildId);
     const data = await options.collection.purgeGuild(guildId);
-    await store.deleteMany([`${MISSING_PREFIX}${guildId}`]);
+    // A failing store: the purge waits in the ingest queue; a stale record is cleared by the next reconcile.
+    await store.deleteMany([`${MISSING_PREFIX}${guildId}`]).catch(() => undefined);
     log.info({ guild: guildId, models, data }, 'server erased');
     return { models, data };
   }
@@ -92,7 +93,9 @@ export function createServerErasure(options: ServerErasureOptions) {
    * After the start-up burst: `joined` are the servers the bot is in (outages included); `owns` says which servers
    * this process answers for (its shards). Missing servers are recorded, and erased after the grace period.
    */
-  async function reconcile(joined: ReadonlySet<string>, owns: (guildId: string) => boolean = () => true): Promise<ReconcileResult> {
+  async function reconcile(
+    joined: ReadonlySet<string>, owns: (guildId: string) => boolean = () => true,
+  ): Promise<ReconcileResult> {
     const result: ReconcileResult = { waiting: [], erased: [] };
     for await (const page of store.scan<MissingRecord>(MISSING_PREFIX)) {
       const back = page.map((r) => r.key).filter((k) => joined.has(k.slice(MISSING_PREFIX.length)));
@@ -104,14 +107,16 @@ export function createServerErasure(options: ServerErasureOptions) {
       const record = await store.get<MissingRecord>(k);
       if (!record) {
         await store.set(k, { since: now() } satisfies MissingRecord);
-        log.warn({ guild: guildId, purgeAfterDays: graceMs / DAY_MS }, 'a server with data is no longer joined: erased if still missing after the grace period');
+        const where = { guild: guildId, purgeAfterDays: graceMs / DAY_MS };
+        log.warn(where, 'a server with data is no longer joined: erased if still missing after the grace period');
         result.waiting.push(guildId);
       } else if (now() - record.since >= graceMs) {
         try {
           await eraseServer(guildId);
           result.erased.push(guildId);
         } catch (error) {
-          log.error({ guild: guildId, err: error }, `could not erase a server no longer joined: ${errorMessage(error)}`);
+          const why = errorMessage(error);
+          log.error({ guild: guildId, err: error }, `could not erase a server no longer joined: ${why}`);
         }
       } else {
         result.waiting.push(guildId);

@@ -199,7 +199,8 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
       const lost = pending.splice(at, 1)[0]!;
       dropped += 1;
       if (dropped === 1 || dropped % 1000 === 0) {
-        log.error({ dropped, kind: lost.kind, guild: opGuild(lost) }, 'storage unavailable too long: dropping the oldest waiting new messages');
+        const where = { dropped, kind: lost.kind, guild: opGuild(lost) };
+        log.error(where, 'storage unavailable too long: dropping the oldest waiting new messages');
       }
     }
     scheduleRetry();
@@ -336,14 +337,15 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
       retryTimer = undefined;
       const erasures = [...running, ...pending].filter(isErasure);
       const lost = pending.length - pending.filter(isErasure).length;
-      if (lost > 0) log.error({ lost }, 'closing with new messages or edits still waiting for the store; they are lost');
+      if (lost > 0) log.error({ lost }, 'closing with new messages or edits waiting for the store; they are lost');
       if (erasures.length === 0) return;
       if (!options.journalPath) {
         log.error({ erasures: erasures.length }, 'closing with erasures not applied and no journal to record them in');
         return;
       }
       await writeJournal(options.journalPath, erasures);
-      log.warn({ erasures: erasures.length, journal: options.journalPath }, 'erasures not yet applied recorded; applied at the next start');
+      const where = { erasures: erasures.length, journal: options.journalPath };
+      log.warn(where, 'erasures not yet applied recorded; applied at the next start');
     },
     /**
      * At start: applies the erasures the last run recorded, and removes the journal once all are applied (when the
@@ -355,7 +357,7 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
       let queued = false;
       for (const e of erasures) if ((await submit(e)) === 'queued') queued = true;
       if (!queued) await writeJournal(options.journalPath, []);
-      if (erasures.length > 0) log.info({ erasures: erasures.length, queued }, 'erasures recorded at the last stop applied');
+      if (erasures.length > 0) log.info({ erasures: erasures.length, queued }, 'erasures recorded at the last stop');
       return erasures.length;
     },
   };
