@@ -32,7 +32,7 @@ import type { ModelCache } from './model-cache.js';
 import { createModeration, filterGate, shownSample, type Moderation } from './moderation.js';
 import { createOutputFilter, type Screener } from './output-filter.js';
 import type { TrainingBudget } from './training-budget.js';
-import { BASE_SCOPE, isValidScope, RegistryError, type ModelRegistry } from './registry.js';
+import { BASE_SCOPE, isValidScope, PointerMovedError, RegistryError, type ModelRegistry } from './registry.js';
 import { runTraining as defaultRunTraining, TrainingError, type RunTrainingOptions, type TrainingResult } from '../training/trainer.js';
 import type { HeldOutFigures, ProgressFigures, TrainJob } from '../training/trainer-protocol.js';
 import { errorMessage } from '../error-message.js';
@@ -527,7 +527,8 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       return { status: 'swapped', version: committed.version, ...run };
     } catch (err) {
       await options.registry.discard(tmp).catch(() => undefined);
-      return failedWith(log, { scope }, err, RETRAIN_FAILURE.swap);
+      const reason = err instanceof PointerMovedError ? RETRAIN_FAILURE.moved : RETRAIN_FAILURE.swap;
+      return failedWith(log, { scope }, err, reason);
     }
   }
 
