@@ -147,7 +147,7 @@ describe('shutdown records the erasures not yet applied', () => {
 });
 
 describe('a deleted channel', () => {
-  it('purges its messages and their index entries, and switches its collection off; other channels keep theirs', async () => {
+  it('purges its messages and index entries and switches its collection off; others keep theirs', async () => {
     const { store } = faulty(await open(':memory:'));
     const collection = service(store, join(dir, `j${n++}.json`));
     await collection.setChannel(G, C, true, '1');

@@ -53,14 +53,15 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 }
 
 describe('start-up cleanup of temporary folders', () => {
-  it('keeps the temporary folder of a live training of another process, removes it once that process is gone', async () => {
+  it('keeps the temporary folder of a live training of another process, removes it once it is gone', async () => {
     const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
     const exited = new Promise((r) => child.once('exit', r));
     try {
       const pid = child.pid!;
       const tmp = join(root, GUILD, '.tmp-other-process');
       await mkdir(tmp, { recursive: true });
-      await writeFile(join(tmp, OWNER_FILE), JSON.stringify({ format: 'babble-owner', pid, host: hostname(), start: processStart(pid) }));
+      const owner = { format: 'babble-owner', pid, host: hostname(), start: processStart(pid) };
+      await writeFile(join(tmp, OWNER_FILE), JSON.stringify(owner));
       expect((await b.init()).removed).toEqual([]);
       expect(existsSync(tmp)).toBe(true);
       child.kill('SIGKILL');
@@ -80,13 +81,15 @@ describe('start-up cleanup of temporary folders', () => {
     expect(await servedTag()).toBe('live');
   });
 
-  it('removes a folder whose pid was reused by another process (start time differs), and keeps other hosts\'', async () => {
+  it('removes a folder whose pid was reused (start time differs), and keeps other hosts\'', async () => {
     const reused = join(root, GUILD, '.tmp-reused');
     const remote = join(root, GUILD, '.tmp-remote');
     await mkdir(reused, { recursive: true });
     await mkdir(remote, { recursive: true });
-    await writeFile(join(reused, OWNER_FILE), JSON.stringify({ format: 'babble-owner', pid: process.pid, host: hostname(), start: 'earlier' }));
-    await writeFile(join(remote, OWNER_FILE), JSON.stringify({ format: 'babble-owner', pid: 1, host: `not-${hostname()}`, start: null }));
+    const owner = (pid: number, host: string, start: string | null) =>
+      JSON.stringify({ format: 'babble-owner', pid, host, start });
+    await writeFile(join(reused, OWNER_FILE), owner(process.pid, hostname(), 'earlier'));
+    await writeFile(join(remote, OWNER_FILE), owner(1, `not-${hostname()}`, null));
     const { removed } = await b.init();
     expect(removed).toEqual(process.platform === 'linux' ? [reused] : []);
     expect(existsSync(remote)).toBe(true);
@@ -133,7 +136,7 @@ describe('compare-and-swap of the current pointer', () => {
     expect((await a.history(GUILD)).versions.map((v) => v.version)).toEqual([2, 1]);
   });
 
-  it('a rollback racing another rollback: the second one to flip is refused when the first moved the pointer', async () => {
+  it('a rollback racing another rollback: the second to flip is refused when the first moved it', async () => {
     await a.commit(GUILD, await trained(a, 'one'), {});
     await a.commit(GUILD, await trained(a, 'two'), {});
     await a.commit(GUILD, await trained(a, 'three'), {});

@@ -57,7 +57,8 @@ async function servedAfterRestart(scope = GUILD): Promise<string> {
 /** Marks a temporary folder as left by a process that is gone (a crash): start-up cleanup may remove it. */
 async function orphaned(tmp: string): Promise<string> {
   const { pid } = spawnSync(process.execPath, ['-e', '']);
-  await writeFile(join(tmp, 'owner.json'), JSON.stringify({ format: 'babble-owner', pid, host: hostname(), start: 'gone' }));
+  const owner = { format: 'babble-owner', pid, host: hostname(), start: 'gone' };
+  await writeFile(join(tmp, 'owner.json'), JSON.stringify(owner));
   return tmp;
 }
 

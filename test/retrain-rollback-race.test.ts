@@ -31,7 +31,8 @@ it('a rollback during the training wins: the new model is not swapped in and the
   const base = await loadModel('models/base');
   for (const tag of ['one', 'two']) {
     const tmp = await registry.tempDir(G);
-    await saveModel(tmp, base.weights, base.vocab, { version: tag, corpus: { sha256: '', chars: 0 }, training: { tag } });
+    const meta = { version: tag, corpus: { sha256: '', chars: 0 }, training: { tag } };
+    await saveModel(tmp, base.weights, base.vocab, meta);
     await registry.commit(G, tmp, {});
   }
   // Another admin (or process) rolls the server back to version 1 while the trainer runs on version 2.

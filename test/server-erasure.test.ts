@@ -88,7 +88,8 @@ beforeAll(async () => {
   const real = createServerErasure({
     store, collection, registry, models, log: createLogger('silent'), now: () => clock,
     retrain: {
-      get: (scope) => (scope === guild.id ? { cancel: () => void cancelled.push(scope), result: Promise.resolve() } : undefined),
+      get: (scope) =>
+        scope === guild.id ? { cancel: () => void cancelled.push(scope), result: Promise.resolve() } : undefined,
     },
   });
   let reconcileDone!: (r: ReconcileResult) => void;
@@ -114,7 +115,8 @@ beforeAll(async () => {
     return done;
   };
   fake = await startFakeDiscord({ token: TOKEN, guilds: [guild] });
-  bot = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, models, registry, collection, log: createLogger('silent'), erasure });
+  const log = createLogger('silent');
+  bot = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, models, registry, collection, log, erasure });
 });
 
 afterAll(async () => {
@@ -135,10 +137,11 @@ describe('servers removed while the bot was away', () => {
     expect((await registry.history(guild.id)).current).toBe(1);
   });
 
-  it('a server first seen missing is only recorded (an outage is not a removal), and erased after the grace period', async () => {
+  it('a server first seen missing is only recorded (maybe an outage), and erased after the grace period', async () => {
     const other = '5600000000000000056';
     await commitModel(other, 'other');
-    const erasure = createServerErasure({ store, collection, registry, models, log: createLogger('silent'), now: () => clock });
+    const log = createLogger('silent');
+    const erasure = createServerErasure({ store, collection, registry, models, log, now: () => clock });
     const joined = new Set([guild.id]);
     expect(await erasure.reconcile(joined)).toEqual({ waiting: [other], erased: [] });
     clock += 6 * DAY;
@@ -165,9 +168,10 @@ describe('deleted channels and threads', () => {
     const general = guild.channels[0]!.id;
     const thread = '5700000000000000057';
     await collection.setChannel(guild.id, thread, true, '1');
+    const said = { guildId: guild.id, authorId: '4400000000000000046', human: true, createdAt: Date.now() };
     await collection.collectMany([
-      { id: '5800000000000000001', guildId: guild.id, channelId: general, authorId: '4400000000000000046', human: true, content: 'in general', createdAt: Date.now() },
-      { id: '5800000000000000002', guildId: guild.id, channelId: thread, authorId: '4400000000000000046', human: true, content: 'in the thread', createdAt: Date.now() },
+      { ...said, id: '5800000000000000001', channelId: general, content: 'in general' },
+      { ...said, id: '5800000000000000002', channelId: thread, content: 'in the thread' },
     ]);
     expect(await collection.trainingText(guild.id)).toEqual(expect.arrayContaining(['in general', 'in the thread']));
     // An uncached thread (never seen by this client): its delete still purges.
@@ -183,7 +187,7 @@ describe('deleted channels and threads', () => {
 });
 
 describe('GUILD_DELETE', () => {
-  it('an outage keeps everything; a removal erases models, cache entry, training and data; re-added it serves the base', async () => {
+  it('an outage keeps all; a removal erases models, cache entry, training and data; re-added: the base', async () => {
     expect((await models.modelFor(guild.id)).version).toBe(1); // loaded and cached
     expect(models.cached()).toContain(guild.id);
 
@@ -191,7 +195,8 @@ describe('GUILD_DELETE', () => {
     fake.addGuild(guild);
     fake.removeGuild(guild.id);
     await when(() => erasures.some((e) => e.guildId === guild.id));
-    expect(erasures.filter((e) => e.guildId === guild.id)).toEqual([{ guildId: guild.id, result: { models: true, data: 'done' } }]);
+    const mine = erasures.filter((e) => e.guildId === guild.id);
+    expect(mine).toEqual([{ guildId: guild.id, result: { models: true, data: 'done' } }]);
 
     expect(cancelled).toEqual([guild.id]);
     expect(existsSync(path.join(registry.root, guild.id))).toBe(false);

@@ -30,7 +30,10 @@ afterAll(async () => {
 });
 
 const kinds: Array<{ name: string; available: boolean; open: () => Promise<KvStore> }> = [
-  { name: 'sqlite', available: true, open: () => openStore(`sqlite://${join(work, `${randomBytes(4).toString('hex')}.sqlite`)}`) },
+  {
+    name: 'sqlite', available: true,
+    open: () => openStore(`sqlite://${join(work, `${randomBytes(4).toString('hex')}.sqlite`)}`),
+  },
   {
     name: 'redis', available: REDIS_URL !== undefined,
     open: () => openStore(REDIS_URL!, { prefix: `test-${randomBytes(6).toString('hex')}:` }),
