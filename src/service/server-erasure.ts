@@ -97,11 +97,16 @@ export function createServerErasure(options: ServerErasureOptions) {
     joined: ReadonlySet<string>, owns: (guildId: string) => boolean = () => true,
   ): Promise<ReconcileResult> {
     const result: ReconcileResult = { waiting: [], erased: [] };
+    const servers = await known();
+    // Records of servers seen again, or with nothing left to erase, go.
     for await (const page of store.scan<MissingRecord>(MISSING_PREFIX)) {
-      const back = page.map((r) => r.key).filter((k) => joined.has(k.slice(MISSING_PREFIX.length)));
-      if (back.length > 0) await store.deleteMany(back);
+      const done = page.map((r) => r.key).filter((k) => {
+        const id = k.slice(MISSING_PREFIX.length);
+        return joined.has(id) || !servers.has(id);
+      });
+      if (done.length > 0) await store.deleteMany(done);
     }
-    for (const guildId of await known()) {
+    for (const guildId of servers) {
       if (joined.has(guildId) || !owns(guildId)) continue;
       const k = `${MISSING_PREFIX}${guildId}`;
       const record = await store.get<MissingRecord>(k);
