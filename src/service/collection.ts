@@ -48,7 +48,7 @@ export interface CollectionOptions {
   /** First retry of queued gateway events after a store failure (ms, doubling up to retryMaxMs). Default 1000. */
   retryInitialMs?: number;
   retryMaxMs?: number;
-  /** Most gateway events kept waiting for a failed store; the oldest are dropped (and logged) past it. */
+  /** Most gateway events waiting for a failed store; past it the oldest new messages go (logged), never erasures. */
   maxPending?: number;
   /** Where erasures not applied at close are recorded for the next start (ERASURE_JOURNAL). */
   journalPath?: string;

@@ -40,7 +40,7 @@ export interface IngestOptions {
   /** First retry of queued gateway events after a store failure (ms, doubling up to retryMaxMs). Default 1000. */
   retryInitialMs?: number;
   retryMaxMs?: number;
-  /** Most gateway events kept waiting for a failed store; the oldest are dropped (and logged) past it. */
+  /** Most gateway events waiting for a failed store; past it the oldest new messages go (logged), never erasures. */
   maxPending?: number;
   /** Called when a server's data was purged (its unprompted-reply cooldowns go too). */
   onPurged?: (guildId: string) => void;
