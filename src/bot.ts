@@ -192,7 +192,14 @@ export async function main(options: MainOptions = {}): Promise<number> {
       return 1;
     }
     log.info({ storage: store.location, kind: store.kind, retentionDays: config.retentionDays }, 'storage open');
-    collection = createCollectionService({ store, retentionDays: config.retentionDays, log });
+    collection = createCollectionService({
+      store, retentionDays: config.retentionDays, log, journalPath: config.erasureJournal,
+    });
+    // Erasures the last run could not apply before it stopped go first.
+    await collection.replayJournal().catch((error: unknown) => {
+      const where = `ERASURE_JOURNAL ${config.erasureJournal}`;
+      throw new Error(`could not apply the erasures recorded in ${where}: ${errorMessage(error)}`, { cause: error });
+    });
     sweeper = startRetentionSweeper(collection, log);
     // Everything generated passes the word filter: the built-in list (OUTPUT_FILTER) and each server's own words.
     const filter = createOutputFilter({ builtIn: config.outputFilter });
@@ -222,7 +229,12 @@ export async function main(options: MainOptions = {}): Promise<number> {
     if (signalled) return 0;
 
     try {
+      const { createServerErasure } = await import('./service/server-erasure.js');
+      const erasure = createServerErasure({
+        store, collection, registry, models, retrain, log, purgeAfterDays: config.purgeAfterDays,
+      });
       bot = await startBot({
+        erasure,
         token: config.discordToken,
         apiUrl: config.discordApiUrl,
         devGuildId: config.devGuildId,
@@ -274,7 +286,8 @@ export async function main(options: MainOptions = {}): Promise<number> {
     await shared?.close().catch((error: unknown) => log.warn({ err: error }, 'error while closing the shared training lock and swaps'));
     sweeper?.stop();
     await sweeper?.running();
-    collection?.close();
+    await collection?.close()
+      .catch((error: unknown) => log.error({ err: error }, 'could not record the erasures not yet applied'));
     await store?.close().catch((error: unknown) => log.error({ err: error }, 'error while closing the storage'));
     await limiter?.close().catch((error: unknown) => log.warn({ err: error }, 'error while closing the rate limiter'));
     if (bot) log.info({ ms: Date.now() - stopStarted }, 'stopped');

@@ -60,6 +60,10 @@ export interface Config {
   trainDailyMinutes: number;
   /** TRAIN_COOLDOWN_MINUTES: minutes between the end of a server's training and the start of its next. */
   trainCooldownMinutes: number;
+  /** PURGE_AFTER_DAYS: a server with data that the bot is no longer in is erased after this many days missing. */
+  purgeAfterDays: number;
+  /** ERASURE_JOURNAL: where erasures not applied at shutdown are recorded, for the next start. */
+  erasureJournal: string;
 }
 
 /** The backends BABBLE_BACKEND may force (same list as src/model/backend.ts, kept here so config loads without tfjs). */
@@ -72,6 +76,7 @@ export { DEFAULT_STORAGE_URL };
 export const DEFAULT_RETENTION_DAYS = 90;
 export const MAX_RETENTION_DAYS = 3650;
 export const DEFAULT_MODELS_DIR = 'var/models';
+export const DEFAULT_ERASURE_JOURNAL = 'var/pending-erasures.json';
 
 /**
  * Bounds and defaults of the numeric settings. TRAIN_MAX_MINUTES can be at most `trainMinutes.max`, which is also
@@ -95,6 +100,7 @@ export const SETTINGS = {
   trainGateMaxFlagged: { min: 0, max: 1, default: 0.1, integer: false },
   trainDailyMinutes: { min: 0, max: 1440, default: 60, integer: false },
   trainCooldownMinutes: { min: 0, max: 1440, default: 5, integer: false },
+  purgeAfterDays: { min: 1, max: 3650, default: 7, integer: true },
 } as const;
 
 export const TOKEN_HELP =
@@ -298,11 +304,17 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
     env, 'TRAIN_COOLDOWN_MINUTES', S.trainCooldownMinutes, S.trainCooldownMinutes.default, problems, ' minutes',
   );
 
+  const purgeAfterDays = numberValue(
+    env, 'PURGE_AFTER_DAYS', S.purgeAfterDays, S.purgeAfterDays.default, problems, ' days',
+  );
+  const erasureJournal = value(env, 'ERASURE_JOURNAL') ?? DEFAULT_ERASURE_JOURNAL;
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     discordToken, discordApiUrl, logLevel, devGuildId, modelDir, backend, storageUrl, retentionDays,
     modelsDir, modelVersionsKept, modelCacheSize,
     trainConcurrency, trainMaxMinutes, trainDefaultMinutes, trainMaxHeapMb, trainGateTolerance, trainMinLines, botOwnerIds,
     rateLimits, shards, outputFilter, trainGateMaxFlagged, trainDailyMinutes, trainCooldownMinutes,
+    purgeAfterDays, erasureJournal,
   };
 }

@@ -65,6 +65,8 @@ describe('parseConfig', () => {
       trainGateMaxFlagged: 0.1,
       trainDailyMinutes: 60,
       trainCooldownMinutes: 5,
+      purgeAfterDays: 7,
+      erasureJournal: 'var/pending-erasures.json',
     });
     expect(SETTINGS.rateUserReplies.default).toBeGreaterThan(0);
     expect(SETTINGS.rateServerReplies.default).toBeGreaterThan(SETTINGS.rateUserReplies.default);
@@ -123,6 +125,8 @@ describe('parseConfig', () => {
       TRAIN_GATE_MAX_FLAGGED: '0',
       TRAIN_DAILY_MINUTES: '0',
       TRAIN_COOLDOWN_MINUTES: '2.5',
+      PURGE_AFTER_DAYS: ' 30 ',
+      ERASURE_JOURNAL: ' /srv/babble/erasures.json ',
     });
     expect(config).toEqual({
       discordToken: TOKEN,
@@ -148,6 +152,8 @@ describe('parseConfig', () => {
       trainGateMaxFlagged: 0,
       trainDailyMinutes: 0,
       trainCooldownMinutes: 2.5,
+      purgeAfterDays: 30,
+      erasureJournal: '/srv/babble/erasures.json',
     });
   });
 

@@ -3,10 +3,10 @@
  * at every point of a commit — both from the on-disk state each crash point leaves and by SIGKILLing a process
  * in the middle of a real commit.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BabyLanguageModel } from '../src/model/baby.js';
@@ -52,6 +52,14 @@ async function servedAfterRestart(scope = GUILD): Promise<string> {
   if (!resolved) return 'base';
   const loaded = await loadModel(resolved.dir); // every hash verified, weights decoded
   return String(loaded.meta.training.tag);
+}
+
+/** Marks a temporary folder as left by a process that is gone (a crash): start-up cleanup may remove it. */
+async function orphaned(tmp: string): Promise<string> {
+  const { pid } = spawnSync(process.execPath, ['-e', '']);
+  const owner = { format: 'babble-owner', pid, host: hostname(), start: 'gone' };
+  await writeFile(join(tmp, 'owner.json'), JSON.stringify(owner));
+  return tmp;
 }
 
 async function commitVersions(...tags: string[]): Promise<void> {
@@ -128,14 +136,14 @@ describe('resolve after a crash (on-disk state of each crash point)', () => {
   });
 
   it('during training: a half-filled temporary folder is never served and is cleaned at start', async () => {
-    const tmp = await registry.tempDir(GUILD);
+    const tmp = await orphaned(await registry.tempDir(GUILD));
     await writeFile(join(tmp, 'weights.bin'), Buffer.alloc(1000));
     expect(await servedAfterRestart()).toBe('old');
     expect(existsSync(tmp)).toBe(false);
   });
 
   it('mid-save: model files without meta.json are never served', async () => {
-    const tmp = await trained('new');
+    const tmp = await orphaned(await trained('new'));
     await rm(join(tmp, 'meta.json'));
     expect(await servedAfterRestart()).toBe('old');
     expect(await scopeEntries()).toEqual(['1', 'current']);
@@ -194,7 +202,7 @@ describe('SIGKILL in the middle of a real commit', () => {
   for (const { step, serves } of cases) {
     it(`killed after "${step}": a complete model serves (${serves}) and a restart cleans up`, async () => {
       await commitVersions('old');
-      const tmp = await trained('new');
+      const tmp = await orphaned(await trained('new')); // its owner: the process killed below, gone
       const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/commit-runner.ts', root, GUILD, tmp, step], { stdio: ['ignore', 'pipe', 'inherit'] });
       await new Promise<void>((resolve, reject) => {
         let out = '';
@@ -271,8 +279,8 @@ describe('init', () => {
   it('removes temporary folders and pointer files in every scope and nothing else', async () => {
     await commitVersions('a');
     await registry.keepAside(GUILD, await trained('r'), {});
-    await registry.tempDir(GUILD);
-    await registry.tempDir('base');
+    await orphaned(await registry.tempDir(GUILD));
+    await orphaned(await registry.tempDir('base'));
     await writeFile(join(root, GUILD, 'current.tmp-0001'), '{}');
     const { removed } = await registry.init();
     expect(removed).toHaveLength(3);

@@ -22,6 +22,7 @@ import { createModeration, type Moderation } from '../service/moderation.js';
 import { createOutputFilter } from '../service/output-filter.js';
 import type { ReplyLimiter } from '../service/rate-limiter.js';
 import type { ModelRegistry } from '../service/registry.js';
+import type { ServerErasure } from '../service/server-erasure.js';
 import type { GenerationService } from '../service/types.js';
 import { attachCollector } from './collector.js';
 import { DEFAULT_DEFER_AFTER_MS, fixedModels, type Command, type ModelSource, type RetrainContext } from './command.js';
@@ -173,6 +174,11 @@ export interface BotOptions {
    * Default: the built-in list only, no server lists.
    */
   moderation?: Moderation;
+  /**
+   * Erasing servers that removed the bot (GUILD_DELETE), and after start-up (then daily) those removed while it
+   * was away, after the grace period.
+   */
+  erasure?: ServerErasure;
 }
 
 export interface StopOptions {
@@ -284,7 +290,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     if (!botId || !work.accepting) return;
     work.track(handleMessage(message, botId, { models, log, collection, limiter })).catch((error: unknown) => log.error({ err: error }, 'message handler failed'));
   });
-  attachCollector(client, { collection, models, log, limiter, work });
+  attachCollector(client, { collection, models, log, limiter, work, erasure: options.erasure });
 
   const ready = new Promise<Client<true>>((resolve) => client.once(Events.ClientReady, resolve));
   try {
@@ -314,6 +320,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     throw fatal;
   }
   started = true;
+  const reconciler = options.erasure ? startReconciler(readyClient, options.erasure, log) : undefined;
   return {
     client: readyClient,
     applicationId,
@@ -324,6 +331,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
       stopping ??= (async () => {
         work.close();
         clearInterval(dmSweep);
+        if (reconciler) clearInterval(reconciler);
         const running = work.running();
         let left = 0;
         if (running > 0) {
@@ -340,6 +348,28 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
       return stopping;
     },
   };
+}
+
+/** The servers this process answers for: the shards of this client (all of them without sharding). */
+function ownedBy(client: Client<true>): (guildId: string) => boolean {
+  const count = client.options.shardCount ?? 1;
+  const shards = new Set(Array.isArray(client.options.shards) ? client.options.shards : [0]);
+  return (guildId) => shards.has(Number((BigInt(guildId) >> 22n) % BigInt(count)));
+}
+
+/** Now (READY and its GUILD_CREATEs are in) and then daily: servers no longer joined, erased after the grace period. */
+function startReconciler(client: Client<true>, erasure: ServerErasure, log: Logger): NodeJS.Timeout {
+  const run = () => {
+    // Servers in an outage are still in the cache (unavailable): an outage is not a removal.
+    const joined = new Set(client.guilds.cache.keys());
+    erasure.reconcile(joined, ownedBy(client))
+      .then((r) => log.info({ waiting: r.waiting.length, erased: r.erased }, 'servers no longer joined checked'))
+      .catch((error: unknown) => log.error({ err: error }, 'checking for servers no longer joined failed'));
+  };
+  run();
+  const timer = setInterval(run, 86_400_000);
+  timer.unref();
+  return timer;
 }
 
 /** A command or button while stopping: a short ephemeral "restarting" (anything else is left alone). */

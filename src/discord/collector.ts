@@ -1,12 +1,14 @@
 /**
  * Gateway events → the collection service: new messages (collected where collection is on, and maybe answered
- * unprompted), edits, deletes (single, bulk, and of messages the bot never cached: partials), and the bot leaving
- * a server (its data is purged; a server outage, `unavailable: true`, is not a leave).
+ * unprompted), edits, deletes (single, bulk, and of messages the bot never cached: partials), deleted channels and
+ * threads (their messages purged), and the bot leaving a server (erased; a server outage, `unavailable: true`, is
+ * not a leave).
  */
 import { Events, MessageType, type Client, type Message, type PartialMessage } from 'discord.js';
 import type { Logger } from '../log.js';
 import type { CollectionService, IncomingMessage } from '../service/collection.js';
 import type { ReplyLimiter } from '../service/rate-limiter.js';
+import type { ServerErasure } from '../service/server-erasure.js';
 import type { ModelSource } from './command.js';
 import type { WorkTracker } from './inflight.js';
 import { checkReplyLimit } from './rate-limit-check.js';
@@ -26,6 +28,8 @@ export interface CollectorContext {
    * deletes applied, but no unprompted reply is started.
    */
   work?: Pick<WorkTracker, 'accepting' | 'track'> | undefined;
+  /** Erases a server the bot was removed from (models too); without it only its stored data is purged. */
+  erasure?: Pick<ServerErasure, 'eraseServer'> | undefined;
 }
 
 /** The facts of a message that collection needs. */
@@ -129,9 +133,23 @@ export function attachCollector(client: Client, context: CollectorContext): void
     // discord.js emits guildDelete only when the bot was removed (or the server deleted); outages
     // (unavailable: true) come as guildUnavailable and keep the data.
     log.info({ guild: guild.id }, 'removed from a server: purging its data');
-    track(collection.purgeGuild(guild.id))
+    const erase = context.erasure
+      ? context.erasure.eraseServer(guild.id).then((r) => r.data)
+      : collection.purgeGuild(guild.id);
+    track(erase)
       .then((done) => log.info({ guild: guild.id, done }, done === 'done' ? 'server data purged' : 'server purge queued (storage failing)'))
       .catch(fail('server purge', { guild: guild.id }));
+  });
+  // A deleted channel or thread: its collected messages go (and its collection switch). From the raw gateway event:
+  // discord.js drops the delete of a thread it no longer caches (archived threads are swept from its cache).
+  client.on(Events.Raw, (packet: { t?: string | null; d?: unknown }) => {
+    if (packet.t !== 'CHANNEL_DELETE' && packet.t !== 'THREAD_DELETE') return;
+    const d = packet.d as { id?: unknown; guild_id?: unknown } | null;
+    if (typeof d?.id !== 'string' || typeof d.guild_id !== 'string') return;
+    const where = { channel: d.id, guild: d.guild_id };
+    track(collection.purgeChannel(d.guild_id, d.id))
+      .then((done) => log.info({ ...where, done }, done === 'done' ? 'deleted channel purged' : 'channel purge queued'))
+      .catch(fail('channel purge', where));
   });
   client.on(Events.GuildUnavailable, (guild) => log.warn({ guild: guild.id }, 'server unavailable (outage): data kept'));
 }

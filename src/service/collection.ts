@@ -48,8 +48,10 @@ export interface CollectionOptions {
   /** First retry of queued gateway events after a store failure (ms, doubling up to retryMaxMs). Default 1000. */
   retryInitialMs?: number;
   retryMaxMs?: number;
-  /** Most gateway events kept waiting for a failed store; the oldest are dropped (and logged) past it. */
+  /** Most gateway events waiting for a failed store; past it the oldest new messages go (logged), never erasures. */
   maxPending?: number;
+  /** Where erasures not applied at close are recorded for the next start (ERASURE_JOURNAL). */
+  journalPath?: string;
 }
 
 export type CollectionService = ReturnType<typeof createCollectionService>;
@@ -72,6 +74,7 @@ export function createCollectionService(options: CollectionOptions) {
     ...(options.retryMaxMs !== undefined ? { retryMaxMs: options.retryMaxMs } : {}),
     ...(options.maxPending !== undefined ? { maxPending: options.maxPending } : {}),
     onPurged: unprompted.forgetServer,
+    ...(options.journalPath !== undefined ? { journalPath: options.journalPath } : {}),
   });
   const consent = createConsent(ctx, retentionDays);
 
@@ -139,6 +142,8 @@ export function createCollectionService(options: CollectionOptions) {
     edit: ingest.edit,
     remove: ingest.remove,
     purgeGuild: ingest.purgeGuild,
+    purgeChannel: ingest.purgeChannel,
+    replayJournal: ingest.replayJournal,
     collectMany: ingest.collectMany,
     teach: consent.teach,
     isOptedOut: consent.isOptedOut,

@@ -25,6 +25,8 @@ export const RETRAIN_FAILURE = {
   load: "The new model could not be checked, so it was thrown away. Please try again; if it keeps happening, " +
     "tell the bot's owner.",
   swap: 'The new model could not be swapped in. Please try again; if it keeps happening, tell the bot\'s owner.',
+  moved: 'The new model was not swapped in: the served model was changed (rolled back) while it trained, and that ' +
+    'change stands. Retrain again to build on it.',
   unexpected: "Something went wrong while training. Please try again; if it keeps happening, tell the bot's owner.",
 } as const;
 

@@ -4,14 +4,21 @@
  *   <root>/<scope>/               scope = a server (guild) id, or "base" for the shared base model
  *     1/ 2/ 3/                    complete model folders (store.ts layout) + version.json (who, when, gate results)
  *     current                     the pointer: {"format":"babble-current","version":N} (0 = serve the base)
- *     .tmp-<random>/              trainer output and commits in progress: never served, removed by init()
- *     current.tmp-<random>        a pointer being written: never read, removed by init()
+ *     .tmp-<random>/              trainer output and commits in progress: never served; owner.json names the
+ *                                 process (pid, host, start time); init() removes it only once that process is gone
+ *     current.tmp-<random>        a pointer being written (with its writer's pid, host, start time): never read,
+ *                                 removed by init() once its writer is gone
+ *     current.lock                held while the pointer is compared and swapped (pointer-lock.ts)
+ *   <root>/.erased-<scope>-<random>/  a server's folder being erased (removeScope): removed by init()
  *     rejected-<stamp>-<random>/  models that failed the quality gate (rejected.json says why): never served
  *
  * Commit (after the quality gate): load the temporary folder with every hash verified, generate a smoke sample,
  * write version.json (fsynced), rename the folder to the next version number, fsync the scope folder, write the
  * pointer to a temporary file (fsynced), rename it over `current`, fsync the scope folder again, then prune to the
- * last `keep` versions (never the current one). Rollback flips the pointer the same way.
+ * last `keep` versions (never the current one). Rollback flips the pointer the same way. Both flip only if the
+pointer still holds what the operation read when it started (compare-and-swap under a lock file, across processes:
+pointer-lock.ts); a commit given `expectCurrent` also refuses when the serving version is no longer that one (a
+rollback during the training), and then nothing is renamed.
  *
  * What serves after a crash at any point (`resolve`): the pointer's version when that folder is complete (every
  * hash verified); when the pointer is missing, malformed or points at a missing/incomplete folder, the newest
@@ -22,13 +29,16 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
+import { currentOwner, ownerAlive, ownerGone, parseOwner, writeOwner } from './folder-owner.js';
+import { compareAndSwap, PointerMovedError } from './pointer-lock.js';
 import { BabyLanguageModel } from '../model/baby.js';
 import { loadModel, verifyModelDir, type ModelMeta } from '../model/store.js';
 import { BASE_SCOPE, isValidScope, RegistryError } from './scope.js';
 import { errorMessage } from '../error-message.js';
 import { fsyncDir, isErrno, writeFileDurable } from '../durable-file.js';
 
-export { BASE_SCOPE, isValidScope, RegistryError };
+export { BASE_SCOPE, isValidScope, RegistryError, PointerMovedError };
+export const ERASED_PREFIX = '.erased-';
 export const POINTER_FILE = 'current';
 export const VERSION_FILE = 'version.json';
 export const REJECTED_FILE = 'rejected.json';
@@ -97,6 +107,11 @@ export interface CommitOptions extends CommitHooks {
    * quality gate): committed without loading it again. It is still smoke-tested.
    */
   model?: BabyLanguageModel;
+  /**
+   * The version serving when the training started (0 = the base): if another has been served since (a rollback),
+   * the commit is refused with a PointerMovedError and the folder is left where it was.
+   */
+  expectCurrent?: number;
 }
 
 export interface CommitResult {
@@ -134,6 +149,10 @@ export interface ModelRegistry {
   /** Moves a trained folder aside (never served) with the reason; returns its path. */
   keepAside(scope: string, tmpDir: string, details: Record<string, unknown>): Promise<string>;
   history(scope: string): Promise<History>;
+  /** Deletes everything of a server (every version, rejected and temporary folders, the pointer); idempotent. */
+  removeScope(scope: string): Promise<boolean>;
+  /** The server scopes that have a folder (the base excluded). */
+  scopes(): Promise<string[]>;
 }
 
 export interface RegistryOptions {
@@ -165,6 +184,19 @@ async function listDir(dir: string): Promise<string[]> {
     if (isErrno(err, 'ENOENT')) return [];
     throw err;
   }
+}
+
+/** A pointer being written is stale when the process writing it is gone (or it names none: damaged). */
+async function pointerTmpStale(path: string): Promise<boolean> {
+  const doc = await readJson(path);
+  const fields = isRecord(doc) && isRecord(doc.owner) ? doc.owner : undefined;
+  const owner = fields ? parseOwner(JSON.stringify({ ...fields, format: 'babble-owner' })) : undefined;
+  return !owner || !ownerAlive(owner);
+}
+
+function ownerFields(): { pid: number; host: string; start: string | null } {
+  const { pid, host, start } = currentOwner();
+  return { pid, host, start };
 }
 
 function stamp(): string {
@@ -224,13 +256,23 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
     return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
   }
 
-  async function writePointer(scope: string, version: number, hooks?: CommitHooks): Promise<void> {
+  /** Writes the pointer if it still holds `expected` (what the operation read when it started). */
+  async function writePointer(
+    scope: string, expected: number | undefined, version: number, hooks?: CommitHooks,
+  ): Promise<void> {
     const dir = scopeDir(scope);
     const tmp = join(dir, `${POINTER_FILE}${TMP_PREFIX}${randomBytes(4).toString('hex')}`);
-    await writeFileDurable(tmp, `${JSON.stringify({ format: 'babble-current', version, updated: new Date().toISOString() })}\n`);
+    const doc = { format: 'babble-current', version, updated: new Date().toISOString(), owner: ownerFields() };
+    await writeFileDurable(tmp, `${JSON.stringify(doc)}\n`);
     await hooks?.afterStep?.('pointer-written', { version });
-    await rename(tmp, join(dir, POINTER_FILE));
-    await fsyncDir(dir);
+    try {
+      await compareAndSwap(dir, expected, () => readPointer(scope), async () => {
+        await rename(tmp, join(dir, POINTER_FILE));
+        await fsyncDir(dir);
+      });
+    } finally {
+      await rm(tmp, { force: true });
+    }
   }
 
   async function versionNumbers(scope: string): Promise<number[]> {
@@ -303,11 +345,20 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
     async init() {
       const removed: string[] = [];
       for (const scope of await listDir(root)) {
+        if (scope.startsWith(ERASED_PREFIX)) {
+          await rm(join(root, scope), { recursive: true, force: true });
+          removed.push(join(root, scope));
+          continue;
+        }
         if (!isValidScope(scope)) continue;
         const dir = scopeDir(scope);
         let any = false;
         for (const name of await listDir(dir)) {
-          if (name.startsWith(TMP_PREFIX) || name.startsWith(`${POINTER_FILE}${TMP_PREFIX}`)) {
+          // Only what a process that is gone left behind: another bot on this folder may be training right now.
+          const stale = name.startsWith(TMP_PREFIX)
+            ? await ownerGone(join(dir, name))
+            : name.startsWith(`${POINTER_FILE}${TMP_PREFIX}`) && (await pointerTmpStale(join(dir, name)));
+          if (stale) {
             await rm(join(dir, name), { recursive: true, force: true });
             removed.push(join(dir, name));
             any = true;
@@ -322,6 +373,7 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
       checkScope(scope);
       const dir = join(await ensureScopeDir(scope), `${TMP_PREFIX}${stamp()}`);
       await mkdir(dir);
+      await writeOwner(dir);
       return dir;
     },
 
@@ -342,6 +394,10 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
         const model = hooks?.model ? smokeTested(hooks.model) : await loadChecked(tmp);
         await hooks?.afterStep?.('verified', {});
         const previous = await readPointer(scope);
+        if (hooks?.expectCurrent !== undefined) {
+          const serving = (await resolveUnlocked(scope))?.version ?? 0;
+          if (serving !== hooks.expectCurrent) throw new PointerMovedError(hooks.expectCurrent, serving);
+        }
         const version = Math.max(0, previous ?? 0, ...(await versionNumbers(scope))) + 1;
         const record: VersionRecord = { format: 'babble-version', version, scope, committed: new Date().toISOString(), details };
         await writeFileDurable(join(tmp, VERSION_FILE), `${JSON.stringify(record, null, 2)}\n`);
@@ -351,7 +407,7 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
         await rename(tmp, dir);
         await fsyncDir(scopeDir(scope));
         await hooks?.afterStep?.('renamed', { version });
-        await writePointer(scope, version, hooks);
+        await writePointer(scope, previous, version, hooks);
         await hooks?.afterStep?.('flipped', { version });
         await prune(scope, version);
         return { version, dir, model };
@@ -361,6 +417,7 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
     async rollback(scope, version) {
       checkScope(scope);
       return locked(scope, async () => {
+        const pointer = await readPointer(scope);
         const current = (await resolveUnlocked(scope))?.version ?? 0;
         let target = version;
         if (target === undefined) {
@@ -387,7 +444,7 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
           model = await loadChecked(dir);
         }
         await ensureScopeDir(scope);
-        await writePointer(scope, target);
+        await writePointer(scope, pointer, target);
         return { version: target, model };
       });
     },
@@ -429,6 +486,28 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
         rejected.push({ name, dir, ...(isRecord(doc) && isRecord(doc.details) ? { details: doc.details } : {}) });
       }
       return { current, versions, rejected };
+    },
+
+    async removeScope(scope) {
+      checkScope(scope);
+      if (scope === BASE_SCOPE) throw new RegistryError('the base scope is not a server');
+      return locked(scope, async () => {
+        // One rename makes the whole folder disappear at once (never half a folder that could still serve).
+        const gone = join(root, `${ERASED_PREFIX}${scope}-${randomBytes(4).toString('hex')}`);
+        try {
+          await rename(scopeDir(scope), gone);
+        } catch (err) {
+          if (isErrno(err, 'ENOENT')) return false;
+          throw err;
+        }
+        await fsyncDir(root);
+        await rm(gone, { recursive: true, force: true });
+        return true;
+      });
+    },
+
+    async scopes() {
+      return (await listDir(root)).filter((n) => isValidScope(n) && n !== BASE_SCOPE);
     },
   };
 }

@@ -32,7 +32,7 @@ import type { ModelCache } from './model-cache.js';
 import { createModeration, filterGate, shownSample, type Moderation } from './moderation.js';
 import { createOutputFilter, type Screener } from './output-filter.js';
 import type { TrainingBudget } from './training-budget.js';
-import { BASE_SCOPE, isValidScope, RegistryError, type ModelRegistry } from './registry.js';
+import { BASE_SCOPE, isValidScope, PointerMovedError, RegistryError, type ModelRegistry } from './registry.js';
 import { runTraining as defaultRunTraining, TrainingError, type RunTrainingOptions, type TrainingResult } from '../training/trainer.js';
 import type { HeldOutFigures, ProgressFigures, TrainJob } from '../training/trainer-protocol.js';
 import { errorMessage } from '../error-message.js';
@@ -183,12 +183,14 @@ export interface RetrainManagerOptions {
 }
 
 /** The model a run fine-tunes (the scope's current version, else the base) and its label ("3", "base 2", "base"). */
-async function startingPoint(registry: ModelRegistry, scope: string, baseModelDir: string): Promise<{ fromDir: string; previous: string }> {
+async function startingPoint(
+  registry: ModelRegistry, scope: string, baseModelDir: string,
+): Promise<{ fromDir: string; previous: string; version: number }> {
   const serving = await registry.resolve(scope);
   const base = scope === BASE_SCOPE ? null : await registry.resolve(BASE_SCOPE);
   const fromDir = serving?.dir ?? base?.dir ?? baseModelDir;
   const previous = serving ? (scope === BASE_SCOPE ? `base ${serving.version}` : String(serving.version)) : base ? `base ${base.version}` : 'base';
-  return { fromDir, previous };
+  return { fromDir, previous, version: serving?.version ?? 0 };
 }
 
 /** The trainer child's settings of a TrainJob, from the manager's training settings. */
@@ -357,7 +359,8 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
     } catch (err) {
       return failedWith(log, { scope }, err, RETRAIN_FAILURE.wordFilter);
     }
-    const { fromDir, previous } = await startingPoint(options.registry, scope, options.baseModelDir);
+    const start = await startingPoint(options.registry, scope, options.baseModelDir);
+    const { fromDir, previous, version: startedOn } = start;
     let vocab: Vocabulary;
     try {
       // The server text is prepared over the vocabulary of the model to be fine-tuned (an imported model keeps its
@@ -497,7 +500,8 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       await options.registry.discard(tmp).catch(() => undefined);
       return { status: 'cancelled' };
     }
-    return gate.pass ? swapIn(scope, tmp, candidate, details, common) : keepAside(scope, tmp, details, common);
+    if (!gate.pass) return keepAside(scope, tmp, details, common);
+    return swapIn(scope, tmp, candidate, details, common, startedOn);
   }
 
   /** The gate refused the model: it is kept aside with the reasons, never served. */
@@ -508,16 +512,23 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
   }
 
   /** The gate passed: the candidate becomes the scope's next version and serves at once. */
-  async function swapIn(scope: string, tmp: string, candidate: BabyLanguageModel, details: Record<string, unknown>, run: TrainedRun): Promise<RetrainOutcome> {
+  async function swapIn(
+    scope: string, tmp: string, candidate: BabyLanguageModel, details: Record<string, unknown>, run: TrainedRun,
+    startedOn: number,
+  ): Promise<RetrainOutcome> {
     try {
       // The candidate was loaded (every hash checked) once already: the registry commits it without loading it again.
-      const committed = await options.registry.commit(scope, tmp, details, { model: candidate });
+      // Refused if the server was rolled back meanwhile: the admin's rollback is not silently overridden.
+      const committed = await options.registry.commit(scope, tmp, details, {
+        model: candidate, expectCurrent: startedOn,
+      });
       options.models.install(scope, committed.version, committed.model);
       log?.info({ scope, version: committed.version }, 'retrain: new version serving');
       return { status: 'swapped', version: committed.version, ...run };
     } catch (err) {
       await options.registry.discard(tmp).catch(() => undefined);
-      return failedWith(log, { scope }, err, RETRAIN_FAILURE.swap);
+      const reason = err instanceof PointerMovedError ? RETRAIN_FAILURE.moved : RETRAIN_FAILURE.swap;
+      return failedWith(log, { scope }, err, reason);
     }
   }
 

@@ -3,8 +3,13 @@
  * the store, in order per server with the member commands of that server. When the store fails, they wait in a
  * queue and are retried in order (each is decided again when it runs: a message of someone who opted out meanwhile
  * is not stored), and the failure is logged. Also the batched write path (collectMany).
+ *
+ * Erasures (message deletes, a deleted channel's or a server's purge) are never dropped: past `maxPending` only new
+ * messages are dropped, oldest first; and `close()` writes the erasures still waiting or running to the journal
+ * (erasure-journal.ts), which `replayJournal()` applies at the next start.
  */
 import { StorageError, type KvEntry } from '../../storage/kv.js';
+import { isErasure, readJournal, writeJournal, type Erasure } from './erasure-journal.js';
 import { key, normaliseForTraining, ttlFor, type ChannelRow, type CollectionContext, type IndexRow, type MessageRow } from './layout.js';
 
 export interface IncomingMessage {
@@ -35,17 +40,18 @@ export interface IngestOptions {
   /** First retry of queued gateway events after a store failure (ms, doubling up to retryMaxMs). Default 1000. */
   retryInitialMs?: number;
   retryMaxMs?: number;
-  /** Most gateway events kept waiting for a failed store; the oldest are dropped (and logged) past it. */
+  /** Most gateway events waiting for a failed store; past it the oldest new messages go (logged), never erasures. */
   maxPending?: number;
   /** Called when a server's data was purged (its unprompted-reply cooldowns go too). */
   onPurged?: (guildId: string) => void;
+  /** Where erasures not yet applied at close are recorded (fsynced) for the next start. None: they are logged. */
+  journalPath?: string;
 }
 
 type GatewayOp =
   | { kind: 'collect'; message: IncomingMessage }
   | { kind: 'edit'; edit: MessageEdit }
-  | { kind: 'remove'; guildId: string; ids: string[] }
-  | { kind: 'purge'; guildId: string };
+  | Erasure;
 
 class QueuedBehind extends Error {}
 
@@ -120,6 +126,23 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
     }
   }
 
+  /** A deleted channel or thread: its messages (and their index entries) and its collection switch. */
+  async function doPurgeChannel(guildId: string, channelId: string): Promise<number> {
+    let n = 0;
+    for await (const page of store.scan<MessageRow>(key.messages(guildId))) {
+      const doomed: string[] = [];
+      for (const row of page) {
+        if (row.value.c !== channelId) continue;
+        const id = row.key.slice(key.messages(guildId).length);
+        doomed.push(row.key, key.userMessage(guildId, row.value.a, id));
+      }
+      if (doomed.length > 0) await store.deleteMany(doomed);
+      n += doomed.length / 2;
+    }
+    await store.deleteMany([key.channel(guildId, channelId)]);
+    return n;
+  }
+
   async function doPurge(guildId: string): Promise<number> {
     const n = await deletePrefix(key.guild(guildId));
     options.onPurged?.(guildId);
@@ -139,6 +162,20 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
       case 'purge':
         await doPurge(op.guildId);
         return undefined;
+      case 'purgeChannel':
+        await doPurgeChannel(op.guildId, op.channelId);
+        return undefined;
+    }
+  }
+
+  // Erasures being applied now (a slow store at shutdown): recorded in the journal too.
+  const running = new Set<GatewayOp>();
+  async function runTracked(op: GatewayOp): Promise<CollectOutcome | undefined> {
+    running.add(op);
+    try {
+      return await runOp(op);
+    } finally {
+      running.delete(op);
     }
   }
 
@@ -153,10 +190,17 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
   function enqueue(op: GatewayOp): void {
     pending.push(op);
     if (pending.length > maxPending) {
-      const lost = pending.shift()!;
+      // Only a new message may be dropped: never an erasure (nor an edit, which may take text away).
+      const at = pending.findIndex((p) => p.kind === 'collect');
+      if (at < 0) {
+        scheduleRetry();
+        return;
+      }
+      const lost = pending.splice(at, 1)[0]!;
       dropped += 1;
       if (dropped === 1 || dropped % 1000 === 0) {
-        log.error({ dropped, kind: lost.kind, guild: opGuild(lost) }, 'storage unavailable too long: dropping the oldest waiting gateway events');
+        const where = { dropped, kind: lost.kind, guild: opGuild(lost) };
+        log.error(where, 'storage unavailable too long: dropping the oldest waiting new messages');
       }
     }
     scheduleRetry();
@@ -179,7 +223,7 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
       while (pending.length > 0 && !closed) {
         const op = pending[0]!;
         try {
-          await lane(opGuild(op), () => runOp(op));
+          await lane(opGuild(op), () => runTracked(op));
         } catch (error) {
           if (error instanceof StorageError) {
             retryDelay = Math.min(retryDelay * 2, retryMaxMs);
@@ -207,7 +251,7 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
       return 'queued';
     }
     try {
-      return await lane(opGuild(op), () => (pending.length > 0 ? Promise.reject(new QueuedBehind()) : runOp(op)));
+      return await lane(opGuild(op), () => (pending.length > 0 ? Promise.reject(new QueuedBehind()) : runTracked(op)));
     } catch (error) {
       if (error instanceof QueuedBehind) {
         enqueue(op);
@@ -264,6 +308,11 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
     /** Deleted messages (single, bulk or uncached): removed if stored. */
     remove: async (guildId: string, ids: readonly string[]): Promise<Done> =>
       ids.length > 0 && (await submit({ kind: 'remove', guildId, ids: [...ids] })) === 'queued' ? 'queued' : 'done',
+    /** A channel or thread was deleted: its collected messages go. */
+    purgeChannel: async (guildId: string, channelId: string): Promise<Done> => {
+      key.channel(guildId, channelId);
+      return (await submit({ kind: 'purgeChannel', guildId, channelId })) === 'queued' ? 'queued' : 'done';
+    },
     /** The bot left the server (not an outage): everything of that server is deleted. */
     purgeGuild: async (guildId: string): Promise<Done> => {
       key.guild(guildId);
@@ -278,12 +327,38 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
       retryTimer = undefined;
       await drain();
     },
-    /** Stops retrying (waiting events are logged as lost). Does not close the store. */
-    close: (): void => {
+    /**
+     * Stops retrying. Erasures still waiting or running are written to the journal (fsynced) for the next start;
+     * other waiting events are logged as lost. Does not close the store.
+     */
+    close: async (): Promise<void> => {
       closed = true;
       if (retryTimer) clearTimeout(retryTimer);
       retryTimer = undefined;
-      if (pending.length > 0) log.error({ lost: pending.length }, 'closing with gateway events still waiting for the store; they are lost');
+      const erasures = [...running, ...pending].filter(isErasure);
+      const lost = pending.length - pending.filter(isErasure).length;
+      if (lost > 0) log.error({ lost }, 'closing with new messages or edits waiting for the store; they are lost');
+      if (erasures.length === 0) return;
+      if (!options.journalPath) {
+        log.error({ erasures: erasures.length }, 'closing with erasures not applied and no journal to record them in');
+        return;
+      }
+      await writeJournal(options.journalPath, erasures);
+      const where = { erasures: erasures.length, journal: options.journalPath };
+      log.warn(where, 'erasures not yet applied recorded; applied at the next start');
+    },
+    /**
+     * At start: applies the erasures the last run recorded, and removes the journal once all are applied (when the
+     * store fails they wait in the queue, and the journal stays until they are).
+     */
+    replayJournal: async (): Promise<number> => {
+      if (!options.journalPath) return 0;
+      const erasures = await readJournal(options.journalPath);
+      let queued = false;
+      for (const e of erasures) if ((await submit(e)) === 'queued') queued = true;
+      if (!queued) await writeJournal(options.journalPath, []);
+      if (erasures.length > 0) log.info({ erasures: erasures.length, queued }, 'erasures recorded at the last stop');
+      return erasures.length;
     },
   };
 }
