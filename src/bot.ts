@@ -138,23 +138,30 @@ async function createRetrain(
   });
 }
 
-export async function main(options: MainOptions = {}): Promise<number> {
-  const env = options.env ?? process.env;
-  if (!options.env) dotenv.config({ quiet: true });
-  const writeError = options.writeError ?? ((line: string) => process.stderr.write(`${line}\n`));
-
-  let config: Config;
+/** The config from the environment, or undefined after writing each problem (one line each). */
+function readConfig(env: NodeJS.ProcessEnv, writeError: (line: string) => void): Config | undefined {
   try {
-    config = parseConfig(env);
+    return parseConfig(env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     for (const problem of error.problems) writeError(problem);
-    return 1;
+    return undefined;
   }
-  const log = createLogger(config.logLevel);
-  const exit = options.exit ?? ((code: number) => process.exit(code));
-  const deadlineMs = options.shutdownDeadlineMs ?? SHUTDOWN_DEADLINE_MS;
+}
 
+/** SIGINT and SIGTERM: the first asks for a stop and arms the deadline, a second exits 1 at once. */
+interface StopSignals {
+  /** Resolves with the first stop asked for (a signal, or Discord refusing for good). */
+  stopped: Promise<Stop>;
+  requestStop(stop: Stop): void;
+  signalled(): NodeJS.Signals | undefined;
+  /** The deadline armed by the signal, or one armed now. */
+  armDeadline(): { at: number; cancel(): void };
+  /** Disarms the deadline and removes the process listeners. */
+  detach(): void;
+}
+
+function listenForStop(log: Logger, deadlineMs: number, exit: (code: number) => void): StopSignals {
   let requestStop: (stop: Stop) => void = () => undefined;
   const stopped = new Promise<Stop>((resolve) => {
     requestStop = resolve;
@@ -176,124 +183,208 @@ export async function main(options: MainOptions = {}): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('unhandledRejection', onUnhandled);
+  return {
+    stopped,
+    requestStop: (stop) => requestStop(stop),
+    signalled: () => signalled,
+    armDeadline: () => (deadline ??= armShutdownDeadline(deadlineMs, log, exit)),
+    detach: () => {
+      deadline?.cancel();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.off('unhandledRejection', onUnhandled);
+    },
+  };
+}
 
-  let bot: RunningBot | undefined;
-  let retrain: RetrainManager | undefined;
-  let limiter: ReplyLimiter | undefined;
-  let store: KvStore | undefined;
-  let collection: CollectionService | undefined;
-  let sweeper: Sweeper | undefined;
-  let shared: SharedState | undefined;
+/** What main() has opened so far (closed by closeAll). */
+interface Opened {
+  bot?: RunningBot | undefined;
+  retrain?: RetrainManager | undefined;
+  limiter?: ReplyLimiter | undefined;
+  store?: KvStore | undefined;
+  collection?: CollectionService | undefined;
+  sweeper?: Sweeper | undefined;
+  shared?: SharedState | undefined;
+}
+
+/** What the models and Discord need from the storage side. */
+interface Services {
+  store: KvStore;
+  collection: CollectionService;
+  moderation: Moderation;
+  budget: TrainingBudget;
+  limiter: ReplyLimiter;
+}
+
+export async function main(options: MainOptions = {}): Promise<number> {
+  const env = options.env ?? process.env;
+  if (!options.env) dotenv.config({ quiet: true });
+  const writeError = options.writeError ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const config = readConfig(env, writeError);
+  if (!config) return 1;
+  const log = createLogger(config.logLevel);
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const signals = listenForStop(log, options.shutdownDeadlineMs ?? SHUTDOWN_DEADLINE_MS, exit);
+  const opened: Opened = {};
   try {
-    try {
-      store = await openStore(config.storageUrl, { onError: (error) => log.warn({ err: error }, 'storage reported an error') });
-    } catch (error) {
-      log.fatal({ err: error }, `could not open the storage at STORAGE_URL: ${errorMessage(error)}`);
-      return 1;
-    }
-    log.info({ storage: store.location, kind: store.kind, retentionDays: config.retentionDays }, 'storage open');
-    collection = createCollectionService({
-      store, retentionDays: config.retentionDays, log, journalPath: config.erasureJournal,
-    });
-    // Erasures the last run could not apply before it stopped go first.
-    await collection.replayJournal().catch((error: unknown) => {
-      const where = `ERASURE_JOURNAL ${config.erasureJournal}`;
-      throw new Error(`could not apply the erasures recorded in ${where}: ${errorMessage(error)}`, { cause: error });
-    });
-    sweeper = startRetentionSweeper(collection, log);
-    // Everything generated passes the word filter: the built-in list (OUTPUT_FILTER) and each server's own words.
-    const filter = createOutputFilter({ builtIn: config.outputFilter });
-    const moderation = createModeration({ filter, words: createBlockedWords(store), log });
-    const budget = createTrainingBudget({
-      store, dailyMinutes: config.trainDailyMinutes, cooldownMinutes: config.trainCooldownMinutes,
-    });
-    limiter = await openReplyLimiter(config.storageUrl, config.rateLimits, { log });
-    log.info({ store: limiter.store, ...config.rateLimits }, 'rate limits');
-
-    let registry: ModelRegistry;
-    let models: ModelCache;
-    try {
-      ({ registry, models } = await loadModels(config, log));
-      const location = parseStorageUrl(config.storageUrl);
-      if (location.kind === 'redis') {
-        // Several processes (shards) on one Redis: one training per server among them, and swaps announced.
-        const { openSharedState } = await import('./service/redis-coordination.js');
-        shared = await openSharedState({ url: location.url, registry, models, log });
-        models = shared.models;
-      }
-      retrain = await createRetrain(config, log, registry, models, collection, shared?.locks, moderation, budget);
-    } catch (error) {
-      log.fatal({ err: error }, errorMessage(error));
-      return 1;
-    }
-    if (signalled) return 0;
-
-    try {
-      const { createServerErasure } = await import('./service/server-erasure.js');
-      const erasure = createServerErasure({
-        store, collection, registry, models, retrain, log, purgeAfterDays: config.purgeAfterDays,
-      });
-      bot = await startBot({
-        erasure,
-        token: config.discordToken,
-        apiUrl: config.discordApiUrl,
-        devGuildId: config.devGuildId,
-        models,
-        registry,
-        retrain: {
-          manager: retrain, ownerIds: config.botOwnerIds, maxMinutes: config.trainMaxMinutes,
-          budget, defaultMinutes: config.trainDefaultMinutes,
-        },
-        collection,
-        log,
-        onFatal: (error) => requestStop({ kind: 'fatal', error }),
-        limiter,
-        moderation,
-      });
-    } catch (error) {
-      if (error instanceof FatalBotError) {
-        log.fatal({ closeCode: error.closeCode }, error.message);
-        return 1;
-      }
-      throw error;
-    }
-    log.info('serving');
-
-    const stop = await stopped;
-    if (stop.kind === 'fatal') {
-      log.fatal({ closeCode: stop.error.closeCode }, stop.error.message);
-      return 1;
-    }
-    return 0;
+    return await serve(config, log, signals, opened);
   } catch (error) {
     log.fatal({ err: error }, `unexpected failure: ${errorMessage(error)}`);
     return 1;
   } finally {
-    deadline ??= armShutdownDeadline(deadlineMs, log, exit);
-    const stopStarted = Date.now();
-    const stopTraining = async () => {
-      if (!retrain) return;
-      const training = [...retrain.running(), ...retrain.queued()];
-      if (training.length > 0) log.info({ scopes: training }, 'stopping the training (nothing is swapped)');
-      await retrain.close().catch((error: unknown) => log.error({ err: error }, 'error while stopping the training'));
-    };
-    // At the same time: a /retrain in progress finishes its message once its training is cancelled.
-    const drainMs = Math.max(0, deadline.at - Date.now() - SHUTDOWN_CLOSE_RESERVE_MS);
-    await Promise.all([
-      stopTraining(),
-      bot?.stop({ drainMs }).catch((error: unknown) => log.error({ err: error }, 'error while logging out')),
-    ]);
-    await shared?.close().catch((error: unknown) => log.warn({ err: error }, 'error while closing the shared training lock and swaps'));
-    sweeper?.stop();
-    await sweeper?.running();
-    await collection?.close()
-      .catch((error: unknown) => log.error({ err: error }, 'could not record the erasures not yet applied'));
-    await store?.close().catch((error: unknown) => log.error({ err: error }, 'error while closing the storage'));
-    await limiter?.close().catch((error: unknown) => log.warn({ err: error }, 'error while closing the rate limiter'));
-    if (bot) log.info({ ms: Date.now() - stopStarted }, 'stopped');
-    deadline.cancel();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.off('unhandledRejection', onUnhandled);
+    await closeAll(opened, log, signals.armDeadline());
+    signals.detach();
   }
+}
+
+/** Opens everything, serves until asked to stop, and says the exit code (what is opened goes into `opened`). */
+async function serve(config: Config, log: Logger, signals: StopSignals, opened: Opened): Promise<number> {
+  const services = await startServices(config, log, opened);
+  if (!services) return 1;
+  const started = await startModels(config, log, services, opened);
+  if (!started) return 1;
+  if (signals.signalled()) return 0;
+  opened.bot = await startDiscord(config, log, services, started, signals);
+  if (!opened.bot) return 1;
+  log.info('serving');
+  const stop = await signals.stopped;
+  if (stop.kind === 'fatal') {
+    log.fatal({ closeCode: stop.error.closeCode }, stop.error.message);
+    return 1;
+  }
+  return 0;
+}
+
+/** The storage, collection and its retention sweeper, the word filter, the training budget and the rate limits. */
+async function startServices(config: Config, log: Logger, opened: Opened): Promise<Services | undefined> {
+  let store: KvStore;
+  try {
+    const onError = (error: unknown) => log.warn({ err: error }, 'storage reported an error');
+    store = await openStore(config.storageUrl, { onError });
+  } catch (error) {
+    log.fatal({ err: error }, `could not open the storage at STORAGE_URL: ${errorMessage(error)}`);
+    return undefined;
+  }
+  opened.store = store;
+  log.info({ storage: store.location, kind: store.kind, retentionDays: config.retentionDays }, 'storage open');
+  const collection = createCollectionService({
+    store, retentionDays: config.retentionDays, log, journalPath: config.erasureJournal,
+  });
+  opened.collection = collection;
+  // Erasures the last run could not apply before it stopped go first.
+  await collection.replayJournal().catch((error: unknown) => {
+    const where = `ERASURE_JOURNAL ${config.erasureJournal}`;
+    throw new Error(`could not apply the erasures recorded in ${where}: ${errorMessage(error)}`, { cause: error });
+  });
+  opened.sweeper = startRetentionSweeper(collection, log);
+  // Everything generated passes the word filter: the built-in list (OUTPUT_FILTER) and each server's own words.
+  const filter = createOutputFilter({ builtIn: config.outputFilter });
+  const moderation = createModeration({ filter, words: createBlockedWords(store), log });
+  const budget = createTrainingBudget({
+    store, dailyMinutes: config.trainDailyMinutes, cooldownMinutes: config.trainCooldownMinutes,
+  });
+  const limiter = await openReplyLimiter(config.storageUrl, config.rateLimits, { log });
+  opened.limiter = limiter;
+  log.info({ store: limiter.store, ...config.rateLimits }, 'rate limits');
+  return { store, collection, moderation, budget, limiter };
+}
+
+/** The model versions, the models (shared among processes on Redis) and the retrain manager; undefined if not. */
+async function startModels(
+  config: Config,
+  log: Logger,
+  services: Services,
+  opened: Opened,
+): Promise<{ registry: ModelRegistry; models: ModelCache; retrain: RetrainManager } | undefined> {
+  try {
+    const { registry, models: local } = await loadModels(config, log);
+    let models = local;
+    const location = parseStorageUrl(config.storageUrl);
+    if (location.kind === 'redis') {
+      // Several processes (shards) on one Redis: one training per server among them, and swaps announced.
+      const { openSharedState } = await import('./service/redis-coordination.js');
+      opened.shared = await openSharedState({ url: location.url, registry, models, log });
+      models = opened.shared.models;
+    }
+    const { collection, moderation, budget } = services;
+    const locks = opened.shared?.locks;
+    opened.retrain = await createRetrain(config, log, registry, models, collection, locks, moderation, budget);
+    return { registry, models, retrain: opened.retrain };
+  } catch (error) {
+    log.fatal({ err: error }, errorMessage(error));
+    return undefined;
+  }
+}
+
+/** Logs in to Discord and serves; undefined (logged) when Discord refuses for good. */
+async function startDiscord(
+  config: Config,
+  log: Logger,
+  services: Services,
+  { registry, models, retrain }: { registry: ModelRegistry; models: ModelCache; retrain: RetrainManager },
+  signals: StopSignals,
+): Promise<RunningBot | undefined> {
+  try {
+    const { createServerErasure } = await import('./service/server-erasure.js');
+    const { store, collection } = services;
+    const erasure = createServerErasure({
+      store, collection, registry, models, retrain, log, purgeAfterDays: config.purgeAfterDays,
+    });
+    return await startBot({
+      erasure,
+      token: config.discordToken,
+      apiUrl: config.discordApiUrl,
+      devGuildId: config.devGuildId,
+      models,
+      registry,
+      retrain: {
+        manager: retrain, ownerIds: config.botOwnerIds, maxMinutes: config.trainMaxMinutes,
+        budget: services.budget, defaultMinutes: config.trainDefaultMinutes,
+      },
+      collection: services.collection,
+      log,
+      onFatal: (error) => signals.requestStop({ kind: 'fatal', error }),
+      limiter: services.limiter,
+      moderation: services.moderation,
+    });
+  } catch (error) {
+    if (error instanceof FatalBotError) {
+      log.fatal({ closeCode: error.closeCode }, error.message);
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+/**
+ * Stops the training and Discord (at the same time), then the shared state, the sweeper, collection, the storage
+ * and the rate limiter; replies in progress get until SHUTDOWN_CLOSE_RESERVE_MS before the deadline.
+ */
+async function closeAll(opened: Opened, log: Logger, deadline: { at: number }): Promise<void> {
+  const { bot, retrain, shared, sweeper, collection, store, limiter } = opened;
+  const stopStarted = Date.now();
+  const stopTraining = async () => {
+    if (!retrain) return;
+    const training = [...retrain.running(), ...retrain.queued()];
+    if (training.length > 0) log.info({ scopes: training }, 'stopping the training (nothing is swapped)');
+    await retrain.close().catch((error: unknown) => log.error({ err: error }, 'error while stopping the training'));
+  };
+  // At the same time: a /retrain in progress finishes its message once its training is cancelled.
+  const drainMs = Math.max(0, deadline.at - Date.now() - SHUTDOWN_CLOSE_RESERVE_MS);
+  await Promise.all([
+    stopTraining(),
+    bot?.stop({ drainMs }).catch((error: unknown) => log.error({ err: error }, 'error while logging out')),
+  ]);
+  await shared?.close().catch((error: unknown) => {
+    log.warn({ err: error }, 'error while closing the shared training lock and swaps');
+  });
+  sweeper?.stop();
+  await sweeper?.running();
+  await collection?.close().catch((error: unknown) => {
+    log.error({ err: error }, 'could not record the erasures not yet applied');
+  });
+  await store?.close().catch((error: unknown) => log.error({ err: error }, 'error while closing the storage'));
+  await limiter?.close().catch((error: unknown) => log.warn({ err: error }, 'error while closing the rate limiter'));
+  if (bot) log.info({ ms: Date.now() - stopStarted }, 'stopped');
 }

@@ -28,9 +28,9 @@ import { attachCollector } from './collector.js';
 import { DEFAULT_DEFER_AFTER_MS, fixedModels, type Command, type ModelSource, type RetrainContext } from './command.js';
 import { commands as defaultCommands } from './commands/index.js';
 import { syncCommands, type SyncResult } from './deploy.js';
-import { createWorkTracker } from './inflight.js';
+import { createWorkTracker, type WorkTracker } from './inflight.js';
 import { handleMessage } from './mentions.js';
-import { createInteractionRouter } from './router.js';
+import { createInteractionRouter, type InteractionRouter } from './router.js';
 import { noPings } from './message-rules.js';
 
 /**
@@ -207,119 +207,29 @@ export interface RunningBot {
  */
 export async function startBot(options: BotOptions): Promise<RunningBot> {
   const { log, collection } = options;
-  const unscreened = options.models ?? (options.service ? fixedModels(options.service) : undefined);
-  if (!unscreened) throw new TypeError('startBot needs `models` or `service`');
-  // The one place generation reaches Discord from: every service handed out is screened by the word filter.
-  const moderation = options.moderation ?? createModeration({ filter: createOutputFilter(), log });
-  const models = moderation.models(unscreened);
+  const { models, moderation } = screenedModels(options);
   const commands = options.commands ?? defaultCommands;
-  const client = new Client({
-    intents: [...INTENTS],
-    rest: { api: options.apiUrl },
-    allowedMentions: { parse: [], repliedUser: false },
-    failIfNotExists: false,
-    // No message is kept in memory; edits and deletes of uncached messages still arrive, as partials.
-    makeCache: Options.cacheWithLimits(cacheSettings()),
-    sweepers: sweeperSettings(),
-    partials: [Partials.Message, Partials.Channel],
-  });
+  const client = createClient(options.apiUrl);
   const work = createWorkTracker();
-  // DM channels are cached (as partials) for each person who uses a command in DMs; no sweeper covers them.
-  const dmSweep = setInterval(() => client.channels.cache.sweep((channel) => channel.isDMBased()), CACHE_LIMITS.sweepSeconds * 1000);
-  dmSweep.unref();
-
-  let started = false;
-  let lastCloseCode: number | undefined;
-  let fatal: FatalBotError | undefined;
-  let rejectStartup: (error: FatalBotError) => void = () => undefined;
-  const fatalDuringStartup = new Promise<never>((_, reject) => {
-    rejectStartup = reject;
-  });
-  fatalDuringStartup.catch(() => undefined);
-
-  client.on(Events.ShardDisconnect, (event: CloseEvent, shardId: number) => {
-    lastCloseCode = event.code;
-    if (!FATAL_CLOSE_CODES.has(event.code) || fatal) return;
-    fatal = new FatalBotError(explainCloseCode(event.code), event.code);
-    log.error({ shard: shardId, code: event.code }, 'gateway closed for good');
-    if (started) options.onFatal?.(fatal);
-    else rejectStartup(fatal);
-  });
+  const dmSweep = startDmSweep(client);
+  const watch = watchForFatal((error) => options.onFatal?.(error));
   let stopping: Promise<void> | undefined;
-  client.on(Events.ShardReconnecting, (shardId) => {
-    if (!stopping) log.warn({ shard: shardId }, 'gateway reconnecting');
-  });
-  client.on(Events.ShardResume, (shardId, replayed) => log.info({ shard: shardId, replayed }, 'gateway resumed'));
-  client.on(Events.Error, (error) => log.error({ err: error }, 'discord.js error'));
-  client.on(Events.Warn, (message) => log.warn({ detail: message }, 'discord.js warning'));
-  if (log.isLevelEnabled('trace')) {
-    // discord.js's debug lines include "Provided token: <id>.<timestamp>.*****": no part of the token is logged.
-    client.on(Events.Debug, (message) => log.trace({ detail: redactToken(message, options.token) }, 'discord.js debug'));
-  }
-  // One 401 makes @discordjs/rest drop the token: every later authenticated call would fail while the gateway
-  // stays up (a bot that looks healthy but cannot speak). Stop for good with the token message instead.
-  client.rest.on('response', (request, response) => {
-    if (response.status !== 401 || request.data.auth === false || fatal) return;
-    fatal = new FatalBotError(TOKEN_REJECTED);
-    log.error({ route: request.route }, 'Discord rejected the token on a REST call');
-    if (started) options.onFatal?.(fatal);
-    else rejectStartup(fatal);
-  });
-  client.rest.on('rateLimited', (info) => log.warn({ route: info.route, retryAfter: info.retryAfter, global: info.global }, 'rate limited'));
-
+  watchGateway(client, log, watch, () => stopping !== undefined, options.token);
+  watchRest(client, log, watch);
   const limiter = options.limiter;
-  const route = createInteractionRouter(commands, {
-    models,
-    registry: options.registry,
-    retrain: options.retrain,
-    collection,
-    log,
-    deferAfterMs: options.deferAfterMs ?? DEFAULT_DEFER_AFTER_MS,
-    limiter,
-    moderation,
-  });
-  client.on(Events.InteractionCreate, (interaction) => {
-    if (!work.accepting) {
-      work.track(sayRestarting(interaction)).catch((error: unknown) => log.warn({ err: error, interaction: interaction.id }, 'could not say the bot is restarting'));
-      return;
-    }
-    work.track(route(interaction)).catch((error: unknown) => log.error({ err: error }, 'interaction router failed'));
-  });
-  client.on(Events.MessageCreate, (message) => {
-    const botId = client.user?.id;
-    if (!botId || !work.accepting) return;
-    work.track(handleMessage(message, botId, { models, log, collection, limiter })).catch((error: unknown) => log.error({ err: error }, 'message handler failed'));
-  });
-  attachCollector(client, { collection, models, log, limiter, work, erasure: options.erasure });
-
-  const ready = new Promise<Client<true>>((resolve) => client.once(Events.ClientReady, resolve));
-  try {
-    await Promise.race([client.login(options.token), fatalDuringStartup]);
-    await Promise.race([ready, fatalDuringStartup]);
-  } catch (error) {
-    clearInterval(dmSweep);
-    await client.destroy();
-    if (error instanceof FatalBotError) throw error;
-    throw new FatalBotError(explainLoginError(error, lastCloseCode, options.apiUrl), lastCloseCode);
-  }
-  const readyClient = await ready;
+  const route = routerFor(options, commands, models, moderation);
+  serveEvents(client, { route, work, models, log, collection, limiter, erasure: options.erasure });
+  const readyClient = await logIn(client, options, watch, dmSweep);
   const applicationId = readyClient.application.id;
   const userId = readyClient.user.id;
   log.info({ user: readyClient.user.tag, userId, applicationId, guilds: readyClient.guilds.cache.size }, 'logged in');
-
-  let commandSync: SyncResult | undefined;
-  try {
-    commandSync = await syncCommands(client.rest, applicationId, options.devGuildId, commands.map((c) => c.data), log);
-  } catch (error) {
-    log.error({ err: error }, 'could not check or register the slash commands; serving anyway (try npm run deploy-commands)');
-  }
-
-  if (fatal) {
+  const commandSync = await registerCommands(client, applicationId, options.devGuildId, commands, log);
+  if (watch.fatal) {
     clearInterval(dmSweep);
     await client.destroy();
-    throw fatal;
+    throw watch.fatal;
   }
-  started = true;
+  watch.serving();
   const reconciler = options.erasure ? startReconciler(readyClient, options.erasure, log) : undefined;
   return {
     client: readyClient,
@@ -328,26 +238,229 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     commandSync,
     inFlight: () => work.running(),
     stop: (stopOptions = {}) => {
-      stopping ??= (async () => {
-        work.close();
-        clearInterval(dmSweep);
-        if (reconciler) clearInterval(reconciler);
-        const running = work.running();
-        let left = 0;
-        if (running > 0) {
-          log.info({ inFlight: running }, 'finishing the replies in progress');
-          left = await work.idle(stopOptions.drainMs ?? DEFAULT_DRAIN_MS);
-          if (left > 0) log.warn({ inFlight: left }, 'gave up waiting for replies in progress');
-          else log.info('replies in progress finished');
-        }
-        await client.destroy();
-        // Collection work from events that came in just before the connection closed (the storage closes next).
-        if (left === 0) await work.idle(1000);
-        log.info('logged out');
-      })();
+      if (reconciler) clearInterval(reconciler);
+      stopping ??= drainAndLogOut(client, work, dmSweep, log, stopOptions.drainMs ?? DEFAULT_DRAIN_MS);
       return stopping;
     },
   };
+}
+
+/** The models and the word filter: every service handed out is screened by it. */
+function screenedModels(options: BotOptions): { models: ModelSource; moderation: Moderation } {
+  const { log } = options;
+  const unscreened = options.models ?? (options.service ? fixedModels(options.service) : undefined);
+  if (!unscreened) throw new TypeError('startBot needs `models` or `service`');
+  // The one place generation reaches Discord from: every service handed out is screened by the word filter.
+  const moderation = options.moderation ?? createModeration({ filter: createOutputFilter(), log });
+  return { models: moderation.models(unscreened), moderation };
+}
+
+/** The interaction router over the commands, with what they need. */
+function routerFor(
+  options: BotOptions,
+  commands: readonly Command[],
+  models: ModelSource,
+  moderation: Moderation,
+): InteractionRouter {
+  return createInteractionRouter(commands, {
+    models,
+    registry: options.registry,
+    retrain: options.retrain,
+    collection: options.collection,
+    log: options.log,
+    deferAfterMs: options.deferAfterMs ?? DEFAULT_DEFER_AFTER_MS,
+    limiter: options.limiter,
+    moderation,
+  });
+}
+
+/** The discord.js client: only the intents in use, bounded caches, no pings. */
+function createClient(apiUrl: string): Client {
+  return new Client({
+    intents: [...INTENTS],
+    rest: { api: apiUrl },
+    allowedMentions: { parse: [], repliedUser: false },
+    failIfNotExists: false,
+    // No message is kept in memory; edits and deletes of uncached messages still arrive, as partials.
+    makeCache: Options.cacheWithLimits(cacheSettings()),
+    sweepers: sweeperSettings(),
+    partials: [Partials.Message, Partials.Channel],
+  });
+}
+
+/** DM channels are cached (as partials) for each person who uses a command in DMs; no sweeper covers them. */
+function startDmSweep(client: Client): NodeJS.Timeout {
+  const sweep = () => client.channels.cache.sweep((channel) => channel.isDMBased());
+  const dmSweep = setInterval(sweep, CACHE_LIMITS.sweepSeconds * 1000);
+  dmSweep.unref();
+  return dmSweep;
+}
+
+/** Discord ending the connection for good: during start-up it rejects `startup`, afterwards it calls `onFatal`. */
+interface FatalWatch {
+  /** The first fatal error seen. */
+  readonly fatal: FatalBotError | undefined;
+  /** The code of the last gateway close. */
+  lastCloseCode: number | undefined;
+  /** Rejects with the first fatal error seen during start-up; never resolves. */
+  readonly startup: Promise<never>;
+  /** Start-up is over: a fatal error now goes to `onFatal`. */
+  serving(): void;
+  fail(error: FatalBotError): void;
+}
+
+function watchForFatal(onFatal: (error: FatalBotError) => void): FatalWatch {
+  let started = false;
+  let fatal: FatalBotError | undefined;
+  let rejectStartup: (error: FatalBotError) => void = () => undefined;
+  const startup = new Promise<never>((_, reject) => {
+    rejectStartup = reject;
+  });
+  startup.catch(() => undefined);
+  return {
+    get fatal() {
+      return fatal;
+    },
+    lastCloseCode: undefined,
+    startup,
+    serving: () => {
+      started = true;
+    },
+    fail: (error) => {
+      fatal = error;
+      if (started) onFatal(error);
+      else rejectStartup(error);
+    },
+  };
+}
+
+/** Gateway events: a close for good is fatal; reconnects, resumes, errors, warnings (and debug) are logged. */
+function watchGateway(client: Client, log: Logger, watch: FatalWatch, stopping: () => boolean, token: string): void {
+  client.on(Events.ShardDisconnect, (event: CloseEvent, shardId: number) => {
+    watch.lastCloseCode = event.code;
+    if (!FATAL_CLOSE_CODES.has(event.code) || watch.fatal) return;
+    const fatal = new FatalBotError(explainCloseCode(event.code), event.code);
+    log.error({ shard: shardId, code: event.code }, 'gateway closed for good');
+    watch.fail(fatal);
+  });
+  client.on(Events.ShardReconnecting, (shardId) => {
+    if (!stopping()) log.warn({ shard: shardId }, 'gateway reconnecting');
+  });
+  client.on(Events.ShardResume, (shardId, replayed) => log.info({ shard: shardId, replayed }, 'gateway resumed'));
+  client.on(Events.Error, (error) => log.error({ err: error }, 'discord.js error'));
+  client.on(Events.Warn, (message) => log.warn({ detail: message }, 'discord.js warning'));
+  if (log.isLevelEnabled('trace')) {
+    // discord.js's debug lines include "Provided token: <id>.<timestamp>.*****": no part of the token is logged.
+    client.on(Events.Debug, (message) => log.trace({ detail: redactToken(message, token) }, 'discord.js debug'));
+  }
+}
+
+/** REST responses: a 401 is fatal, rate limits are logged. */
+function watchRest(client: Client, log: Logger, watch: FatalWatch): void {
+  // One 401 makes @discordjs/rest drop the token: every later authenticated call would fail while the gateway
+  // stays up (a bot that looks healthy but cannot speak). Stop for good with the token message instead.
+  client.rest.on('response', (request, response) => {
+    if (response.status !== 401 || request.data.auth === false || watch.fatal) return;
+    const fatal = new FatalBotError(TOKEN_REJECTED);
+    log.error({ route: request.route }, 'Discord rejected the token on a REST call');
+    watch.fail(fatal);
+  });
+  client.rest.on('rateLimited', (info) => {
+    log.warn({ route: info.route, retryAfter: info.retryAfter, global: info.global }, 'rate limited');
+  });
+}
+
+interface EventDeps {
+  route: InteractionRouter;
+  work: WorkTracker;
+  models: ModelSource;
+  log: Logger;
+  collection: CollectionService;
+  limiter: ReplyLimiter | undefined;
+  erasure: ServerErasure | undefined;
+}
+
+/** Interactions go to the router, mentions to their handler, collection events to the collector (all tracked). */
+function serveEvents(client: Client, deps: EventDeps): void {
+  const { route, work, models, log, collection, limiter, erasure } = deps;
+  client.on(Events.InteractionCreate, (interaction) => {
+    if (!work.accepting) {
+      work.track(sayRestarting(interaction)).catch((error: unknown) => {
+        log.warn({ err: error, interaction: interaction.id }, 'could not say the bot is restarting');
+      });
+      return;
+    }
+    work.track(route(interaction)).catch((error: unknown) => log.error({ err: error }, 'interaction router failed'));
+  });
+  client.on(Events.MessageCreate, (message) => {
+    const botId = client.user?.id;
+    if (!botId || !work.accepting) return;
+    work.track(handleMessage(message, botId, { models, log, collection, limiter })).catch((error: unknown) => {
+      log.error({ err: error }, 'message handler failed');
+    });
+  });
+  attachCollector(client, { collection, models, log, limiter, work, erasure });
+}
+
+/** Logs in and waits until ready; a failure (or a fatal close meanwhile) becomes a FatalBotError. */
+async function logIn(
+  client: Client,
+  options: BotOptions,
+  watch: FatalWatch,
+  dmSweep: NodeJS.Timeout,
+): Promise<Client<true>> {
+  const ready = new Promise<Client<true>>((resolve) => client.once(Events.ClientReady, resolve));
+  try {
+    await Promise.race([client.login(options.token), watch.startup]);
+    await Promise.race([ready, watch.startup]);
+  } catch (error) {
+    clearInterval(dmSweep);
+    await client.destroy();
+    if (error instanceof FatalBotError) throw error;
+    throw new FatalBotError(explainLoginError(error, watch.lastCloseCode, options.apiUrl), watch.lastCloseCode);
+  }
+  return await ready;
+}
+
+/** Registers the slash commands if they changed; undefined (logged) when that failed. */
+async function registerCommands(
+  client: Client,
+  applicationId: string,
+  devGuildId: string | undefined,
+  commands: readonly Command[],
+  log: Logger,
+): Promise<SyncResult | undefined> {
+  try {
+    return await syncCommands(client.rest, applicationId, devGuildId, commands.map((c) => c.data), log);
+  } catch (error) {
+    const what = 'could not check or register the slash commands; serving anyway (try npm run deploy-commands)';
+    log.error({ err: error }, what);
+    return undefined;
+  }
+}
+
+/** Stops taking work, waits for the replies in progress (at most `drainMs`), then logs out. */
+async function drainAndLogOut(
+  client: Client,
+  work: WorkTracker,
+  dmSweep: NodeJS.Timeout,
+  log: Logger,
+  drainMs: number,
+): Promise<void> {
+  work.close();
+  clearInterval(dmSweep);
+  const running = work.running();
+  let left = 0;
+  if (running > 0) {
+    log.info({ inFlight: running }, 'finishing the replies in progress');
+    left = await work.idle(drainMs);
+    if (left > 0) log.warn({ inFlight: left }, 'gave up waiting for replies in progress');
+    else log.info('replies in progress finished');
+  }
+  await client.destroy();
+  // Collection work from events that came in just before the connection closed (the storage closes next).
+  if (left === 0) await work.idle(1000);
+  log.info('logged out');
 }
 
 /** The servers this process answers for: the shards of this client (all of them without sharding). */
@@ -362,7 +475,8 @@ function startReconciler(client: Client<true>, erasure: ServerErasure, log: Logg
   const run = () => {
     // Servers in an outage are still in the cache (unavailable): an outage is not a removal.
     const joined = new Set(client.guilds.cache.keys());
-    erasure.reconcile(joined, ownedBy(client))
+    erasure
+      .reconcile(joined, ownedBy(client))
       .then((r) => log.info({ waiting: r.waiting.length, erased: r.erased }, 'servers no longer joined checked'))
       .catch((error: unknown) => log.error({ err: error }, 'checking for servers no longer joined failed'));
   };

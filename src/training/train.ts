@@ -22,7 +22,7 @@
  */
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { makeBatcher, splitBatch, type Batch, type Scheme } from './batches.js';
+import { makeBatcher, splitBatch, type Batch, type Batcher, type Scheme } from './batches.js';
 import { DROPOUT_RATE, initWeights, mulberry32, type BabyWeights } from '../model/weights.js';
 import { startGradientWorker, type GradientWorker } from './gradient-worker.js';
 import { gradientArrays, PARAMS, paramShapes, toTensors, toWeights, weightArrays, type Params, type Shapes } from './gradients.js';
@@ -184,139 +184,264 @@ export function defaultWorkers(batchSize: number, backend: string = tf.getBacken
   return batchSize >= 2 && (backend === 'wasm' || backend === 'cpu') && availableParallelism() >= 2 ? 2 : 1;
 }
 
-export async function train(opts: TrainOptions): Promise<TrainResult> {
+/** train()'s options with their defaults filled in and checked. */
+interface TrainPlan {
+  scheme: Scheme;
+  seed: number;
+  lrAt: (step: number) => number;
+  clipNorm: number;
+  dropout: number;
+  init: BabyWeights;
+  batcher: Batcher;
+  /** Steps allowed by `epochs` and `maxSteps`. */
+  stepLimit: number;
+  maxSteps: number;
+  maxSeconds: number;
+  progressInterval: number;
+  shapes: Shapes;
+  workers: 1 | 2;
+}
+
+/** Fills in and checks train()'s options (throws saying which one is wrong). */
+function planTraining(opts: TrainOptions): TrainPlan {
   const { data, vocabSize } = opts;
   const scheme: Scheme = opts.scheme ?? 'seq';
   if (scheme !== 'seq' && scheme !== 'window') throw new Error(`train: unknown scheme ${String(scheme)}`);
   const seed = opts.seed ?? 1;
   const rate = opts.learningRate ?? 2e-3;
-  const lrAt = typeof rate === 'function' ? rate : () => rate;
-  const clipNorm = opts.clipNorm ?? 5;
   const dropout = opts.dropout ?? DROPOUT_RATE;
   if (!(dropout >= 0 && dropout < 1)) throw new RangeError(`train: dropout must be in [0, 1) (got ${dropout})`);
   const init = opts.init ?? initWeights(vocabSize, seed);
-  if (init.vocabSize !== vocabSize) throw new Error(`train: init weights have vocabSize ${init.vocabSize}, expected ${vocabSize}`);
+  if (init.vocabSize !== vocabSize) {
+    throw new Error(`train: init weights have vocabSize ${init.vocabSize}, expected ${vocabSize}`);
+  }
   checkIds(data, vocabSize, 'train');
   const batchSize = opts.batchSize ?? 128;
-  const batcher = makeBatcher(data, {
+  const window = opts.window ?? 15;
+  const batcher = makeBatcher(data, { scheme, batchSize, seqLength: opts.seqLength ?? 32, window, seed });
+  const { stepLimit, maxSteps } = stepBudget(opts, batcher.stepsPerEpoch);
+  return {
     scheme,
-    batchSize,
-    seqLength: opts.seqLength ?? 32,
-    window: opts.window ?? 15,
     seed,
-  });
+    lrAt: typeof rate === 'function' ? rate : () => rate,
+    clipNorm: opts.clipNorm ?? 5,
+    dropout,
+    init,
+    batcher,
+    stepLimit,
+    maxSteps,
+    maxSeconds: opts.maxSeconds ?? Infinity,
+    progressInterval: opts.progressIntervalMs ?? 1000,
+    shapes: { vocabSize, embeddingDim: init.embeddingDim, units: init.units },
+    workers: gradientThreads(opts, batchSize),
+  };
+}
+
+/** The most steps `epochs` and `maxSteps` allow (Infinity when only time bounds the run). */
+function stepBudget(opts: TrainOptions, stepsPerEpoch: number): { stepLimit: number; maxSteps: number } {
   const unbounded = opts.maxSteps === undefined && opts.maxSeconds === undefined;
   const epochs = opts.epochs ?? (unbounded ? 1 : Infinity);
   if (!(epochs > 0)) throw new RangeError(`train: epochs must be positive (got ${epochs})`);
-  const epochSteps = Number.isFinite(epochs) ? Math.max(1, Math.ceil(epochs * batcher.stepsPerEpoch)) : Infinity;
+  const epochSteps = Number.isFinite(epochs) ? Math.max(1, Math.ceil(epochs * stepsPerEpoch)) : Infinity;
   const maxSteps = opts.maxSteps ?? Infinity;
-  const stepLimit = Math.min(epochSteps, maxSteps);
-  const maxSeconds = opts.maxSeconds ?? Infinity;
-  const progressInterval = opts.progressIntervalMs ?? 1000;
-  const shapes: Shapes = { vocabSize, embeddingDim: init.embeddingDim, units: init.units };
+  return { stepLimit: Math.min(epochSteps, maxSteps), maxSteps };
+}
+
+/** TrainOptions.workers with its default, checked against the batch size. */
+function gradientThreads(opts: TrainOptions, batchSize: number): 1 | 2 {
   const workers = opts.workers ?? (opts.gradientWorker ? 2 : defaultWorkers(batchSize));
   if (workers !== 1 && workers !== 2) throw new RangeError(`train: workers must be 1 or 2 (got ${String(workers)})`);
   if (workers === 2 && batchSize < 2) throw new RangeError('train: workers: 2 needs a batchSize of at least 2');
+  return workers;
+}
 
+/** The master copy of the parameters (PARAMS order, updated in place) from the initial weights, and their shapes. */
+function initialParams(init: BabyWeights, shapes: Shapes): { shapeList: number[][]; params: Float32Array[] } {
   const shapeList = PARAMS.map((n) => paramShapes(shapes)[n]);
   const initArrays = weightArrays(init);
   shapeList.forEach((shape, i) => {
     const name = PARAMS[i]!;
     const n = shape.reduce((a, b) => a * b, 1);
-    if (initArrays[name].length !== n) throw new Error(`train: weights ${name} has ${initArrays[name].length} values, expected ${n}`);
+    if (initArrays[name].length !== n) {
+      throw new Error(`train: weights ${name} has ${initArrays[name].length} values, expected ${n}`);
+    }
   });
-  const params = PARAMS.map((n) => new Float32Array(initArrays[n])); // the master copy, updated in place
+  return { shapeList, params: PARAMS.map((n) => new Float32Array(initArrays[n])) };
+}
+
+/** `opts.adam` if it fits the parameters (else throws), or a fresh state. */
+function adamFor(opts: TrainOptions, params: readonly Float32Array[]): AdamState {
   const adam = opts.adam ?? adamState(params);
-  if (adam.m.length !== params.length || adam.m.some((m, i) => m.length !== params[i]!.length)) throw new Error('train: the Adam state does not fit these weights');
+  if (adam.m.length !== params.length || adam.m.some((m, i) => m.length !== params[i]!.length)) {
+    throw new Error('train: the Adam state does not fit these weights');
+  }
+  return adam;
+}
+
+/** The worker thread for the second half of each batch with `workers: 2`: the caller's, or a new one. */
+async function gradientHelper(opts: TrainOptions, workers: 1 | 2): Promise<GradientWorker | undefined> {
   if (workers === 2 && opts.gradientWorker && opts.gradientWorker.backend !== tf.getBackend()) {
     throw new Error(`train: the gradient worker runs ${opts.gradientWorker.backend}, this thread ${tf.getBackend()}`);
   }
-  const ownHelper = workers === 2 && !opts.gradientWorker;
-  const helper: GradientWorker | undefined = workers === 2 ? (opts.gradientWorker ?? await startGradientWorker(tf.getBackend())) : undefined;
-  const lossCurve: { step: number; loss: number }[] = [];
-  const started = performance.now();
-  let stoppedBy: TrainResult['stoppedBy'] = 'epochs';
-  let step = 0;
-  let lastReport = -Infinity;
-  let sinceReport: number[] = [];
-  const elapsed = () => (performance.now() - started) / 1000;
-  const report = async () => {
-    if (!opts.onProgress) return;
-    const seconds = elapsed();
-    const perStep = seconds / Math.max(1, step);
-    const timeLeft = Math.max(0, maxSeconds - seconds);
-    const totalSteps = Number.isFinite(stepLimit) ? stepLimit : step + Math.ceil(timeLeft / perStep);
-    const loss = sinceReport.reduce((a, b) => a + b, 0) / Math.max(1, sinceReport.length);
-    sinceReport = [];
-    lastReport = performance.now();
-    await opts.onProgress({
-      step,
-      totalSteps,
-      epoch: step / batcher.stepsPerEpoch,
-      loss,
-      charsPerSecond: (step * batcher.targetsPerBatch) / Math.max(seconds, 1e-9),
-      etaSeconds: Math.min(timeLeft, Math.max(0, (Math.min(totalSteps, stepLimit) - step) * perStep)),
-      elapsedSeconds: seconds,
-    });
-  };
+  return workers === 2 ? (opts.gradientWorker ?? (await startGradientWorker(tf.getBackend()))) : undefined;
+}
 
-  try {
-    for (;;) {
-      if (opts.signal?.aborted) {
-        stoppedBy = 'aborted';
-        break;
-      }
-      if (step >= stepLimit) {
-        stoppedBy = step >= maxSteps ? 'steps' : 'epochs';
-        break;
-      }
-      const batch = batcher.batch(step);
-      let loss: number;
-      if (!helper) {
-        const local = gradientArrays(params, shapeList, batch, scheme, dropout, stepRandom(seed, step));
-        loss = local.loss;
-        adamUpdate(params, local.grads, adam, lrAt(step), clipNorm);
-      } else {
-        const [mine, theirs] = splitBatch(batch, 2) as [Batch, Batch];
-        const remote = helper.compute({ params: params.map((p) => p.slice()), shapes: shapeList, batch: theirs, scheme, dropout, maskSeed: stepSeed(seed, step, 1) });
-        remote.catch(() => undefined); // a rejection is handled by the await below, even if the local part throws first
-        const local = gradientArrays(params, shapeList, mine, scheme, dropout, stepRandom(seed, step));
-        const other = await remote;
-        // Each part's loss is a mean over its targets: weigh by target counts.
-        const w = mine.targets.length / (mine.targets.length + theirs.targets.length);
-        local.grads.forEach((g, k) => {
-          const o = other.grads[k]!;
-          for (let i = 0; i < g.length; i++) g[i] = w * g[i]! + (1 - w) * o[i]!;
-        });
-        loss = w * local.loss + (1 - w) * other.loss;
-        adamUpdate(params, local.grads, adam, lrAt(step), clipNorm);
-      }
-      step++;
-      lossCurve.push({ step, loss });
-      sinceReport.push(loss);
-      if (!Number.isFinite(loss)) throw new Error(`train: loss became ${loss} at step ${step}`);
-      if (elapsed() >= maxSeconds) {
-        stoppedBy = 'time';
-        break;
-      }
-      if (step === 1 || performance.now() - lastReport >= progressInterval) await report();
-      await nextTick(); // let timers and abort signals run
+/** What one training step needs, made once per train() call. */
+interface StepContext extends TrainPlan {
+  shapeList: number[][];
+  /** The master copy, updated in place. */
+  params: Float32Array[];
+  adam: AdamState;
+}
+
+/** A training run so far. */
+interface StepRun {
+  /** performance.now() at the start. */
+  started: number;
+  step: number;
+  lossCurve: { step: number; loss: number }[];
+  /** Losses of the steps since the previous progress report. */
+  sinceReport: number[];
+  /** performance.now() at the previous progress report. */
+  lastReport: number;
+  stoppedBy: TrainResult['stoppedBy'];
+}
+
+function elapsedSeconds(run: StepRun): number {
+  return (performance.now() - run.started) / 1000;
+}
+
+/** One step on this thread: gradients of the whole batch, one Adam update. Returns the loss. */
+function oneThreadStep(ctx: StepContext, batch: Batch, step: number): number {
+  const { params, scheme, dropout, seed } = ctx;
+  const local = gradientArrays(params, ctx.shapeList, batch, scheme, dropout, stepRandom(seed, step));
+  adamUpdate(params, local.grads, ctx.adam, ctx.lrAt(step), ctx.clipNorm);
+  return local.loss;
+}
+
+/** One data-parallel step: half the batch here, half on the helper, gradients averaged, one Adam update. */
+async function twoThreadStep(ctx: StepContext, helper: GradientWorker, batch: Batch, step: number): Promise<number> {
+  const { params, shapeList, scheme, dropout, seed } = ctx;
+  const [mine, theirs] = splitBatch(batch, 2) as [Batch, Batch];
+  const maskSeed = stepSeed(seed, step, 1);
+  const copy = params.map((p) => p.slice());
+  const remote = helper.compute({ params: copy, shapes: shapeList, batch: theirs, scheme, dropout, maskSeed });
+  remote.catch(() => undefined); // a rejection is handled by the await below, even if the local part throws first
+  const local = gradientArrays(params, shapeList, mine, scheme, dropout, stepRandom(seed, step));
+  const other = await remote;
+  // Each part's loss is a mean over its targets: weigh by target counts.
+  const w = mine.targets.length / (mine.targets.length + theirs.targets.length);
+  local.grads.forEach((g, k) => {
+    const o = other.grads[k]!;
+    for (let i = 0; i < g.length; i++) g[i] = w * g[i]! + (1 - w) * o[i]!;
+  });
+  adamUpdate(params, local.grads, ctx.adam, ctx.lrAt(step), ctx.clipNorm);
+  return w * local.loss + (1 - w) * other.loss;
+}
+
+/** Why training stops before the next step, or undefined to go on. */
+function stopBeforeStep(
+  ctx: StepContext,
+  run: StepRun,
+  signal: AbortSignal | undefined,
+): TrainResult['stoppedBy'] | undefined {
+  if (signal?.aborted) return 'aborted';
+  if (run.step < ctx.stepLimit) return undefined;
+  return run.step >= ctx.maxSteps ? 'steps' : 'epochs';
+}
+
+/** Counts a finished step and its loss; throws when the loss is not finite. */
+function recordStep(run: StepRun, loss: number): void {
+  run.step++;
+  const step = run.step;
+  run.lossCurve.push({ step, loss });
+  run.sinceReport.push(loss);
+  if (!Number.isFinite(loss)) throw new Error(`train: loss became ${loss} at step ${step}`);
+}
+
+/** Reports progress (mean loss since the previous report, speed, time left) to `onProgress`, if given. */
+async function reportProgress(ctx: StepContext, run: StepRun, onProgress: TrainOptions['onProgress']): Promise<void> {
+  if (!onProgress) return;
+  const { step } = run;
+  const { stepLimit, batcher } = ctx;
+  const seconds = elapsedSeconds(run);
+  const perStep = seconds / Math.max(1, step);
+  const timeLeft = Math.max(0, ctx.maxSeconds - seconds);
+  const totalSteps = Number.isFinite(stepLimit) ? stepLimit : step + Math.ceil(timeLeft / perStep);
+  const loss = run.sinceReport.reduce((a, b) => a + b, 0) / Math.max(1, run.sinceReport.length);
+  run.sinceReport = [];
+  run.lastReport = performance.now();
+  await onProgress({
+    step,
+    totalSteps,
+    epoch: step / batcher.stepsPerEpoch,
+    loss,
+    charsPerSecond: (step * batcher.targetsPerBatch) / Math.max(seconds, 1e-9),
+    etaSeconds: Math.min(timeLeft, Math.max(0, (Math.min(totalSteps, stepLimit) - step) * perStep)),
+    elapsedSeconds: seconds,
+  });
+}
+
+/** Steps until a limit, the time budget or the signal stops them (recorded in `run.stoppedBy`). */
+async function runSteps(
+  ctx: StepContext,
+  helper: GradientWorker | undefined,
+  run: StepRun,
+  opts: TrainOptions,
+): Promise<void> {
+  for (;;) {
+    const stop = stopBeforeStep(ctx, run, opts.signal);
+    if (stop) {
+      run.stoppedBy = stop;
+      return;
     }
-    if (step > 0 && sinceReport.length > 0) await report();
-    const seconds = elapsed();
-    const tail = lossCurve.slice(-10);
-    return {
-      weights: toWeights(params, shapes),
-      steps: step,
-      targetChars: step * batcher.targetsPerBatch,
-      seconds,
-      charsPerSecond: (step * batcher.targetsPerBatch) / Math.max(seconds, 1e-9),
-      finalLoss: tail.length ? tail.reduce((a, b) => a + b.loss, 0) / tail.length : NaN,
-      lossCurve,
-      stoppedBy,
-      workers,
-      adam,
-    };
+    const batch = ctx.batcher.batch(run.step);
+    const loss = helper ? await twoThreadStep(ctx, helper, batch, run.step) : oneThreadStep(ctx, batch, run.step);
+    recordStep(run, loss);
+    if (elapsedSeconds(run) >= ctx.maxSeconds) {
+      run.stoppedBy = 'time';
+      return;
+    }
+    if (run.step === 1 || performance.now() - run.lastReport >= ctx.progressInterval) {
+      await reportProgress(ctx, run, opts.onProgress);
+    }
+    await nextTick(); // let timers and abort signals run
+  }
+}
+
+/** train()'s result once the steps are done. */
+function trainResult(ctx: StepContext, run: StepRun): TrainResult {
+  const { step, lossCurve } = run;
+  const seconds = elapsedSeconds(run);
+  const tail = lossCurve.slice(-10);
+  return {
+    weights: toWeights(ctx.params, ctx.shapes),
+    steps: step,
+    targetChars: step * ctx.batcher.targetsPerBatch,
+    seconds,
+    charsPerSecond: (step * ctx.batcher.targetsPerBatch) / Math.max(seconds, 1e-9),
+    finalLoss: tail.length ? tail.reduce((a, b) => a + b.loss, 0) / tail.length : NaN,
+    lossCurve,
+    stoppedBy: run.stoppedBy,
+    workers: ctx.workers,
+    adam: ctx.adam,
+  };
+}
+
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const plan = planTraining(opts);
+  const { shapeList, params } = initialParams(plan.init, plan.shapes);
+  const adam = adamFor(opts, params);
+  const ownHelper = plan.workers === 2 && !opts.gradientWorker;
+  const helper = await gradientHelper(opts, plan.workers);
+  const ctx: StepContext = { ...plan, shapeList, params, adam };
+  const run: StepRun = {
+    started: performance.now(), step: 0, lossCurve: [], sinceReport: [], lastReport: -Infinity, stoppedBy: 'epochs',
+  };
+  try {
+    await runSteps(ctx, helper, run, opts);
+    if (run.step > 0 && run.sinceReport.length > 0) await reportProgress(ctx, run, opts.onProgress);
+    return trainResult(ctx, run);
   } finally {
     if (ownHelper) await helper?.terminate();
   }

@@ -22,11 +22,11 @@
  * The code at the bottom runs only in a process forked with BABBLE_TRAINER_CHILD=1 and an IPC channel.
  */
 import { setPriority } from 'node:os';
-import { BabyLanguageModel, encodeTrainingText } from '../model/baby.js';
+import { BabyLanguageModel, encodeTrainingText, type BabyTrainReport } from '../model/baby.js';
 import { tf } from '../model/backend.js';
 import { fitSeqLength, makeBatcher } from './batches.js';
 import { startGradientWorker, type GradientWorker } from './gradient-worker.js';
-import type { AdamState } from './train.js';
+import type { AdamState, TrainProgress } from './train.js';
 import { mulberry32 } from '../model/weights.js';
 import { initTrainingBackend } from './training-backend.js';
 import { FINE_TUNE_PEAK_RATE, fineTuneSchedule } from './fine-tune-schedule.js';
@@ -100,20 +100,54 @@ function sampleOf(model: BabyLanguageModel, i: number): string {
   return model.generate(seed, { ...SAMPLE_OPTIONS, rng: i }).trim();
 }
 
-/** Runs one job: load, score, train in chunks with progress, score again, save, report. */
-export async function runJob(job: TrainJob, emit: (m: ChildMessage) => Promise<void>): Promise<void> {
-  const phase = { load: 0, scoreBefore: 0, workerStart: 0, train: 0, scoreAfter: 0 };
+/** The job's settings with their defaults, and the sizes worked out from its text. */
+interface JobPlan {
+  seed: number;
+  /** The server's and the base corpus lines, mixed. */
+  lines: string[];
+  batchSize: number;
+  seqLength: number;
+  stepsPerEpoch: number;
+  maxSeconds: number;
+  /** Steps allowed by `epochs` and `maxSteps` (Infinity: only time bounds the run). */
+  stepLimit: number;
+  /** Length of the first chunk in seconds. */
+  firstChunk: number;
+  progressIntervalMs: number;
+  workers: 1 | 2;
+  peakRate: number;
+}
+
+/** Seconds spent in each phase of a job (the training record's `phaseSeconds`). */
+type Phases = { load: number; scoreBefore: number; workerStart: number; train: number; scoreAfter: number };
+
+interface PhaseClock {
+  phase: Phases;
+  lap(name: keyof Phases): void;
+  /** Records `seconds` under a name and marks now. */
+  set(name: keyof Phases, seconds: number): void;
+}
+
+/** A stopwatch over the phases of a job: `lap` records the time since the previous mark under a name. */
+function phaseClock(): PhaseClock {
+  const phase: Phases = { load: 0, scoreBefore: 0, workerStart: 0, train: 0, scoreAfter: 0 };
   let mark = performance.now();
-  const lap = (name: keyof typeof phase) => {
-    const now = performance.now();
-    phase[name] = (now - mark) / 1000;
-    mark = now;
+  return {
+    phase,
+    lap(name) {
+      const now = performance.now();
+      phase[name] = (now - mark) / 1000;
+      mark = now;
+    },
+    set(name, seconds) {
+      mark = performance.now();
+      phase[name] = seconds;
+    },
   };
-  await initTrainingBackend();
-  const model = await BabyLanguageModel.load(job.baseModelDir);
-  lap('load');
-  const before = await figures(model, job);
-  lap('scoreBefore');
+}
+
+/** Mixes and measures the job's text and fills in the defaults; throws when there is nothing to train on. */
+function planJob(job: TrainJob, model: BabyLanguageModel): JobPlan {
   const seed = job.seed ?? 1;
   const lines = mixLines(job.trainingLines, job.baseCorpusLines, seed);
   const { data } = encodeTrainingText(lines, model.vocab);
@@ -122,125 +156,215 @@ export async function runJob(job: TrainJob, emit: (m: ChildMessage) => Promise<v
   // The same slice length BabyLanguageModel.train picks for this text.
   const seqLength = fitSeqLength(data.length, job.seqLength);
   const stepsPerEpoch = makeBatcher(data, { scheme: 'seq', batchSize, seqLength, window: 15, seed }).stepsPerEpoch;
-  const maxSeconds = job.maxSeconds ?? Infinity;
   const epochs = job.epochs ?? (job.maxSeconds === undefined && job.maxSteps === undefined ? 1 : Infinity);
-  const stepLimit = Math.min(Number.isFinite(epochs) ? Math.max(1, Math.ceil(epochs * stepsPerEpoch)) : Infinity, job.maxSteps ?? Infinity);
-  const firstChunk = job.sampleEverySeconds ?? FIRST_CHUNK_SECONDS;
-  const progressIntervalMs = job.progressIntervalMs ?? 1000;
-  const workers = job.workers ?? 1;
+  const epochSteps = Number.isFinite(epochs) ? Math.max(1, Math.ceil(epochs * stepsPerEpoch)) : Infinity;
+  return {
+    seed,
+    lines,
+    batchSize,
+    seqLength,
+    stepsPerEpoch,
+    maxSeconds: job.maxSeconds ?? Infinity,
+    stepLimit: Math.min(epochSteps, job.maxSteps ?? Infinity),
+    firstChunk: job.sampleEverySeconds ?? FIRST_CHUNK_SECONDS,
+    progressIntervalMs: job.progressIntervalMs ?? 1000,
+    workers: job.workers ?? 1,
+    peakRate: job.learningRate ?? FINE_TUNE_PEAK_RATE,
+  };
+}
 
+/** What the chunks of one job did, together. */
+interface ChunkedRun {
+  curve: { step: number; loss: number }[];
+  steps: number;
+  /** Chunks run. */
+  chunks: number;
+  /** The babble shown in progress messages, drawn again after each chunk. */
+  sample: string;
+  stoppedBy: 'epochs' | 'time' | 'steps';
+  targetChars: number;
+  adam: AdamState | undefined;
+}
+
+/** A chunked run with its wall-clock seconds and this thread's tensor count before and after it. */
+type TimedRun = ChunkedRun & { seconds: number; tensors: { before: number; after: number } };
+
+/** Why the run stops before its next chunk, or undefined to go on. */
+function stopBefore(
+  run: ChunkedRun,
+  plan: JobPlan,
+  job: TrainJob,
+  timeLeft: number,
+): ChunkedRun['stoppedBy'] | undefined {
+  if (timeLeft <= 0) return 'time';
+  if (run.steps < plan.stepLimit) return undefined;
+  return job.maxSteps !== undefined && run.steps >= job.maxSteps ? 'steps' : 'epochs';
+}
+
+/** The progress message for a report of train() `p` in the chunk that began after `stepsBefore` steps. */
+function progressMessage(
+  plan: JobPlan,
+  stepsBefore: number,
+  p: TrainProgress,
+  seconds: number,
+  sample: string,
+): ChildMessage {
+  const step = stepsBefore + p.step;
+  const perStep = seconds / Math.max(1, step);
+  const left = Math.max(0, plan.maxSeconds - seconds);
+  const byTime = Number.isFinite(left) ? step + Math.ceil(left / perStep) : Infinity;
+  const totalSteps = Math.max(step, Math.min(plan.stepLimit, byTime));
+  return {
+    type: 'progress',
+    step,
+    totalSteps: Number.isFinite(totalSteps) ? totalSteps : step,
+    epoch: step / plan.stepsPerEpoch,
+    loss: Number.isFinite(p.loss) ? p.loss : 0,
+    etaSeconds: Math.min(left, Math.max(0, (totalSteps - step) * perStep)),
+    charsPerSecond: p.charsPerSecond,
+    elapsedSeconds: seconds,
+    sample,
+  };
+}
+
+/** Adds one chunk's report to the run. */
+function addChunk(run: ChunkedRun, report: BabyTrainReport, stepsBefore: number): void {
+  for (const point of report.lossCurve) run.curve.push({ step: stepsBefore + point.step, loss: point.loss });
+  run.steps += report.steps;
+  run.targetChars += report.targetChars;
+  run.adam = report.adam;
+  run.chunks++;
+}
+
+/** Trains chunk after chunk (a fresh sample between them) until time, steps or epochs run out. */
+async function trainInChunks(
+  model: BabyLanguageModel,
+  job: TrainJob,
+  plan: JobPlan,
+  helper: GradientWorker | undefined,
+  elapsed: () => number,
+  emit: (m: ChildMessage) => Promise<void>,
+): Promise<ChunkedRun> {
+  const { maxSeconds, stepLimit, seed } = plan;
+  const run: ChunkedRun = {
+    curve: [], steps: 0, chunks: 0, sample: sampleOf(model, 0), stoppedBy: 'epochs', targetChars: 0, adam: undefined,
+  };
+  const rateAt = fineTuneSchedule({ peak: plan.peakRate, stepLimit, maxSeconds });
+  for (;;) {
+    const timeLeft = maxSeconds - elapsed();
+    const stop = stopBefore(run, plan, job, timeLeft);
+    if (stop) {
+      run.stoppedBy = stop;
+      break;
+    }
+    const stepsBefore = run.steps;
+    const report = await model.train(plan.lines, {
+      maxSeconds: Math.min(chunkSeconds(run.chunks, plan.firstChunk), timeLeft),
+      ...(Number.isFinite(stepLimit) ? { maxSteps: stepLimit - run.steps } : {}),
+      batchSize: plan.batchSize,
+      seqLength: plan.seqLength,
+      learningRate: (step) => rateAt(stepsBefore + step, elapsed()),
+      ...(run.adam ? { adam: run.adam } : {}),
+      workers: plan.workers,
+      ...(helper ? { gradientWorker: helper } : {}),
+      seed: (seed + run.chunks * 7919) >>> 0,
+      progressIntervalMs: plan.progressIntervalMs,
+      onProgress: (p) => emit(progressMessage(plan, stepsBefore, p, elapsed(), run.sample)),
+    });
+    addChunk(run, report, stepsBefore);
+    run.sample = sampleOf(model, run.chunks);
+    if (report.steps === 0) break;
+  }
+  return run;
+}
+
+/** The chunked training with its gradient worker, timed, with the tensor count before and after. */
+async function trainTimed(
+  model: BabyLanguageModel,
+  job: TrainJob,
+  plan: JobPlan,
+  clock: PhaseClock,
+  emit: (m: ChildMessage) => Promise<void>,
+): Promise<TimedRun> {
   // One worker thread for every chunk (its start-up, ~0.5–1 s, paid once).
-  const helper: GradientWorker | undefined = workers === 2 ? await startGradientWorker(tf.getBackend()) : undefined;
-  lap('workerStart');
+  const helper: GradientWorker | undefined =
+    plan.workers === 2 ? await startGradientWorker(tf.getBackend()) : undefined;
+  clock.lap('workerStart');
   const tensorsBefore = tf.memory().numTensors;
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
-  const curve: { step: number; loss: number }[] = [];
-  let steps = 0;
-  let chunk = 0;
-  let sample = sampleOf(model, 0);
-  let stoppedBy: 'epochs' | 'time' | 'steps' = 'epochs';
-  let targetChars = 0;
-  const peakRate = job.learningRate ?? FINE_TUNE_PEAK_RATE;
-  const rateAt = fineTuneSchedule({ peak: peakRate, stepLimit, maxSeconds });
-  let adam: AdamState | undefined;
+  let run: ChunkedRun;
   try {
-    for (;;) {
-      const timeLeft = maxSeconds - elapsed();
-      if (timeLeft <= 0) {
-        stoppedBy = 'time';
-        break;
-      }
-      if (steps >= stepLimit) {
-        stoppedBy = job.maxSteps !== undefined && steps >= job.maxSteps ? 'steps' : 'epochs';
-        break;
-      }
-      const stepsBefore = steps;
-      const report = await model.train(lines, {
-        maxSeconds: Math.min(chunkSeconds(chunk, firstChunk), timeLeft),
-        ...(Number.isFinite(stepLimit) ? { maxSteps: stepLimit - steps } : {}),
-        batchSize,
-        seqLength,
-        learningRate: (step) => rateAt(stepsBefore + step, elapsed()),
-        ...(adam ? { adam } : {}),
-        workers,
-        ...(helper ? { gradientWorker: helper } : {}),
-        seed: (seed + chunk * 7919) >>> 0,
-        progressIntervalMs,
-        onProgress: async (p) => {
-          const step = stepsBefore + p.step;
-          const seconds = elapsed();
-          const perStep = seconds / Math.max(1, step);
-          const left = Math.max(0, maxSeconds - seconds);
-          const byTime = Number.isFinite(left) ? step + Math.ceil(left / perStep) : Infinity;
-          const totalSteps = Math.max(step, Math.min(stepLimit, byTime));
-          await emit({
-            type: 'progress',
-            step,
-            totalSteps: Number.isFinite(totalSteps) ? totalSteps : step,
-            epoch: step / stepsPerEpoch,
-            loss: Number.isFinite(p.loss) ? p.loss : 0,
-            etaSeconds: Math.min(left, Math.max(0, (totalSteps - step) * perStep)),
-            charsPerSecond: p.charsPerSecond,
-            elapsedSeconds: seconds,
-            sample,
-          });
-        },
-      });
-      for (const point of report.lossCurve) curve.push({ step: stepsBefore + point.step, loss: point.loss });
-      steps += report.steps;
-      targetChars += report.targetChars;
-      adam = report.adam;
-      chunk++;
-      sample = sampleOf(model, chunk);
-      if (report.steps === 0) break;
-    }
+    run = await trainInChunks(model, job, plan, helper, elapsed, emit);
   } finally {
     await helper?.terminate();
   }
   const tensors = { before: tensorsBefore, after: tf.memory().numTensors };
   const seconds = elapsed();
-  mark = performance.now();
-  phase.train = seconds;
-  const after = await figures(model, job);
-  lap('scoreAfter');
-  const charsPerSecond = targetChars / Math.max(seconds, 1e-9);
+  clock.set('train', seconds);
+  return { ...run, seconds, tensors };
+}
+
+/** The training record saved in the new model's meta.json. */
+function trainingRecord(
+  job: TrainJob,
+  plan: JobPlan,
+  run: TimedRun,
+  phase: Phases,
+  heldOut: { before: HeldOutFigures; after: HeldOutFigures },
+  fineTunedFrom: string | null,
+): Record<string, unknown> {
+  const { curve, steps, targetChars, seconds } = run;
   const round3 = (x: number) => Math.round(x * 1000) / 1000;
-  await model.save(job.outDir, {
-    version: job.version,
-    training: {
-      ...(job.note ?? {}),
-      steps,
-      targetChars,
-      seconds,
-      charsPerSecond,
-      finalLoss: curve.length ? curve.slice(-10).reduce((a, p) => a + p.loss, 0) / Math.min(10, curve.length) : null,
-      stoppedBy,
-      batchSize,
-      seqLength,
-      learningRate: peakRate,
-      learningRateSchedule: 'warm-up, cosine decay',
-      workers,
-      seed,
-      chunks: chunk,
-      tensors,
-      phaseSeconds: Object.fromEntries(Object.entries(phase).map(([k, v]) => [k, round3(v)])),
-      trainingLines: job.trainingLines.length,
-      baseCorpusLines: job.baseCorpusLines.length,
-      heldOutBitsPerCharBefore: before,
-      heldOutBitsPerChar: after,
-      fineTunedFrom: model.meta?.version ?? null,
-    },
-  });
+  return {
+    ...(job.note ?? {}),
+    steps,
+    targetChars,
+    seconds,
+    charsPerSecond: targetChars / Math.max(seconds, 1e-9),
+    finalLoss: curve.length ? curve.slice(-10).reduce((a, p) => a + p.loss, 0) / Math.min(10, curve.length) : null,
+    stoppedBy: run.stoppedBy,
+    batchSize: plan.batchSize,
+    seqLength: plan.seqLength,
+    learningRate: plan.peakRate,
+    learningRateSchedule: 'warm-up, cosine decay',
+    workers: plan.workers,
+    seed: plan.seed,
+    chunks: run.chunks,
+    tensors: run.tensors,
+    phaseSeconds: Object.fromEntries(Object.entries(phase).map(([k, v]) => [k, round3(v)])),
+    trainingLines: job.trainingLines.length,
+    baseCorpusLines: job.baseCorpusLines.length,
+    heldOutBitsPerCharBefore: heldOut.before,
+    heldOutBitsPerChar: heldOut.after,
+    fineTunedFrom,
+  };
+}
+
+/** Runs one job: load, score, train in chunks with progress, score again, save, report. */
+export async function runJob(job: TrainJob, emit: (m: ChildMessage) => Promise<void>): Promise<void> {
+  const clock = phaseClock();
+  await initTrainingBackend();
+  const model = await BabyLanguageModel.load(job.baseModelDir);
+  clock.lap('load');
+  const before = await figures(model, job);
+  clock.lap('scoreBefore');
+  const plan = planJob(job, model);
+  const run = await trainTimed(model, job, plan, clock, emit);
+  const after = await figures(model, job);
+  clock.lap('scoreAfter');
+  const heldOut = { before, after };
+  const training = trainingRecord(job, plan, run, clock.phase, heldOut, model.meta?.version ?? null);
+  await model.save(job.outDir, { version: job.version, training });
   await emit({
     type: 'saved',
     dir: job.outDir,
-    heldOut: { before, after },
-    steps,
-    seconds,
-    charsPerSecond,
-    stoppedBy,
-    lossCurve: downsampleCurve(curve),
+    heldOut,
+    steps: run.steps,
+    seconds: run.seconds,
+    charsPerSecond: run.targetChars / Math.max(run.seconds, 1e-9),
+    stoppedBy: run.stoppedBy,
+    lossCurve: downsampleCurve(run.curve),
     samples: SAMPLE_SEEDS.map((_, i) => sampleOf(model, i)),
   });
   await emit({ type: 'done' });
