@@ -103,7 +103,9 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
       await removeMessages(edit.guildId, [edit.id]);
       return;
     }
-    if (text !== row.t) await store.set(k, { ...row, t: text } satisfies MessageRow, ttl);
+    if (text === row.t) return;
+    await store.set(k, { ...row, t: text } satisfies MessageRow, ttl);
+    await store.scrub?.(); // the words the edit took out leave the disk
   }
 
   /** Deletes every key under a prefix, page by page; returns how many. */
