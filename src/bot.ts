@@ -125,6 +125,7 @@ async function createRetrain(
     log,
     // The shared base model is retrained on the base corpus alone; a server's on what it collected and was taught.
     trainingText: (scope) => (scope === BASE_SCOPE ? Promise.resolve([]) : collection.trainingText(scope)),
+    dataGeneration: (scope) => (scope === BASE_SCOPE ? Promise.resolve('') : collection.dataGeneration(scope)),
     baseCorpus,
     concurrency: config.trainConcurrency,
     defaultMinutes: config.trainDefaultMinutes,

@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { KvStore } from '../storage/kv.js';
 import { createConsent } from './collection/consent.js';
+import { dataGeneration } from './collection/data-generation.js';
 import { createIngestQueue } from './collection/ingest-queue.js';
 import { createLanes } from './collection/lanes.js';
 import { checkId, key, type ChannelRow, type CollectionContext, type MessageRow, type TaughtRow } from './collection/layout.js';
@@ -147,6 +148,8 @@ export function createCollectionService(options: CollectionOptions) {
     forget: consent.forget,
     privacy: consent.privacy,
     trainingText,
+    /** A token that changes whenever something of the server is erased (collection/data-generation.ts). */
+    dataGeneration: (guildId: string) => dataGeneration(store, guildId),
     /**
      * Whether to babble a reply to this message without being asked: it is from a person who has not opted out,
      * in a collection channel, the channel's cooldown has passed, and the dice say so (reply chance in percent).

@@ -3,6 +3,7 @@
  * (after the gateway events already given), and a store failure fails it at once (the member is told).
  */
 import type { KvEntry } from '../../storage/kv.js';
+import { bumpDataGeneration } from './data-generation.js';
 import { InvalidRequestError } from '../errors.js';
 import { key, normaliseForTraining, type CollectionContext, type IndexRow, type TaughtRow } from './layout.js';
 
@@ -57,6 +58,7 @@ export function createConsent(ctx: CollectionContext, retentionDays: number) {
     return lane(guildId, async () => {
       if (await isOptedOut(guildId, userId)) return false;
       await store.set(key.optOut(guildId, userId), { since: now() });
+      await bumpDataGeneration(store, guildId);
       return true;
     });
   }
@@ -96,7 +98,10 @@ export function createConsent(ctx: CollectionContext, retentionDays: number) {
           await store.deleteMany(doomed);
           seen += page.length;
         }
-        if (seen === 0) return result;
+        if (seen === 0) {
+          await bumpDataGeneration(store, guildId); // a retrain that read this member's text trains again
+          return result;
+        }
       }
     });
   }

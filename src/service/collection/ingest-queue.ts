@@ -4,6 +4,7 @@
  * queue and are retried in order (each is decided again when it runs: a message of someone who opted out meanwhile
  * is not stored), and the failure is logged. Also the batched write path (collectMany).
  */
+import { bumpDataGeneration } from './data-generation.js';
 import { StorageError, type KvEntry } from '../../storage/kv.js';
 import { key, normaliseForTraining, ttlFor, type ChannelRow, type CollectionContext, type IndexRow, type MessageRow } from './layout.js';
 
@@ -89,6 +90,7 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
       doomed.push(key.message(guildId, id), key.userMessage(guildId, row.a, id));
     });
     await store.deleteMany(doomed);
+    if (doomed.length > 0) await bumpDataGeneration(store, guildId); // a retrain reading it trains again
     return doomed.length / 2;
   }
 
@@ -106,6 +108,7 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
     if (text === row.t) return;
     await store.set(k, { ...row, t: text } satisfies MessageRow, ttl);
     await store.scrub?.(); // the words the edit took out leave the disk
+    await bumpDataGeneration(store, edit.guildId);
   }
 
   /** Deletes every key under a prefix, page by page; returns how many. */
@@ -124,6 +127,7 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
 
   async function doPurge(guildId: string): Promise<number> {
     const n = await deletePrefix(key.guild(guildId));
+    await bumpDataGeneration(store, guildId);
     options.onPurged?.(guildId);
     return n;
   }
