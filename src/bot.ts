@@ -193,7 +193,7 @@ export async function main(options: MainOptions = {}): Promise<number> {
       return 1;
     }
     log.info({ storage: store.location, kind: store.kind, retentionDays: config.retentionDays }, 'storage open');
-    collection = createCollectionService({ store, retentionDays: config.retentionDays, log });
+    collection = createCollectionService({ store, retentionDays: config.retentionDays, log, quotas: config.quotas });
     sweeper = startRetentionSweeper(collection, log);
     // Everything generated passes the word filter: the built-in list (OUTPUT_FILTER) and each server's own words.
     const filter = createOutputFilter({ builtIn: config.outputFilter });

@@ -2,6 +2,7 @@
  * The bot's configuration, read once from the environment (after .env is loaded). Every problem is collected,
  * one clear line each, so a wrong .env is fixed in one go.
  */
+import { DEFAULT_QUOTAS, type Quotas } from './service/collection/quotas.js';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { BackendName } from './model/backend.js';
@@ -58,6 +59,8 @@ export interface Config {
   trainGateMaxFlagged: number;
   /** TRAIN_DAILY_MINUTES: trainer minutes per server in any 24 hours (0: no limit; owners exempt). */
   trainDailyMinutes: number;
+  /** TEACH_MAX_* and COLLECT_MAX_MESSAGES: what a member and a server may store (service/collection/quotas.ts). */
+  quotas: Quotas;
   /** TRAIN_COOLDOWN_MINUTES: minutes between the end of a server's training and the start of its next. */
   trainCooldownMinutes: number;
 }
@@ -95,6 +98,11 @@ export const SETTINGS = {
   trainGateMaxFlagged: { min: 0, max: 1, default: 0.1, integer: false },
   trainDailyMinutes: { min: 0, max: 1440, default: 60, integer: false },
   trainCooldownMinutes: { min: 0, max: 1440, default: 5, integer: false },
+  teachPerMember: { min: 1, max: 1_000_000, default: DEFAULT_QUOTAS.teachPerMember, integer: true },
+  teachCharsPerMember: { min: 1, max: 100_000_000, default: DEFAULT_QUOTAS.teachCharsPerMember, integer: true },
+  teachPerServer: { min: 1, max: 10_000_000, default: DEFAULT_QUOTAS.teachPerServer, integer: true },
+  teachCharsPerServer: { min: 1, max: 1_000_000_000, default: DEFAULT_QUOTAS.teachCharsPerServer, integer: true },
+  messagesPerServer: { min: 1, max: 100_000_000, default: DEFAULT_QUOTAS.messagesPerServer, integer: true },
 } as const;
 
 export const TOKEN_HELP =
@@ -298,11 +306,20 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
     env, 'TRAIN_COOLDOWN_MINUTES', S.trainCooldownMinutes, S.trainCooldownMinutes.default, problems, ' minutes',
   );
 
+  const quota = (name: string, k: keyof Quotas, unit: string) => numberValue(env, name, S[k], S[k].default, problems, unit);
+  const quotas: Quotas = {
+    teachPerMember: quota('TEACH_MAX_PER_MEMBER', 'teachPerMember', ' texts'),
+    teachCharsPerMember: quota('TEACH_MAX_CHARS_PER_MEMBER', 'teachCharsPerMember', ' characters'),
+    teachPerServer: quota('TEACH_MAX_PER_SERVER', 'teachPerServer', ' texts'),
+    teachCharsPerServer: quota('TEACH_MAX_CHARS_PER_SERVER', 'teachCharsPerServer', ' characters'),
+    messagesPerServer: quota('COLLECT_MAX_MESSAGES', 'messagesPerServer', ' messages'),
+  };
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     discordToken, discordApiUrl, logLevel, devGuildId, modelDir, backend, storageUrl, retentionDays,
     modelsDir, modelVersionsKept, modelCacheSize,
     trainConcurrency, trainMaxMinutes, trainDefaultMinutes, trainMaxHeapMb, trainGateTolerance, trainMinLines, botOwnerIds,
-    rateLimits, shards, outputFilter, trainGateMaxFlagged, trainDailyMinutes, trainCooldownMinutes,
+    rateLimits, shards, outputFilter, trainGateMaxFlagged, trainDailyMinutes, trainCooldownMinutes, quotas,
   };
 }

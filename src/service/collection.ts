@@ -14,6 +14,8 @@ import { silentLogger } from '../log.js';
 import type { KvStore } from '../storage/kv.js';
 import { createConsent } from './collection/consent.js';
 import { dataGeneration } from './collection/data-generation.js';
+import { capCollected, DEFAULT_QUOTAS, type Quotas } from './collection/quotas.js';
+import type { CollectOutcome, IncomingMessage } from './collection/ingest-queue.js';
 import { createIngestQueue } from './collection/ingest-queue.js';
 import { createLanes } from './collection/lanes.js';
 import { checkId, key, type ChannelRow, type CollectionContext, type MessageRow, type TaughtRow } from './collection/layout.js';
@@ -21,6 +23,7 @@ import { sweepExpired } from './collection/retention.js';
 import { createUnpromptedReplies } from './collection/unprompted-replies.js';
 import { checkSettings, withDefaults, type GuildSettings } from './settings.js';
 
+export { DEFAULT_QUOTAS, type Quotas } from './collection/quotas.js';
 export { TEACH_MAX_LENGTH, type ForgetResult, type PrivacyReport } from './collection/consent.js';
 export type { CollectOutcome, Done, IncomingMessage, MessageEdit } from './collection/ingest-queue.js';
 export { normaliseForTraining } from './collection/layout.js';
@@ -51,6 +54,8 @@ export interface CollectionOptions {
   retryMaxMs?: number;
   /** Most gateway events kept waiting for a failed store; the oldest are dropped (and logged) past it. */
   maxPending?: number;
+  /** /teach and collected-text quotas (collection/quotas.ts); default DEFAULT_QUOTAS. */
+  quotas?: Partial<Quotas>;
 }
 
 export type CollectionService = ReturnType<typeof createCollectionService>;
@@ -74,7 +79,22 @@ export function createCollectionService(options: CollectionOptions) {
     ...(options.maxPending !== undefined ? { maxPending: options.maxPending } : {}),
     onPurged: unprompted.forgetServer,
   });
-  const consent = createConsent(ctx, retentionDays);
+  const quotas: Quotas = { ...DEFAULT_QUOTAS, ...options.quotas };
+  const consent = createConsent(ctx, retentionDays, quotas);
+  const sinceCap = new Map<string, number>();
+  /** Collects, and every `messagesPerServer / 10` collected messages of a server drops its oldest past the cap. */
+  async function collect(message: IncomingMessage): Promise<CollectOutcome> {
+    const outcome = await ingest.collect(message);
+    if (outcome !== 'collected') return outcome;
+    const n = (sinceCap.get(message.guildId) ?? 0) + 1;
+    if (n < Math.max(1, Math.floor(quotas.messagesPerServer / 10))) {
+      sinceCap.set(message.guildId, n);
+    } else {
+      sinceCap.delete(message.guildId);
+      await lane(message.guildId, () => capCollected(ctx, quotas.messagesPerServer, message.guildId));
+    }
+    return outcome;
+  }
 
   async function getSettings(guildId: string): Promise<GuildSettings> {
     return withDefaults(await store.get(key.settings(guildId)));
@@ -118,6 +138,7 @@ export function createCollectionService(options: CollectionOptions) {
    * utterance per entry (a message of several lines gives several), oldest first. Nothing of another server.
    */
   async function trainingText(guildId: string): Promise<string[]> {
+    await lane(guildId, () => capCollected(ctx, quotas.messagesPerServer, guildId)); // the oldest past the cap go
     const rows: Array<{ at: number; key: string; text: string }> = [];
     for (const prefix of [key.messages(guildId), key.taughtAll(guildId)]) {
       for await (const page of store.scan<MessageRow | TaughtRow>(prefix)) {
@@ -136,7 +157,7 @@ export function createCollectionService(options: CollectionOptions) {
     updateSettings,
     setChannel,
     channels,
-    collect: ingest.collect,
+    collect,
     edit: ingest.edit,
     remove: ingest.remove,
     purgeGuild: ingest.purgeGuild,

@@ -4,6 +4,7 @@
  */
 import type { KvEntry } from '../../storage/kv.js';
 import { bumpDataGeneration } from './data-generation.js';
+import { checkTeachQuota, DEFAULT_QUOTAS, type Quotas } from './quotas.js';
 import { InvalidRequestError } from '../errors.js';
 import { key, normaliseForTraining, type CollectionContext, type IndexRow, type TaughtRow } from './layout.js';
 
@@ -28,7 +29,7 @@ export interface ForgetResult {
   taught: number;
 }
 
-export function createConsent(ctx: CollectionContext, retentionDays: number) {
+export function createConsent(ctx: CollectionContext, retentionDays: number, quotas: Quotas = DEFAULT_QUOTAS) {
   const { store, lane, now } = ctx;
 
   async function teach(guildId: string, userId: string, teachId: string, text: string): Promise<{ text: string }> {
@@ -44,6 +45,7 @@ export function createConsent(ctx: CollectionContext, retentionDays: number) {
       { key: key.userTaught(guildId, userId, teachId), value: { at } satisfies IndexRow, ttlMs: ttl },
     ];
     return lane(guildId, async () => {
+      await checkTeachQuota(ctx, quotas, guildId, userId, normalised.length);
       await store.setMany(entries);
       return { text: normalised };
     });
