@@ -306,13 +306,13 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
     env, 'TRAIN_COOLDOWN_MINUTES', S.trainCooldownMinutes, S.trainCooldownMinutes.default, problems, ' minutes',
   );
 
-  const quota = (name: string, k: keyof Quotas, unit: string) => numberValue(env, name, S[k], S[k].default, problems, unit);
+  const q = (k: keyof Quotas) => [S[k], S[k].default, problems] as const;
   const quotas: Quotas = {
-    teachPerMember: quota('TEACH_MAX_PER_MEMBER', 'teachPerMember', ' texts'),
-    teachCharsPerMember: quota('TEACH_MAX_CHARS_PER_MEMBER', 'teachCharsPerMember', ' characters'),
-    teachPerServer: quota('TEACH_MAX_PER_SERVER', 'teachPerServer', ' texts'),
-    teachCharsPerServer: quota('TEACH_MAX_CHARS_PER_SERVER', 'teachCharsPerServer', ' characters'),
-    messagesPerServer: quota('COLLECT_MAX_MESSAGES', 'messagesPerServer', ' messages'),
+    teachPerMember: numberValue(env, 'TEACH_MAX_PER_MEMBER', ...q('teachPerMember'), ' texts'),
+    teachCharsPerMember: numberValue(env, 'TEACH_MAX_CHARS_PER_MEMBER', ...q('teachCharsPerMember'), ' characters'),
+    teachPerServer: numberValue(env, 'TEACH_MAX_PER_SERVER', ...q('teachPerServer'), ' texts'),
+    teachCharsPerServer: numberValue(env, 'TEACH_MAX_CHARS_PER_SERVER', ...q('teachCharsPerServer'), ' characters'),
+    messagesPerServer: numberValue(env, 'COLLECT_MAX_MESSAGES', ...q('messagesPerServer'), ' messages'),
   };
 
   if (problems.length > 0) throw new ConfigError(problems);

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { DEFAULT_QUOTAS } from '../src/service/collection/quotas.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,6 +66,7 @@ describe('parseConfig', () => {
       trainGateMaxFlagged: 0.1,
       trainDailyMinutes: 60,
       trainCooldownMinutes: 5,
+      quotas: DEFAULT_QUOTAS,
     });
     expect(SETTINGS.rateUserReplies.default).toBeGreaterThan(0);
     expect(SETTINGS.rateServerReplies.default).toBeGreaterThan(SETTINGS.rateUserReplies.default);
@@ -123,6 +125,11 @@ describe('parseConfig', () => {
       TRAIN_GATE_MAX_FLAGGED: '0',
       TRAIN_DAILY_MINUTES: '0',
       TRAIN_COOLDOWN_MINUTES: '2.5',
+      TEACH_MAX_PER_MEMBER: '7',
+      TEACH_MAX_CHARS_PER_MEMBER: '700',
+      TEACH_MAX_PER_SERVER: '70',
+      TEACH_MAX_CHARS_PER_SERVER: '7000',
+      COLLECT_MAX_MESSAGES: '700000',
     });
     expect(config).toEqual({
       discordToken: TOKEN,
@@ -148,6 +155,7 @@ describe('parseConfig', () => {
       trainGateMaxFlagged: 0,
       trainDailyMinutes: 0,
       trainCooldownMinutes: 2.5,
+      quotas: { teachPerMember: 7, teachCharsPerMember: 700, teachPerServer: 70, teachCharsPerServer: 7000, messagesPerServer: 700_000 },
     });
   });
 

@@ -69,3 +69,23 @@ describe('erased text leaves the disk (SQLite)', () => {
     expect(onDisk(db, MARKER)).toEqual([]);
   });
 });
+
+describe('acknowledged erasures are on disk (SQLite)', () => {
+  it('after /optout, /forget and a delete the WAL is empty: every write is in the synced database file', async () => {
+    const { db, collection } = await fileSetup();
+    const { statSync } = await import('node:fs');
+    const walSize = () => (existsSync(`${db}-wal`) ? statSync(`${db}-wal`).size : 0);
+    expect(walSize()).toBeGreaterThan(0);
+    expect(await collection.optOut(G, '3001')).toBe(true);
+    expect(walSize()).toBe(0);
+    expect(readFileSync(db).includes(Buffer.from(`g:${G}:o:3001`))).toBe(true);
+    await collection.collect(msg({ id: '1', content: 'me see doggy' }));
+    expect(walSize()).toBeGreaterThan(0);
+    await collection.forget(G, '3002'); // nothing stored of theirs: the opt-out alone
+    expect(walSize()).toBe(0);
+    await collection.collect(msg({ id: '2', content: 'me see kitty' }));
+    await collection.remove(G, ['2']);
+    // The delete was checkpointed (synced into the database file); the WAL holds at most the data generation.
+    for (const f of [db, `${db}-wal`]) expect(readFileSync(f).includes(Buffer.from(`g:${G}:m:2`))).toBe(false);
+  });
+});

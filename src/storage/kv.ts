@@ -59,8 +59,9 @@ export interface KvStore {
   /** Physically removes expired rows (SQLite keeps them on disk until then; Redis expires them itself). */
   purgeExpired(): Promise<number>;
   /**
-   * Makes text that a write replaced leave the disk now (SQLite: a WAL checkpoint; deletes do it themselves).
-   * For an edit that took words out. Absent or a no-op where nothing lingers (Redis).
+   * Makes text that a write replaced leave the disk now, and every write so far durable (SQLite: a WAL checkpoint,
+   * which syncs the WAL and the database file; deletes do it themselves). For an edit that took words out and for
+   * an opt-out, before the member is told. Absent or a no-op on Redis (its persistence is checked at start).
    */
   scrub?(): Promise<void>;
   close(): Promise<void>;

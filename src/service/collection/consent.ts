@@ -61,6 +61,7 @@ export function createConsent(ctx: CollectionContext, retentionDays: number, quo
       if (await isOptedOut(guildId, userId)) return false;
       await store.set(key.optOut(guildId, userId), { since: now() });
       await bumpDataGeneration(store, guildId);
+      await store.scrub?.(); // durable (synced) before the member is told
       return true;
     });
   }
@@ -102,6 +103,7 @@ export function createConsent(ctx: CollectionContext, retentionDays: number, quo
         }
         if (seen === 0) {
           await bumpDataGeneration(store, guildId); // a retrain that read this member's text trains again
+          await store.scrub?.(); // the opt-out too is durable (synced) before the member is told
           return result;
         }
       }
