@@ -187,7 +187,10 @@ export async function main(options: MainOptions = {}): Promise<number> {
   let shared: SharedState | undefined;
   try {
     try {
-      store = await openStore(config.storageUrl, { onError: (error) => log.warn({ err: error }, 'storage reported an error') });
+      store = await openStore(config.storageUrl, {
+        onError: (error) => log.warn({ err: error }, 'storage reported an error'),
+        onDurabilityWarning: (warning) => log.warn({ storage: 'redis' }, warning),
+      });
     } catch (error) {
       log.fatal({ err: error }, `could not open the storage at STORAGE_URL: ${errorMessage(error)}`);
       return 1;

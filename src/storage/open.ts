@@ -21,6 +21,8 @@ export interface OpenStoreOptions {
    * a WAL checkpoint, which syncs (FULL on every write cost 94 % of the ingest rate: `npm run bench`, `ingest`).
    */
   synchronous?: 'NORMAL' | 'FULL';
+  /** Redis: each reason opt-outs or erasures could be lost there (redis-durability.ts), after connecting. */
+  onDurabilityWarning?: (warning: string) => void;
   /** Errors the backend reports besides the failing call (e.g. a dropped Redis connection). */
   onError?: (error: unknown) => void;
 }
@@ -30,7 +32,12 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   const prefix = options.prefix ?? DEFAULT_KEY_PREFIX;
   if (location.kind === 'redis') {
     const { openRedisStore } = await import('./redis.js');
-    return openRedisStore({ url: location.url, prefix, ...(options.onError ? { onError: options.onError } : {}) });
+    return openRedisStore({
+      url: location.url,
+      prefix,
+      ...(options.onError ? { onError: options.onError } : {}),
+      ...(options.onDurabilityWarning ? { onDurabilityWarning: options.onDurabilityWarning } : {}),
+    });
   }
   const adapter = new SqliteKeyvAdapter({
     file: location.file,
