@@ -1,6 +1,7 @@
 /**
  * npm run bench -- [--quick] [--strict] [--strength S]
- *   [--skip torch,training,babble,window,memory,discord,retrain,bot-retrain,bot-memory,compiled,startup,server-voice,ingest]
+ *   [--skip torch,training,babble,window,memory,discord,retrain,bot-retrain,bot-memory,compiled,startup,server-voice,
+ *   ingest]
  *
  * Measures, one after the other (never two at once, they would share the cores), and prints ONE JSON object on
  * stdout (progress on stderr):
@@ -198,7 +199,8 @@ async function main(): Promise<number> {
       measureStartup({ root: ROOT, modelDir: dir, starts: plan.startups, log })));
     voice = await attempt<VoiceFigures>('server-voice', args, withModel((dir) =>
       measureServerVoice({ root: ROOT, modelDir: dir, minutes: plan.voiceMinutes, strength: args.strength, log })));
-    ingest = await attempt<IngestFigures>('ingest', args, () => measureIngest({ messages: args.quick ? 500 : 3000, log }));
+    ingest = await attempt<IngestFigures>('ingest', args, () =>
+      measureIngest({ messages: args.quick ? 500 : 3000, log }));
   } finally {
     await compiled?.remove();
     await modelDir?.remove();

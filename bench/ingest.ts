@@ -1,7 +1,8 @@
 /**
  * Section `ingest`: messages collected per second into a SQLite file through the collection service (one message
- * per gateway event, as the bot ingests them), with synchronous=NORMAL (shipped; no erasure among these writes) and FULL (so
- * that every write survives power loss: not chosen, see sqlite.ts), and /forget erasures per second as shipped.
+ * per gateway event, as the bot ingests them), with synchronous=NORMAL (shipped; no erasure among these writes)
+ * and FULL (so that every write survives power loss: not chosen, see sqlite.ts), and /forget erasures per
+ * second as shipped.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';

@@ -155,7 +155,10 @@ describe('parseConfig', () => {
       trainGateMaxFlagged: 0,
       trainDailyMinutes: 0,
       trainCooldownMinutes: 2.5,
-      quotas: { teachPerMember: 7, teachCharsPerMember: 700, teachPerServer: 70, teachCharsPerServer: 7000, messagesPerServer: 700_000 },
+      quotas: {
+        teachPerMember: 7, teachCharsPerMember: 700, teachPerServer: 70, teachCharsPerServer: 7000,
+        messagesPerServer: 700_000,
+      },
     });
   });
 

@@ -47,7 +47,9 @@ async function server() {
 }
 
 /** Runs one retrain; `duringRun(i)` is called while the i-th trainer child is running. */
-async function retrain(collection: Awaited<ReturnType<typeof server>>['collection'], duringRun: (i: number) => Promise<void>) {
+type Collection = Awaited<ReturnType<typeof server>>['collection'];
+
+async function retrain(collection: Collection, duringRun: (i: number) => Promise<void>) {
   const registry = createRegistry({ root: join(work, `root-${n++}`) });
   const models = createModelCache({ registry, baseDir: 'models/base' });
   const jobs: string[][] = [];

@@ -15,7 +15,9 @@ import { C, closeStores, G, msg, setup, U } from './helpers/collection-setup.js'
 const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-babble-tests';
 const STUB: GenerationService = {
   babble: async () => 'me want', reply: async () => 'me want',
-  info: () => ({ version: 't', created: '', trainingChars: 0, corpusSha256: '', vocabSize: 1, parameters: 1, training: {} }),
+  info: () => ({
+    version: 't', created: '', trainingChars: 0, corpusSha256: '', vocabSize: 1, parameters: 1, training: {},
+  }),
 } as never;
 let fake: FakeDiscord | undefined;
 let bot: RunningBot | undefined;
@@ -38,7 +40,8 @@ describe('/teach quotas', () => {
     );
     // Another member still may; characters count too.
     await collection.teach(G, '3001', '20', 'a'.repeat(30));
-    await expect(collection.teach(G, '3001', '21', 'b'.repeat(11))).rejects.toMatchObject({ name: 'InvalidRequestError' });
+    await expect(collection.teach(G, '3001', '21', 'b'.repeat(11)))
+      .rejects.toMatchObject({ name: 'InvalidRequestError' });
     expect((await collection.trainingText(G)).length).toBe(4);
     // /forget makes room again.
     await collection.forget(G, U);
@@ -49,7 +52,8 @@ describe('/teach quotas', () => {
   it('caps a whole server, whoever teaches', async () => {
     const { collection } = await setup({ quotas });
     for (let i = 0; i < 5; i++) await collection.teach(G, String(3001 + i), String(10 + i), `word ${i}`);
-    await expect(collection.teach(G, '3100', '20', 'hello')).rejects.toThrow(/all the taught words this server can give it: at most 5 texts/);
+    await expect(collection.teach(G, '3100', '20', 'hello'))
+      .rejects.toThrow(/all the taught words this server can give it: at most 5 texts/);
     // Another server is not affected.
     await collection.teach('1001', '3100', '21', 'hello');
   });
@@ -60,7 +64,8 @@ describe('collected messages per server', () => {
     const { collection, store } = await setup({ quotas: { messagesPerServer: 10 } });
     await collection.setChannel(G, C, true, '1');
     for (let i = 0; i < 25; i++) {
-      await collection.collect(msg({ id: String(100 + i), createdAt: Date.UTC(2025, 0, 1) + i * 1000, content: `line ${i}` }));
+      const createdAt = Date.UTC(2025, 0, 1) + i * 1000;
+      await collection.collect(msg({ id: String(100 + i), createdAt, content: `line ${i}` }));
     }
     const text = await collection.trainingText(G);
     expect(text).toEqual(Array.from({ length: 10 }, (_, i) => `line ${15 + i}`));

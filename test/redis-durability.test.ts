@@ -27,7 +27,8 @@ describe.runIf(REDIS_URL !== undefined)('Redis durability warnings', () => {
     };
     await client.configSet({ appendonly: 'no', 'maxmemory-policy': 'allkeys-lru' });
     const warnings: string[] = [];
-    const store = await openStore(REDIS_URL!, { prefix: 'durability-test:', onDurabilityWarning: (w) => warnings.push(w) });
+    const onDurabilityWarning = (w: string) => warnings.push(w);
+    const store = await openStore(REDIS_URL!, { prefix: 'durability-test:', onDurabilityWarning });
     await store.close();
     expect(warnings).toHaveLength(2);
     expect(warnings[0]).toMatch(/maxmemory-policy is allkeys-lru: .*evict opt-outs.*noeviction/);
@@ -41,6 +42,7 @@ describe.runIf(REDIS_URL !== undefined)('Redis durability warnings', () => {
 describe('Redis durability warnings without CONFIG', () => {
   it('says it could not check when CONFIG is refused', async () => {
     const refusing = { configGet: async () => { throw new Error('ERR unknown command CONFIG'); } };
-    expect(await redisDurabilityWarnings(refusing)).toEqual([expect.stringMatching(/could not read the Redis configuration/)]);
+    expect(await redisDurabilityWarnings(refusing))
+      .toEqual([expect.stringMatching(/could not read the Redis configuration/)]);
   });
 });

@@ -515,7 +515,8 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       if (erasure === 'refuse') return { status: 'failed', reason: ERASED_DURING_TRAINING };
       job.retrainedForErasure = true;
       const again = await executeLocked(job, signal);
-      return again.status === 'swapped' || again.status === 'rejected' ? { ...again, erasedDuringTraining: 'retrained' } : again;
+      const trained = again.status === 'swapped' || again.status === 'rejected';
+      return trained ? { ...again, erasedDuringTraining: 'retrained' } : again;
     }
     return gate.pass ? swapIn(scope, tmp, candidate, details, common) : keepAside(scope, tmp, details, common);
   }

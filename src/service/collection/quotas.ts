@@ -45,7 +45,8 @@ export async function checkTeachQuota(
   if (mine + 1 > q.teachPerMember || mineChars + chars > q.teachCharsPerMember) {
     throw new InvalidRequestError(
       `You have taught the baby all it can take from one person here: at most ${fmt(q.teachPerMember)} texts and ` +
-        `${fmt(q.teachCharsPerMember)} characters (you have ${fmt(mine)} texts, ${fmt(mineChars)} characters). ${forget}`,
+        `${fmt(q.teachCharsPerMember)} characters (you have ${fmt(mine)} texts, ${fmt(mineChars)} characters). ` +
+        forget,
     );
   }
   if (all + 1 > q.teachPerServer || allChars + chars > q.teachCharsPerServer) {
@@ -57,7 +58,9 @@ export async function checkTeachQuota(
 }
 
 /** Deletes the server's oldest collected messages (and their index entries) beyond the cap; returns how many. */
-export async function capCollected(ctx: Pick<CollectionContext, 'store'>, cap: number, guildId: string): Promise<number> {
+export async function capCollected(
+  ctx: Pick<CollectionContext, 'store'>, cap: number, guildId: string,
+): Promise<number> {
   const rows: Array<{ id: string; author: string; at: number }> = [];
   const prefix = key.messages(guildId);
   for await (const page of ctx.store.scan<MessageRow>(prefix)) {
