@@ -8,7 +8,8 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ERASED_DURING_TRAINING } from '../src/service/erasure-check.js';
+import { finalMessage } from '../src/discord/commands/retrain.js';
+import { ERASED_DURING_TRAINING, RETRAINED_AFTER_ERASURE } from '../src/service/erasure-check.js';
 import { createModelCache } from '../src/service/model-cache.js';
 import { createRegistry } from '../src/service/registry.js';
 import { createRetrainManager, loadBaseCorpus, type RetrainManagerOptions } from '../src/service/retrain.js';
@@ -91,6 +92,7 @@ describe('an erase during a retrain', () => {
     expect(hasMarker(jobs[0]!)).toBe(true);
     expect(outcome.status === 'swapped' || outcome.status === 'rejected').toBe(true);
     expect((outcome as { erasedDuringTraining?: string }).erasedDuringTraining).toBeUndefined();
+    expect(finalMessage(G, outcome).embeds[0]!.description).not.toContain(RETRAINED_AFTER_ERASURE);
   });
 
   it('/forget while training: trains again without the marker, and the admin is told', async () => {
@@ -103,6 +105,8 @@ describe('an erase during a retrain', () => {
     expect(hasMarker(jobs[1]!)).toBe(false);
     expect(outcome.status === 'swapped' || outcome.status === 'rejected').toBe(true);
     expect((outcome as { erasedDuringTraining?: string }).erasedDuringTraining).toBe('retrained');
+    // What the admin reads in the result message.
+    expect(finalMessage(G, outcome).embeds[0]!.description).toContain(RETRAINED_AFTER_ERASURE);
   });
 
   it('erasures during both trainings (a /forget, then a message delete): refused, nothing kept', async () => {
@@ -113,6 +117,7 @@ describe('an erase during a retrain', () => {
     });
     expect(jobs).toHaveLength(2);
     expect(outcome).toEqual({ status: 'failed', reason: ERASED_DURING_TRAINING });
+    expect(finalMessage(G, outcome).embeds[0]!.description).toContain(ERASED_DURING_TRAINING);
     expect(await registry.resolve(G)).toBeNull();
     expect(folders.filter((f) => !f.startsWith('.'))).toEqual([]);
   });
