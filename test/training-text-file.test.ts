@@ -2,13 +2,15 @@
  * The training text goes to the trainer child through a 0600 file that holds it (and the IPC job does not), and
  * the file is gone when the job ends: after success, a child-side failure, a cancel and a SIGKILL of the child.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runTraining, TrainingError, type RunTrainingOptions } from '../src/training/trainer.js';
 import type { TrainJob } from '../src/training/trainer-protocol.js';
-import { withTrainingText, writeTrainingTextFile } from '../src/training/training-text-file.js';
+import {
+  removeStaleTrainingText, STALE_TRAINING_TEXT_MS, withTrainingText, writeTrainingTextFile,
+} from '../src/training/training-text-file.js';
 
 const CORPUS = readFileSync('data/corpus.txt', 'utf8').trim().split('\n');
 const MARKER = 'zebrafrobnicate';
@@ -101,5 +103,18 @@ describe('the training text file', () => {
     });
     expect(error?.signal).toBe('SIGKILL');
     expectGone(seen);
+  });
+});
+
+describe('training text left by a killed bot', () => {
+  it('is removed at start once it is older than an hour; a fresh one (another process training) stays', async () => {
+    const parent = mkdtempSync(join(work, 'tmp-'));
+    const old = await writeTrainingTextFile(job(), parent);
+    const fresh = await writeTrainingTextFile(job(), parent);
+    const longAgo = (Date.now() - STALE_TRAINING_TEXT_MS - 60_000) / 1000;
+    utimesSync(dirname(old.path), longAgo, longAgo);
+    expect(await removeStaleTrainingText(parent)).toBe(1);
+    expect(existsSync(old.path)).toBe(false);
+    expect(existsSync(fresh.path)).toBe(true);
   });
 });

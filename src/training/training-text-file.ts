@@ -4,7 +4,7 @@
  * child the job without its lines and with the file's path, and removes the file when the job ends, whatever its
  * outcome (runTraining's finally). The child reads it back and checks it like any protocol message.
  */
-import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseTrainingText, type TrainingText, type TrainJob } from './trainer-protocol.js';
@@ -68,4 +68,26 @@ export async function withTrainingText(job: TrainJob): Promise<TrainJob> {
   const text = parseTrainingText(JSON.parse(await readFile(job.textFile, 'utf8')) as unknown);
   const { textFile: _file, ...rest } = job;
   return { ...rest, ...text };
+}
+
+/** A trainer child reads its file within seconds of starting: older folders are left over from a killed bot. */
+export const STALE_TRAINING_TEXT_MS = 60 * 60_000;
+
+/**
+ * Removes training text folders left behind by a bot that was killed (its finally never ran): those older than
+ * `maxAgeMs`, so that another bot process's training that just started keeps its file. Returns how many.
+ */
+export async function removeStaleTrainingText(
+  parent = tmpdir(), maxAgeMs = STALE_TRAINING_TEXT_MS, now = Date.now(),
+): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(parent).catch(() => [] as string[])) {
+    if (!name.startsWith(TRAINING_TEXT_PREFIX)) continue;
+    const dir = path.join(parent, name);
+    const info = await stat(dir).catch(() => undefined);
+    if (!info?.isDirectory() || now - info.mtimeMs < maxAgeMs) continue;
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    removed += 1;
+  }
+  return removed;
 }
