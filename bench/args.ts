@@ -1,11 +1,15 @@
 /**
  * Command line of `npm run bench`: [--quick] [--strict] [--strength gentle|normal|strong]
- * [--skip torch,training,babble,window,memory,discord,retrain,bot-retrain,bot-memory,compiled,startup,server-voice].
+ * [--skip torch,training,babble,window,memory,discord,retrain,bot-retrain,bot-memory,compiled,startup,server-voice,
+ * ingest].
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_STRENGTH, isStrength, STRENGTHS, type Strength } from '../src/training/server-share.js';
 
-export const SECTIONS = ['training', 'torch', 'babble', 'window', 'memory', 'discord', 'retrain', 'bot-retrain', 'bot-memory', 'compiled', 'startup', 'server-voice'] as const;
+export const SECTIONS = [
+  'training', 'torch', 'babble', 'window', 'memory', 'discord', 'retrain', 'bot-retrain', 'bot-memory', 'compiled',
+  'startup', 'server-voice', 'ingest',
+] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchArgs {

@@ -1,6 +1,7 @@
 /**
  * npm run bench -- [--quick] [--strict] [--strength S]
- *   [--skip torch,training,babble,window,memory,discord,retrain,bot-retrain,bot-memory,compiled,startup,server-voice]
+ *   [--skip torch,training,babble,window,memory,discord,retrain,bot-retrain,bot-memory,compiled,startup,server-voice,
+ *   ingest]
  *
  * Measures, one after the other (never two at once, they would share the cores), and prints ONE JSON object on
  * stdout (progress on stderr):
@@ -56,6 +57,7 @@ import {
   type Outcome,
   type Section,
 } from './report.js';
+import { ingestSection, measureIngest, type IngestFigures } from './ingest.js';
 import { measureRetrain, type RetrainFigures } from './retrain.js';
 import { measureStartup, type StartupFigures } from './startup.js';
 import { STALL_MS } from './stats.js';
@@ -176,6 +178,7 @@ async function main(): Promise<number> {
   let compiledMemory: Outcome<BotMemoryFigures>;
   let startup: Outcome<StartupFigures>;
   let voice: Outcome<VoiceFigures>;
+  let ingest: Outcome<IngestFigures>;
   try {
     babble = await attempt<BabbleFigures>('babble', args, withModel((dir) =>
       measureBabble({ modelDir: dir, warmup: plan.babbleWarmup, samples: plan.babbleSamples, log })));
@@ -196,6 +199,8 @@ async function main(): Promise<number> {
       measureStartup({ root: ROOT, modelDir: dir, starts: plan.startups, log })));
     voice = await attempt<VoiceFigures>('server-voice', args, withModel((dir) =>
       measureServerVoice({ root: ROOT, modelDir: dir, minutes: plan.voiceMinutes, strength: args.strength, log })));
+    ingest = await attempt<IngestFigures>('ingest', args, () =>
+      measureIngest({ messages: args.quick ? 500 : 3000, log }));
   } finally {
     await compiled?.remove();
     await modelDir?.remove();
@@ -214,6 +219,7 @@ async function main(): Promise<number> {
     trainer_tensors: trainerTensorsSection(retrain, botRetrain),
     startup: startupSection(startup),
     server_voice: serverVoiceSection(voice),
+    ingest: ingestSection(ingest),
   };
   const failed = failures(sections);
   const errors = [training, babble, windowBabble, memory, discord, retrain, botRetrain, botMemory, compiledMemory, startup, voice].filter((o) => !o.ok && o.reason.startsWith('error:')).length;

@@ -11,6 +11,7 @@
  * still not sent when only SHUTDOWN_CLOSE_RESERVE_MS is left are given up (logged), and if the whole stop takes
  * longer than the deadline the process exits 1 with a fatal log line. A second signal exits 1 at once.
  */
+import { removeStaleTrainingText } from './training/training-text-file.js';
 import dotenv from 'dotenv';
 import { ConfigError, parseConfig, type Config } from './config.js';
 import { FatalBotError, startBot, type RunningBot } from './discord/app.js';
@@ -82,6 +83,8 @@ async function loadModels(config: Config, log: Logger): Promise<{ registry: Mode
     // Before any training or swap: temporary folders are never served, and a crash can leave some behind.
     const { removed } = await registry.init();
     if (removed.length > 0) log.warn({ removed }, `removed ${removed.length} unfinished model folder(s) left by an interrupted training or swap`);
+    const texts = await removeStaleTrainingText(); // left by a killed bot: erased text must not linger in /tmp
+    if (texts > 0) log.warn({ removed: texts }, 'removed training text file(s) left by an interrupted training');
   } catch (error) {
     throw new Error(`could not prepare the model versions folder MODELS_DIR ${config.modelsDir}: ${errorMessage(error)}`, { cause: error });
   }
@@ -125,6 +128,7 @@ async function createRetrain(
     log,
     // The shared base model is retrained on the base corpus alone; a server's on what it collected and was taught.
     trainingText: (scope) => (scope === BASE_SCOPE ? Promise.resolve([]) : collection.trainingText(scope)),
+    dataGeneration: (scope) => (scope === BASE_SCOPE ? Promise.resolve('') : collection.dataGeneration(scope)),
     baseCorpus,
     concurrency: config.trainConcurrency,
     defaultMinutes: config.trainDefaultMinutes,
@@ -261,7 +265,8 @@ async function startServices(config: Config, log: Logger, opened: Opened): Promi
   let store: KvStore;
   try {
     const onError = (error: unknown) => log.warn({ err: error }, 'storage reported an error');
-    store = await openStore(config.storageUrl, { onError });
+    const onDurabilityWarning = (warning: string) => log.warn({ storage: 'redis' }, warning);
+    store = await openStore(config.storageUrl, { onError, onDurabilityWarning });
   } catch (error) {
     log.fatal({ err: error }, `could not open the storage at STORAGE_URL: ${errorMessage(error)}`);
     return undefined;
@@ -269,7 +274,7 @@ async function startServices(config: Config, log: Logger, opened: Opened): Promi
   opened.store = store;
   log.info({ storage: store.location, kind: store.kind, retentionDays: config.retentionDays }, 'storage open');
   const collection = createCollectionService({
-    store, retentionDays: config.retentionDays, log, journalPath: config.erasureJournal,
+    store, retentionDays: config.retentionDays, log, journalPath: config.erasureJournal, quotas: config.quotas,
   });
   opened.collection = collection;
   // Erasures the last run could not apply before it stopped go first.

@@ -2,6 +2,7 @@
  * The bot's configuration, read once from the environment (after .env is loaded). Every problem is collected,
  * one clear line each, so a wrong .env is fixed in one go.
  */
+import { DEFAULT_QUOTAS, type Quotas } from './service/collection/quotas.js';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { BackendName } from './model/backend.js';
@@ -58,6 +59,8 @@ export interface Config {
   trainGateMaxFlagged: number;
   /** TRAIN_DAILY_MINUTES: trainer minutes per server in any 24 hours (0: no limit; owners exempt). */
   trainDailyMinutes: number;
+  /** TEACH_MAX_* and COLLECT_MAX_MESSAGES: what a member and a server may store (service/collection/quotas.ts). */
+  quotas: Quotas;
   /** TRAIN_COOLDOWN_MINUTES: minutes between the end of a server's training and the start of its next. */
   trainCooldownMinutes: number;
   /** PURGE_AFTER_DAYS: a server with data that the bot is no longer in is erased after this many days missing. */
@@ -101,6 +104,11 @@ export const SETTINGS = {
   trainDailyMinutes: { min: 0, max: 1440, default: 60, integer: false },
   trainCooldownMinutes: { min: 0, max: 1440, default: 5, integer: false },
   purgeAfterDays: { min: 1, max: 3650, default: 7, integer: true },
+  teachPerMember: { min: 1, max: 1_000_000, default: DEFAULT_QUOTAS.teachPerMember, integer: true },
+  teachCharsPerMember: { min: 1, max: 100_000_000, default: DEFAULT_QUOTAS.teachCharsPerMember, integer: true },
+  teachPerServer: { min: 1, max: 10_000_000, default: DEFAULT_QUOTAS.teachPerServer, integer: true },
+  teachCharsPerServer: { min: 1, max: 1_000_000_000, default: DEFAULT_QUOTAS.teachCharsPerServer, integer: true },
+  messagesPerServer: { min: 1, max: 100_000_000, default: DEFAULT_QUOTAS.messagesPerServer, integer: true },
 } as const;
 
 export const TOKEN_HELP =
@@ -308,6 +316,14 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
     env, 'PURGE_AFTER_DAYS', S.purgeAfterDays, S.purgeAfterDays.default, problems, ' days',
   );
   const erasureJournal = value(env, 'ERASURE_JOURNAL') ?? DEFAULT_ERASURE_JOURNAL;
+  const q = (k: keyof Quotas) => [S[k], S[k].default, problems] as const;
+  const quotas: Quotas = {
+    teachPerMember: numberValue(env, 'TEACH_MAX_PER_MEMBER', ...q('teachPerMember'), ' texts'),
+    teachCharsPerMember: numberValue(env, 'TEACH_MAX_CHARS_PER_MEMBER', ...q('teachCharsPerMember'), ' characters'),
+    teachPerServer: numberValue(env, 'TEACH_MAX_PER_SERVER', ...q('teachPerServer'), ' texts'),
+    teachCharsPerServer: numberValue(env, 'TEACH_MAX_CHARS_PER_SERVER', ...q('teachCharsPerServer'), ' characters'),
+    messagesPerServer: numberValue(env, 'COLLECT_MAX_MESSAGES', ...q('messagesPerServer'), ' messages'),
+  };
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -315,6 +331,6 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
     modelsDir, modelVersionsKept, modelCacheSize,
     trainConcurrency, trainMaxMinutes, trainDefaultMinutes, trainMaxHeapMb, trainGateTolerance, trainMinLines, botOwnerIds,
     rateLimits, shards, outputFilter, trainGateMaxFlagged, trainDailyMinutes, trainCooldownMinutes,
-    purgeAfterDays, erasureJournal,
+    purgeAfterDays, erasureJournal, quotas,
   };
 }

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { DEFAULT_QUOTAS } from '../src/service/collection/quotas.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,6 +68,7 @@ describe('parseConfig', () => {
       trainCooldownMinutes: 5,
       purgeAfterDays: 7,
       erasureJournal: 'var/pending-erasures.json',
+      quotas: DEFAULT_QUOTAS,
     });
     expect(SETTINGS.rateUserReplies.default).toBeGreaterThan(0);
     expect(SETTINGS.rateServerReplies.default).toBeGreaterThan(SETTINGS.rateUserReplies.default);
@@ -127,6 +129,11 @@ describe('parseConfig', () => {
       TRAIN_COOLDOWN_MINUTES: '2.5',
       PURGE_AFTER_DAYS: ' 30 ',
       ERASURE_JOURNAL: ' /srv/babble/erasures.json ',
+      TEACH_MAX_PER_MEMBER: '7',
+      TEACH_MAX_CHARS_PER_MEMBER: '700',
+      TEACH_MAX_PER_SERVER: '70',
+      TEACH_MAX_CHARS_PER_SERVER: '7000',
+      COLLECT_MAX_MESSAGES: '700000',
     });
     expect(config).toEqual({
       discordToken: TOKEN,
@@ -154,6 +161,10 @@ describe('parseConfig', () => {
       trainCooldownMinutes: 2.5,
       purgeAfterDays: 30,
       erasureJournal: '/srv/babble/erasures.json',
+      quotas: {
+        teachPerMember: 7, teachCharsPerMember: 700, teachPerServer: 70, teachCharsPerServer: 7000,
+        messagesPerServer: 700_000,
+      },
     });
   });
 

@@ -58,6 +58,8 @@ const ENV = {
   TRAIN_MIN_LINES: '20',
   // Several retrains of one server in a few minutes: no cooldown between them (the budget has its own tests).
   TRAIN_COOLDOWN_MINUTES: '0',
+  // Seven babbles and a /teach (which spends from the same budget) by one member within a minute.
+  RATE_LIMIT_USER_REPLIES: '20',
 };
 
 type Bot = EntryProcess;

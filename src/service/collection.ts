@@ -13,6 +13,9 @@ import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { KvStore } from '../storage/kv.js';
 import { createConsent } from './collection/consent.js';
+import { dataGeneration } from './collection/data-generation.js';
+import { capCollected, DEFAULT_QUOTAS, type Quotas } from './collection/quotas.js';
+import type { CollectOutcome, IncomingMessage } from './collection/ingest-queue.js';
 import { createIngestQueue } from './collection/ingest-queue.js';
 import { createLanes } from './collection/lanes.js';
 import { checkId, key, type ChannelRow, type CollectionContext, type MessageRow, type TaughtRow } from './collection/layout.js';
@@ -20,6 +23,7 @@ import { sweepExpired } from './collection/retention.js';
 import { createUnpromptedReplies } from './collection/unprompted-replies.js';
 import { checkSettings, withDefaults, type GuildSettings } from './settings.js';
 
+export { DEFAULT_QUOTAS, type Quotas } from './collection/quotas.js';
 export { TEACH_MAX_LENGTH, type ForgetResult, type PrivacyReport } from './collection/consent.js';
 export type { CollectOutcome, Done, IncomingMessage, MessageEdit } from './collection/ingest-queue.js';
 export { normaliseForTraining } from './collection/layout.js';
@@ -52,6 +56,8 @@ export interface CollectionOptions {
   maxPending?: number;
   /** Where erasures not applied at close are recorded for the next start (ERASURE_JOURNAL). */
   journalPath?: string;
+  /** /teach and collected-text quotas (collection/quotas.ts); default DEFAULT_QUOTAS. */
+  quotas?: Partial<Quotas>;
 }
 
 export type CollectionService = ReturnType<typeof createCollectionService>;
@@ -76,7 +82,22 @@ export function createCollectionService(options: CollectionOptions) {
     onPurged: unprompted.forgetServer,
     ...(options.journalPath !== undefined ? { journalPath: options.journalPath } : {}),
   });
-  const consent = createConsent(ctx, retentionDays);
+  const quotas: Quotas = { ...DEFAULT_QUOTAS, ...options.quotas };
+  const consent = createConsent(ctx, retentionDays, quotas);
+  const sinceCap = new Map<string, number>();
+  /** Collects, and every `messagesPerServer / 10` collected messages of a server drops its oldest past the cap. */
+  async function collect(message: IncomingMessage): Promise<CollectOutcome> {
+    const outcome = await ingest.collect(message);
+    if (outcome !== 'collected') return outcome;
+    const n = (sinceCap.get(message.guildId) ?? 0) + 1;
+    if (n < Math.max(1, Math.floor(quotas.messagesPerServer / 10))) {
+      sinceCap.set(message.guildId, n);
+    } else {
+      sinceCap.delete(message.guildId);
+      await lane(message.guildId, () => capCollected(ctx, quotas.messagesPerServer, message.guildId));
+    }
+    return outcome;
+  }
 
   async function getSettings(guildId: string): Promise<GuildSettings> {
     return withDefaults(await store.get(key.settings(guildId)));
@@ -120,6 +141,7 @@ export function createCollectionService(options: CollectionOptions) {
    * utterance per entry (a message of several lines gives several), oldest first. Nothing of another server.
    */
   async function trainingText(guildId: string): Promise<string[]> {
+    await lane(guildId, () => capCollected(ctx, quotas.messagesPerServer, guildId)); // the oldest past the cap go
     const rows: Array<{ at: number; key: string; text: string }> = [];
     for (const prefix of [key.messages(guildId), key.taughtAll(guildId)]) {
       for await (const page of store.scan<MessageRow | TaughtRow>(prefix)) {
@@ -138,7 +160,7 @@ export function createCollectionService(options: CollectionOptions) {
     updateSettings,
     setChannel,
     channels,
-    collect: ingest.collect,
+    collect,
     edit: ingest.edit,
     remove: ingest.remove,
     purgeGuild: ingest.purgeGuild,
@@ -152,6 +174,8 @@ export function createCollectionService(options: CollectionOptions) {
     forget: consent.forget,
     privacy: consent.privacy,
     trainingText,
+    /** A token that changes whenever something of the server is erased (collection/data-generation.ts). */
+    dataGeneration: (guildId: string) => dataGeneration(store, guildId),
     /**
      * Whether to babble a reply to this message without being asked: it is from a person who has not opted out,
      * in a collection channel, the channel's cooldown has passed, and the dice say so (reply chance in percent).

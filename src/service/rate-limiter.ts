@@ -20,7 +20,7 @@ import type { Logger } from '../log.js';
 import type { RedisClient } from '../storage/redis.js';
 import { parseStorageUrl, redactUrl } from '../storage/url.js';
 
-export type ReplyKind = 'babble' | 'mention' | 'unprompted';
+export type ReplyKind = 'babble' | 'mention' | 'unprompted' | 'teach';
 
 export interface ReplyLimits {
   /** Replies one user may get per window; 0: no per-user limit. */
@@ -141,7 +141,7 @@ export function createReplyLimiter(options: {
   }
 
   async function shouldNotify(kind: ReplyKind, scope: LimitScope, id: string): Promise<boolean> {
-    if (kind === 'babble') return true;
+    if (kind === 'babble' || kind === 'teach') return true;
     if (kind === 'unprompted') return false;
     const counter = scope === 'user' ? counters.userNotice : counters.serverNotice;
     if (!counter) return true;

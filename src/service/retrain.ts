@@ -27,6 +27,7 @@ import { evaluateGate, knownWords, round6, type GateOptions, type GateResult } f
 import { prepareBaseCorpus, retrainText } from '../training/retrain-text.js';
 import { CHART_COLORS, lossChartPng } from './loss-chart.js';
 import { memoryLocks, type LockHandle, type TrainingLocks } from './lock.js';
+import { ERASED_DURING_TRAINING, erasureCheck } from './erasure-check.js';
 import { failedWith, RETRAIN_FAILURE, TRAINER_FAILURE } from './failure.js';
 import type { ModelCache } from './model-cache.js';
 import { createModeration, filterGate, shownSample, type Moderation } from './moderation.js';
@@ -74,6 +75,8 @@ export interface TrainedRun {
   serverShare: number | null;
   /** The new model's use of the server's new words (null for the shared base model). */
   uptake: UptakeReport | null;
+  /** 'retrained': data was erased during the first training, and this run trained again without it. */
+  erasedDuringTraining?: 'retrained';
 }
 
 export type RetrainOutcome =
@@ -180,6 +183,11 @@ export interface RetrainManagerOptions {
    * a scope another process is training finishes here as `failed` with a reason that says so.
    */
   locks?: TrainingLocks;
+  /**
+   * The server's data generation (collection/data-generation.ts), read before the text and again before a swap:
+   * if it changed, the model may hold erased text, and the run trains again once without it, or refuses.
+   */
+  dataGeneration?: (scope: string) => Promise<string>;
 }
 
 /** The model a run fine-tunes (the scope's current version, else the base) and its label ("3", "base 2", "base"). */
@@ -225,6 +233,8 @@ class Job implements RetrainJob {
   readonly result: Promise<RetrainOutcome>;
   settle!: (o: RetrainOutcome) => void;
   lastProgressEmit = -Infinity;
+  /** Set when a run trained again because data was erased meanwhile (erasure-check.ts): once only. */
+  retrainedForErasure = false;
 
   constructor(readonly scope: string, readonly request: RetrainRequest, private readonly onCancel: (job: Job) => void) {
     this.result = new Promise((resolve) => {
@@ -346,7 +356,9 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
   async function executeLocked(job: Job, signal: AbortSignal): Promise<RetrainOutcome> {
     const { scope, request } = job;
     let raw: string[];
+    let generation: string | undefined;
     try {
+      generation = await options.dataGeneration?.(scope); // before the text: an erase after it changes this
       raw = await options.trainingText(scope);
     } catch (err) {
       return failedWith(log, { scope }, err, RETRAIN_FAILURE.readText);
@@ -499,6 +511,15 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
     if (signal.aborted) {
       await options.registry.discard(tmp).catch(() => undefined);
       return { status: 'cancelled' };
+    }
+    const erasure = await erasureCheck(scope, generation, job.retrainedForErasure, options.dataGeneration, log);
+    if (erasure !== 'fresh') {
+      await options.registry.discard(tmp).catch(() => undefined);
+      if (erasure === 'refuse') return { status: 'failed', reason: ERASED_DURING_TRAINING };
+      job.retrainedForErasure = true;
+      const again = await executeLocked(job, signal);
+      const trained = again.status === 'swapped' || again.status === 'rejected';
+      return trained ? { ...again, erasedDuringTraining: 'retrained' } : again;
     }
     if (!gate.pass) return keepAside(scope, tmp, details, common);
     return swapIn(scope, tmp, candidate, details, common, startedOn);

@@ -58,6 +58,12 @@ export interface KvStore {
   scan<T>(prefix: string, pageSize?: number, options?: ScanOptions): AsyncGenerator<Array<KvRow<T>>, void>;
   /** Physically removes expired rows (SQLite keeps them on disk until then; Redis expires them itself). */
   purgeExpired(): Promise<number>;
+  /**
+   * Makes text that a write replaced leave the disk now, and every write so far durable (SQLite: a WAL checkpoint,
+   * which syncs the WAL and the database file; deletes do it themselves). For an edit that took words out and for
+   * an opt-out, before the member is told. Absent or a no-op on Redis (its persistence is checked at start).
+   */
+  scrub?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -65,6 +71,7 @@ export interface KvStore {
 export interface RawScanner {
   scan(physicalPrefix: string, pageSize: number, distinct?: boolean): AsyncGenerator<RawRow[], void>;
   purgeExpired(): Promise<number>;
+  scrub?(): Promise<void>;
 }
 
 export interface KeyvKvStoreOptions {
@@ -142,6 +149,7 @@ export function keyvKvStore(options: KeyvKvStoreOptions): KvStore {
       }
     },
     purgeExpired: () => guard('purge', () => scanner.purgeExpired()),
+    scrub: () => guard('scrub', async () => scanner.scrub?.()),
     close: async () => {
       if (closed) return;
       closed = true;

@@ -16,6 +16,13 @@ export interface OpenStoreOptions {
   prefix?: string;
   /** SQLite: how long a write waits for a lock held by another connection (default 5000 ms). */
   busyTimeoutMs?: number;
+  /**
+   * SQLite: sync mode of commits (sqlite.ts); default NORMAL. Erasures are durable either way: each is followed by
+   * a WAL checkpoint, which syncs (FULL on every write cost 94 % of the ingest rate: `npm run bench`, `ingest`).
+   */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** Redis: each reason opt-outs or erasures could be lost there (redis-durability.ts), after connecting. */
+  onDurabilityWarning?: (warning: string) => void;
   /** Errors the backend reports besides the failing call (e.g. a dropped Redis connection). */
   onError?: (error: unknown) => void;
 }
@@ -25,9 +32,18 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   const prefix = options.prefix ?? DEFAULT_KEY_PREFIX;
   if (location.kind === 'redis') {
     const { openRedisStore } = await import('./redis.js');
-    return openRedisStore({ url: location.url, prefix, ...(options.onError ? { onError: options.onError } : {}) });
+    return openRedisStore({
+      url: location.url,
+      prefix,
+      ...(options.onError ? { onError: options.onError } : {}),
+      ...(options.onDurabilityWarning ? { onDurabilityWarning: options.onDurabilityWarning } : {}),
+    });
   }
-  const adapter = new SqliteKeyvAdapter({ file: location.file, ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}) });
+  const adapter = new SqliteKeyvAdapter({
+    file: location.file,
+    synchronous: options.synchronous ?? 'NORMAL',
+    ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
+  });
   const keyv = new Keyv({ store: adapter, namespace: undefined, useKeyPrefix: false, throwOnErrors: true });
   keyv.on('error', (error: unknown) => options.onError?.(error));
   return keyvKvStore({

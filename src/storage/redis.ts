@@ -7,6 +7,7 @@ import KeyvRedis, { createClient } from '@keyv/redis';
 import { Keyv } from 'keyv';
 import { keyvKvStore, StorageError, type KvStore, type RawScanner } from './kv.js';
 import type { RawRow } from './sqlite.js';
+import { redisDurabilityWarnings } from './redis-durability.js';
 import { redactUrl } from './url.js';
 
 export interface RedisStoreOptions {
@@ -16,6 +17,8 @@ export interface RedisStoreOptions {
   /** Connection timeout in ms (default 5000). */
   connectTimeoutMs?: number;
   onError?: (error: unknown) => void;
+  /** Told each reason opt-outs or erasures could be lost there (redis-durability.ts), once, after connecting. */
+  onDurabilityWarning?: (warning: string) => void;
 }
 
 /** A SCAN MATCH pattern that matches exactly the keys starting with `prefix`. */
@@ -106,6 +109,9 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<KvStor
     })) as [Client];
   } catch (error) {
     throw new StorageError(`connect to ${redactUrl(options.url)}`, error);
+  }
+  if (options.onDurabilityWarning) {
+    for (const warning of await redisDurabilityWarnings(client)) options.onDurabilityWarning(warning);
   }
   const adapter = new KeyvRedis(client, { throwOnErrors: true, throwOnConnectError: true });
   const keyv = new Keyv({ store: adapter, namespace: undefined, useKeyPrefix: false, throwOnErrors: true });

@@ -25,6 +25,7 @@ import { setPriority } from 'node:os';
 import { BabyLanguageModel, encodeTrainingText, type BabyTrainReport } from '../model/baby.js';
 import { tf } from '../model/backend.js';
 import { fitSeqLength, makeBatcher } from './batches.js';
+import { withTrainingText } from './training-text-file.js';
 import { startGradientWorker, type GradientWorker } from './gradient-worker.js';
 import type { AdamState, TrainProgress } from './train.js';
 import { mulberry32 } from '../model/weights.js';
@@ -398,7 +399,7 @@ export function serveTrainerChild(): void {
       return;
     }
     started = true;
-    runJob(message.job, send).then(() => {
+    withTrainingText(message.job).then((job) => runJob(job, send)).then(() => {
       process.disconnect();
       exitNow(0);
     }, fail);

@@ -43,7 +43,12 @@ export interface TrainJob {
   sampleEverySeconds?: number;
   /** Free-form figures recorded in meta.json's training record (who asked, scope…). */
   note?: Record<string, string | number | boolean>;
+  /** Where the lines are when they come through a file (training-text-file.ts); the arrays are then empty. */
+  textFile?: string;
 }
+
+/** What a training text file holds. */
+export type TrainingText = Pick<TrainJob, 'trainingLines' | 'baseCorpusLines' | 'heldOut'>;
 
 export interface HeldOutFigures {
   /** Bits per character on the server's held-out messages; null when none were held out. */
@@ -215,6 +220,13 @@ const jobCheck = object({
   progressIntervalMs: opt(nonNegative),
   sampleEverySeconds: opt(positive),
   note: opt(noteCheck),
+  textFile: opt(nonEmptyStr),
+});
+
+const trainingTextCheck = object({
+  trainingLines: lineArray,
+  baseCorpusLines: lineArray,
+  heldOut: object({ server: lineArray, base: lineArray }),
 });
 
 const heldOutCheck = object({ server: nullableFinite, base: nullableFinite });
@@ -269,6 +281,12 @@ function parseWith<T extends { type: string }>(checks: Record<string, Check>, va
 /** A message from the parent, checked; throws ProtocolError when it is not a valid ParentMessage. */
 export function parseParentMessage(value: unknown): ParentMessage {
   return parseWith<ParentMessage>(PARENT_CHECKS, value, 'parent');
+}
+
+/** A training text file's content, checked; throws ProtocolError when it is not a valid TrainingText. */
+export function parseTrainingText(value: unknown): TrainingText {
+  trainingTextCheck(value, 'training text');
+  return value as TrainingText;
 }
 
 /** A message from the child, checked; throws ProtocolError when it is not a valid ChildMessage. */

@@ -25,6 +25,7 @@ import {
   type TrainJob,
   TRAINER_CHILD_FLAG,
 } from './trainer-protocol.js';
+import { writeTrainingTextFile } from './training-text-file.js';
 
 export type TrainingFailure =
   | 'not-started' | 'crashed' | 'out-of-memory' | 'timeout' | 'cancelled' | 'protocol' | 'failed';
@@ -52,6 +53,8 @@ export interface RunTrainingOptions {
   onSpawn?: (pid: number) => void;
   /** Called when the child says it is ready, with the names (only) of its environment variables. */
   onReady?: (info: { pid: number; envKeys: string[] }) => void;
+  /** Called with the path of the training text file (0600) once written; it is gone when the promise settles. */
+  onTextFile?: (path: string) => void;
   /** Wall-clock limit of the whole child, from fork to exit. Default 30 minutes. */
   timeoutMs?: number;
   /** The child's V8 heap cap. Default 1024 MB. */
@@ -113,6 +116,25 @@ export function runTraining(job: TrainJob, options: RunTrainingOptions = {}): Pr
   } catch (err) {
     return Promise.reject(new TrainingError('protocol', `the training job is invalid: ${(err as Error).message}`));
   }
+  if (options.signal?.aborted) return Promise.reject(new TrainingError('cancelled', 'training was cancelled'));
+  // The lines go through a 0600 file, removed when the job ends whatever its outcome (training-text-file.ts).
+  return writeTrainingTextFile(job).then(
+    async (file) => {
+      options.onTextFile?.(file.path);
+      try {
+        return await forkTrainer({ type: 'start', job: file.job }, options);
+      } finally {
+        await file.remove();
+      }
+    },
+    (err: unknown) => {
+      throw new TrainingError('not-started', `could not write the training text: ${(err as Error).message}`);
+    },
+  );
+}
+
+/** Forks the child, sends it `start`, and settles as runTraining says. */
+function forkTrainer(start: ParentMessage, options: RunTrainingOptions): Promise<TrainingResult> {
   if (options.signal?.aborted) return Promise.reject(new TrainingError('cancelled', 'training was cancelled'));
   const maxHeapMb = options.maxHeapMb ?? 1024;
   const graceMs = options.graceMs ?? 3000;

@@ -37,6 +37,7 @@ import { handleRefusal, interactionTarget, SENDS } from '../permissions.js';
 import { guildOnly, replyEphemeral, requireManageGuild } from '../respond.js';
 import { clampEmbed, noPings } from '../message-rules.js';
 import { serverTemperature } from '../../service/settings.js';
+import { RETRAINED_AFTER_ERASURE } from '../../service/erasure-check.js';
 import { newWordsField, shareLine, strengthChoices } from '../uptake-text.js';
 
 export interface RetrainCommandDeps extends RetrainContext {
@@ -150,6 +151,7 @@ export function finalMessage(scope: string, outcome: RetrainOutcome): FinalMessa
         image: { url: `attachment://${CHART_NAME}` },
         footer: { text: 'Loss curve: blue = training loss (nats/char); dashed = held-out baby corpus before (orange) and after (green).' },
       };
+      if (outcome.erasedDuringTraining) embed.description = `${RETRAINED_AFTER_ERASURE}\n${embed.description}`;
       return { embeds: [clampEmbed(embed)], chart: outcome.chart };
     }
   }

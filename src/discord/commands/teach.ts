@@ -3,7 +3,9 @@
  */
 import { ApplicationIntegrationType, InteractionContextType, SlashCommandBuilder } from 'discord.js';
 import { TEACH_MAX_LENGTH } from '../../service/collection.js';
+import { napMessage } from '../../service/rate-limiter.js';
 import type { Command } from '../command.js';
+import { checkReplyLimit } from '../rate-limit-check.js';
 import { guildOnly, replyEphemeral } from '../respond.js';
 
 const data = new SlashCommandBuilder()
@@ -18,9 +20,16 @@ const data = new SlashCommandBuilder()
 
 export default {
   data,
-  async execute(interaction, { collection }) {
+  async execute(interaction, { collection, limiter, log }) {
     const guildId = await guildOnly(interaction);
     if (guildId === undefined) return;
+    // A /teach spends a reply from the member's and the server's budgets, like a /babble.
+    const where = { interaction: interaction.id, guild: guildId, user: interaction.user.id };
+    const verdict = await checkReplyLimit(limiter, { kind: 'teach', userId: interaction.user.id, guildId }, log, where);
+    if (!verdict.allowed) {
+      await replyEphemeral(interaction, napMessage(verdict));
+      return;
+    }
     const { text } = await collection.teach(guildId, interaction.user.id, interaction.id, interaction.options.getString('text', true));
     await replyEphemeral(
       interaction,

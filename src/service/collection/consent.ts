@@ -3,6 +3,8 @@
  * (after the gateway events already given), and a store failure fails it at once (the member is told).
  */
 import type { KvEntry } from '../../storage/kv.js';
+import { bumpDataGeneration } from './data-generation.js';
+import { checkTeachQuota, DEFAULT_QUOTAS, type Quotas } from './quotas.js';
 import { InvalidRequestError } from '../errors.js';
 import { key, normaliseForTraining, type CollectionContext, type IndexRow, type TaughtRow } from './layout.js';
 
@@ -27,7 +29,7 @@ export interface ForgetResult {
   taught: number;
 }
 
-export function createConsent(ctx: CollectionContext, retentionDays: number) {
+export function createConsent(ctx: CollectionContext, retentionDays: number, quotas: Quotas = DEFAULT_QUOTAS) {
   const { store, lane, now } = ctx;
 
   async function teach(guildId: string, userId: string, teachId: string, text: string): Promise<{ text: string }> {
@@ -43,6 +45,7 @@ export function createConsent(ctx: CollectionContext, retentionDays: number) {
       { key: key.userTaught(guildId, userId, teachId), value: { at } satisfies IndexRow, ttlMs: ttl },
     ];
     return lane(guildId, async () => {
+      await checkTeachQuota(ctx, quotas, guildId, userId, normalised.length);
       await store.setMany(entries);
       return { text: normalised };
     });
@@ -57,6 +60,8 @@ export function createConsent(ctx: CollectionContext, retentionDays: number) {
     return lane(guildId, async () => {
       if (await isOptedOut(guildId, userId)) return false;
       await store.set(key.optOut(guildId, userId), { since: now() });
+      await bumpDataGeneration(store, guildId);
+      await store.scrub?.(); // durable (synced) before the member is told
       return true;
     });
   }
@@ -96,7 +101,11 @@ export function createConsent(ctx: CollectionContext, retentionDays: number) {
           await store.deleteMany(doomed);
           seen += page.length;
         }
-        if (seen === 0) return result;
+        if (seen === 0) {
+          await bumpDataGeneration(store, guildId); // a retrain that read this member's text trains again
+          await store.scrub?.(); // the opt-out too is durable (synced) before the member is told
+          return result;
+        }
       }
     });
   }

@@ -8,6 +8,7 @@
  * messages are dropped, oldest first; and `close()` writes the erasures still waiting or running to the journal
  * (erasure-journal.ts), which `replayJournal()` applies at the next start.
  */
+import { bumpDataGeneration } from './data-generation.js';
 import { StorageError, type KvEntry } from '../../storage/kv.js';
 import { isErasure, readJournal, writeJournal, type Erasure } from './erasure-journal.js';
 import { key, normaliseForTraining, ttlFor, type ChannelRow, type CollectionContext, type IndexRow, type MessageRow } from './layout.js';
@@ -95,6 +96,7 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
       doomed.push(key.message(guildId, id), key.userMessage(guildId, row.a, id));
     });
     await store.deleteMany(doomed);
+    if (doomed.length > 0) await bumpDataGeneration(store, guildId); // a retrain reading it trains again
     return doomed.length / 2;
   }
 
@@ -109,7 +111,10 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
       await removeMessages(edit.guildId, [edit.id]);
       return;
     }
-    if (text !== row.t) await store.set(k, { ...row, t: text } satisfies MessageRow, ttl);
+    if (text === row.t) return;
+    await store.set(k, { ...row, t: text } satisfies MessageRow, ttl);
+    await store.scrub?.(); // the words the edit took out leave the disk
+    await bumpDataGeneration(store, edit.guildId);
   }
 
   /** Deletes every key under a prefix, page by page; returns how many. */
@@ -145,6 +150,7 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
 
   async function doPurge(guildId: string): Promise<number> {
     const n = await deletePrefix(key.guild(guildId));
+    await bumpDataGeneration(store, guildId);
     options.onPurged?.(guildId);
     return n;
   }
