@@ -7,8 +7,19 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_STRENGTH, isStrength, STRENGTHS, type Strength } from '../src/training/server-share.js';
 
 export const SECTIONS = [
-  'training', 'torch', 'babble', 'window', 'memory', 'discord', 'retrain', 'bot-retrain', 'bot-memory', 'compiled',
-  'startup', 'server-voice', 'ingest',
+  'training',
+  'torch',
+  'babble',
+  'window',
+  'memory',
+  'discord',
+  'retrain',
+  'bot-retrain',
+  'bot-memory',
+  'compiled',
+  'startup',
+  'server-voice',
+  'ingest',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
 
@@ -46,11 +57,13 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   for (const item of values.skip.flatMap((s) => s.split(','))) {
     const name = item.trim().toLowerCase().replace(/_/g, '-'); // server_voice, as the JSON names it, or server-voice
     if (name === '') continue;
-    if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`--skip: unknown section ${JSON.stringify(item)} (known: ${SECTIONS.join(', ')})`);
+    if (!(SECTIONS as readonly string[]).includes(name))
+      throw new Error(`--skip: unknown section ${JSON.stringify(item)} (known: ${SECTIONS.join(', ')})`);
     skip.add(name as Section);
   }
   if (values.quick) skip.add('torch');
-  if (!isStrength(values.strength)) throw new Error(`--strength: unknown strength ${JSON.stringify(values.strength)} (known: ${STRENGTHS.join(', ')})`);
+  if (!isStrength(values.strength))
+    throw new Error(`--strength: unknown strength ${JSON.stringify(values.strength)} (known: ${STRENGTHS.join(', ')})`);
   return { quick: values.quick, strict: values.strict, skip, strength: values.strength };
 }
 
@@ -77,6 +90,34 @@ export interface Plan {
 
 export function planFor(args: BenchArgs): Plan {
   return args.quick
-    ? { trainWarmup: 1, trainSteps: 4, torchSteps: 5, babbleWarmup: 50, babbleSamples: 1_000, discordWarmup: 20, discordCount: 400, serverModels: 50, retrainChars: 100_000, retrainEpochs: 3, retrainBabbleRate: 20, startups: 3, voiceMinutes: 2 }
-    : { trainWarmup: 5, trainSteps: 40, torchSteps: 15, babbleWarmup: 200, babbleSamples: 10_000, discordWarmup: 50, discordCount: 2_000, serverModels: 50, retrainChars: 100_000, retrainEpochs: 3, retrainBabbleRate: 20, startups: 5, voiceMinutes: 2 };
+    ? {
+        trainWarmup: 1,
+        trainSteps: 4,
+        torchSteps: 5,
+        babbleWarmup: 50,
+        babbleSamples: 1_000,
+        discordWarmup: 20,
+        discordCount: 400,
+        serverModels: 50,
+        retrainChars: 100_000,
+        retrainEpochs: 3,
+        retrainBabbleRate: 20,
+        startups: 3,
+        voiceMinutes: 2,
+      }
+    : {
+        trainWarmup: 5,
+        trainSteps: 40,
+        torchSteps: 15,
+        babbleWarmup: 200,
+        babbleSamples: 10_000,
+        discordWarmup: 50,
+        discordCount: 2_000,
+        serverModels: 50,
+        retrainChars: 100_000,
+        retrainEpochs: 3,
+        retrainBabbleRate: 20,
+        startups: 5,
+        voiceMinutes: 2,
+      };
 }

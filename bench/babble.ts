@@ -22,7 +22,12 @@ export interface BabbleFigures {
   minGenerated: number;
 }
 
-export async function measureBabble(opts: { modelDir: string; warmup: number; samples: number; log: (line: string) => void }): Promise<BabbleFigures> {
+export async function measureBabble(opts: {
+  modelDir: string;
+  warmup: number;
+  samples: number;
+  log: (line: string) => void;
+}): Promise<BabbleFigures> {
   await initBackend();
   const model = await BabyLanguageModel.load(opts.modelDir);
   const times: number[] = [];
@@ -30,7 +35,11 @@ export async function measureBabble(opts: { modelDir: string; warmup: number; sa
   const total = opts.warmup + opts.samples;
   for (let i = 0; i < total; i++) {
     const t0 = performance.now();
-    const r = model.generateDetailed(BABBLE_SEED, { length: BABBLE_LENGTH, temperature: BABBLE_TEMPERATURE, rng: i + 1 });
+    const r = model.generateDetailed(BABBLE_SEED, {
+      length: BABBLE_LENGTH,
+      temperature: BABBLE_TEMPERATURE,
+      rng: i + 1,
+    });
     const ms = performance.now() - t0;
     minGenerated = Math.min(minGenerated, r.generated);
     if (i >= opts.warmup) times.push(ms);
@@ -50,9 +59,12 @@ export interface WindowFigures {
 }
 
 /** 50 characters in window mode (window WINDOW) with the same model's weights. */
-export async function measureWindowBabble(
-  opts: { modelDir: string; warmup: number; samples: number; log: (line: string) => void },
-): Promise<WindowFigures> {
+export async function measureWindowBabble(opts: {
+  modelDir: string;
+  warmup: number;
+  samples: number;
+  log: (line: string) => void;
+}): Promise<WindowFigures> {
   const model = await BabyLanguageModel.load(opts.modelDir);
   const times: number[] = [];
   let minGenerated = Infinity;
@@ -60,7 +72,11 @@ export async function measureWindowBabble(
   for (let i = 0; i < total; i++) {
     const t0 = performance.now();
     const r = model.generateDetailed(BABBLE_SEED, {
-      length: BABBLE_LENGTH, temperature: BABBLE_TEMPERATURE, rng: i + 1, mode: 'window', window: WINDOW,
+      length: BABBLE_LENGTH,
+      temperature: BABBLE_TEMPERATURE,
+      rng: i + 1,
+      mode: 'window',
+      window: WINDOW,
     });
     const ms = performance.now() - t0;
     minGenerated = Math.min(minGenerated, r.generated);

@@ -11,7 +11,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRegistry } from '../src/service/registry.js';
-import { makeGuild, option, startFakeDiscord, subcommand, type FakeDiscord, type RecordedRequest } from '../test/fake-discord/index.js';
+import {
+  makeGuild,
+  option,
+  startFakeDiscord,
+  subcommand,
+  type FakeDiscord,
+  type RecordedRequest,
+} from '../test/fake-discord/index.js';
 import { startBotChild, stopBotChild, TOKEN, type BotChild, type BotEntry, type ProbeReading } from './discord.js';
 
 export interface BotMemoryFigures {
@@ -49,24 +56,40 @@ async function procStatus(pid: number): Promise<{ rssMb: number; hwmMb: number }
 }
 
 /** Commits a copy of the model in `modelDir` as the next version of each scope. */
-export async function prepareServerVersions(modelsDir: string, modelDir: string, scopes: readonly string[]): Promise<void> {
+export async function prepareServerVersions(
+  modelsDir: string,
+  modelDir: string,
+  scopes: readonly string[],
+): Promise<void> {
   const registry = createRegistry({ root: modelsDir });
   await registry.init();
   const files = await readdir(modelDir);
   for (const scope of scopes) {
     const tmp = await registry.tempDir(scope);
     for (const f of files) await copyFile(path.join(modelDir, f), path.join(tmp, f));
-    await registry.commit(scope, tmp, { note: 'bench: a copy of the base model as this server\'s own version' });
+    await registry.commit(scope, tmp, { note: "bench: a copy of the base model as this server's own version" });
   }
 }
 
 async function answerOf(fake: FakeDiscord, token: string): Promise<RecordedRequest> {
-  const cb = await fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token, 30_000);
+  const cb = await fake.waitForRequest(
+    (r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token,
+    30_000,
+  );
   if ((cb.body as { type?: number }).type !== 5) return cb;
-  return fake.waitForRequest((r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token, 30_000);
+  return fake.waitForRequest(
+    (r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token,
+    30_000,
+  );
 }
 
-export async function measureBotMemory(opts: { root: string; modelDir: string; servers: number; log: (line: string) => void; entry: BotEntry }): Promise<BotMemoryFigures> {
+export async function measureBotMemory(opts: {
+  root: string;
+  modelDir: string;
+  servers: number;
+  log: (line: string) => void;
+  entry: BotEntry;
+}): Promise<BotMemoryFigures> {
   const work = await mkdtemp(path.join(tmpdir(), 'babble-bench-bot-memory-'));
   const guilds = Array.from({ length: opts.servers }, (_, i) => makeGuild({ name: `Server ${i + 1}` }));
   const fake = await startFakeDiscord({ token: TOKEN, guilds });
@@ -74,7 +97,11 @@ export async function measureBotMemory(opts: { root: string; modelDir: string; s
   try {
     const modelsDir = path.join(work, 'models');
     const t = performance.now();
-    await prepareServerVersions(modelsDir, opts.modelDir, guilds.map((g) => g.id));
+    await prepareServerVersions(
+      modelsDir,
+      opts.modelDir,
+      guilds.map((g) => g.id),
+    );
     opts.log(`  ${opts.servers} server versions committed in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     bot = startBotChild(opts.entry, {
       DISCORD_TOKEN: TOKEN,
@@ -91,7 +118,10 @@ export async function measureBotMemory(opts: { root: string; modelDir: string; s
     const serving = await procStatus(pid);
     let answered = 0;
     for (const [i, g] of guilds.entries()) {
-      const { token } = fake.sendInteraction({ guild_id: g.id, data: { name: 'babble', options: [option('seed', 'me want'), option('rng', i + 1)] } });
+      const { token } = fake.sendInteraction({
+        guild_id: g.id,
+        data: { name: 'babble', options: [option('seed', 'me want'), option('rng', i + 1)] },
+      });
       const reply = await answerOf(fake, token);
       if (reply.status < 300) answered++;
     }
@@ -100,8 +130,14 @@ export async function measureBotMemory(opts: { root: string; modelDir: string; s
     const probe = await bot.ask<ProbeReading>({ probe: 'read' }, 5_000);
     let ownVersion = 0;
     for (const g of guilds) {
-      const { token } = fake.sendInteraction({ guild_id: g.id, data: { name: 'model', options: [subcommand('info')] } });
-      const body = (await answerOf(fake, token)).body as { data?: { embeds?: { fields?: { name: string; value: string }[] }[] }; embeds?: { fields?: { name: string; value: string }[] }[] };
+      const { token } = fake.sendInteraction({
+        guild_id: g.id,
+        data: { name: 'model', options: [subcommand('info')] },
+      });
+      const body = (await answerOf(fake, token)).body as {
+        data?: { embeds?: { fields?: { name: string; value: string }[] }[] };
+        embeds?: { fields?: { name: string; value: string }[] }[];
+      };
       const embeds = body.data?.embeds ?? body.embeds ?? [];
       if (embeds[0]?.fields?.find((f) => f.name === 'Version')?.value === '1') ownVersion++;
     }

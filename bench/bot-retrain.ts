@@ -19,8 +19,26 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { loadBaseCorpus } from '../src/service/retrain.js';
 import { createCollectionService } from '../src/service/collection.js';
 import { openStore } from '../src/storage/open.js';
-import { DEFAULT_MEMBER_PERMISSIONS, makeGuild, option, startFakeDiscord, subcommand, type RecordedRequest } from '../test/fake-discord/index.js';
-import { loopDelayOf, ReplyTracker, SEEDS, startBotChild, stopBotChild, TOKEN, type BotChild, type BotEntry, type LoopDelay, type ProbeReading } from './discord.js';
+import {
+  DEFAULT_MEMBER_PERMISSIONS,
+  makeGuild,
+  option,
+  startFakeDiscord,
+  subcommand,
+  type RecordedRequest,
+} from '../test/fake-discord/index.js';
+import {
+  loopDelayOf,
+  ReplyTracker,
+  SEEDS,
+  startBotChild,
+  stopBotChild,
+  TOKEN,
+  type BotChild,
+  type BotEntry,
+  type LoopDelay,
+  type ProbeReading,
+} from './discord.js';
 import { serverLikeText, textChars } from './server-text.js';
 import { summarize, type Summary } from './stats.js';
 
@@ -61,8 +79,12 @@ export interface TensorCounts {
 }
 
 /** The training threads and tensor counts a trainer child recorded in a model's meta.json (null when absent). */
-export async function trainerRecord(modelDir: string): Promise<{ workers: number | null; tensors: TensorCounts | null }> {
-  const meta = JSON.parse(await readFile(path.join(modelDir, 'meta.json'), 'utf8')) as { training?: { workers?: unknown; tensors?: unknown } };
+export async function trainerRecord(
+  modelDir: string,
+): Promise<{ workers: number | null; tensors: TensorCounts | null }> {
+  const meta = JSON.parse(await readFile(path.join(modelDir, 'meta.json'), 'utf8')) as {
+    training?: { workers?: unknown; tensors?: unknown };
+  };
   const t = meta.training?.tensors as Partial<TensorCounts> | undefined;
   return {
     workers: typeof meta.training?.workers === 'number' ? meta.training.workers : null,
@@ -72,20 +94,32 @@ export async function trainerRecord(modelDir: string): Promise<{ workers: number
 
 /** A process's command line from the text of /proc/<pid>/cmdline, paths under `root` made relative to it. */
 export function commandLineOf(cmdline: string, root: string): string {
-  return cmdline.split('\0').filter((a) => a !== '').map((a, i) => {
-    if (i === 0) return path.basename(a);
-    return path.isAbsolute(a) && !path.relative(root, a).startsWith('..') ? path.relative(root, a) : a;
-  }).join(' ');
+  return cmdline
+    .split('\0')
+    .filter((a) => a !== '')
+    .map((a, i) => {
+      if (i === 0) return path.basename(a);
+      return path.isAbsolute(a) && !path.relative(root, a).startsWith('..') ? path.relative(root, a) : a;
+    })
+    .join(' ');
 }
 
 /** Field 19 (nice) of /proc/<pid>/stat; null when unreadable. */
 export function niceOf(statText: string): number | null {
-  const after = statText.slice(statText.lastIndexOf(')') + 2).trim().split(/\s+/);
+  const after = statText
+    .slice(statText.lastIndexOf(')') + 2)
+    .trim()
+    .split(/\s+/);
   const nice = Number(after[19 - 3]);
   return Number.isInteger(nice) ? nice : null;
 }
 
-async function seedStorage(file: string, guildId: string, channelId: string, messages: readonly string[]): Promise<void> {
+async function seedStorage(
+  file: string,
+  guildId: string,
+  channelId: string,
+  messages: readonly string[],
+): Promise<void> {
   const store = await openStore(`sqlite://${file}`);
   const collection = createCollectionService({ store, retentionDays: 90 });
   try {
@@ -109,7 +143,15 @@ async function seedStorage(file: string, guildId: string, channelId: string, mes
   }
 }
 
-export async function measureBotRetrain(opts: { root: string; entry: BotEntry; modelDir: string; chars: number; epochs: number; rate: number; log: (line: string) => void }): Promise<BotRetrainFigures> {
+export async function measureBotRetrain(opts: {
+  root: string;
+  entry: BotEntry;
+  modelDir: string;
+  chars: number;
+  epochs: number;
+  rate: number;
+  log: (line: string) => void;
+}): Promise<BotRetrainFigures> {
   const work = await mkdtemp(path.join(tmpdir(), 'babble-bench-bot-retrain-'));
   const nursery = makeGuild({ name: 'Nursery', channels: [{ name: 'general' }, { name: 'chat' }] });
   const other = makeGuild({ name: 'Elsewhere' });
@@ -123,7 +165,9 @@ export async function measureBotRetrain(opts: { root: string; entry: BotEntry; m
     const storage = path.join(work, 'babble.sqlite');
     const seeded = performance.now();
     await seedStorage(storage, nursery.id, chat.id, messages);
-    opts.log(`  storage seeded with ${messages.length} messages (${textChars(messages)} chars) in ${((performance.now() - seeded) / 1000).toFixed(1)} s`);
+    opts.log(
+      `  storage seeded with ${messages.length} messages (${textChars(messages)} chars) in ${((performance.now() - seeded) / 1000).toFixed(1)} s`,
+    );
 
     bot = startBotChild(opts.entry, {
       DISCORD_TOKEN: TOKEN,
@@ -134,15 +178,22 @@ export async function measureBotRetrain(opts: { root: string; entry: BotEntry; m
       LOG_LEVEL: 'info',
     });
     await bot.waitForLog((l) => l.msg === 'serving', 120_000);
-    const watcher = fake.waitFor(() => {
-      tracker.scan();
-      return false;
-    }, 3_600_000, 'bench reply watcher');
+    const watcher = fake.waitFor(
+      () => {
+        tracker.scan();
+        return false;
+      },
+      3_600_000,
+      'bench reply watcher',
+    );
     watcher.catch(() => undefined);
 
     // Warm the babble path in the other server (first use builds what is built lazily).
     for (let i = 0; i < 20; i++) {
-      const { token } = fake.sendInteraction({ guild_id: other.id, data: { name: 'babble', options: [option('seed', SEEDS[i % SEEDS.length]!), option('rng', i + 1)] } });
+      const { token } = fake.sendInteraction({
+        guild_id: other.id,
+        data: { name: 'babble', options: [option('seed', SEEDS[i % SEEDS.length]!), option('rng', i + 1)] },
+      });
       tracker.sentAt.set(token, performance.now());
       await sleep(20);
     }
@@ -157,34 +208,56 @@ export async function measureBotRetrain(opts: { root: string; entry: BotEntry; m
     });
     const t0 = performance.now();
     opts.log(`  /retrain start epochs:${opts.epochs} sent; /babble at ${opts.rate}/s in another server meanwhile`);
-    const got: { result?: RecordedRequest; at: number; trainerNice: number | null; trainerEntry: string | null } = { at: 0, trainerNice: null, trainerEntry: null };
-    const final = fake.waitForRequest(
-      (r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === retrainToken && RESULT_TITLE.test((r.body as { embeds?: { title?: string }[] }).embeds?.[0]?.title ?? ''),
-      600_000,
-    ).then((r) => {
-      got.at = performance.now();
-      got.result = r;
-    });
+    const got: { result?: RecordedRequest; at: number; trainerNice: number | null; trainerEntry: string | null } = {
+      at: 0,
+      trainerNice: null,
+      trainerEntry: null,
+    };
+    const final = fake
+      .waitForRequest(
+        (r) =>
+          r.operationId === 'update_original_webhook_message' &&
+          r.params.webhook_token === retrainToken &&
+          RESULT_TITLE.test((r.body as { embeds?: { title?: string }[] }).embeds?.[0]?.title ?? ''),
+        600_000,
+      )
+      .then((r) => {
+        got.at = performance.now();
+        got.result = r;
+      });
     final.catch(() => undefined);
 
-    void bot.waitForLog((l) => l.msg === 'trainer child ready', 120_000).then((l) => {
-      try {
-        got.trainerNice = niceOf(readFileSync(`/proc/${Number(l.pid)}/stat`, 'utf8'));
-        got.trainerEntry = commandLineOf(readFileSync(`/proc/${Number(l.pid)}/cmdline`, 'utf8'), opts.root);
-      } catch {
-        got.trainerNice ??= null;
-      }
-    }, () => undefined);
+    void bot
+      .waitForLog((l) => l.msg === 'trainer child ready', 120_000)
+      .then(
+        (l) => {
+          try {
+            got.trainerNice = niceOf(readFileSync(`/proc/${Number(l.pid)}/stat`, 'utf8'));
+            got.trainerEntry = commandLineOf(readFileSync(`/proc/${Number(l.pid)}/cmdline`, 'utf8'), opts.root);
+          } catch {
+            got.trainerNice ??= null;
+          }
+        },
+        () => undefined,
+      );
 
     const tokens: string[] = [];
-    const users = Array.from({ length: 12 }, (_, i) => ({ id: String(5_300_000_000_000_000_001n + BigInt(i)), username: `kid${i}` }));
+    const users = Array.from({ length: 12 }, (_, i) => ({
+      id: String(5_300_000_000_000_000_001n + BigInt(i)),
+      username: `kid${i}`,
+    }));
     for (let i = 0; got.result === undefined; i++) {
       const wait = t0 + (i * 1000) / opts.rate - performance.now();
       if (wait >= 1) await sleep(Math.round(wait));
       if (got.result !== undefined) break;
-      if (bot.child.exitCode !== null || bot.child.signalCode !== null) throw new Error('the bot exited during the retrain');
+      if (bot.child.exitCode !== null || bot.child.signalCode !== null)
+        throw new Error('the bot exited during the retrain');
       if (performance.now() - t0 > 600_000) throw new Error('no retrain result within 600 s');
-      const { token } = fake.sendInteraction({ guild_id: other.id, user: users[i % users.length]!, data: { name: 'babble', options: [option('seed', SEEDS[i % SEEDS.length]!), option('rng', i + 1)] } });
+      const { token } = fake.sendInteraction({
+        guild_id: other.id,
+        user: users[i % users.length]!,
+        data: { name: 'babble', options: [option('seed', SEEDS[i % SEEDS.length]!), option('rng', i + 1)] },
+      });
       tracker.sentAt.set(token, performance.now());
       tokens.push(token);
     }
@@ -197,7 +270,9 @@ export async function measureBotRetrain(opts: { root: string; entry: BotEntry; m
     const latencies = tracker.latencies(tokens);
     const title = (got.result!.body as { embeds: { title: string }[] }).embeds[0]!.title;
     const version = /^New model: version (\d+)/.exec(title)?.[1];
-    const record = version ? await trainerRecord(path.join(work, 'models', nursery.id, version)) : { workers: null, tensors: null };
+    const record = version
+      ? await trainerRecord(path.join(work, 'models', nursery.id, version))
+      : { workers: null, tensors: null };
     return {
       retrainSeconds: (got.at - t0) / 1000,
       resultTitle: title,
@@ -208,7 +283,13 @@ export async function measureBotRetrain(opts: { root: string; entry: BotEntry; m
       loop: loopDelayOf(read),
       windowSeconds,
       stalls: read.stalls.map((x) => ({ atSeconds: Math.round(x.atMs / 100) / 10, ms: x.ms })),
-      babble: { rate: opts.rate, sent: tokens.length, answered: latencies.length, failedReplies: tracker.failed, latencyMs: latencies.length ? summarize(latencies) : null },
+      babble: {
+        rate: opts.rate,
+        sent: tokens.length,
+        answered: latencies.length,
+        failedReplies: tracker.failed,
+        latencyMs: latencies.length ? summarize(latencies) : null,
+      },
       trainerNice: got.trainerNice,
       entry: bot.entry,
       trainerEntry: got.trainerEntry,

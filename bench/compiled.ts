@@ -25,14 +25,33 @@ export async function compileProject(root: string): Promise<CompiledBot> {
   try {
     const tsc = createRequire(path.join(root, 'package.json')).resolve('typescript/bin/tsc');
     await new Promise<void>((resolve) => {
-      execFile(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json'), '--outDir', dir, '--sourceMap', 'false', '--declaration', 'false'], { cwd: root, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 }, () => resolve());
+      execFile(
+        process.execPath,
+        [
+          tsc,
+          '-p',
+          path.join(root, 'tsconfig.json'),
+          '--outDir',
+          dir,
+          '--sourceMap',
+          'false',
+          '--declaration',
+          'false',
+        ],
+        { cwd: root, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 },
+        () => resolve(),
+      );
     });
     if (!existsSync(path.join(dir, 'src', 'main.js')) || !existsSync(path.join(dir, 'bench', 'loop-probe.js'))) {
       throw new Error('tsc did not emit src/main.js and bench/loop-probe.js');
     }
     await copyFile(path.join(root, 'package.json'), path.join(dir, 'package.json'));
     await symlink(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-    return { dir, seconds: (performance.now() - started) / 1000, remove: () => rm(dir, { recursive: true, force: true }) };
+    return {
+      dir,
+      seconds: (performance.now() - started) / 1000,
+      remove: () => rm(dir, { recursive: true, force: true }),
+    };
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw error;

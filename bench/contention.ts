@@ -25,7 +25,11 @@ export function parseProcStat(text: string): { busy: number; all: number } {
 
 /** utime + stime + cutime + cstime from /proc/<pid>/stat (fields 14–17; the command name may hold spaces). */
 export function parseSelfStat(text: string): number {
-  const after = text.slice(text.lastIndexOf(')') + 2).trim().split(/\s+/).map(Number);
+  const after = text
+    .slice(text.lastIndexOf(')') + 2)
+    .trim()
+    .split(/\s+/)
+    .map(Number);
   // after[0] is field 3 (state), so field n is after[n - 3]
   const ticks = [after[11], after[12], after[13], after[14]];
   if (ticks.some((t) => t === undefined || !Number.isFinite(t))) throw new Error('/proc/self/stat: unexpected format');
@@ -34,7 +38,10 @@ export function parseSelfStat(text: string): number {
 
 export function sampleCpu(): CpuSample | null {
   try {
-    return { ...parseProcStat(readFileSync('/proc/stat', 'utf8')), own: parseSelfStat(readFileSync('/proc/self/stat', 'utf8')) };
+    return {
+      ...parseProcStat(readFileSync('/proc/stat', 'utf8')),
+      own: parseSelfStat(readFileSync('/proc/self/stat', 'utf8')),
+    };
   } catch {
     return null;
   }

@@ -33,7 +33,17 @@ export interface LoopDelay {
 /** The loop probe's reading with its sampling interval taken off the histogram figures. */
 export function loopDelayOf(read: ProbeReading): LoopDelay {
   const d = (ms: number) => loopDelayMs(ms, read.resolutionMs);
-  return { p50Ms: d(read.p50Ms), p99Ms: d(read.p99Ms), maxMs: d(read.maxMs), meanMs: d(read.meanMs), count: read.count, resolutionMs: read.resolutionMs, rssMb: read.rssMb, stallCount: read.stallCount, longestStallMs: read.longestStallMs };
+  return {
+    p50Ms: d(read.p50Ms),
+    p99Ms: d(read.p99Ms),
+    maxMs: d(read.maxMs),
+    meanMs: d(read.meanMs),
+    count: read.count,
+    resolutionMs: read.resolutionMs,
+    rssMb: read.rssMb,
+    stallCount: read.stallCount,
+    longestStallMs: read.longestStallMs,
+  };
 }
 
 /** What bench/loop-probe.ts answers to { probe: 'read' } (raw histogram values, resolution not taken off). */
@@ -141,7 +151,8 @@ export class ReplyTracker {
       }
       const body = r.body as { type?: unknown; data?: { flags?: unknown } } | undefined;
       if (body?.type === 5) this.deferred.add(token);
-      else if (typeof body?.data?.flags === 'number' && (body.data.flags & EPHEMERAL) !== 0) this.ephemeral++; // a refusal (rate limit, error), not a babble
+      else if (typeof body?.data?.flags === 'number' && (body.data.flags & EPHEMERAL) !== 0)
+        this.ephemeral++; // a refusal (rate limit, error), not a babble
       else this.doneAt.set(token, now);
     } else if (r.operationId === 'update_original_webhook_message') {
       const token = r.params.webhook_token;
@@ -163,7 +174,13 @@ export class ReplyTracker {
 }
 
 /** Sends `count` /babble interactions on an open-loop schedule; returns the tokens and how late each send was. */
-async function sendAtRate(fake: FakeDiscord, tracker: ReplyTracker, count: number, rate: number, offset: number): Promise<{ tokens: string[]; lagMs: number[]; seconds: number }> {
+async function sendAtRate(
+  fake: FakeDiscord,
+  tracker: ReplyTracker,
+  count: number,
+  rate: number,
+  offset: number,
+): Promise<{ tokens: string[]; lagMs: number[]; seconds: number }> {
   const due = schedule(count, rate);
   const tokens: string[] = [];
   const lagMs: number[] = [];
@@ -176,7 +193,9 @@ async function sendAtRate(fake: FakeDiscord, tracker: ReplyTracker, count: numbe
     const wait = t0 + due[i]! - performance.now();
     if (wait >= 1) await sleep(Math.round(wait));
     const k = offset + i;
-    const { token } = fake.sendInteraction({ data: { name: 'babble', options: [option('seed', SEEDS[k % SEEDS.length]!), option('rng', k + 1)] } });
+    const { token } = fake.sendInteraction({
+      data: { name: 'babble', options: [option('seed', SEEDS[k % SEEDS.length]!), option('rng', k + 1)] },
+    });
     const at = performance.now();
     tracker.sentAt.set(token, at);
     tokens.push(token);
@@ -187,7 +206,14 @@ async function sendAtRate(fake: FakeDiscord, tracker: ReplyTracker, count: numbe
   return { tokens, lagMs, seconds: (last - first) / 1000 };
 }
 
-export async function measureDiscord(opts: { entry: BotEntry; modelDir: string; rate: number; count: number; warmup: number; log: (line: string) => void }): Promise<DiscordFigures> {
+export async function measureDiscord(opts: {
+  entry: BotEntry;
+  modelDir: string;
+  rate: number;
+  count: number;
+  warmup: number;
+  log: (line: string) => void;
+}): Promise<DiscordFigures> {
   const fake = await startFakeDiscord({ token: TOKEN });
   const tracker = new ReplyTracker(fake);
   let bot: BotChild | undefined;
@@ -204,10 +230,14 @@ export async function measureDiscord(opts: { entry: BotEntry; modelDir: string; 
 
     // One watcher for the whole run: the fake calls it synchronously on every request it records, so each reply is
     // stamped when it arrives. It never resolves; fake.close() ends it.
-    const watcher = fake.waitFor(() => {
-      tracker.scan();
-      return false;
-    }, 3_600_000, 'bench reply watcher');
+    const watcher = fake.waitFor(
+      () => {
+        tracker.scan();
+        return false;
+      },
+      3_600_000,
+      'bench reply watcher',
+    );
     watcher.catch(() => undefined);
     const waitForReplies = async (tokens: string[], timeoutMs: number) => {
       const until = performance.now() + timeoutMs;

@@ -32,8 +32,14 @@ import { fileURLToPath } from 'node:url';
 import { initBackend } from '../src/model/backend.js';
 import { parseBenchArgs, planFor, type BenchArgs, type Section as SectionName } from './args.js';
 import {
-  BABBLE_LENGTH, BABBLE_SEED, BABBLE_TEMPERATURE, WINDOW, measureBabble, measureWindowBabble,
-  type BabbleFigures, type WindowFigures,
+  BABBLE_LENGTH,
+  BABBLE_SEED,
+  BABBLE_TEMPERATURE,
+  WINDOW,
+  measureBabble,
+  measureWindowBabble,
+  type BabbleFigures,
+  type WindowFigures,
 } from './babble.js';
 import { measureBotMemory, type BotMemoryFigures } from './bot-memory.js';
 import { measureBotRetrain, type BotRetrainFigures } from './bot-retrain.js';
@@ -81,7 +87,12 @@ const BENCH_ENTRY = `${process.execArgv.some((a) => a.includes('tsx')) ? 'tsx' :
 /** Cores other processes used, on average, during each section (null: not on Linux). */
 const contention: Partial<Record<SectionName, number | null>> = {};
 
-async function attempt<T>(name: SectionName, args: BenchArgs, run: () => Promise<T>, skipReason = 'skipped (--skip)'): Promise<Outcome<T>> {
+async function attempt<T>(
+  name: SectionName,
+  args: BenchArgs,
+  run: () => Promise<T>,
+  skipReason = 'skipped (--skip)',
+): Promise<Outcome<T>> {
   if (args.skip.has(name)) {
     log(`${name}: skipped`);
     return { ok: false, reason: name === 'torch' && args.quick ? 'skipped (--quick)' : skipReason };
@@ -105,7 +116,11 @@ async function attempt<T>(name: SectionName, args: BenchArgs, run: () => Promise
 
 function gitCommit(): string | null {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return null;
   }
@@ -131,17 +146,46 @@ async function main(): Promise<number> {
   log(`backend: ${backend.name} (${backend.reason}); ${args.quick ? 'QUICK mode' : 'full run'}`);
 
   const training = await attempt<TrainingFigures>('training', args, () =>
-    measureTraining({ corpus: CORPUS, batchSize: BATCH, seqLength: SEQ, warmupSteps: plan.trainWarmup, timedSteps: plan.trainSteps, log }));
+    measureTraining({
+      corpus: CORPUS,
+      batchSize: BATCH,
+      seqLength: SEQ,
+      warmupSteps: plan.trainWarmup,
+      timedSteps: plan.trainSteps,
+      log,
+    }),
+  );
 
   const torch = await attempt<TorchFigures & { steps: number; seconds: number }>('torch', args, async () => {
-    const r = await runTorchReference({ root: ROOT, script: TORCH_SCRIPT, corpus: CORPUS, batch: BATCH, seq: SEQ, steps: plan.torchSteps });
+    const r = await runTorchReference({
+      root: ROOT,
+      script: TORCH_SCRIPT,
+      corpus: CORPUS,
+      batch: BATCH,
+      seq: SEQ,
+      steps: plan.torchSteps,
+    });
     if (!r.ok) throw new Error(r.reason);
     return { ...r.figures, steps: r.steps, seconds: r.seconds };
   });
   // torch missing is not a failure of ours: report null with the reason.
-  const torchOutcome: Outcome<TorchFigures & { steps: number; seconds: number }> = torch.ok ? torch : { ok: false, reason: torch.reason.replace(/^error: /, '') };
+  const torchOutcome: Outcome<TorchFigures & { steps: number; seconds: number }> = torch.ok
+    ? torch
+    : { ok: false, reason: torch.reason.replace(/^error: /, '') };
 
-  const needDir = (['babble', 'window', 'memory', 'discord', 'retrain', 'bot-retrain', 'bot-memory', 'startup', 'server-voice'] as const).some((n) => !args.skip.has(n));
+  const needDir = (
+    [
+      'babble',
+      'window',
+      'memory',
+      'discord',
+      'retrain',
+      'bot-retrain',
+      'bot-memory',
+      'startup',
+      'server-voice',
+    ] as const
+  ).some((n) => !args.skip.has(n));
   let modelDir: ModelDir | undefined;
   let modelProblem = 'no model';
   if (needDir) {
@@ -153,7 +197,10 @@ async function main(): Promise<number> {
       log(modelProblem);
     }
   }
-  const withModel = <T>(run: (dir: string) => Promise<T>) => () => (modelDir ? run(modelDir.dir) : Promise.reject(new Error(modelProblem)));
+  const withModel =
+    <T>(run: (dir: string) => Promise<T>) =>
+    () =>
+      modelDir ? run(modelDir.dir) : Promise.reject(new Error(modelProblem));
   // The bot runs as npm start runs it: compiled, from the sources as they are now (not whatever dist/ holds).
   let compiled: CompiledBot | undefined;
   let compileProblem = 'not compiled';
@@ -180,27 +227,79 @@ async function main(): Promise<number> {
   let voice: Outcome<VoiceFigures>;
   let ingest: Outcome<IngestFigures>;
   try {
-    babble = await attempt<BabbleFigures>('babble', args, withModel((dir) =>
-      measureBabble({ modelDir: dir, warmup: plan.babbleWarmup, samples: plan.babbleSamples, log })));
-    windowBabble = await attempt<WindowFigures>('window', args, withModel((dir) =>
-      measureWindowBabble({ modelDir: dir, warmup: plan.babbleWarmup / 10, samples: plan.babbleSamples / 10, log })));
-    memory = await attempt<RssFigures>('memory', args, withModel((dir) => measureRss({ root: ROOT, modelDir: dir, copies: plan.serverModels })));
-    discord = await attempt<DiscordFigures>('discord', args, withBot((dir, entry) =>
-      measureDiscord({ entry, modelDir: dir, rate: RATE, count: plan.discordCount, warmup: plan.discordWarmup, log })));
-    retrain = await attempt<RetrainFigures>('retrain', args, withModel((dir) =>
-      measureRetrain({ root: ROOT, modelDir: dir, chars: plan.retrainChars, epochs: plan.retrainEpochs, log })));
-    botRetrain = await attempt<BotRetrainFigures>('bot-retrain', args, withBot((dir, entry) =>
-      measureBotRetrain({ root: ROOT, entry, modelDir: dir, chars: plan.retrainChars, epochs: plan.retrainEpochs, rate: plan.retrainBabbleRate, log })));
-    botMemory = await attempt<BotMemoryFigures>('bot-memory', args, withModel((dir) =>
-      measureBotMemory({ root: ROOT, entry: { fromSources: true }, modelDir: dir, servers: plan.serverModels, log })));
-    compiledMemory = await attempt<BotMemoryFigures>('compiled', args, withBot((dir, entry) =>
-      measureBotMemory({ root: ROOT, entry, modelDir: dir, servers: plan.serverModels, log })));
-    startup = await attempt<StartupFigures>('startup', args, withModel((dir) =>
-      measureStartup({ root: ROOT, modelDir: dir, starts: plan.startups, log })));
-    voice = await attempt<VoiceFigures>('server-voice', args, withModel((dir) =>
-      measureServerVoice({ root: ROOT, modelDir: dir, minutes: plan.voiceMinutes, strength: args.strength, log })));
+    babble = await attempt<BabbleFigures>(
+      'babble',
+      args,
+      withModel((dir) => measureBabble({ modelDir: dir, warmup: plan.babbleWarmup, samples: plan.babbleSamples, log })),
+    );
+    windowBabble = await attempt<WindowFigures>(
+      'window',
+      args,
+      withModel((dir) =>
+        measureWindowBabble({ modelDir: dir, warmup: plan.babbleWarmup / 10, samples: plan.babbleSamples / 10, log }),
+      ),
+    );
+    memory = await attempt<RssFigures>(
+      'memory',
+      args,
+      withModel((dir) => measureRss({ root: ROOT, modelDir: dir, copies: plan.serverModels })),
+    );
+    discord = await attempt<DiscordFigures>(
+      'discord',
+      args,
+      withBot((dir, entry) =>
+        measureDiscord({ entry, modelDir: dir, rate: RATE, count: plan.discordCount, warmup: plan.discordWarmup, log }),
+      ),
+    );
+    retrain = await attempt<RetrainFigures>(
+      'retrain',
+      args,
+      withModel((dir) =>
+        measureRetrain({ root: ROOT, modelDir: dir, chars: plan.retrainChars, epochs: plan.retrainEpochs, log }),
+      ),
+    );
+    botRetrain = await attempt<BotRetrainFigures>(
+      'bot-retrain',
+      args,
+      withBot((dir, entry) =>
+        measureBotRetrain({
+          root: ROOT,
+          entry,
+          modelDir: dir,
+          chars: plan.retrainChars,
+          epochs: plan.retrainEpochs,
+          rate: plan.retrainBabbleRate,
+          log,
+        }),
+      ),
+    );
+    botMemory = await attempt<BotMemoryFigures>(
+      'bot-memory',
+      args,
+      withModel((dir) =>
+        measureBotMemory({ root: ROOT, entry: { fromSources: true }, modelDir: dir, servers: plan.serverModels, log }),
+      ),
+    );
+    compiledMemory = await attempt<BotMemoryFigures>(
+      'compiled',
+      args,
+      withBot((dir, entry) => measureBotMemory({ root: ROOT, entry, modelDir: dir, servers: plan.serverModels, log })),
+    );
+    startup = await attempt<StartupFigures>(
+      'startup',
+      args,
+      withModel((dir) => measureStartup({ root: ROOT, modelDir: dir, starts: plan.startups, log })),
+    );
+    voice = await attempt<VoiceFigures>(
+      'server-voice',
+      args,
+      withModel((dir) =>
+        measureServerVoice({ root: ROOT, modelDir: dir, minutes: plan.voiceMinutes, strength: args.strength, log }),
+      ),
+    );
     ingest = await attempt<IngestFigures>('ingest', args, () =>
-      measureIngest({ messages: args.quick ? 500 : 3000, log }));
+      measureIngest({ messages: args.quick ? 500 : 3000, log }),
+    );
   } finally {
     await compiled?.remove();
     await modelDir?.remove();
@@ -208,9 +307,19 @@ async function main(): Promise<number> {
 
   const sections: Record<string, Section> = {
     training: trainingSection(training, torchOutcome, { batch: BATCH, seq: SEQ }, BENCH_ENTRY),
-    babble_50: babbleSection(babble, torchOutcome, { seed: BABBLE_SEED, length: BABBLE_LENGTH, temperature: BABBLE_TEMPERATURE, model: modelDir?.source ?? null, entry: BENCH_ENTRY }),
+    babble_50: babbleSection(babble, torchOutcome, {
+      seed: BABBLE_SEED,
+      length: BABBLE_LENGTH,
+      temperature: BABBLE_TEMPERATURE,
+      model: modelDir?.source ?? null,
+      entry: BENCH_ENTRY,
+    }),
     babble_50_window_20: windowSection(windowBabble, {
-      seed: BABBLE_SEED, length: BABBLE_LENGTH, window: WINDOW, temperature: BABBLE_TEMPERATURE, model: modelDir?.source ?? null,
+      seed: BABBLE_SEED,
+      length: BABBLE_LENGTH,
+      window: WINDOW,
+      temperature: BABBLE_TEMPERATURE,
+      model: modelDir?.source ?? null,
     }),
     discord_babble_200rps: discordSection(discord),
     retrain_100k: retrainSection(retrain, botRetrain, BENCH_ENTRY),
@@ -222,7 +331,19 @@ async function main(): Promise<number> {
     ingest: ingestSection(ingest),
   };
   const failed = failures(sections);
-  const errors = [training, babble, windowBabble, memory, discord, retrain, botRetrain, botMemory, compiledMemory, startup, voice].filter((o) => !o.ok && o.reason.startsWith('error:')).length;
+  const errors = [
+    training,
+    babble,
+    windowBabble,
+    memory,
+    discord,
+    retrain,
+    botRetrain,
+    botMemory,
+    compiledMemory,
+    startup,
+    voice,
+  ].filter((o) => !o.ok && o.reason.startsWith('error:')).length;
 
   const notes: string[] = [
     `Noisy: ${cpus.length} cores shared with whatever else runs (load average at start ${loadAtStart.join(' / ')}); PyTorch and ours run one after the other in this same run, so the ratios compare like with like.`,
@@ -233,19 +354,28 @@ async function main(): Promise<number> {
     `event_loop: retrain_* measured inside the bot (bench/loop-probe.ts preload: monitorEventLoopDelay at 5 ms, the resolution taken off; stalls = a 10 ms JS timer waking ≥ ${STALL_MS} ms late, with when; judged on p99 ${TARGETS.eventLoopP99Ms} ms, stall count ${TARGETS.eventLoopStalls} and longest stall ${TARGETS.eventLoopLongestStallMs} ms, all three) from the dispatch of /retrain start epochs:${plan.retrainEpochs} (a member with Manage Server) to the result message, the server's ${plan.retrainChars.toLocaleString('en')} characters collected beforehand into the bot's SQLite storage through the collection service; meanwhile /babble at ${plan.retrainBabbleRate}/s in another server (12 members in turn), babble_during_retrain its latencies. trainer_nice: the trainer child's nice value (/proc/<pid>/stat). bot_at_200rps_* over the 200/s load only (no retrain).`,
     `rss_mb_base_plus_50: the REAL bot compiled by tsc and run as node <tsc output>/src/main.js, as npm start runs it (loop probe preloaded) with ${plan.serverModels} guilds in the fake Discord, each with its own version 1 committed through the registry (a copy of the base model's files; MODELS_DIR/<guild>/1 + current), MODEL_CACHE_SIZE=${plan.serverModels + 1}; one /babble in each guild, then VmRSS (and VmHWM = peak_rss_mb) from /proc/<pid>/status; /model info in each guild afterwards confirms its own version. alt_*: the same bot run from sources under tsx (node --import tsx src/main.ts, the way the tests start it), not judged. bare_process_*: a process holding only the backend and the same ${plan.serverModels + 1} models (no discord.js, no bot), the larger of its readings before and after a full gc, not judged.`,
     `trainer_tensors: tf.memory().numTensors on the trainer child's main thread right before its first training step and after its last (recorded in the new version's meta.json training.tensors), in retrain_100k's trainer (judged ${TARGETS.trainerTensorsLeaked}) and in the bot's (via_bot_*). The gradient worker thread has its own tfjs engine, not counted. training.tensors_leaked is the same count around BabyLanguageModel.train in the bench process. Generation uses no tensors (typed arrays and a WebAssembly kernel), so it has no count.`,
-    'entry: how what a section measured was started (the bench process under tsx, or the bot: node <tsc output>/src/main.js as npm start runs it, or from sources under tsx for alt_*); trainer_entry: the trainer child\'s command line (/proc/<pid>/cmdline). workers: threads that computed gradients (2 = the trainer\'s own and a gradient worker thread); 0 where nothing trains.',
+    "entry: how what a section measured was started (the bench process under tsx, or the bot: node <tsc output>/src/main.js as npm start runs it, or from sources under tsx for alt_*); trainer_entry: the trainer child's command line (/proc/<pid>/cmdline). workers: threads that computed gradients (2 = the trainer's own and a gradient worker thread); 0 where nothing trains.",
     `startup: ${plan.startups} starts of each command one after the other, launched from the project folder as a child process in its own process group against test/fake-discord in the bench process (a fresh fake, SQLite file and models folder each time; LOG_LEVEL=info). identify = launch (just before spawn) → the fake receives IDENTIFY; first_babble = launch → the reply to a /babble sent the moment IDENTIFY arrived carries its text; cpu_at_identify = user+system CPU of the started process group when IDENTIFY arrived (/proc), the figure least moved by other load. Judged: npm start, both medians ≤ 2 s. dist/ is rebuilt first when a source is newer (build_before_s), so npm start does not compile during the timed starts.`,
     `server_voice: the production retrain path (as retrain_100k) on bench/voice-text.ts's scripted server (300 messages from 12 baby-style lines using two words the base corpus lacks, dinosaur and tractor), /retrain minutes ${plan.voiceMinutes} at strength ${args.strength} (${Math.round(100 * STRENGTH_SPECS[args.strength].share)}% server text), gate tolerance 0.05 bits/char × the strength's factor on the baby corpus; then the served model's uptake (src/model/uptake.ts): 200 "me want " babbles at temperature 0.5 (rng 0..199) — share using a new word (target >= 0.3) and known words (base corpus or server words, target >= 0.9) — and 50 samples each of the default uptake seeds with the server's 3 most frequent openings. Steps done in the minutes depend on the machine's load: see other_processes_cores.`,
   ];
   const busy = Object.entries(contention).filter(([, c]) => c !== null && c !== undefined && c >= 0.25);
   if (busy.length > 0) {
-    const skewed = torch.ok && busy.some(([n]) => n === 'torch' || n === 'training')
-      ? ' The training ratio is skewed too: PyTorch runs 2 threads and may lose more to a busy core than our trainer does.'
-      : '';
-    notes.unshift(`WARNING: other processes used CPU during ${busy.map(([n, c]) => `${n} (${c} cores)`).join(', ')} (machine.other_processes_cores): those figures are pessimistic.${skewed} Re-run on a quiet machine for the README.`);
+    const skewed =
+      torch.ok && busy.some(([n]) => n === 'torch' || n === 'training')
+        ? ' The training ratio is skewed too: PyTorch runs 2 threads and may lose more to a busy core than our trainer does.'
+        : '';
+    notes.unshift(
+      `WARNING: other processes used CPU during ${busy.map(([n, c]) => `${n} (${c} cores)`).join(', ')} (machine.other_processes_cores): those figures are pessimistic.${skewed} Re-run on a quiet machine for the README.`,
+    );
   }
-  if (modelDir) notes.push(`model: every figure but training used ${modelDir.source}, through a verified snapshot in a temporary folder.`);
-  if (modelDir?.fallback) notes.push('models/base does not exist: babble, num_tensors, the bot and the RSS child used an untrained model (same size and per-character cost; /babble replies run to the full length more often than a trained model\'s, which stop at the end of an utterance).');
+  if (modelDir)
+    notes.push(
+      `model: every figure but training used ${modelDir.source}, through a verified snapshot in a temporary folder.`,
+    );
+  if (modelDir?.fallback)
+    notes.push(
+      "models/base does not exist: babble, num_tensors, the bot and the RSS child used an untrained model (same size and per-character cost; /babble replies run to the full length more often than a trained model's, which stop at the end of an utterance).",
+    );
   if (args.quick) notes.push('QUICK mode: fewer steps and samples, torch skipped; not for the README.');
 
   const report = {
@@ -269,7 +399,9 @@ async function main(): Promise<number> {
     duration_s: Math.round((performance.now() - started) / 100) / 10,
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  log(`bench: ${failed.length ? `missed ${failed.join(', ')}` : 'no target missed'}${errors ? `, ${errors} section(s) errored` : ''} (${report.duration_s} s)`);
+  log(
+    `bench: ${failed.length ? `missed ${failed.join(', ')}` : 'no target missed'}${errors ? `, ${errors} section(s) errored` : ''} (${report.duration_s} s)`,
+  );
   return args.strict && (failed.length > 0 || errors > 0) ? 1 : 0;
 }
 

@@ -33,8 +33,13 @@ async function ingestRate(dir: string, synchronous: 'NORMAL' | 'FULL', messages:
     for (let i = 0; i < messages; i++) {
       const authorId = String(3000 + (i % 50));
       await collection.collect({
-        guildId: G, channelId: C, authorId, human: true, id: String(100_000 + i),
-        content: `me want cookie number ${i}`, createdAt: t0 + i,
+        guildId: G,
+        channelId: C,
+        authorId,
+        human: true,
+        id: String(100_000 + i),
+        content: `me want cookie number ${i}`,
+        createdAt: t0 + i,
       });
     }
     const rate = messages / ((performance.now() - started) / 1000);

@@ -36,7 +36,8 @@ if (process.send && process.channel) {
     if (late < STALL_MS) return;
     stallCount++;
     longestStallMs = Math.max(longestStallMs, late);
-    if (stalls.length < MAX_STALLS) stalls.push({ atMs: Math.round(now - late - since), ms: Math.round(late * 10) / 10 });
+    if (stalls.length < MAX_STALLS)
+      stalls.push({ atMs: Math.round(now - late - since), ms: Math.round(late * 10) / 10 });
   }, STALL_TIMER_MS);
   stallTimer.unref();
   process.on('message', (msg: unknown) => {

@@ -41,8 +41,16 @@ export async function snapshotBaseModel(root: string): Promise<ModelDir> {
       await model.save(dir, { version });
       return { dir, source, fallback: false, remove: () => rm(dir, { recursive: true, force: true }) };
     }
-    await BabyLanguageModel.build({ seed: 1 }).save(dir, { version: 'bench-untrained', training: { note: 'untrained weights made by npm run bench (models/base missing)' } });
-    return { dir, source: 'BabyLanguageModel.build() (models/base does not exist yet: untrained weights)', fallback: true, remove: () => rm(dir, { recursive: true, force: true }) };
+    await BabyLanguageModel.build({ seed: 1 }).save(dir, {
+      version: 'bench-untrained',
+      training: { note: 'untrained weights made by npm run bench (models/base missing)' },
+    });
+    return {
+      dir,
+      source: 'BabyLanguageModel.build() (models/base does not exist yet: untrained weights)',
+      fallback: true,
+      remove: () => rm(dir, { recursive: true, force: true }),
+    };
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw error;

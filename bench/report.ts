@@ -40,11 +40,18 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 export type Section = Record<string, unknown> & { pass: boolean | null };
 
-export function trainingSection(ours: Outcome<TrainingFigures>, torch: Outcome<TorchFigures & { steps: number; seconds: number }>, shape: { batch: number; seq: number }, entry: string): Section {
+export function trainingSection(
+  ours: Outcome<TrainingFigures>,
+  torch: Outcome<TorchFigures & { steps: number; seconds: number }>,
+  shape: { batch: number; seq: number },
+  entry: string,
+): Section {
   const mine = ours.ok ? ours.value : null;
   const ref = torch.ok ? torch.value : null;
   const r = ratio(mine?.charsPerSecond, ref?.seq_train_target_chars_per_s);
-  const reasons = [!ours.ok ? `training: ${ours.reason}` : null, !torch.ok ? `torch: ${torch.reason}` : null].filter((x) => x !== null);
+  const reasons = [!ours.ok ? `training: ${ours.reason}` : null, !torch.ok ? `torch: ${torch.reason}` : null].filter(
+    (x) => x !== null,
+  );
   return {
     chars_per_s: round(mine?.charsPerSecond, 0),
     torch_chars_per_s: ref?.seq_train_target_chars_per_s ?? null,
@@ -68,11 +75,17 @@ export function trainingSection(ours: Outcome<TrainingFigures>, torch: Outcome<T
   };
 }
 
-export function babbleSection(b: Outcome<BabbleFigures>, torch: Outcome<TorchFigures>, how: { seed: string; length: number; temperature: number; model: string | null; entry: string }): Section {
+export function babbleSection(
+  b: Outcome<BabbleFigures>,
+  torch: Outcome<TorchFigures>,
+  how: { seed: string; length: number; temperature: number; model: string | null; entry: string },
+): Section {
   const v = b.ok ? b.value : null;
   const torchMs = torch.ok ? torch.value.generate_50_chars_ms_median : null;
   const r = ratio(v?.latencyMs.p50, torchMs);
-  const reasons = [!b.ok ? `babble: ${b.reason}` : null, !torch.ok ? `torch: ${torch.reason}` : null].filter((x) => x !== null);
+  const reasons = [!b.ok ? `babble: ${b.reason}` : null, !torch.ok ? `torch: ${torch.reason}` : null].filter(
+    (x) => x !== null,
+  );
   return {
     p50_ms: round(v?.latencyMs.p50, 3),
     p99_ms: round(v?.latencyMs.p99, 3),
@@ -132,7 +145,11 @@ export function discordSection(d: Outcome<DiscordFigures>): Section {
     target: TARGETS.discordP99Ms,
     // every interaction must be answered for the latency to count
     pass: verdict === null ? null : verdict && complete,
-    reason: d.ok ? (complete ? null : `${v!.sent - v!.answered} of ${v!.sent} interactions unanswered, ${v!.failedReplies} failed replies`) : d.reason,
+    reason: d.ok
+      ? complete
+        ? null
+        : `${v!.sent - v!.answered} of ${v!.sent} interactions unanswered, ${v!.failedReplies} failed replies`
+      : d.reason,
     entry: v?.entry ?? null,
     workers: 0,
     max_ms: round(v?.latencyMs?.max, 2),
@@ -158,7 +175,11 @@ const r3 = (x: number | null | undefined) => round(x, 3);
  * refused, or that failed, misses the target whatever its time. `viaBot` adds the same retrain through the bot
  * (dispatch of /retrain → the result message), not judged.
  */
-export function retrainSection(r: Outcome<RetrainFigures>, viaBot: Outcome<BotRetrainFigures> | null, entry: string): Section {
+export function retrainSection(
+  r: Outcome<RetrainFigures>,
+  viaBot: Outcome<BotRetrainFigures> | null,
+  entry: string,
+): Section {
   const v = r.ok ? r.value : null;
   const swapped = v !== null && v.status === 'swapped' && v.serving;
   const verdict = meets(v?.seconds ?? null, TARGETS.retrainSeconds);
@@ -168,7 +189,11 @@ export function retrainSection(r: Outcome<RetrainFigures>, viaBot: Outcome<BotRe
     seconds: round(v?.seconds, 1),
     target: TARGETS.retrainSeconds,
     pass: verdict === null ? null : verdict && swapped,
-    reason: !r.ok ? r.reason : swapped ? null : `not swapped: ${v!.status}${v!.problem ? ` (${v!.problem})` : ''}${v!.status === 'swapped' ? ' but the cache did not serve it' : ''}`,
+    reason: !r.ok
+      ? r.reason
+      : swapped
+        ? null
+        : `not swapped: ${v!.status}${v!.problem ? ` (${v!.problem})` : ''}${v!.status === 'swapped' ? ' but the cache did not serve it' : ''}`,
     entry,
     trainer_entry: v?.trainerEntry ?? null,
     workers: v?.workers ?? null,
@@ -182,7 +207,10 @@ export function retrainSection(r: Outcome<RetrainFigures>, viaBot: Outcome<BotRe
     train_chars_per_s: round(v?.trainCharsPerSecond, 0),
     chunks: v?.chunks ?? null,
     held_out_bits_per_char: v?.heldOut
-      ? { server: [r3(v.heldOut.before.server), r3(v.heldOut.after.server)], base: [r3(v.heldOut.before.base), r3(v.heldOut.after.base)] }
+      ? {
+          server: [r3(v.heldOut.before.server), r3(v.heldOut.after.server)],
+          base: [r3(v.heldOut.before.base), r3(v.heldOut.after.base)],
+        }
       : null,
     phases_s: ph
       ? {
@@ -205,7 +233,10 @@ export function retrainSection(r: Outcome<RetrainFigures>, viaBot: Outcome<BotRe
  * The bot's event loop during a retrain (with /babble meanwhile), judged on its p99 AND on its stalls (a timer
  * ≥ STALL_MS late): how many, and the longest. The figures under the 200/s load ride along, not judged.
  */
-export function eventLoopSection(d: Outcome<DiscordFigures>, during: Outcome<BotRetrainFigures> | null = null): Section {
+export function eventLoopSection(
+  d: Outcome<DiscordFigures>,
+  during: Outcome<BotRetrainFigures> | null = null,
+): Section {
   const loop = d.ok ? d.value.eventLoop : null;
   const b = during?.ok ? during.value : null;
   const p99 = b?.loop.p99Ms ?? null;
@@ -217,8 +248,12 @@ export function eventLoopSection(d: Outcome<DiscordFigures>, during: Outcome<Bot
   };
   const missed = [
     verdicts.p99 === false ? `p99 ${round(p99, 2)} ms (target ${TARGETS.eventLoopP99Ms})` : null,
-    verdicts.stalls === false ? `${b!.loop.stallCount} stalls over ${STALL_MS} ms (target ${TARGETS.eventLoopStalls})` : null,
-    verdicts.longest === false ? `longest stall ${round(b!.loop.longestStallMs, 1)} ms (target ${TARGETS.eventLoopLongestStallMs})` : null,
+    verdicts.stalls === false
+      ? `${b!.loop.stallCount} stalls over ${STALL_MS} ms (target ${TARGETS.eventLoopStalls})`
+      : null,
+    verdicts.longest === false
+      ? `longest stall ${round(b!.loop.longestStallMs, 1)} ms (target ${TARGETS.eventLoopLongestStallMs})`
+      : null,
   ].filter((x) => x !== null);
   return {
     retrain_p99_ms: round(p99, 2),
@@ -229,7 +264,14 @@ export function eventLoopSection(d: Outcome<DiscordFigures>, during: Outcome<Bot
     longest_stall_target: TARGETS.eventLoopLongestStallMs,
     stall_threshold_ms: STALL_MS,
     pass: allOf(verdicts.p99, verdicts.stalls, verdicts.longest),
-    reason: during === null ? 'not measured' : !during.ok ? during.reason : missed.length ? `missed: ${missed.join('; ')}` : null,
+    reason:
+      during === null
+        ? 'not measured'
+        : !during.ok
+          ? during.reason
+          : missed.length
+            ? `missed: ${missed.join('; ')}`
+            : null,
     entry: b?.entry ?? null,
     workers: b?.workers ?? null,
     retrain_p50_ms: round(b?.loop.p50Ms, 2),
@@ -267,7 +309,11 @@ export function eventLoopSection(d: Outcome<DiscordFigures>, during: Outcome<Bot
  * another way (from sources under tsx), and `bare` a process holding only the backend and the models (no
  * discord.js): both reported, not judged.
  */
-export function rssSection(bot: Outcome<BotMemoryFigures>, alt: Outcome<BotMemoryFigures> | null = null, bare: Outcome<RssFigures> | null = null): Section {
+export function rssSection(
+  bot: Outcome<BotMemoryFigures>,
+  alt: Outcome<BotMemoryFigures> | null = null,
+  bare: Outcome<RssFigures> | null = null,
+): Section {
   const v = bot.ok ? bot.value : null;
   const complete = v !== null && v.answered === v.servers && v.ownVersion === v.servers;
   const verdict = meets(v?.rssMb ?? null, TARGETS.rssMb);
@@ -278,7 +324,11 @@ export function rssSection(bot: Outcome<BotMemoryFigures>, alt: Outcome<BotMemor
     rss_mb: round(v?.rssMb, 1),
     target: TARGETS.rssMb,
     pass: verdict === null ? null : verdict && complete,
-    reason: !bot.ok ? bot.reason : complete ? null : `only ${v!.answered} of ${v!.servers} servers answered, ${v!.ownVersion} on their own version`,
+    reason: !bot.ok
+      ? bot.reason
+      : complete
+        ? null
+        : `only ${v!.answered} of ${v!.servers} servers answered, ${v!.ownVersion} on their own version`,
     entry: v?.entry ?? null,
     workers: 0,
     server_models: v?.servers ?? null,
@@ -297,7 +347,10 @@ export function rssSection(bot: Outcome<BotMemoryFigures>, alt: Outcome<BotMemor
     bare_process_models: m?.models ?? null,
     bare_process_backend_only_mb: round(m?.rssBaselineMb, 1),
     bare_process_base_only_mb: round(m?.rssAfterBaseMb, 1),
-    bare_process_per_extra_model_mb: round(m && m.models > 1 ? (m.rssNoGcMb - m.rssAfterBaseMb) / (m.models - 1) : null, 2),
+    bare_process_per_extra_model_mb: round(
+      m && m.models > 1 ? (m.rssNoGcMb - m.rssAfterBaseMb) / (m.models - 1) : null,
+      2,
+    ),
     bare_process_reason: bare && !bare.ok ? bare.reason : null,
   };
 }
@@ -306,7 +359,10 @@ export function rssSection(bot: Outcome<BotMemoryFigures>, alt: Outcome<BotMemor
  * tf.memory().numTensors in the trainer child before and after its training steps (meta.json training.tensors),
  * from the bench's retrain (judged: no tensor may be left behind) and from the retrain through the bot (reported).
  */
-export function trainerTensorsSection(r: Outcome<RetrainFigures>, viaBot: Outcome<BotRetrainFigures> | null = null): Section {
+export function trainerTensorsSection(
+  r: Outcome<RetrainFigures>,
+  viaBot: Outcome<BotRetrainFigures> | null = null,
+): Section {
   const t = r.ok ? r.value.trainerTensors : null;
   const b = viaBot?.ok ? viaBot.value.trainerTensors : null;
   const leaked = t ? t.after - t.before : null;
@@ -356,10 +412,16 @@ export function startupSection(o: Outcome<StartupFigures>): Section {
       first_babble_max_ms: ms(r.firstBabbleMs.max),
       cpu_at_identify_median_ms: ms(r.cpuAtIdentifyMs?.p50),
     })),
-    all_ms: runs.map((r) => ({ command: r.command, identify: r.starts.map((s) => ms(s.identifyMs)), first_babble: r.starts.map((s) => ms(s.firstBabbleMs)) })),
+    all_ms: runs.map((r) => ({
+      command: r.command,
+      identify: r.starts.map((s) => ms(s.identifyMs)),
+      first_babble: r.starts.map((s) => ms(s.firstBabbleMs)),
+    })),
   };
 }
 
 export function failures(sections: Record<string, Section>): string[] {
-  return Object.entries(sections).filter(([, s]) => s.pass === false).map(([name]) => name);
+  return Object.entries(sections)
+    .filter(([, s]) => s.pass === false)
+    .map(([name]) => name);
 }

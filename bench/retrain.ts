@@ -17,7 +17,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createModelCache } from '../src/service/model-cache.js';
 import { createRegistry } from '../src/service/registry.js';
-import { createRetrainManager, loadBaseCorpus, type RetrainOutcome, type TrainingSettings } from '../src/service/retrain.js';
+import {
+  createRetrainManager,
+  loadBaseCorpus,
+  type RetrainOutcome,
+  type TrainingSettings,
+} from '../src/service/retrain.js';
 import { runTraining } from '../src/training/trainer.js';
 import { commandLineOf, trainerRecord, type TensorCounts } from './bot-retrain.js';
 import { serverLikeText, textChars } from './server-text.js';
@@ -53,7 +58,10 @@ export interface RetrainFigures {
   trainSeconds: number | null;
   /** Target characters per second of the training itself (the child's figure; null unless swapped). */
   trainCharsPerSecond: number | null;
-  heldOut: { before: { server: number | null; base: number | null }; after: { server: number | null; base: number | null } } | null;
+  heldOut: {
+    before: { server: number | null; base: number | null };
+    after: { server: number | null; base: number | null };
+  } | null;
   chunks: number | null;
   phases: RetrainPhases;
   /** The trainer child's command line (null when unreadable). */
@@ -63,7 +71,14 @@ export interface RetrainFigures {
   trainerTensors: TensorCounts | null;
 }
 
-export async function measureRetrain(opts: { root: string; modelDir: string; chars: number; epochs: number; log: (line: string) => void; training?: TrainingSettings }): Promise<RetrainFigures> {
+export async function measureRetrain(opts: {
+  root: string;
+  modelDir: string;
+  chars: number;
+  epochs: number;
+  log: (line: string) => void;
+  training?: TrainingSettings;
+}): Promise<RetrainFigures> {
   const work = await mkdtemp(path.join(tmpdir(), 'babble-bench-retrain-'));
   try {
     const baseCorpus = await loadBaseCorpus(path.join(opts.root, 'data/corpus.txt'));
@@ -104,12 +119,16 @@ export async function measureRetrain(opts: { root: string; modelDir: string; cha
     const t0 = performance.now();
     const started = manager.start({ scope: BENCH_SCOPE, epochs: opts.epochs, requestedBy: 'bench' });
     started.job.subscribe((e) => {
-      if (e.type === 'progress') opts.log(`  retrain: step ${e.progress.step}/${e.progress.totalSteps}, loss ${e.progress.loss.toFixed(3)}, ${Math.round(e.progress.charsPerSecond)} chars/s`);
+      if (e.type === 'progress')
+        opts.log(
+          `  retrain: step ${e.progress.step}/${e.progress.totalSteps}, loss ${e.progress.loss.toFixed(3)}, ${Math.round(e.progress.charsPerSecond)} chars/s`,
+        );
     });
     const outcome = await started.job.result;
     const t1 = performance.now();
     await manager.close();
-    const s = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? (b - a) / 1000 : NaN);
+    const s = (a: number | undefined, b: number | undefined) =>
+      a !== undefined && b !== undefined ? (b - a) / 1000 : NaN;
     let child: Record<string, number> | null = null;
     let chunks: number | null = null;
     let serving = false;
@@ -118,7 +137,9 @@ export async function measureRetrain(opts: { root: string; modelDir: string; cha
     if (outcome.status === 'swapped') {
       record = await trainerRecord(path.join(registry.root, BENCH_SCOPE, String(outcome.version)));
       serving = (await models.modelFor(BENCH_SCOPE)).version === outcome.version;
-      const meta = JSON.parse(await readFile(path.join(registry.root, BENCH_SCOPE, String(outcome.version), 'meta.json'), 'utf8')) as { training?: { phaseSeconds?: Record<string, number>; chunks?: number; charsPerSecond?: number } };
+      const meta = JSON.parse(
+        await readFile(path.join(registry.root, BENCH_SCOPE, String(outcome.version), 'meta.json'), 'utf8'),
+      ) as { training?: { phaseSeconds?: Record<string, number>; chunks?: number; charsPerSecond?: number } };
       child = meta.training?.phaseSeconds ?? null;
       chunks = meta.training?.chunks ?? null;
       trainCharsPerSecond = meta.training?.charsPerSecond ?? null;
@@ -129,7 +150,12 @@ export async function measureRetrain(opts: { root: string; modelDir: string; cha
     return {
       seconds: (t1 - t0) / 1000,
       status: outcome.status,
-      problem: outcome.status === 'failed' ? outcome.reason : outcome.status === 'rejected' ? outcome.gate.reasons.join('; ') : null,
+      problem:
+        outcome.status === 'failed'
+          ? outcome.reason
+          : outcome.status === 'rejected'
+            ? outcome.gate.reasons.join('; ')
+            : null,
       version: outcome.status === 'swapped' ? outcome.version : null,
       serving,
       epochs: opts.epochs,

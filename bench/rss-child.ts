@@ -29,17 +29,19 @@ async function main(): Promise<void> {
   const rssNoGcMb = process.memoryUsage().rss / MB;
   gc?.();
   const mem = process.memoryUsage();
-  process.stdout.write(`${JSON.stringify({
-    backend: backend.name,
-    models: models.length,
-    rssBaselineMb,
-    rssAfterBaseMb,
-    rssNoGcMb,
-    rssMb: mem.rss / MB,
-    heapUsedMb: mem.heapUsed / MB,
-    externalMb: mem.external / MB,
-    arrayBuffersMb: mem.arrayBuffers / MB,
-  })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({
+      backend: backend.name,
+      models: models.length,
+      rssBaselineMb,
+      rssAfterBaseMb,
+      rssNoGcMb,
+      rssMb: mem.rss / MB,
+      heapUsedMb: mem.heapUsed / MB,
+      externalMb: mem.external / MB,
+      arrayBuffersMb: mem.arrayBuffers / MB,
+    })}\n`,
+  );
 }
 
 main().catch((error: unknown) => {

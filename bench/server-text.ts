@@ -10,9 +10,52 @@
 import { buildCorpus } from '../src/model/corpus.js';
 import { mulberry32 } from '../src/model/weights.js';
 
-const NAMES = ['ann', 'bo', 'cy', 'dee', 'eli', 'fox', 'gus', 'ivy', 'jo', 'kai', 'lu', 'max', 'nia', 'oz', 'pip', 'quin', 'rue', 'sam'];
-const GAMES = ['minecraft', 'mario kart', 'among us', 'fortnite', 'zelda', 'chess', 'tetris', 'pokemon', 'uno', 'roblox'];
-const THINGS = ['pizza', 'the raid', 'the stream', 'voice chat', 'the meme', 'the new map', 'boss fight', 'movie night', 'the playlist', 'snacks', 'the squad', 'emotes'];
+const NAMES = [
+  'ann',
+  'bo',
+  'cy',
+  'dee',
+  'eli',
+  'fox',
+  'gus',
+  'ivy',
+  'jo',
+  'kai',
+  'lu',
+  'max',
+  'nia',
+  'oz',
+  'pip',
+  'quin',
+  'rue',
+  'sam',
+];
+const GAMES = [
+  'minecraft',
+  'mario kart',
+  'among us',
+  'fortnite',
+  'zelda',
+  'chess',
+  'tetris',
+  'pokemon',
+  'uno',
+  'roblox',
+];
+const THINGS = [
+  'pizza',
+  'the raid',
+  'the stream',
+  'voice chat',
+  'the meme',
+  'the new map',
+  'boss fight',
+  'movie night',
+  'the playlist',
+  'snacks',
+  'the squad',
+  'emotes',
+];
 const WHEN = ['tonight', 'now', 'later', 'tomorrow', 'after school', 'on friday', 'this weekend', 'again', 'soon'];
 const FEEL = ['sleepy', 'happy', 'hungry', 'silly', 'grumpy', 'excited', 'tired', 'sad', 'mad'];
 const OPENERS = ['gg', 'lol', 'brb', 'omg', 'yay', 'uh oh', 'hi', 'bye', 'wow', 'oops', 'hehe'];
@@ -46,7 +89,8 @@ export function textChars(messages: readonly string[]): number {
  * of them a line of `baseLines` (the base corpus). Deterministic for `seed`.
  */
 export function serverLikeText(chars: number, baseLines: readonly string[], seed = 1): string[] {
-  if (!(chars > 0) || !Number.isFinite(chars)) throw new RangeError(`serverLikeText: chars must be a positive number (got ${chars})`);
+  if (!(chars > 0) || !Number.isFinite(chars))
+    throw new RangeError(`serverLikeText: chars must be a positive number (got ${chars})`);
   const seen = new Set(baseLines);
   const rand = mulberry32(seed ^ 0x5e77e5);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;

@@ -27,7 +27,10 @@ export interface RunFigures {
   seconds: number;
   steps: number | null;
   trainSeconds: number | null;
-  heldOut: { before: { server: number | null; base: number | null }; after: { server: number | null; base: number | null } } | null;
+  heldOut: {
+    before: { server: number | null; base: number | null };
+    after: { server: number | null; base: number | null };
+  } | null;
   baseTolerance: number | null;
   gateSamples: { wordShare: number; shortShare: number; parrotShare: number } | null;
   /** Uptake of the model serving afterwards: "me want " babbles, and the default uptake seeds with the openings. */
@@ -77,26 +80,51 @@ export async function measureServerVoice(opts: {
     const runs: RunFigures[] = [];
     try {
       for (let i = 0; i < (opts.runs ?? 1); i++) {
-        opts.log(`  server_voice: run ${i + 1}, ${messages.length} messages, ${opts.minutes} min, strength ${strength}`);
+        opts.log(
+          `  server_voice: run ${i + 1}, ${messages.length} messages, ${opts.minutes} min, strength ${strength}`,
+        );
         const t0 = performance.now();
-        const outcome = await manager.start({ scope: VOICE_SCOPE, minutes: opts.minutes, strength, requestedBy: 'bench' }).job.result;
+        const outcome = await manager.start({
+          scope: VOICE_SCOPE,
+          minutes: opts.minutes,
+          strength,
+          requestedBy: 'bench',
+        }).job.result;
         const seconds = (performance.now() - t0) / 1000;
         const trained = outcome.status === 'swapped' || outcome.status === 'rejected' ? outcome : null;
         const served = await models.modelFor(VOICE_SCOPE);
-        const generate = (seed: string, o: { temperature: number; length: number; rng: number }) => served.model.generate(seed, { ...o, stopAtEndOfUtterance: true });
+        const generate = (seed: string, o: { temperature: number; length: number; rng: number }) =>
+          served.model.generate(seed, { ...o, stopAtEndOfUtterance: true });
         const text = { serverLines: messages, baseLines: baseCorpus };
-        const meWant = await measureUptake(generate, text, { seeds: ['me want '], samplesPerSeed: samples, openings: 0 });
+        const meWant = await measureUptake(generate, text, {
+          seeds: ['me want '],
+          samplesPerSeed: samples,
+          openings: 0,
+        });
         const uptake = await measureUptake(generate, text, { samplesPerSeed: Math.ceil(samples / 4) });
-        opts.log(`  server_voice: ${outcome.status}, "me want " with a new word ${(meWant.newWordShare * 100).toFixed(1)}%, known words ${(meWant.knownWordShare * 100).toFixed(1)}%`);
+        opts.log(
+          `  server_voice: ${outcome.status}, "me want " with a new word ${(meWant.newWordShare * 100).toFixed(1)}%, known words ${(meWant.knownWordShare * 100).toFixed(1)}%`,
+        );
         runs.push({
           status: outcome.status,
-          problem: outcome.status === 'failed' ? outcome.reason : outcome.status === 'rejected' ? outcome.gate.reasons.join('; ') : null,
+          problem:
+            outcome.status === 'failed'
+              ? outcome.reason
+              : outcome.status === 'rejected'
+                ? outcome.gate.reasons.join('; ')
+                : null,
           seconds,
           steps: trained?.steps ?? null,
           trainSeconds: trained?.seconds ?? null,
           heldOut: trained?.heldOut ?? null,
           baseTolerance: trained?.gate.baseTolerance ?? null,
-          gateSamples: trained ? { wordShare: trained.gate.samples.wordShare, shortShare: trained.gate.samples.shortShare, parrotShare: trained.gate.samples.parrotShare } : null,
+          gateSamples: trained
+            ? {
+                wordShare: trained.gate.samples.wordShare,
+                shortShare: trained.gate.samples.shortShare,
+                parrotShare: trained.gate.samples.parrotShare,
+              }
+            : null,
           meWant: meWant.perSeed[0] ?? null,
           meWantKnownWordShare: meWant.knownWordShare,
           uptake,
@@ -105,7 +133,13 @@ export async function measureServerVoice(opts: {
     } finally {
       await manager.close();
     }
-    return { strength, share: STRENGTH_SPECS[strength].share, minutes: opts.minutes, serverMessages: messages.length, runs };
+    return {
+      strength,
+      share: STRENGTH_SPECS[strength].share,
+      minutes: opts.minutes,
+      serverMessages: messages.length,
+      runs,
+    };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -113,16 +147,18 @@ export async function measureServerVoice(opts: {
 
 export const VOICE_TARGETS = { meWantNewWordShare: '>= 0.3', knownWordShare: '>= 0.9' } as const;
 
-const r3 = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? null : Math.round(x * 1000) / 1000);
+const r3 = (x: number | null | undefined) =>
+  x === null || x === undefined || !Number.isFinite(x) ? null : Math.round(x * 1000) / 1000;
 
 /** The JSON section: judged on the (last) run: swapped, "me want " uptake, known words, base rise within tolerance. */
 export function serverVoiceSection(v: Outcome<VoiceFigures>): Section {
   const figures = v.ok ? v.value : null;
   const runs = figures?.runs ?? [];
   const last = runs.at(-1) ?? null;
-  const rise = last?.heldOut?.before.base !== null && last?.heldOut?.after.base !== null && last?.heldOut
-    ? last.heldOut.after.base! - last.heldOut.before.base!
-    : null;
+  const rise =
+    last?.heldOut?.before.base !== null && last?.heldOut?.after.base !== null && last?.heldOut
+      ? last.heldOut.after.base! - last.heldOut.before.base!
+      : null;
   const checks = last
     ? {
         swapped: last.status === 'swapped',
@@ -136,7 +172,14 @@ export function serverVoiceSection(v: Outcome<VoiceFigures>): Section {
     me_want_new_word_share: r3(last?.meWant?.share),
     target: VOICE_TARGETS.meWantNewWordShare,
     pass: checks === null ? null : judged.every((c) => c === true),
-    reason: !v.ok ? v.reason : checks && !judged.every((c) => c === true) ? `missed: ${Object.entries(checks).filter(([, c]) => c !== true).map(([k]) => k).join(', ')}${last?.problem ? ` (${last.problem})` : ''}` : null,
+    reason: !v.ok
+      ? v.reason
+      : checks && !judged.every((c) => c === true)
+        ? `missed: ${Object.entries(checks)
+            .filter(([, c]) => c !== true)
+            .map(([k]) => k)
+            .join(', ')}${last?.problem ? ` (${last.problem})` : ''}`
+        : null,
     checks,
     strength: figures?.strength ?? null,
     server_share: figures?.share ?? null,
@@ -151,12 +194,25 @@ export function serverVoiceSection(v: Outcome<VoiceFigures>): Section {
       me_want_samples: r.meWant?.samples ?? null,
       known_word_share: r3(r.meWantKnownWordShare),
       known_word_target: VOICE_TARGETS.knownWordShare,
-      held_out_bits_per_char: r.heldOut ? { server: [r3(r.heldOut.before.server), r3(r.heldOut.after.server)], base: [r3(r.heldOut.before.base), r3(r.heldOut.after.base)] } : null,
+      held_out_bits_per_char: r.heldOut
+        ? {
+            server: [r3(r.heldOut.before.server), r3(r.heldOut.after.server)],
+            base: [r3(r.heldOut.before.base), r3(r.heldOut.after.base)],
+          }
+        : null,
       base_tolerance: r.baseTolerance,
-      gate_samples: r.gateSamples ? { word_share: r3(r.gateSamples.wordShare), short_share: r3(r.gateSamples.shortShare), parrot_share: r3(r.gateSamples.parrotShare) } : null,
+      gate_samples: r.gateSamples
+        ? {
+            word_share: r3(r.gateSamples.wordShare),
+            short_share: r3(r.gateSamples.shortShare),
+            parrot_share: r3(r.gateSamples.parrotShare),
+          }
+        : null,
       new_word_share_all_seeds: r3(r.uptake?.newWordShare),
       used: r.uptake?.used ?? null,
-      openings: r.uptake?.openings.map((o) => ({ opening: o.opening, exact: r3(o.exact), first_word: r3(o.firstWord) })) ?? null,
+      openings:
+        r.uptake?.openings.map((o) => ({ opening: o.opening, exact: r3(o.exact), first_word: r3(o.firstWord) })) ??
+        null,
       examples: r.uptake?.examples ?? null,
     })),
   };

@@ -57,7 +57,12 @@ export function groupCpuMs(pgid: number): number | null {
       } catch {
         continue; // exited meanwhile
       }
-      const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).trim().split(/\s+/)[2]);
+      const pgrp = Number(
+        stat
+          .slice(stat.lastIndexOf(')') + 2)
+          .trim()
+          .split(/\s+/)[2],
+      );
       if (pgrp === pgid) ticks += parseSelfStat(stat);
     }
   } catch {
@@ -123,17 +128,26 @@ async function startOnce(root: string, modelDir: string, command: StartCommand):
     await Promise.race([fake.waitForGatewayPayload((p) => p.op === 2, 60_000), exitedEarly]);
     const identifyMs = performance.now() - started;
     const cpuAtIdentifyMs = child.pid === undefined ? null : groupCpuMs(child.pid);
-    const { token } = fake.sendInteraction({ data: { name: 'babble', options: [option('seed', 'me want'), option('rng', 1)] } });
+    const { token } = fake.sendInteraction({
+      data: { name: 'babble', options: [option('seed', 'me want'), option('rng', 1)] },
+    });
     tracker.sentAt.set(token, performance.now());
     await Promise.race([
-      fake.waitFor(() => {
-        tracker.scan();
-        return tracker.doneAt.has(token) || tracker.failed > 0 || tracker.ephemeral > 0;
-      }, 60_000, 'the first /babble answered'),
+      fake.waitFor(
+        () => {
+          tracker.scan();
+          return tracker.doneAt.has(token) || tracker.failed > 0 || tracker.ephemeral > 0;
+        },
+        60_000,
+        'the first /babble answered',
+      ),
       exitedEarly,
     ]);
     const done = tracker.doneAt.get(token);
-    if (done === undefined) throw new Error(`the first /babble was not answered with a babble (failed ${tracker.failed}, ephemeral ${tracker.ephemeral})`);
+    if (done === undefined)
+      throw new Error(
+        `the first /babble was not answered with a babble (failed ${tracker.failed}, ephemeral ${tracker.ephemeral})`,
+      );
     return { identifyMs, firstBabbleMs: done - started, cpuAtIdentifyMs };
   } finally {
     if (child.pid !== undefined && child.exitCode === null) {
@@ -157,7 +171,12 @@ async function startOnce(root: string, modelDir: string, command: StartCommand):
   }
 }
 
-export async function measureStartup(opts: { root: string; modelDir: string; starts: number; log: (line: string) => void }): Promise<StartupFigures> {
+export async function measureStartup(opts: {
+  root: string;
+  modelDir: string;
+  starts: number;
+  log: (line: string) => void;
+}): Promise<StartupFigures> {
   let buildSeconds: number | null = null;
   const stale = staleReasons(opts.root);
   if (stale.length > 0) {
@@ -173,7 +192,9 @@ export async function measureStartup(opts: { root: string; modelDir: string; sta
     const starts: OneStart[] = [];
     for (let i = 0; i < opts.starts; i++) {
       const one = await startOnce(opts.root, opts.modelDir, command);
-      opts.log(`  ${command.label} #${i + 1}: IDENTIFY after ${Math.round(one.identifyMs)} ms, first /babble answered after ${Math.round(one.firstBabbleMs)} ms; CPU ${one.cpuAtIdentifyMs ?? '?'} ms at IDENTIFY`);
+      opts.log(
+        `  ${command.label} #${i + 1}: IDENTIFY after ${Math.round(one.identifyMs)} ms, first /babble answered after ${Math.round(one.firstBabbleMs)} ms; CPU ${one.cpuAtIdentifyMs ?? '?'} ms at IDENTIFY`,
+      );
       starts.push(one);
     }
     runs.push({
@@ -181,7 +202,9 @@ export async function measureStartup(opts: { root: string; modelDir: string; sta
       starts,
       identifyMs: summarize(starts.map((s) => s.identifyMs)),
       firstBabbleMs: summarize(starts.map((s) => s.firstBabbleMs)),
-      cpuAtIdentifyMs: starts.every((s) => s.cpuAtIdentifyMs !== null) ? summarize(starts.map((s) => s.cpuAtIdentifyMs!)) : null,
+      cpuAtIdentifyMs: starts.every((s) => s.cpuAtIdentifyMs !== null)
+        ? summarize(starts.map((s) => s.cpuAtIdentifyMs!))
+        : null,
     });
   }
   return { buildSeconds, runs };

@@ -23,7 +23,13 @@ export function summarize(samples: readonly number[]): Summary {
   if (samples.length === 0) throw new RangeError('summarize: no samples');
   const sorted = [...samples].sort((a, b) => a - b);
   const sum = sorted.reduce((a, b) => a + b, 0);
-  return { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), mean: sum / sorted.length, max: sorted[sorted.length - 1]! };
+  return {
+    n: sorted.length,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    mean: sum / sorted.length,
+    max: sorted[sorted.length - 1]!,
+  };
 }
 
 /** Rounds to `digits` decimals; null and non-finite values become null. */
@@ -66,10 +72,17 @@ export function meets(value: number | null, target: string): boolean | null {
  * (lastStep − warmupStep) · unitsPerStep / (lastElapsed − warmupElapsed). Needs a checkpoint at exactly
  * `warmupSteps` (or 0, the start, when warmupSteps is 0) and at least one step after it.
  */
-export function rateAfterWarmup(checkpoints: readonly { step: number; elapsedSeconds: number }[], warmupSteps: number, unitsPerStep: number): { rate: number; steps: number; seconds: number } {
+export function rateAfterWarmup(
+  checkpoints: readonly { step: number; elapsedSeconds: number }[],
+  warmupSteps: number,
+  unitsPerStep: number,
+): { rate: number; steps: number; seconds: number } {
   const start = warmupSteps === 0 ? { step: 0, elapsedSeconds: 0 } : checkpoints.find((c) => c.step === warmupSteps);
   if (!start) throw new Error(`rateAfterWarmup: no checkpoint at step ${warmupSteps}`);
-  const last = checkpoints.reduce<{ step: number; elapsedSeconds: number } | undefined>((a, c) => (!a || c.step > a.step ? c : a), undefined);
+  const last = checkpoints.reduce<{ step: number; elapsedSeconds: number } | undefined>(
+    (a, c) => (!a || c.step > a.step ? c : a),
+    undefined,
+  );
   if (!last || last.step <= start.step) throw new Error('rateAfterWarmup: no step after the warm-up');
   const seconds = last.elapsedSeconds - start.elapsedSeconds;
   if (!(seconds > 0)) throw new Error('rateAfterWarmup: non-positive duration');

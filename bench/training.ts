@@ -24,7 +24,14 @@ export interface TrainingFigures {
   workers: number;
 }
 
-export async function measureTraining(opts: { corpus: string; batchSize: number; seqLength: number; warmupSteps: number; timedSteps: number; log: (line: string) => void }): Promise<TrainingFigures> {
+export async function measureTraining(opts: {
+  corpus: string;
+  batchSize: number;
+  seqLength: number;
+  warmupSteps: number;
+  timedSteps: number;
+  log: (line: string) => void;
+}): Promise<TrainingFigures> {
   const text = await readFile(opts.corpus, 'utf8');
   const model = BabyLanguageModel.build({ seed: 1 });
   const checkpoints: { step: number; elapsedSeconds: number }[] = [];
@@ -39,11 +46,15 @@ export async function measureTraining(opts: { corpus: string; batchSize: number;
     progressIntervalMs: 0,
     onProgress: (p) => {
       checkpoints.push({ step: p.step, elapsedSeconds: p.elapsedSeconds });
-      if (p.step === total || p.step % 5 === 0) opts.log(`  training step ${p.step}/${total}: ${Math.round(p.charsPerSecond)} chars/s so far, loss ${p.loss.toFixed(3)}`);
+      if (p.step === total || p.step % 5 === 0)
+        opts.log(
+          `  training step ${p.step}/${total}: ${Math.round(p.charsPerSecond)} chars/s so far, loss ${p.loss.toFixed(3)}`,
+        );
     },
   });
   const tensorsAfter = tf.memory().numTensors;
-  if (report.steps !== total) throw new Error(`training stopped after ${report.steps} of ${total} steps (${report.stoppedBy})`);
+  if (report.steps !== total)
+    throw new Error(`training stopped after ${report.steps} of ${total} steps (${report.stoppedBy})`);
   const targetCharsPerStep = report.targetChars / report.steps;
   const timed = rateAfterWarmup(checkpoints, opts.warmupSteps, targetCharsPerStep);
   return {

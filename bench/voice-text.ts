@@ -26,5 +26,8 @@ const ENDINGS = ['', '!', ' now', ' please', ' again'] as const;
 
 /** `count` messages (default 300): line i mod 12, ending (i div 12) mod 5. */
 export function voiceServerText(count = 300): string[] {
-  return Array.from({ length: count }, (_, i) => `${VOICE_LINES[i % VOICE_LINES.length]!}${ENDINGS[Math.floor(i / VOICE_LINES.length) % ENDINGS.length]!}`);
+  return Array.from(
+    { length: count },
+    (_, i) => `${VOICE_LINES[i % VOICE_LINES.length]!}${ENDINGS[Math.floor(i / VOICE_LINES.length) % ENDINGS.length]!}`,
+  );
 }

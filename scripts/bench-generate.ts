@@ -47,20 +47,25 @@ function main(args: string[]): number {
       const t0 = performance.now();
       const result = generators[name].generate(seed, options(1000 + r));
       times[name].push(performance.now() - t0);
-      if (result.generated !== length) throw new Error(`${name}: generated ${result.generated} characters, expected ${length}`);
+      if (result.generated !== length)
+        throw new Error(`${name}: generated ${result.generated} characters, expected ${length}`);
     }
   }
   const js = times.js.sort((a, b) => a - b);
   const wasm = times.wasm.sort((a, b) => a - b);
-  console.error(`generate(${JSON.stringify(seed)}, { length: ${length}, temperature: 0.5 }): vocab ${DEFAULT_VOCAB.size}, `
-    + `embedding ${weights.embeddingDim}, units ${weights.units}; ${warmup} warm-up + ${runs} timed runs per backend, alternating; `
-    + `node ${process.version}`);
-  console.log(JSON.stringify({
-    js_p50_ms: round(percentile(js, 0.5)),
-    js_p99_ms: round(percentile(js, 0.99)),
-    wasm_p50_ms: round(percentile(wasm, 0.5)),
-    wasm_p99_ms: round(percentile(wasm, 0.99)),
-  }));
+  console.error(
+    `generate(${JSON.stringify(seed)}, { length: ${length}, temperature: 0.5 }): vocab ${DEFAULT_VOCAB.size}, ` +
+      `embedding ${weights.embeddingDim}, units ${weights.units}; ${warmup} warm-up + ${runs} timed runs per backend, alternating; ` +
+      `node ${process.version}`,
+  );
+  console.log(
+    JSON.stringify({
+      js_p50_ms: round(percentile(js, 0.5)),
+      js_p99_ms: round(percentile(js, 0.99)),
+      wasm_p50_ms: round(percentile(wasm, 0.5)),
+      wasm_p99_ms: round(percentile(wasm, 0.99)),
+    }),
+  );
   return 0;
 }
 

@@ -47,11 +47,16 @@ const TORCH_SCRIPT = fileURLToPath(new URL('../bench/torch_reference.py', import
 /** PyTorch's seq-scheme target chars/s from the reference script (its last stdout line is JSON). */
 function torchRate(corpus: string, batch: number, seq: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    execFile('/usr/bin/python3', [TORCH_SCRIPT, '--corpus', corpus, '--batch', String(batch), '--seq', String(seq), '--steps', '15'], { timeout: 600_000 }, (err, stdout) => {
-      if (err) return reject(err);
-      const last = stdout.trim().split('\n').at(-1) ?? '';
-      resolve(Number((JSON.parse(last) as { seq_train_target_chars_per_s: number }).seq_train_target_chars_per_s));
-    });
+    execFile(
+      '/usr/bin/python3',
+      [TORCH_SCRIPT, '--corpus', corpus, '--batch', String(batch), '--seq', String(seq), '--steps', '15'],
+      { timeout: 600_000 },
+      (err, stdout) => {
+        if (err) return reject(err);
+        const last = stdout.trim().split('\n').at(-1) ?? '';
+        resolve(Number((JSON.parse(last) as { seq_train_target_chars_per_s: number }).seq_train_target_chars_per_s));
+      },
+    );
   });
 }
 
@@ -87,7 +92,11 @@ if (values.backend === 'wasm' && values.kernels === 'fast') {
 } else {
   unregisterFastKernels();
 }
-const data = DEFAULT_VOCAB.encode(values.corpus ? normalize(readFileSync(values.corpus, 'utf8'), DEFAULT_VOCAB, { keepNewlines: true }) : randomText(60_000, 42));
+const data = DEFAULT_VOCAB.encode(
+  values.corpus
+    ? normalize(readFileSync(values.corpus, 'utf8'), DEFAULT_VOCAB, { keepNewlines: true })
+    : randomText(60_000, 42),
+);
 const steps = Number(values.steps);
 const B = Number(values.batch);
 const T = Number(values.seq);
@@ -100,7 +109,14 @@ async function benchBabble(): Promise<number[]> {
   const times: number[] = [];
   let last = performance.now();
   const result = await train({
-    data, vocabSize: DEFAULT_VOCAB.size, maxSteps: steps, batchSize: B, seqLength: T, window: T, scheme, seed: 1,
+    data,
+    vocabSize: DEFAULT_VOCAB.size,
+    maxSteps: steps,
+    batchSize: B,
+    seqLength: T,
+    window: T,
+    scheme,
+    seed: 1,
     ...(values.workers !== undefined && { workers: values.workers === '2' ? 2 : 1 }),
     progressIntervalMs: 0,
     onProgress: () => {
@@ -130,9 +146,10 @@ async function benchLayers(): Promise<number[]> {
     const [x, y] = tf.tidy(() => {
       const ids = tf.transpose(tf.tensor2d(batch.inputs, [T, B], 'int32')); // [B, T]
       const x = tf.oneHot(ids, V).toFloat();
-      const y = scheme === 'seq'
-        ? tf.oneHot(tf.transpose(tf.tensor2d(batch.targets, [T, B], 'int32')), V).toFloat()
-        : tf.oneHot(tf.tensor1d(batch.targets, 'int32'), V).toFloat();
+      const y =
+        scheme === 'seq'
+          ? tf.oneHot(tf.transpose(tf.tensor2d(batch.targets, [T, B], 'int32')), V).toFloat()
+          : tf.oneHot(tf.tensor1d(batch.targets, 'int32'), V).toFloat();
       return [x, y];
     });
     const t0 = performance.now();
@@ -152,20 +169,33 @@ for (let r = 0; r < Number(values.repeat); r++) {
   const measured = times.slice(2);
   const ms = median(measured);
   rates.push((targetsPerStep / ms) * 1000);
-  console.log(JSON.stringify({
-    impl: values.impl, workers: values.impl === 'babble' ? usedWorkers : 1, backend: values.backend, kernels: values.backend === 'wasm' ? values.kernels : '-', scheme, batch: B, seq: T,
-    medianStepMs: Math.round(ms * 10) / 10,
-    charsPerSecond: Math.round((targetsPerStep / ms) * 1000),
-    steps: measured.length,
-    minMaxMs: [Math.round(Math.min(...measured)), Math.round(Math.max(...measured))],
-  }));
+  console.log(
+    JSON.stringify({
+      impl: values.impl,
+      workers: values.impl === 'babble' ? usedWorkers : 1,
+      backend: values.backend,
+      kernels: values.backend === 'wasm' ? values.kernels : '-',
+      scheme,
+      batch: B,
+      seq: T,
+      medianStepMs: Math.round(ms * 10) / 10,
+      charsPerSecond: Math.round((targetsPerStep / ms) * 1000),
+      steps: measured.length,
+      minMaxMs: [Math.round(Math.min(...measured)), Math.round(Math.max(...measured))],
+    }),
+  );
 }
 if (torchBefore !== undefined) {
   const torchAfter = await torchRate(torchCorpus, B, T);
   const ours = median(rates);
-  console.log(JSON.stringify({
-    torchCharsPerSecond: { before: torchBefore, after: torchAfter },
-    oursCharsPerSecond: Math.round(ours),
-    ratio: { toBefore: Math.round((ours / torchBefore) * 100) / 100, toAfter: Math.round((ours / torchAfter) * 100) / 100 },
-  }));
+  console.log(
+    JSON.stringify({
+      torchCharsPerSecond: { before: torchBefore, after: torchAfter },
+      oursCharsPerSecond: Math.round(ours),
+      ratio: {
+        toBefore: Math.round((ours / torchBefore) * 100) / 100,
+        toAfter: Math.round((ours / torchAfter) * 100) / 100,
+      },
+    }),
+  );
 }

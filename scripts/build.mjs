@@ -58,7 +58,8 @@ export function staleReasons(root, limit = 5) {
   }
   for (const config of CONFIG_FILES) {
     const m = mtimeOf(path.join(root, config));
-    if (m !== undefined && oldestOutput !== Infinity && m > oldestOutput) reasons.push(`${config} is newer than dist/src/`);
+    if (m !== undefined && oldestOutput !== Infinity && m > oldestOutput)
+      reasons.push(`${config} is newer than dist/src/`);
   }
   if (reasons.length > limit) return [...reasons.slice(0, limit), `… and ${reasons.length - limit} more`];
   return reasons;
@@ -85,5 +86,8 @@ export function findTsc(root) {
  * @param {string} tsc from findTsc
  */
 export function build(root, tsc) {
-  execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, stdio: ['ignore', 2, 2] });
+  execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], {
+    cwd: root,
+    stdio: ['ignore', 2, 2],
+  });
 }

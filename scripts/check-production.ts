@@ -22,9 +22,12 @@ const PRODUCTION_COMMAND = ['node', 'dist/src/main.js'] as const;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 async function check(dir: string): Promise<void> {
-  if (existsSync(path.join(dir, 'node_modules', 'typescript'))) throw new Error(`${dir} still has TypeScript: the dev dependencies were not left out`);
-  if (!existsSync(path.join(dir, 'node_modules', 'discord.js'))) throw new Error(`${dir} has no node_modules/discord.js: not installed`);
-  if (!existsSync(path.join(dir, 'dist', 'src', 'main.js'))) throw new Error(`${dir} has no dist/src/main.js: not built`);
+  if (existsSync(path.join(dir, 'node_modules', 'typescript')))
+    throw new Error(`${dir} still has TypeScript: the dev dependencies were not left out`);
+  if (!existsSync(path.join(dir, 'node_modules', 'discord.js')))
+    throw new Error(`${dir} has no node_modules/discord.js: not installed`);
+  if (!existsSync(path.join(dir, 'dist', 'src', 'main.js')))
+    throw new Error(`${dir} has no dist/src/main.js: not built`);
   say(`ok: ${dir} has the runtime dependencies and dist/, and no dev dependencies`);
 
   const fake = await startFakeDiscord({ token: TOKEN });
@@ -47,12 +50,18 @@ async function check(dir: string): Promise<void> {
     say(`ok: \`${PRODUCTION_COMMAND.join(' ')}\` in ${dir} is serving (READY from the fake Discord)`);
 
     const tracker = new ReplyTracker(fake);
-    const { token } = fake.sendInteraction({ data: { name: 'babble', options: [option('seed', 'me want'), option('rng', 1)] } });
+    const { token } = fake.sendInteraction({
+      data: { name: 'babble', options: [option('seed', 'me want'), option('rng', 1)] },
+    });
     tracker.sentAt.set(token, performance.now());
-    await fake.waitFor(() => {
-      tracker.scan();
-      return tracker.doneAt.has(token) || tracker.failed > 0 || tracker.ephemeral > 0;
-    }, 30_000, 'the /babble answered');
+    await fake.waitFor(
+      () => {
+        tracker.scan();
+        return tracker.doneAt.has(token) || tracker.failed > 0 || tracker.ephemeral > 0;
+      },
+      30_000,
+      'the /babble answered',
+    );
     if (!tracker.doneAt.has(token)) throw new Error('the /babble was not answered with a babble');
     say('ok: it answered a /babble');
 
@@ -63,9 +72,11 @@ async function check(dir: string): Promise<void> {
     clearTimeout(timer);
     const ms = Date.now() - signalled;
     if (code !== 0) throw new Error(`after SIGTERM it exited with ${code} (stderr: ${bot.stderr().slice(-500)})`);
-    if (!bot.logs.some((l) => l.msg === 'stopped')) throw new Error('after SIGTERM it exited 0 without its "stopped" log line');
+    if (!bot.logs.some((l) => l.msg === 'stopped'))
+      throw new Error('after SIGTERM it exited 0 without its "stopped" log line');
     say(`ok: SIGTERM stopped it gracefully in ${ms} ms, exit code 0`);
-    if (fake.violations.length > 0) throw new Error(`${fake.violations.length} request(s) broke Discord's OpenAPI description`);
+    if (fake.violations.length > 0)
+      throw new Error(`${fake.violations.length} request(s) broke Discord's OpenAPI description`);
   } finally {
     if (bot.child.exitCode === null && bot.child.signalCode === null) {
       bot.child.kill('SIGKILL');
@@ -84,7 +95,9 @@ if (!dir) {
   check(path.resolve(dir)).then(
     () => say('production install: all checks passed'),
     (error: unknown) => {
-      process.stderr.write(`production install check FAILED: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.stderr.write(
+        `production install check FAILED: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
       process.exitCode = 1;
     },
   );

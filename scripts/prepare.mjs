@@ -13,7 +13,9 @@ const stale = staleReasons(root);
 if (stale.length > 0) {
   const tsc = findTsc(root);
   if (tsc === undefined) {
-    process.stderr.write(`babble: dist/ is out of date (${stale[0]}) and TypeScript is not installed, so it was not built; install with dev dependencies and run npm run build before starting the bot\n`);
+    process.stderr.write(
+      `babble: dist/ is out of date (${stale[0]}) and TypeScript is not installed, so it was not built; install with dev dependencies and run npm run build before starting the bot\n`,
+    );
   } else {
     build(root, tsc); // type errors fail the install, as they fail npm run build
   }

@@ -18,7 +18,9 @@ const stale = staleReasons(root);
 if (stale.length > 0) {
   const tsc = findTsc(root);
   if (tsc === undefined) {
-    process.stderr.write(`dist/ is out of date (${stale.join('; ')}) and TypeScript is not installed to rebuild it: run npm install (with dev dependencies), then npm run build\n`);
+    process.stderr.write(
+      `dist/ is out of date (${stale.join('; ')}) and TypeScript is not installed to rebuild it: run npm install (with dev dependencies), then npm run build\n`,
+    );
     process.exit(1);
   }
   process.stderr.write(`sources changed since the last build (${stale[0]}): compiling with tsc…\n`);

@@ -16,7 +16,12 @@ import dotenv from 'dotenv';
 import { ConfigError, parseConfig, type Config } from './config.js';
 import { FatalBotError, startBot, type RunningBot } from './discord/app.js';
 import { createLogger, type Logger } from './log.js';
-import { createCollectionService, startRetentionSweeper, type CollectionService, type Sweeper } from './service/collection.js';
+import {
+  createCollectionService,
+  startRetentionSweeper,
+  type CollectionService,
+  type Sweeper,
+} from './service/collection.js';
 import { createBlockedWords } from './service/blocked-words.js';
 import { createModeration, type Moderation } from './service/moderation.js';
 import type { ModelCache } from './service/model-cache.js';
@@ -54,7 +59,11 @@ export interface MainOptions {
  * Arms the hard deadline of a stop: after `ms`, logs one fatal line and calls `exit(1)`. The timer doesn't keep
  * the process alive; `cancel()` disarms it.
  */
-export function armShutdownDeadline(ms: number, log: Pick<Logger, 'fatal'>, exit: (code: number) => void): { at: number; cancel(): void } {
+export function armShutdownDeadline(
+  ms: number,
+  log: Pick<Logger, 'fatal'>,
+  exit: (code: number) => void,
+): { at: number; cancel(): void } {
   const at = Date.now() + ms;
   const timer = setTimeout(() => {
     log.fatal({ deadlineMs: ms }, `stopping took longer than ${ms / 1000} s: exiting now`);
@@ -82,11 +91,18 @@ async function loadModels(config: Config, log: Logger): Promise<{ registry: Mode
   try {
     // Before any training or swap: temporary folders are never served, and a crash can leave some behind.
     const { removed } = await registry.init();
-    if (removed.length > 0) log.warn({ removed }, `removed ${removed.length} unfinished model folder(s) left by an interrupted training or swap`);
+    if (removed.length > 0)
+      log.warn(
+        { removed },
+        `removed ${removed.length} unfinished model folder(s) left by an interrupted training or swap`,
+      );
     const texts = await removeStaleTrainingText(); // left by a killed bot: erased text must not linger in /tmp
     if (texts > 0) log.warn({ removed: texts }, 'removed training text file(s) left by an interrupted training');
   } catch (error) {
-    throw new Error(`could not prepare the model versions folder MODELS_DIR ${config.modelsDir}: ${errorMessage(error)}`, { cause: error });
+    throw new Error(
+      `could not prepare the model versions folder MODELS_DIR ${config.modelsDir}: ${errorMessage(error)}`,
+      { cause: error },
+    );
   }
 
   const models = createModelCache({ registry, baseDir: config.modelDir, size: config.modelCacheSize, backend });
@@ -97,7 +113,13 @@ async function loadModels(config: Config, log: Logger): Promise<{ registry: Mode
   });
   const info = (await models.serviceFor(null)).info();
   log.info(
-    { modelDir: config.modelDir, modelsDir: registry.root, version: base.label, parameters: info.parameters, ms: Date.now() - started },
+    {
+      modelDir: config.modelDir,
+      modelsDir: registry.root,
+      version: base.label,
+      parameters: info.parameters,
+      ms: Date.now() - started,
+    },
     'model loaded',
   );
   return { registry, models };
@@ -119,7 +141,10 @@ async function createRetrain(
   try {
     baseCorpus = await loadBaseCorpus(BASE_CORPUS_FILE);
   } catch (error) {
-    throw new Error(`could not read the base corpus ${BASE_CORPUS_FILE} (retraining mixes it in; run the bot from the project folder): ${errorMessage(error)}`, { cause: error });
+    throw new Error(
+      `could not read the base corpus ${BASE_CORPUS_FILE} (retraining mixes it in; run the bot from the project folder): ${errorMessage(error)}`,
+      { cause: error },
+    );
   }
   return createRetrainManager({
     registry,
@@ -274,7 +299,11 @@ async function startServices(config: Config, log: Logger, opened: Opened): Promi
   opened.store = store;
   log.info({ storage: store.location, kind: store.kind, retentionDays: config.retentionDays }, 'storage open');
   const collection = createCollectionService({
-    store, retentionDays: config.retentionDays, log, journalPath: config.erasureJournal, quotas: config.quotas,
+    store,
+    retentionDays: config.retentionDays,
+    log,
+    journalPath: config.erasureJournal,
+    quotas: config.quotas,
   });
   opened.collection = collection;
   // Erasures the last run could not apply before it stopped go first.
@@ -287,7 +316,9 @@ async function startServices(config: Config, log: Logger, opened: Opened): Promi
   const filter = createOutputFilter({ builtIn: config.outputFilter });
   const moderation = createModeration({ filter, words: createBlockedWords(store), log });
   const budget = createTrainingBudget({
-    store, dailyMinutes: config.trainDailyMinutes, cooldownMinutes: config.trainCooldownMinutes,
+    store,
+    dailyMinutes: config.trainDailyMinutes,
+    cooldownMinutes: config.trainCooldownMinutes,
   });
   const limiter = await openReplyLimiter(config.storageUrl, config.rateLimits, { log });
   opened.limiter = limiter;
@@ -334,7 +365,13 @@ async function startDiscord(
     const { createServerErasure } = await import('./service/server-erasure.js');
     const { store, collection } = services;
     const erasure = createServerErasure({
-      store, collection, registry, models, retrain, log, purgeAfterDays: config.purgeAfterDays,
+      store,
+      collection,
+      registry,
+      models,
+      retrain,
+      log,
+      purgeAfterDays: config.purgeAfterDays,
     });
     return await startBot({
       erasure,
@@ -344,8 +381,11 @@ async function startDiscord(
       models,
       registry,
       retrain: {
-        manager: retrain, ownerIds: config.botOwnerIds, maxMinutes: config.trainMaxMinutes,
-        budget: services.budget, defaultMinutes: config.trainDefaultMinutes,
+        manager: retrain,
+        ownerIds: config.botOwnerIds,
+        maxMinutes: config.trainMaxMinutes,
+        budget: services.budget,
+        defaultMinutes: config.trainDefaultMinutes,
       },
       collection: services.collection,
       log,

@@ -151,7 +151,9 @@ function numberValue(env: Env, name: string, bounds: Bounds, fallback: number, p
   const shape = bounds.integer ? /^\d+$/ : /^\d+(?:\.\d+)?$|^\.\d+$/;
   const n = Number(text);
   if (shape.test(text) && n >= bounds.min && n <= bounds.max) return n;
-  problems.push(`${name} must be ${bounds.integer ? 'a whole number' : 'a number'} from ${bounds.min} to ${bounds.max}${unit} (got ${JSON.stringify(text)})`);
+  problems.push(
+    `${name} must be ${bounds.integer ? 'a whole number' : 'a number'} from ${bounds.min} to ${bounds.max}${unit} (got ${JSON.stringify(text)})`,
+  );
   return fallback;
 }
 
@@ -191,7 +193,9 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http(s)');
     discordApiUrl = discordApiUrl.replace(/\/+$/, '');
   } catch {
-    problems.push(`DISCORD_API_URL must be an http(s) URL such as ${DEFAULT_API_URL} (got ${JSON.stringify(discordApiUrl)})`);
+    problems.push(
+      `DISCORD_API_URL must be an http(s) URL such as ${DEFAULT_API_URL} (got ${JSON.stringify(discordApiUrl)})`,
+    );
   }
 
   const levelText = value(env, 'LOG_LEVEL')?.toLowerCase() ?? DEFAULT_LOG_LEVEL;
@@ -201,7 +205,9 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
 
   const devGuildId = value(env, 'DEV_GUILD_ID');
   if (devGuildId !== undefined && !SNOWFLAKE.test(devGuildId)) {
-    problems.push(`DEV_GUILD_ID must be a server id (digits only; right-click the server → Copy Server ID) (got ${JSON.stringify(devGuildId)})`);
+    problems.push(
+      `DEV_GUILD_ID must be a server id (digits only; right-click the server → Copy Server ID) (got ${JSON.stringify(devGuildId)})`,
+    );
   }
 
   const modelDir = value(env, 'MODEL_DIR') ?? DEFAULT_MODEL_DIR;
@@ -213,14 +219,20 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
     } catch {
       isDir = false;
     }
-    if (!isDir) problems.push(`MODEL_DIR ${JSON.stringify(modelDir)} is not a folder (resolved to ${full}); train a model with npm run train or point MODEL_DIR at one`);
+    if (!isDir)
+      problems.push(
+        `MODEL_DIR ${JSON.stringify(modelDir)} is not a folder (resolved to ${full}); train a model with npm run train or point MODEL_DIR at one`,
+      );
   }
 
   const backendText = value(env, 'BABBLE_BACKEND')?.toLowerCase();
   let backend: BackendName | undefined;
   if (backendText !== undefined) {
     if ((BACKEND_CHOICES as readonly string[]).includes(backendText)) backend = backendText as BackendName;
-    else problems.push(`BABBLE_BACKEND must be one of ${BACKEND_CHOICES.join(', ')} or unset (got ${JSON.stringify(env.BABBLE_BACKEND)})`);
+    else
+      problems.push(
+        `BABBLE_BACKEND must be one of ${BACKEND_CHOICES.join(', ')} or unset (got ${JSON.stringify(env.BABBLE_BACKEND)})`,
+      );
   }
 
   const storageUrl = value(env, 'STORAGE_URL') ?? DEFAULT_STORAGE_URL;
@@ -240,7 +252,9 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
     problems.push((error as Error).message);
   }
   if (shards !== undefined && storageKind !== undefined && storageKind !== 'redis') {
-    problems.push('SHARDS needs STORAGE_URL=redis://… (the shards share the stored text, the training lock and model swaps there)');
+    problems.push(
+      'SHARDS needs STORAGE_URL=redis://… (the shards share the stored text, the training lock and model swaps there)',
+    );
   }
 
   const retentionText = value(env, 'RETENTION_DAYS');
@@ -248,39 +262,112 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
   if (retentionText !== undefined) {
     const n = Number(retentionText);
     if (/^\d+$/.test(retentionText) && n >= 1 && n <= MAX_RETENTION_DAYS) retentionDays = n;
-    else problems.push(`RETENTION_DAYS must be a whole number of days from 1 to ${MAX_RETENTION_DAYS} (got ${JSON.stringify(retentionText)})`);
+    else
+      problems.push(
+        `RETENTION_DAYS must be a whole number of days from 1 to ${MAX_RETENTION_DAYS} (got ${JSON.stringify(retentionText)})`,
+      );
   }
 
   const modelsDir = value(env, 'MODELS_DIR') ?? DEFAULT_MODELS_DIR;
   try {
     if (!statSync(path.resolve(options.cwd ?? process.cwd(), modelsDir)).isDirectory()) {
-      problems.push(`MODELS_DIR ${JSON.stringify(modelsDir)} is a file, not a folder; point it at a folder (it is created when missing)`);
+      problems.push(
+        `MODELS_DIR ${JSON.stringify(modelsDir)} is a file, not a folder; point it at a folder (it is created when missing)`,
+      );
     }
   } catch {
     // missing: created when the first version is saved
   }
 
   const S = SETTINGS;
-  const modelVersionsKept = numberValue(env, 'MODEL_VERSIONS_KEPT', S.modelVersionsKept, S.modelVersionsKept.default, problems, ' versions');
-  const modelCacheSize = numberValue(env, 'MODEL_CACHE_SIZE', S.modelCacheSize, S.modelCacheSize.default, problems, ' models');
-  const trainConcurrency = numberValue(env, 'TRAIN_CONCURRENCY', S.trainConcurrency, S.trainConcurrency.default, problems, ' trainings at once');
+  const modelVersionsKept = numberValue(
+    env,
+    'MODEL_VERSIONS_KEPT',
+    S.modelVersionsKept,
+    S.modelVersionsKept.default,
+    problems,
+    ' versions',
+  );
+  const modelCacheSize = numberValue(
+    env,
+    'MODEL_CACHE_SIZE',
+    S.modelCacheSize,
+    S.modelCacheSize.default,
+    problems,
+    ' models',
+  );
+  const trainConcurrency = numberValue(
+    env,
+    'TRAIN_CONCURRENCY',
+    S.trainConcurrency,
+    S.trainConcurrency.default,
+    problems,
+    ' trainings at once',
+  );
   const before = problems.length;
-  const trainMaxMinutes = numberValue(env, 'TRAIN_MAX_MINUTES', S.trainMinutes, S.trainMaxMinutes.default, problems, ' minutes');
-  let trainDefaultMinutes = numberValue(env, 'TRAIN_DEFAULT_MINUTES', S.trainMinutes, S.trainDefaultMinutes.default, problems, ' minutes');
+  const trainMaxMinutes = numberValue(
+    env,
+    'TRAIN_MAX_MINUTES',
+    S.trainMinutes,
+    S.trainMaxMinutes.default,
+    problems,
+    ' minutes',
+  );
+  let trainDefaultMinutes = numberValue(
+    env,
+    'TRAIN_DEFAULT_MINUTES',
+    S.trainMinutes,
+    S.trainDefaultMinutes.default,
+    problems,
+    ' minutes',
+  );
   // Unset, the default follows a smaller maximum; set, it must fit under it.
   if (problems.length === before && trainDefaultMinutes > trainMaxMinutes) {
     if (value(env, 'TRAIN_DEFAULT_MINUTES') !== undefined) {
-      problems.push(`TRAIN_DEFAULT_MINUTES (${trainDefaultMinutes}) must not be more than TRAIN_MAX_MINUTES (${trainMaxMinutes})`);
+      problems.push(
+        `TRAIN_DEFAULT_MINUTES (${trainDefaultMinutes}) must not be more than TRAIN_MAX_MINUTES (${trainMaxMinutes})`,
+      );
     } else {
       trainDefaultMinutes = trainMaxMinutes;
     }
   }
-  const trainMaxHeapMb = numberValue(env, 'TRAIN_MAX_HEAP_MB', S.trainMaxHeapMb, S.trainMaxHeapMb.default, problems, ' MB');
-  const trainGateTolerance = numberValue(env, 'TRAIN_GATE_TOLERANCE', S.trainGateTolerance, S.trainGateTolerance.default, problems, ' bits per character');
-  const trainMinLines = numberValue(env, 'TRAIN_MIN_LINES', S.trainMinLines, S.trainMinLines.default, problems, ' lines');
+  const trainMaxHeapMb = numberValue(
+    env,
+    'TRAIN_MAX_HEAP_MB',
+    S.trainMaxHeapMb,
+    S.trainMaxHeapMb.default,
+    problems,
+    ' MB',
+  );
+  const trainGateTolerance = numberValue(
+    env,
+    'TRAIN_GATE_TOLERANCE',
+    S.trainGateTolerance,
+    S.trainGateTolerance.default,
+    problems,
+    ' bits per character',
+  );
+  const trainMinLines = numberValue(
+    env,
+    'TRAIN_MIN_LINES',
+    S.trainMinLines,
+    S.trainMinLines.default,
+    problems,
+    ' lines',
+  );
 
   const ownersText = value(env, 'BOT_OWNER_IDS');
-  const botOwnerIds = ownersText === undefined ? [] : [...new Set(ownersText.split(',').map((id) => id.trim()).filter((id) => id !== ''))];
+  const botOwnerIds =
+    ownersText === undefined
+      ? []
+      : [
+          ...new Set(
+            ownersText
+              .split(',')
+              .map((id) => id.trim())
+              .filter((id) => id !== ''),
+          ),
+        ];
   const badOwners = botOwnerIds.filter((id) => !SNOWFLAKE.test(id));
   if (badOwners.length > 0) {
     problems.push(
@@ -289,10 +376,38 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
   }
 
   const rateLimits: ReplyLimits = {
-    userReplies: numberValue(env, 'RATE_LIMIT_USER_REPLIES', S.rateUserReplies, S.rateUserReplies.default, problems, ' replies (0: no limit)'),
-    userSeconds: numberValue(env, 'RATE_LIMIT_USER_SECONDS', S.rateUserSeconds, S.rateUserSeconds.default, problems, ' seconds'),
-    serverReplies: numberValue(env, 'RATE_LIMIT_SERVER_REPLIES', S.rateServerReplies, S.rateServerReplies.default, problems, ' replies (0: no limit)'),
-    serverSeconds: numberValue(env, 'RATE_LIMIT_SERVER_SECONDS', S.rateServerSeconds, S.rateServerSeconds.default, problems, ' seconds'),
+    userReplies: numberValue(
+      env,
+      'RATE_LIMIT_USER_REPLIES',
+      S.rateUserReplies,
+      S.rateUserReplies.default,
+      problems,
+      ' replies (0: no limit)',
+    ),
+    userSeconds: numberValue(
+      env,
+      'RATE_LIMIT_USER_SECONDS',
+      S.rateUserSeconds,
+      S.rateUserSeconds.default,
+      problems,
+      ' seconds',
+    ),
+    serverReplies: numberValue(
+      env,
+      'RATE_LIMIT_SERVER_REPLIES',
+      S.rateServerReplies,
+      S.rateServerReplies.default,
+      problems,
+      ' replies (0: no limit)',
+    ),
+    serverSeconds: numberValue(
+      env,
+      'RATE_LIMIT_SERVER_SECONDS',
+      S.rateServerSeconds,
+      S.rateServerSeconds.default,
+      problems,
+      ' seconds',
+    ),
   };
 
   const filterText = value(env, 'OUTPUT_FILTER')?.toLowerCase() ?? 'on';
@@ -301,19 +416,38 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
   }
   const outputFilter = filterText !== 'off';
   const trainGateMaxFlagged = numberValue(
-    env, 'TRAIN_GATE_MAX_FLAGGED', S.trainGateMaxFlagged, S.trainGateMaxFlagged.default, problems,
+    env,
+    'TRAIN_GATE_MAX_FLAGGED',
+    S.trainGateMaxFlagged,
+    S.trainGateMaxFlagged.default,
+    problems,
     ' (a share of the samples)',
   );
 
   const trainDailyMinutes = numberValue(
-    env, 'TRAIN_DAILY_MINUTES', S.trainDailyMinutes, S.trainDailyMinutes.default, problems, ' minutes (0: no limit)',
+    env,
+    'TRAIN_DAILY_MINUTES',
+    S.trainDailyMinutes,
+    S.trainDailyMinutes.default,
+    problems,
+    ' minutes (0: no limit)',
   );
   const trainCooldownMinutes = numberValue(
-    env, 'TRAIN_COOLDOWN_MINUTES', S.trainCooldownMinutes, S.trainCooldownMinutes.default, problems, ' minutes',
+    env,
+    'TRAIN_COOLDOWN_MINUTES',
+    S.trainCooldownMinutes,
+    S.trainCooldownMinutes.default,
+    problems,
+    ' minutes',
   );
 
   const purgeAfterDays = numberValue(
-    env, 'PURGE_AFTER_DAYS', S.purgeAfterDays, S.purgeAfterDays.default, problems, ' days',
+    env,
+    'PURGE_AFTER_DAYS',
+    S.purgeAfterDays,
+    S.purgeAfterDays.default,
+    problems,
+    ' days',
   );
   const erasureJournal = value(env, 'ERASURE_JOURNAL') ?? DEFAULT_ERASURE_JOURNAL;
   const q = (k: keyof Quotas) => [S[k], S[k].default, problems] as const;
@@ -327,10 +461,32 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
-    discordToken, discordApiUrl, logLevel, devGuildId, modelDir, backend, storageUrl, retentionDays,
-    modelsDir, modelVersionsKept, modelCacheSize,
-    trainConcurrency, trainMaxMinutes, trainDefaultMinutes, trainMaxHeapMb, trainGateTolerance, trainMinLines, botOwnerIds,
-    rateLimits, shards, outputFilter, trainGateMaxFlagged, trainDailyMinutes, trainCooldownMinutes,
-    purgeAfterDays, erasureJournal, quotas,
+    discordToken,
+    discordApiUrl,
+    logLevel,
+    devGuildId,
+    modelDir,
+    backend,
+    storageUrl,
+    retentionDays,
+    modelsDir,
+    modelVersionsKept,
+    modelCacheSize,
+    trainConcurrency,
+    trainMaxMinutes,
+    trainDefaultMinutes,
+    trainMaxHeapMb,
+    trainGateTolerance,
+    trainMinLines,
+    botOwnerIds,
+    rateLimits,
+    shards,
+    outputFilter,
+    trainGateMaxFlagged,
+    trainDailyMinutes,
+    trainCooldownMinutes,
+    purgeAfterDays,
+    erasureJournal,
+    quotas,
   };
 }

@@ -17,7 +17,7 @@ export async function writeFileDurable(path: string, data: Uint8Array | string):
 
 /** Fsyncs a directory, so that the names created or renamed in it are durable (a no-op on Windows). */
 export async function fsyncDir(dir: string): Promise<void> {
-  let fh;
+  let fh: Awaited<ReturnType<typeof open>>;
   try {
     fh = await open(dir, 'r');
   } catch (err) {

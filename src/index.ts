@@ -2,7 +2,13 @@
  * Babble as a library: `import { BabyLanguageModel } from 'babble'`.
  * Importing this module has no side effects; the TensorFlow.js backend is initialised on first training.
  */
-export { BabyLanguageModel, encodeTrainingText, type BabyTrainOptions, type BabyTrainReport, type SaveInfo } from './model/baby.js';
+export {
+  BabyLanguageModel,
+  encodeTrainingText,
+  type BabyTrainOptions,
+  type BabyTrainReport,
+  type SaveInfo,
+} from './model/baby.js';
 export { initBackend, type BackendInfo, type BackendName } from './model/backend.js';
 export { Vocabulary, DEFAULT_VOCAB, normalize } from './model/vocab.js';
 export { initWeights, weightSpecs, type BabyWeights, type LstmWeights } from './model/weights.js';

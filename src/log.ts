@@ -21,7 +21,9 @@ const PATH_TOKEN = /(\/(?:interactions|webhooks)\/[^/\s?#"']+\/)([^/\s?#"']+)/g;
 
 /** The text with every interaction and webhook token in a URL or path replaced by [redacted]. */
 export function redactPathTokens(text: string): string {
-  return text.replace(PATH_TOKEN, (_, head: string, token: string) => (token.startsWith(':') || token === REDACTED ? `${head}${token}` : `${head}${REDACTED}`));
+  return text.replace(PATH_TOKEN, (_, head: string, token: string) =>
+    token.startsWith(':') || token === REDACTED ? `${head}${token}` : `${head}${REDACTED}`,
+  );
 }
 
 const MAX_DEPTH = 6;
@@ -61,7 +63,10 @@ function redactString(value: unknown): unknown {
  * A logger writing synchronously to `destination` (stdout by default), so nothing is lost on process.exit.
  * Anything under a `token` key is redacted, in case an object carrying one is ever logged.
  */
-export function createLogger(level: LogLevel, destination: DestinationStream = pino.destination({ dest: 1, sync: true })): Logger {
+export function createLogger(
+  level: LogLevel,
+  destination: DestinationStream = pino.destination({ dest: 1, sync: true }),
+): Logger {
   const keepBodies = level === 'debug' || level === 'trace';
   const err = errorSerializer(keepBodies);
   return pino(

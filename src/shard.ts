@@ -47,7 +47,8 @@ export async function runShardManager(options: ShardManagerOptions = {}): Promis
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const level = (env.LOG_LEVEL ?? '').trim().toLowerCase();
-    const log = options.log ?? createLogger((LOG_LEVELS as readonly string[]).includes(level) ? (level as LogLevel) : 'info');
+    const log =
+      options.log ?? createLogger((LOG_LEVELS as readonly string[]).includes(level) ? (level as LogLevel) : 'info');
     for (const problem of error.problems) log.fatal(problem);
     return 1;
   }
@@ -115,7 +116,11 @@ export async function runShardManager(options: ShardManagerOptions = {}): Promis
   process.on('SIGINT', onSignal);
   try {
     try {
-      await manager.spawn({ amount: shards, delay: options.spawnDelayMs ?? 5500, timeout: options.readyTimeoutMs ?? 120_000 });
+      await manager.spawn({
+        amount: shards,
+        delay: options.spawnDelayMs ?? 5500,
+        timeout: options.readyTimeoutMs ?? 120_000,
+      });
       if (!stopping) log.info({ shards: manager.totalShards }, 'all shards serving');
     } catch (error) {
       if (!stopping) {

@@ -48,8 +48,12 @@ describe('the backend smoke check', () => {
       const out = layer.apply(x, { initialState }) as tf.Tensor[];
       return [Array.from(out[1]!.dataSync()), Array.from(out[2]!.dataSync())];
     });
-    want.h.forEach((v, i) => expect(h![i]).toBeCloseTo(v, 5));
-    want.c.forEach((v, i) => expect(c![i]).toBeCloseTo(v, 5));
+    want.h.forEach((v, i) => {
+      expect(h![i]).toBeCloseTo(v, 5);
+    });
+    want.c.forEach((v, i) => {
+      expect(c![i]).toBeCloseTo(v, 5);
+    });
     expect(new Set(want.h.map((v) => v.toFixed(4))).size).toBe(8); // varied numbers, not a degenerate step
   });
 
@@ -59,7 +63,9 @@ describe('the backend smoke check', () => {
       expect(info).toMatchObject({ name, skipped: [] });
       expect(lstmSmokeCheck(tf)).toBeUndefined();
       const got = backendStep(tf);
-      expectedStep().h.forEach((v, i) => expect(got.h[i]).toBeCloseTo(v, 5));
+      expectedStep().h.forEach((v, i) => {
+        expect(got.h[i]).toBeCloseTo(v, 5);
+      });
     }
   });
 

@@ -40,7 +40,9 @@ describe('makeBatcher', () => {
       expect(starts.length).toBe(pieces);
       const offset = starts[0]!;
       expect(offset).toBeLessThan(T);
-      starts.forEach((s, k) => expect(s).toBe(offset + k * T));
+      starts.forEach((s, k) => {
+        expect(s).toBe(offset + k * T);
+      });
       offsets.add(offset);
     }
     expect(offsets.size).toBeGreaterThan(1);
@@ -89,10 +91,18 @@ describe('makeBatcher', () => {
   });
 
   it('rejects texts too short for the sequence length, and bad sizes', () => {
-    expect(() => makeBatcher(positions(10), { scheme: 'seq', batchSize: 2, seqLength: 8, window: 15, seed: 1 })).toThrow(RangeError);
-    expect(() => makeBatcher(positions(15), { scheme: 'window', batchSize: 2, seqLength: 8, window: 15, seed: 1 })).toThrow(RangeError);
-    expect(() => makeBatcher(positions(100), { scheme: 'seq', batchSize: 0, seqLength: 8, window: 15, seed: 1 })).toThrow(RangeError);
-    expect(() => makeBatcher(positions(100), { scheme: 'seq', batchSize: 2, seqLength: 1.5, window: 15, seed: 1 })).toThrow(RangeError);
+    expect(() =>
+      makeBatcher(positions(10), { scheme: 'seq', batchSize: 2, seqLength: 8, window: 15, seed: 1 }),
+    ).toThrow(RangeError);
+    expect(() =>
+      makeBatcher(positions(15), { scheme: 'window', batchSize: 2, seqLength: 8, window: 15, seed: 1 }),
+    ).toThrow(RangeError);
+    expect(() =>
+      makeBatcher(positions(100), { scheme: 'seq', batchSize: 0, seqLength: 8, window: 15, seed: 1 }),
+    ).toThrow(RangeError);
+    expect(() =>
+      makeBatcher(positions(100), { scheme: 'seq', batchSize: 2, seqLength: 1.5, window: 15, seed: 1 }),
+    ).toThrow(RangeError);
   });
 });
 
@@ -106,7 +116,13 @@ describe('permutation', () => {
 
 describe('splitBatch', () => {
   it('splits the sequences of a seq batch into consecutive parts, time-major, sizes within one', () => {
-    const batch = makeBatcher(positions(1000), { scheme: 'seq', batchSize: 7, seqLength: 4, window: 15, seed: 1 }).batch(0);
+    const batch = makeBatcher(positions(1000), {
+      scheme: 'seq',
+      batchSize: 7,
+      seqLength: 4,
+      window: 15,
+      seed: 1,
+    }).batch(0);
     const parts = splitBatch(batch, 2);
     expect(parts.map((p) => p.batchSize)).toEqual([4, 3]);
     let first = 0;
@@ -123,7 +139,13 @@ describe('splitBatch', () => {
   });
 
   it('splits the one-per-sequence targets of a window batch', () => {
-    const batch = makeBatcher(positions(200), { scheme: 'window', batchSize: 6, seqLength: 4, window: 5, seed: 1 }).batch(2);
+    const batch = makeBatcher(positions(200), {
+      scheme: 'window',
+      batchSize: 6,
+      seqLength: 4,
+      window: 5,
+      seed: 1,
+    }).batch(2);
     const [a, b] = splitBatch(batch, 2);
     expect([...a!.targets, ...b!.targets]).toEqual([...batch.targets]);
     expect(a!.inputs[4 * 3 + 2]).toBe(batch.inputs[4 * 6 + 2]);

@@ -27,7 +27,17 @@ import type { RetrainFigures } from '../bench/retrain.js';
 import type { OneStart, StartupFigures } from '../bench/startup.js';
 import { serverLikeText, textChars } from '../bench/server-text.js';
 import { wordsOf } from '../src/model/corpus.js';
-import { loopDelayMs, meets, parseTarget, percentile, rateAfterWarmup, ratio, round, schedule, summarize } from '../bench/stats.js';
+import {
+  loopDelayMs,
+  meets,
+  parseTarget,
+  percentile,
+  rateAfterWarmup,
+  ratio,
+  round,
+  schedule,
+  summarize,
+} from '../bench/stats.js';
 import { parseTorchOutput, type TorchFigures } from '../bench/torch.js';
 import type { TrainingFigures } from '../bench/training.js';
 
@@ -213,11 +223,23 @@ describe('parseTorchOutput and parseRssOutput', () => {
     expect(() => parseTorchOutput(`${JSON.stringify(TORCH)}\nTraceback (most recent call last):`)).toThrow(/not JSON/);
     const { seq_train_target_chars_per_s: _, ...missing } = TORCH;
     expect(() => parseTorchOutput(JSON.stringify(missing))).toThrow(/seq_train_target_chars_per_s/);
-    expect(() => parseTorchOutput(JSON.stringify({ ...TORCH, generate_50_chars_ms_median: 0 }))).toThrow(/generate_50_chars_ms_median/);
+    expect(() => parseTorchOutput(JSON.stringify({ ...TORCH, generate_50_chars_ms_median: 0 }))).toThrow(
+      /generate_50_chars_ms_median/,
+    );
   });
 
   it('reads the RSS child line and refuses one without rssMb', () => {
-    const line = { backend: 'wasm', models: 51, rssBaselineMb: 150, rssAfterBaseMb: 152, rssNoGcMb: 255, rssMb: 250, heapUsedMb: 50, externalMb: 40, arrayBuffersMb: 40 };
+    const line = {
+      backend: 'wasm',
+      models: 51,
+      rssBaselineMb: 150,
+      rssAfterBaseMb: 152,
+      rssNoGcMb: 255,
+      rssMb: 250,
+      heapUsedMb: 50,
+      externalMb: 40,
+      arrayBuffersMb: 40,
+    };
     expect(parseRssOutput(`${JSON.stringify(line)}\n`)).toEqual(line);
     const { rssMb: _, ...missing } = line;
     expect(() => parseRssOutput(JSON.stringify(missing))).toThrow(/rssMb/);
@@ -260,7 +282,17 @@ function discordFigures(over: Partial<DiscordFigures> = {}): DiscordFigures {
     latencyMs: { n: 2000, p50: 2, p99: 9, mean: 2.5, max: 20 },
     sendLagMs: { n: 2000, p50: 0.5, p99: 2, mean: 0.6, max: 5 },
     achievedRate: 199.9,
-    eventLoop: { p50Ms: 0.5, p99Ms: 6, maxMs: 12, meanMs: 0.8, count: 2000, resolutionMs: 5, rssMb: 200, stallCount: 0, longestStallMs: 0 },
+    eventLoop: {
+      p50Ms: 0.5,
+      p99Ms: 6,
+      maxMs: 12,
+      meanMs: 0.8,
+      count: 2000,
+      resolutionMs: 5,
+      rssMb: 200,
+      stallCount: 0,
+      longestStallMs: 0,
+    },
     eventLoopReason: null,
     backend: 'wasm',
     entry: BOT_ENTRY,
@@ -289,7 +321,8 @@ const RETRAIN: RetrainFigures = {
     childOtherSeconds: 0.06,
     gateAndSwapSeconds: 0.1,
   },
-  trainerEntry: 'node --import file:///x/tsx/dist/esm/index.mjs --max-old-space-size=1024 src/training/trainer-child.ts',
+  trainerEntry:
+    'node --import file:///x/tsx/dist/esm/index.mjs --max-old-space-size=1024 src/training/trainer-child.ts',
   workers: 2,
   trainerTensors: { before: 23, after: 23 },
 };
@@ -301,10 +334,26 @@ const BOT_RETRAIN: BotRetrainFigures = {
   epochs: 3,
   serverMessages: 4441,
   serverChars: 100_008,
-  loop: { p50Ms: 0.1, p99Ms: 4.4, maxMs: 43, meanMs: 0.3, count: 6000, resolutionMs: 5, rssMb: 185, stallCount: 1, longestStallMs: 35 },
+  loop: {
+    p50Ms: 0.1,
+    p99Ms: 4.4,
+    maxMs: 43,
+    meanMs: 0.3,
+    count: 6000,
+    resolutionMs: 5,
+    rssMb: 185,
+    stallCount: 1,
+    longestStallMs: 35,
+  },
   windowSeconds: 30,
   stalls: [{ atSeconds: 0, ms: 35 }],
-  babble: { rate: 20, sent: 600, answered: 600, failedReplies: 0, latencyMs: { n: 600, p50: 2.5, p99: 12, mean: 3, max: 40 } },
+  babble: {
+    rate: 20,
+    sent: 600,
+    answered: 600,
+    failedReplies: 0,
+    latencyMs: { n: 600, p50: 2.5, p99: 12, mean: 3, max: 40 },
+  },
   trainerNice: 10,
   entry: BOT_ENTRY,
   trainerEntry: 'node --max-old-space-size=1024 /tmp/babble-bench-dist-x/src/training/trainer-child.js',
@@ -328,21 +377,46 @@ const BOT_MEMORY: BotMemoryFigures = {
   entry: 'node --import tsx src/main.ts',
 };
 
-const BARE: RssFigures = { backend: 'wasm', models: 51, rssBaselineMb: 150, rssAfterBaseMb: 152, rssNoGcMb: 252, rssMb: 268, heapUsedMb: 50, externalMb: 40, arrayBuffersMb: 40 };
+const BARE: RssFigures = {
+  backend: 'wasm',
+  models: 51,
+  rssBaselineMb: 150,
+  rssAfterBaseMb: 152,
+  rssNoGcMb: 252,
+  rssMb: 268,
+  heapUsedMb: 50,
+  externalMb: 40,
+  arrayBuffersMb: 40,
+};
 
 describe('report sections', () => {
   it('training: ours over PyTorch, judged against ">= 5"', () => {
-    const s = trainingSection({ ok: true, value: TRAINING }, { ok: true, value: { ...TORCH, steps: 10, seconds: 40 } }, { batch: 128, seq: 32 }, BENCH_ENTRY);
+    const s = trainingSection(
+      { ok: true, value: TRAINING },
+      { ok: true, value: { ...TORCH, steps: 10, seconds: 40 } },
+      { batch: 128, seq: 32 },
+      BENCH_ENTRY,
+    );
     expect(s.ratio).toBe(round(TRAINING.charsPerSecond / TORCH.seq_train_target_chars_per_s, 2));
     expect(s.target).toBe(TARGETS.trainingRatio);
     expect(s.pass).toBe(true);
-    const slow = trainingSection({ ok: true, value: { ...TRAINING, charsPerSecond: 4.9 * TORCH.seq_train_target_chars_per_s } }, { ok: true, value: { ...TORCH, steps: 10, seconds: 40 } }, { batch: 128, seq: 32 }, BENCH_ENTRY);
+    const slow = trainingSection(
+      { ok: true, value: { ...TRAINING, charsPerSecond: 4.9 * TORCH.seq_train_target_chars_per_s } },
+      { ok: true, value: { ...TORCH, steps: 10, seconds: 40 } },
+      { batch: 128, seq: 32 },
+      BENCH_ENTRY,
+    );
     expect(slow.pass).toBe(false);
     expect(s.tensors_leaked).toBe(0);
   });
 
   it('training without torch: our figure, ratio and pass null, and the reason', () => {
-    const s = trainingSection({ ok: true, value: TRAINING }, { ok: false, reason: 'torch does not import' }, { batch: 128, seq: 32 }, BENCH_ENTRY);
+    const s = trainingSection(
+      { ok: true, value: TRAINING },
+      { ok: false, reason: 'torch does not import' },
+      { batch: 128, seq: 32 },
+      BENCH_ENTRY,
+    );
     expect(s.chars_per_s).toBe(TRAINING.charsPerSecond);
     expect(s.torch_chars_per_s).toBeNull();
     expect(s.ratio).toBeNull();
@@ -351,7 +425,11 @@ describe('report sections', () => {
   });
 
   it('babble: p50 over PyTorch\'s median, judged against "<= 0.25"', () => {
-    const s = babbleSection({ ok: true, value: BABBLE }, { ok: true, value: TORCH }, { seed: 'me want', length: 50, temperature: 0.7, model: 'models/base', entry: BENCH_ENTRY });
+    const s = babbleSection(
+      { ok: true, value: BABBLE },
+      { ok: true, value: TORCH },
+      { seed: 'me want', length: 50, temperature: 0.7, model: 'models/base', entry: BENCH_ENTRY },
+    );
     expect(s.ratio).toBe(round(BABBLE.latencyMs.p50 / TORCH.generate_50_chars_ms_median, 3));
     expect(s.pass).toBe(BABBLE.latencyMs.p50 / TORCH.generate_50_chars_ms_median <= 0.25);
     expect(s.p99_ms).toBe(BABBLE.latencyMs.p99);
@@ -359,9 +437,21 @@ describe('report sections', () => {
 
   it('window babble: reported with the LSTM steps it costs, never judged, its failure given as the reason', () => {
     const how = { seed: 'me want', length: 50, window: 20, temperature: 0.7, model: 'models/base' };
-    const s = windowSection({ ok: true, value: { latencyMs: BABBLE.latencyMs, warmup: 20, minGenerated: 50, backend: 'wasm' } }, how);
-    expect(s).toMatchObject({ p50_ms: BABBLE.latencyMs.p50, pass: null, lstm_steps_per_call: 1000, generator_backend: 'wasm' });
-    expect(windowSection({ ok: false, reason: 'skipped (--skip)' }, how)).toMatchObject({ p50_ms: null, pass: null, reason: 'window: skipped (--skip)' });
+    const s = windowSection(
+      { ok: true, value: { latencyMs: BABBLE.latencyMs, warmup: 20, minGenerated: 50, backend: 'wasm' } },
+      how,
+    );
+    expect(s).toMatchObject({
+      p50_ms: BABBLE.latencyMs.p50,
+      pass: null,
+      lstm_steps_per_call: 1000,
+      generator_backend: 'wasm',
+    });
+    expect(windowSection({ ok: false, reason: 'skipped (--skip)' }, how)).toMatchObject({
+      p50_ms: null,
+      pass: null,
+      reason: 'window: skipped (--skip)',
+    });
   });
 
   it('discord: a small p99 does not pass when some interactions went unanswered', () => {
@@ -369,31 +459,87 @@ describe('report sections', () => {
     const lost = discordSection({ ok: true, value: discordFigures({ answered: 1990 }) });
     expect(lost.pass).toBe(false);
     expect(String(lost.reason)).toContain('10 of 2000');
-    expect(discordSection({ ok: true, value: discordFigures({ latencyMs: { n: 2000, p50: 5, p99: 15.5, mean: 6, max: 40 } }) }).pass).toBe(false);
+    expect(
+      discordSection({
+        ok: true,
+        value: discordFigures({ latencyMs: { n: 2000, p50: 5, p99: 15.5, mean: 6, max: 40 } }),
+      }).pass,
+    ).toBe(false);
     expect(discordSection({ ok: false, reason: 'skipped (--skip)' }).pass).toBeNull();
   });
 
   it('retrain: the time is judged against "<= 60" only for a run that swapped and is served; phases come out in seconds', () => {
     const s = retrainSection({ ok: true, value: RETRAIN }, { ok: true, value: BOT_RETRAIN }, BENCH_ENTRY);
-    expect(s).toMatchObject({ seconds: 31.2, target: TARGETS.retrainSeconds, pass: true, reason: null, status: 'swapped', via_bot_seconds: 29.9 });
+    expect(s).toMatchObject({
+      seconds: 31.2,
+      target: TARGETS.retrainSeconds,
+      pass: true,
+      reason: null,
+      status: 'swapped',
+      via_bot_seconds: 29.9,
+    });
     expect(s.phases_s).toMatchObject({ child_start: 0.65, child_train: 25.5, gate_and_swap: 0.1 });
     expect(s.held_out_bits_per_char).toEqual({ server: [3.7, 1.5], base: [1.07, 1.11] });
-    expect(s).toMatchObject({ entry: BENCH_ENTRY, trainer_entry: RETRAIN.trainerEntry, workers: 2, via_bot_entry: BOT_ENTRY, via_bot_trainer_entry: BOT_RETRAIN.trainerEntry, via_bot_workers: 2 });
+    expect(s).toMatchObject({
+      entry: BENCH_ENTRY,
+      trainer_entry: RETRAIN.trainerEntry,
+      workers: 2,
+      via_bot_entry: BOT_ENTRY,
+      via_bot_trainer_entry: BOT_RETRAIN.trainerEntry,
+      via_bot_workers: 2,
+    });
     expect(retrainSection({ ok: true, value: { ...RETRAIN, seconds: 60.5 } }, null, BENCH_ENTRY).pass).toBe(false);
-    const rejected = retrainSection({ ok: true, value: { ...RETRAIN, status: 'rejected', serving: false, version: null, problem: 'worse on the held-out baby corpus' } }, null, BENCH_ENTRY);
+    const rejected = retrainSection(
+      {
+        ok: true,
+        value: {
+          ...RETRAIN,
+          status: 'rejected',
+          serving: false,
+          version: null,
+          problem: 'worse on the held-out baby corpus',
+        },
+      },
+      null,
+      BENCH_ENTRY,
+    );
     expect(rejected.pass).toBe(false);
     expect(String(rejected.reason)).toContain('rejected (worse on the held-out baby corpus)');
     expect(retrainSection({ ok: true, value: { ...RETRAIN, serving: false } }, null, BENCH_ENTRY).pass).toBe(false);
-    expect(retrainSection({ ok: false, reason: 'skipped (--skip)' }, null, BENCH_ENTRY)).toMatchObject({ seconds: null, pass: null, reason: 'skipped (--skip)' });
+    expect(retrainSection({ ok: false, reason: 'skipped (--skip)' }, null, BENCH_ENTRY)).toMatchObject({
+      seconds: null,
+      pass: null,
+      reason: 'skipped (--skip)',
+    });
   });
 
   it('event loop: the bot\'s p99 during a retrain is judged against "<= 20"; the 200/s figures ride along; null when not measured', () => {
     const e = eventLoopSection({ ok: true, value: discordFigures() }, { ok: true, value: BOT_RETRAIN });
-    expect(e).toMatchObject({ retrain_p99_ms: 4.4, pass: true, reason: null, trainer_nice: 10, bot_at_200rps_p99_ms: 6, entry: BOT_ENTRY, workers: 2, bot_at_200rps_entry: BOT_ENTRY });
+    expect(e).toMatchObject({
+      retrain_p99_ms: 4.4,
+      pass: true,
+      reason: null,
+      trainer_nice: 10,
+      bot_at_200rps_p99_ms: 6,
+      entry: BOT_ENTRY,
+      workers: 2,
+      bot_at_200rps_entry: BOT_ENTRY,
+    });
     expect(e.babble_during_retrain).toMatchObject({ sent: 600, answered: 600, p99_ms: 12 });
-    expect(eventLoopSection({ ok: true, value: discordFigures() }, { ok: true, value: { ...BOT_RETRAIN, loop: { ...BOT_RETRAIN.loop, p99Ms: 20.5 } } }).pass).toBe(false);
-    expect(eventLoopSection({ ok: true, value: discordFigures() })).toMatchObject({ retrain_p99_ms: null, pass: null, reason: 'not measured' });
-    expect(eventLoopSection({ ok: true, value: discordFigures() }, { ok: false, reason: 'error: boom' })).toMatchObject({ pass: null, reason: 'error: boom' });
+    expect(
+      eventLoopSection(
+        { ok: true, value: discordFigures() },
+        { ok: true, value: { ...BOT_RETRAIN, loop: { ...BOT_RETRAIN.loop, p99Ms: 20.5 } } },
+      ).pass,
+    ).toBe(false);
+    expect(eventLoopSection({ ok: true, value: discordFigures() })).toMatchObject({
+      retrain_p99_ms: null,
+      pass: null,
+      reason: 'not measured',
+    });
+    expect(eventLoopSection({ ok: true, value: discordFigures() }, { ok: false, reason: 'error: boom' })).toMatchObject(
+      { pass: null, reason: 'error: boom' },
+    );
   });
 
   it('rss: the real bot\'s RSS is judged against "<= 300" only when every server answered from its own version; compiled and bare figures are not judged', () => {
@@ -402,14 +548,39 @@ describe('report sections', () => {
     const partial = rssSection({ ok: true, value: { ...BOT_MEMORY, ownVersion: 49 } });
     expect(partial.pass).toBe(false);
     expect(String(partial.reason)).toContain('49 on their own version');
-    const s = rssSection({ ok: true, value: { ...BOT_MEMORY, rssMb: 312 } }, { ok: true, value: { ...BOT_MEMORY, rssMb: 231, entry: 'dist' } }, { ok: true, value: BARE });
-    expect(s).toMatchObject({ rss_mb: 312, pass: false, alt_rss_mb: 231, alt_meets_target: true, bare_process_rss_mb: 268, bare_process_per_extra_model_mb: 2 });
-    expect(rssSection({ ok: false, reason: 'skipped (--skip)' })).toMatchObject({ rss_mb: null, pass: null, alt_rss_mb: null, bare_process_rss_mb: null });
+    const s = rssSection(
+      { ok: true, value: { ...BOT_MEMORY, rssMb: 312 } },
+      { ok: true, value: { ...BOT_MEMORY, rssMb: 231, entry: 'dist' } },
+      { ok: true, value: BARE },
+    );
+    expect(s).toMatchObject({
+      rss_mb: 312,
+      pass: false,
+      alt_rss_mb: 231,
+      alt_meets_target: true,
+      bare_process_rss_mb: 268,
+      bare_process_per_extra_model_mb: 2,
+    });
+    expect(rssSection({ ok: false, reason: 'skipped (--skip)' })).toMatchObject({
+      rss_mb: null,
+      pass: null,
+      alt_rss_mb: null,
+      bare_process_rss_mb: null,
+    });
   });
 
   it('event loop: a good p99 does not pass with too many stalls or too long a stall; the stalls are counted at 20 ms', () => {
-    const withLoop = (loop: Partial<BotRetrainFigures['loop']>) => eventLoopSection({ ok: true, value: discordFigures() }, { ok: true, value: { ...BOT_RETRAIN, loop: { ...BOT_RETRAIN.loop, ...loop } } });
-    expect(withLoop({ stallCount: 5, longestStallMs: 50 })).toMatchObject({ pass: true, retrain_stall_count: 5, retrain_longest_stall_ms: 50, stall_threshold_ms: 20 });
+    const withLoop = (loop: Partial<BotRetrainFigures['loop']>) =>
+      eventLoopSection(
+        { ok: true, value: discordFigures() },
+        { ok: true, value: { ...BOT_RETRAIN, loop: { ...BOT_RETRAIN.loop, ...loop } } },
+      );
+    expect(withLoop({ stallCount: 5, longestStallMs: 50 })).toMatchObject({
+      pass: true,
+      retrain_stall_count: 5,
+      retrain_longest_stall_ms: 50,
+      stall_threshold_ms: 20,
+    });
     const many = withLoop({ stallCount: 6 });
     expect(many).toMatchObject({ pass: false, stalls_target: TARGETS.eventLoopStalls });
     expect(String(many.reason)).toContain('6 stalls over 20 ms');
@@ -419,12 +590,28 @@ describe('report sections', () => {
     expect(withLoop({ p99Ms: 25, stallCount: 9 }).reason).toMatch(/p99 25 ms.*9 stalls/);
   });
 
-  it('trainer_tensors: the trainer child\'s count after its training steps must equal the count before', () => {
+  it("trainer_tensors: the trainer child's count after its training steps must equal the count before", () => {
     const s = trainerTensorsSection({ ok: true, value: RETRAIN }, { ok: true, value: BOT_RETRAIN });
-    expect(s).toMatchObject({ before: 23, after: 23, leaked: 0, pass: true, reason: null, entry: RETRAIN.trainerEntry, workers: 2, via_bot_after: 23 });
-    expect(trainerTensorsSection({ ok: true, value: { ...RETRAIN, trainerTensors: { before: 23, after: 41 } } })).toMatchObject({ leaked: 18, pass: false });
-    expect(trainerTensorsSection({ ok: true, value: { ...RETRAIN, status: 'failed', trainerTensors: null } })).toMatchObject({ pass: null, reason: 'no tensor record (retrain failed)' });
-    expect(trainerTensorsSection({ ok: false, reason: 'skipped (--skip)' })).toMatchObject({ pass: null, reason: 'skipped (--skip)' });
+    expect(s).toMatchObject({
+      before: 23,
+      after: 23,
+      leaked: 0,
+      pass: true,
+      reason: null,
+      entry: RETRAIN.trainerEntry,
+      workers: 2,
+      via_bot_after: 23,
+    });
+    expect(
+      trainerTensorsSection({ ok: true, value: { ...RETRAIN, trainerTensors: { before: 23, after: 41 } } }),
+    ).toMatchObject({ leaked: 18, pass: false });
+    expect(
+      trainerTensorsSection({ ok: true, value: { ...RETRAIN, status: 'failed', trainerTensors: null } }),
+    ).toMatchObject({ pass: null, reason: 'no tensor record (retrain failed)' });
+    expect(trainerTensorsSection({ ok: false, reason: 'skipped (--skip)' })).toMatchObject({
+      pass: null,
+      reason: 'skipped (--skip)',
+    });
   });
 
   const startRuns = (command: string, starts: OneStart[]) => ({
@@ -446,17 +633,39 @@ describe('report sections', () => {
       ],
     };
     const s = startupSection({ ok: true, value });
-    expect(s).toMatchObject({ command: 'npm start', identify_median_ms: 1700, identify_max_ms: 2500, first_babble_median_ms: 1800, pass: true });
+    expect(s).toMatchObject({
+      command: 'npm start',
+      identify_median_ms: 1700,
+      identify_max_ms: 2500,
+      first_babble_median_ms: 1800,
+      pass: true,
+    });
     expect(s.others).toEqual([expect.objectContaining({ command: 'node dist/src/main.js', identify_median_ms: 950 })]);
-    const slowBabble = { ...value, runs: [startRuns('npm start', starts([1500, 1500, 1500], [2100, 2100, 1900])), value.runs[1]!] };
+    const slowBabble = {
+      ...value,
+      runs: [startRuns('npm start', starts([1500, 1500, 1500], [2100, 2100, 1900])), value.runs[1]!],
+    };
     expect(startupSection({ ok: true, value: slowBabble }).pass).toBe(false);
-    expect(startupSection({ ok: false, reason: 'skipped (--skip)' })).toMatchObject({ pass: null, identify_median_ms: null, reason: 'skipped (--skip)' });
+    expect(startupSection({ ok: false, reason: 'skipped (--skip)' })).toMatchObject({
+      pass: null,
+      identify_median_ms: null,
+      reason: 'skipped (--skip)',
+    });
   });
 
   it('every section has a target or a reason and a pass key, survives JSON, and failures() names only pass:false', () => {
     const sections = {
-      training: trainingSection({ ok: true, value: TRAINING }, { ok: false, reason: 'skipped' }, { batch: 128, seq: 32 }, BENCH_ENTRY),
-      babble_50: babbleSection({ ok: true, value: BABBLE }, { ok: false, reason: 'skipped' }, { seed: 'me want', length: 50, temperature: 0.7, model: 'models/base', entry: BENCH_ENTRY }),
+      training: trainingSection(
+        { ok: true, value: TRAINING },
+        { ok: false, reason: 'skipped' },
+        { batch: 128, seq: 32 },
+        BENCH_ENTRY,
+      ),
+      babble_50: babbleSection(
+        { ok: true, value: BABBLE },
+        { ok: false, reason: 'skipped' },
+        { seed: 'me want', length: 50, temperature: 0.7, model: 'models/base', entry: BENCH_ENTRY },
+      ),
       discord_babble_200rps: discordSection({ ok: true, value: discordFigures({ answered: 1 }) }),
       retrain_100k: retrainSection({ ok: false, reason: 'skipped' }, null, BENCH_ENTRY),
       event_loop: eventLoopSection({ ok: false, reason: 'skipped' }, { ok: true, value: BOT_RETRAIN }),
@@ -473,14 +682,14 @@ describe('report sections', () => {
   });
 });
 
-describe('contention (other processes\' CPU)', () => {
+describe("contention (other processes' CPU)", () => {
   it('reads busy ticks (steal included) and all ticks from the cpu line of /proc/stat', () => {
     const text = 'cpu  100 5 20 300 7 1 2 3 0 0\ncpu0 50 0 10 150 3 0 1 1 0 0\n';
     expect(parseProcStat(text)).toEqual({ busy: 100 + 5 + 20 + 1 + 2 + 3, all: 100 + 5 + 20 + 1 + 2 + 3 + 300 + 7 });
     expect(() => parseProcStat('intr 1 2 3')).toThrow(/no cpu line/);
   });
 
-  it('sums utime, stime and the reaped children\'s cutime and cstime, even with spaces and parentheses in the name', () => {
+  it("sums utime, stime and the reaped children's cutime and cstime, even with spaces and parentheses in the name", () => {
     const fields = Array.from({ length: 50 }, (_, i) => String(i + 3)); // field n holds n, from field 3 on
     const text = `4242 (node (a b)) ${fields.join(' ')}`;
     expect(parseSelfStat(text)).toBe(14 + 15 + 16 + 17);
@@ -509,10 +718,14 @@ describe('serverLikeText', () => {
     for (const b of base) expect(messages).not.toContain(b);
   });
 
-  it('is the same for a seed and different for another, and mixes baby talk with the server\'s own words', () => {
+  it("is the same for a seed and different for another, and mixes baby talk with the server's own words", () => {
     expect(serverLikeText(5_000, base, 1)).toEqual(serverLikeText(5_000, base, 1));
     expect(serverLikeText(5_000, base, 2)).not.toEqual(serverLikeText(5_000, base, 1));
-    const babyWords = new Set(serverLikeText(30_000, [], 9).filter((_, i) => i % 2 === 0).flatMap((m) => wordsOf(m)));
+    const babyWords = new Set(
+      serverLikeText(30_000, [], 9)
+        .filter((_, i) => i % 2 === 0)
+        .flatMap((m) => wordsOf(m)),
+    );
     const chatter = serverLikeText(30_000, [], 9).filter((_, i) => i % 2 === 1);
     const withNewWords = chatter.filter((m) => wordsOf(m).some((w) => !babyWords.has(w))).length;
     expect(withNewWords / chatter.length).toBeGreaterThan(0.5);
@@ -538,8 +751,16 @@ describe('/proc readers', () => {
   });
 
   it('reads a command line from /proc/<pid>/cmdline, with paths inside the repository made relative', () => {
-    const cmdline = ['/usr/bin/node', '--max-old-space-size=1024', '/repo/dist/src/training/trainer-child.js', '/tmp/x.js', ''].join('\0');
-    expect(commandLineOf(cmdline, '/repo')).toBe('node --max-old-space-size=1024 dist/src/training/trainer-child.js /tmp/x.js');
+    const cmdline = [
+      '/usr/bin/node',
+      '--max-old-space-size=1024',
+      '/repo/dist/src/training/trainer-child.js',
+      '/tmp/x.js',
+      '',
+    ].join('\0');
+    expect(commandLineOf(cmdline, '/repo')).toBe(
+      'node --max-old-space-size=1024 dist/src/training/trainer-child.js /tmp/x.js',
+    );
   });
 
   it('reads VmRSS and VmHWM in MB from /proc/<pid>/status, and refuses a text without them', () => {

@@ -53,7 +53,10 @@ describe('blocked words', () => {
     const letters = (i: number) =>
       `${[...i.toString(26)].map((d) => String.fromCharCode(97 + parseInt(d, 26))).join('')}zz`;
     const adds = Array.from({ length: BLOCKED_WORDS.maxWords + 5 }, (_, i) =>
-      words.add(G1, letters(i)).then(() => 'ok', (e: unknown) => e),
+      words.add(G1, letters(i)).then(
+        () => 'ok',
+        (e: unknown) => e,
+      ),
     );
     const results = await Promise.all(adds);
     expect(results.filter((r) => r === 'ok')).toHaveLength(BLOCKED_WORDS.maxWords);

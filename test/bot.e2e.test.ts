@@ -43,7 +43,13 @@ function isMessageBody(r: RecordedRequest): boolean {
     const data = (r.body as { data?: Record<string, unknown> } | undefined)?.data;
     return data !== undefined && (data.content !== undefined || data.embeds !== undefined);
   }
-  return ['update_original_webhook_message', 'execute_webhook', 'update_webhook_message', 'create_message', 'update_message'].includes(r.operationId ?? '');
+  return [
+    'update_original_webhook_message',
+    'execute_webhook',
+    'update_webhook_message',
+    'create_message',
+    'update_message',
+  ].includes(r.operationId ?? '');
 }
 
 function messageBody(r: RecordedRequest): Record<string, unknown> {
@@ -88,7 +94,10 @@ describe('npm start against the fake Discord', () => {
   });
 
   function callback(token: string) {
-    return fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token, 20_000);
+    return fake.waitForRequest(
+      (r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token,
+      20_000,
+    );
   }
 
   it('loads the model, logs the backend, logs in and registers the commands on first start', async () => {
@@ -100,17 +109,27 @@ describe('npm start against the fake Discord', () => {
     expect(bot.logs.some((l) => l.msg === 'commands registered (definitions changed)')).toBe(true);
     const puts = fake.requests.filter((r) => r.operationId === 'bulk_set_application_commands');
     expect(puts).toHaveLength(1);
-    expect(fake.getCommands().map((c) => c.name).sort()).toEqual(commands.map((c) => c.data.name).sort());
+    expect(
+      fake
+        .getCommands()
+        .map((c) => c.name)
+        .sort(),
+    ).toEqual(commands.map((c) => c.data.name).sort());
   });
 
   it('/babble replies with text that starts with the normalised seed, within 2,000 characters', async () => {
     const seed = 'Me WANT Cookie!';
-    const { token } = fake.sendInteraction({ data: { name: 'babble', options: [option('seed', seed), option('rng', 42)] } });
+    const { token } = fake.sendInteraction({
+      data: { name: 'babble', options: [option('seed', seed), option('rng', 42)] },
+    });
     const cb = await callback(token);
     const body = cb.body as { type: number; data?: { content: string } };
     let content: string;
     if (body.type === 5) {
-      const edit = await fake.waitForRequest((r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token, 20_000);
+      const edit = await fake.waitForRequest(
+        (r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token,
+        20_000,
+      );
       content = (edit.body as { content: string }).content;
     } else {
       expect(body.type).toBe(4);
@@ -122,12 +141,22 @@ describe('npm start against the fake Discord', () => {
 
   it('/babble with length 1000 and a 500-character seed stays within 2,000 characters', async () => {
     const seed = 'ba '.repeat(166) + 'ba';
-    const { token } = fake.sendInteraction({ data: { name: 'babble', options: [option('seed', seed), option('length', 1000), option('temperature', 1.5, 10)] } });
+    const { token } = fake.sendInteraction({
+      data: { name: 'babble', options: [option('seed', seed), option('length', 1000), option('temperature', 1.5, 10)] },
+    });
     const cb = await callback(token);
     const body = cb.body as { type: number; data?: { content: string } };
-    const content = body.type === 5
-      ? ((await fake.waitForRequest((r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token, 20_000)).body as { content: string }).content
-      : body.data!.content;
+    const content =
+      body.type === 5
+        ? (
+            (
+              await fake.waitForRequest(
+                (r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token,
+                20_000,
+              )
+            ).body as { content: string }
+          ).content
+        : body.data!.content;
     expect(content.startsWith(normalize(seed))).toBe(true);
     expect(content.length).toBeLessThanOrEqual(2000);
   });
@@ -135,7 +164,9 @@ describe('npm start against the fake Discord', () => {
   it('answers a mention with a reply that pings nobody', async () => {
     const said = fake.sendMessage({ content: `<@${fake.botUser.id}> do you want a cookie?` });
     const reply = await fake.waitForRequest(
-      (r) => r.operationId === 'create_message' && (r.body as { message_reference?: { message_id?: string } }).message_reference?.message_id === said.id,
+      (r) =>
+        r.operationId === 'create_message' &&
+        (r.body as { message_reference?: { message_id?: string } }).message_reference?.message_id === said.id,
       20_000,
     );
     const body = reply.body as { content: string; allowed_mentions: unknown };
@@ -147,7 +178,10 @@ describe('npm start against the fake Discord', () => {
   it('/help answers with an ephemeral embed', async () => {
     const { token } = fake.sendInteraction({ data: { name: 'help' } });
     const cb = await callback(token);
-    expect(cb.body).toMatchObject({ type: 4, data: { flags: 64, embeds: [expect.objectContaining({ title: expect.any(String) })] } });
+    expect(cb.body).toMatchObject({
+      type: 4,
+      data: { flags: 64, embeds: [expect.objectContaining({ title: expect.any(String) })] },
+    });
   });
 
   it('/model info answers with an ephemeral embed about the loaded model: the base, in a server without versions', async () => {
@@ -156,7 +190,9 @@ describe('npm start against the fake Discord', () => {
     expect(cb.body).toMatchObject({ type: 4, data: { flags: 64 } });
     const embed = (cb.body as { data: { embeds: { fields: { name: string; value: string }[] }[] } }).data.embeds[0]!;
     const field = (name: string) => embed.fields.find((f) => f.name === name)?.value;
-    const meta = (await import(path.join(modelDir, 'meta.json'), { with: { type: 'json' } })) as { default: { corpus: { chars: number } } };
+    const meta = (await import(path.join(modelDir, 'meta.json'), { with: { type: 'json' } })) as {
+      default: { corpus: { chars: number } };
+    };
     expect(field('Version')).toBe('base');
     expect(field('Training text')).toContain(`${meta.default.corpus.chars.toLocaleString('en-US')} characters`);
     expect(field('Versions (/model rollback version:N)')).toBe('**0** (the base model) **(talking now)**');
@@ -171,7 +207,9 @@ describe('npm start against the fake Discord', () => {
   });
 
   it('refuses an out-of-range option with an ephemeral message', async () => {
-    const { token } = fake.sendInteraction({ data: { name: 'babble', options: [option('seed', 'hi'), option('length', 5000)] } });
+    const { token } = fake.sendInteraction({
+      data: { name: 'babble', options: [option('seed', 'hi'), option('length', 5000)] },
+    });
     const cb = await callback(token);
     expect(cb.body).toMatchObject({ type: 4, data: { flags: 64 } });
     expect((cb.body as { data: { content: string } }).data.content).toMatch(/^length .*1 to 1000/);
@@ -179,10 +217,15 @@ describe('npm start against the fake Discord', () => {
 
   it('survives a failing handler: the user gets the short error, the log the stack, and the bot keeps serving', async () => {
     // Discord refusing the reply makes the /help handler throw inside the router.
-    fake.failNext((r) => r.operationId === 'create_interaction_response' && (r.body as { data?: { embeds?: unknown } }).data?.embeds !== undefined, {
-      status: 400,
-      body: { message: 'Invalid Form Body', code: 50035 },
-    });
+    fake.failNext(
+      (r) =>
+        r.operationId === 'create_interaction_response' &&
+        (r.body as { data?: { embeds?: unknown } }).data?.embeds !== undefined,
+      {
+        status: 400,
+        body: { message: 'Invalid Form Body', code: 50035 },
+      },
+    );
     const { token } = fake.sendInteraction({ data: { name: 'help' } });
     const oops = await fake.waitForRequest(
       (r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token && r.status < 300,
@@ -203,7 +246,10 @@ describe('npm start against the fake Discord', () => {
     const cb = await callback(token);
     const body = cb.body as { type: number; data?: { content: string; flags?: number } };
     if (body.type === 4) return { content: body.data!.content, flags: body.data!.flags };
-    const edit = await fake.waitForRequest((r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token, 20_000);
+    const edit = await fake.waitForRequest(
+      (r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token,
+      20_000,
+    );
     return { content: (edit.body as { content: string }).content, flags: undefined };
   }
 
@@ -212,16 +258,30 @@ describe('npm start against the fake Discord', () => {
     const user = { id: '7700000000000000077', username: 'marker' };
     const said = fake.sendMessage({ author: user, content: `<@${fake.botUser.id}> ${MARKER} want cookie` });
     await fake.waitForRequest(
-      (r) => r.operationId === 'create_message' && (r.body as { message_reference?: { message_id?: string } }).message_reference?.message_id === said.id,
+      (r) =>
+        r.operationId === 'create_message' &&
+        (r.body as { message_reference?: { message_id?: string } }).message_reference?.message_id === said.id,
       20_000,
     );
-    const seeded = fake.sendInteraction({ user, data: { name: 'babble', options: [option('seed', `${MARKER} go`), option('rng', 3)] } });
+    const seeded = fake.sendInteraction({
+      user,
+      data: { name: 'babble', options: [option('seed', `${MARKER} go`), option('rng', 3)] },
+    });
     expect((await babbleAnswer(seeded.token)).content).toContain(MARKER);
-    const taught = fake.sendInteraction({ user, data: { name: 'teach', options: [option('text', `${MARKER} go meow`)] } });
+    const taught = fake.sendInteraction({
+      user,
+      data: { name: 'teach', options: [option('text', `${MARKER} go meow`)] },
+    });
     await callback(taught.token);
     // Discord refuses the reply: the error is logged, but not the text that was being sent.
-    fake.failNext((r) => r.operationId === 'create_interaction_response' && JSON.stringify(r.body).includes(MARKER), { status: 400, body: { message: 'Invalid Form Body', code: 50035 } });
-    const refused = fake.sendInteraction({ user, data: { name: 'babble', options: [option('seed', `${MARKER} again`), option('rng', 4)] } });
+    fake.failNext((r) => r.operationId === 'create_interaction_response' && JSON.stringify(r.body).includes(MARKER), {
+      status: 400,
+      body: { message: 'Invalid Form Body', code: 50035 },
+    });
+    const refused = fake.sendInteraction({
+      user,
+      data: { name: 'babble', options: [option('seed', `${MARKER} again`), option('rng', 4)] },
+    });
     await bot.waitForLog((l) => l.msg === 'command failed' && l.interaction === refused.id, 20_000);
     expect(bot.logs.some((l) => l.msg === 'mention answered' && l.message === said.id)).toBe(true);
     expect(bot.logs.some((l) => l.msg === 'command done' && l.command === 'teach' && l.user === user.id)).toBe(true);
@@ -229,14 +289,18 @@ describe('npm start against the fake Discord', () => {
     expect(JSON.stringify(bot.logs)).not.toContain(MARKER);
     expect(bot.stderr()).not.toContain(MARKER);
     // Nor an interaction token (they are in the URLs of failed calls).
-    for (const token of [seeded.token, taught.token, refused.token]) expect(JSON.stringify(bot.logs)).not.toContain(token);
+    for (const token of [seeded.token, taught.token, refused.token])
+      expect(JSON.stringify(bot.logs)).not.toContain(token);
   });
 
   it('gives a person past RATE_LIMIT_USER_REPLIES (default 6 a minute) the ephemeral nap message instead of a babble', async () => {
     const user = { id: '8800000000000000088', username: 'hasty' };
     const answers: Array<{ content: string; flags: number | undefined }> = [];
     for (let i = 0; i < 7; i++) {
-      const { token } = fake.sendInteraction({ user, data: { name: 'babble', options: [option('seed', 'more'), option('length', 5), option('rng', i)] } });
+      const { token } = fake.sendInteraction({
+        user,
+        data: { name: 'babble', options: [option('seed', 'more'), option('length', 5), option('rng', i)] },
+      });
       answers.push(await babbleAnswer(token));
     }
     expect(answers.slice(0, 6).every((a) => a.content.startsWith('more') && a.flags !== 64)).toBe(true);
@@ -252,7 +316,8 @@ describe('npm start against the fake Discord', () => {
     fake.assertNoViolations();
     const bodies = fake.requests.filter(isMessageBody);
     expect(bodies.length).toBeGreaterThanOrEqual(7);
-    for (const r of bodies) expect(messageBody(r).allowed_mentions, `${r.method} ${r.path}`).toMatchObject({ parse: [] });
+    for (const r of bodies)
+      expect(messageBody(r).allowed_mentions, `${r.method} ${r.path}`).toMatchObject({ parse: [] });
   });
 
   it('exits 0 on SIGTERM after logging out', async () => {
@@ -271,7 +336,8 @@ describe('npm start against the fake Discord', () => {
     // What was stored before the restart is still there.
     const { token } = fake.sendInteraction({ data: { name: 'privacy' } });
     const cb = await callback(token);
-    const fields = (cb.body as { data: { embeds: Array<{ fields: Array<{ name: string; value: string }> }> } }).data.embeds[0]!.fields;
+    const fields = (cb.body as { data: { embeds: Array<{ fields: Array<{ name: string; value: string }> }> } }).data
+      .embeds[0]!.fields;
     expect(fields.find((f) => f.name === 'Texts you taught (/teach)')?.value).toBe('1');
     second.child.kill('SIGINT');
     expect((await second.exited).code).toBe(0);
@@ -284,7 +350,10 @@ describe('npm start refusing to run', () => {
     const p = track(startBotProcess({}));
     const { code } = await p.exited;
     expect(code).toBe(1);
-    const lines = p.stderr().split('\n').filter((l) => l.trim() !== '');
+    const lines = p
+      .stderr()
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('DISCORD_TOKEN');
     expect(lines[0]).toContain('https://discord.com/developers/applications');
@@ -292,7 +361,13 @@ describe('npm start refusing to run', () => {
   });
 
   it('exits 1 saying so when the storage of STORAGE_URL cannot be reached', async () => {
-    const p = track(startBotProcess({ DISCORD_TOKEN: TOKEN, DISCORD_API_URL: 'http://127.0.0.1:1/api', STORAGE_URL: 'redis://127.0.0.1:1' }));
+    const p = track(
+      startBotProcess({
+        DISCORD_TOKEN: TOKEN,
+        DISCORD_API_URL: 'http://127.0.0.1:1/api',
+        STORAGE_URL: 'redis://127.0.0.1:1',
+      }),
+    );
     const { code } = await p.exited;
     expect(code).toBe(1);
     const fatal = p.logs.find((l) => l.level === 60);

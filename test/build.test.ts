@@ -36,7 +36,8 @@ async function builtProject(): Promise<void> {
   await put('dist/src/model/x.js', '', later(10));
   await put('package.json', '{ "type": "module" }', T0);
   await mkdir(path.join(dir, 'scripts'));
-  for (const s of ['build.mjs', 'start.mjs', 'prepare.mjs']) await copyFile(path.join(SCRIPTS, s), path.join(dir, 'scripts', s));
+  for (const s of ['build.mjs', 'start.mjs', 'prepare.mjs'])
+    await copyFile(path.join(SCRIPTS, s), path.join(dir, 'scripts', s));
 }
 
 beforeEach(async () => {
@@ -91,7 +92,10 @@ describe('npm start (scripts/start.mjs) and prepare (scripts/prepare.mjs) withou
   it('start refuses to run a stale build it cannot rebuild, saying why', async () => {
     await builtProject();
     await put('src/main.ts', 'export const changed = 1;', later(20));
-    const failed = await run(process.execPath, ['scripts/start.mjs'], { cwd: dir }).then(() => null, (e: unknown) => e as { code: number; stdout: string; stderr: string });
+    const failed = await run(process.execPath, ['scripts/start.mjs'], { cwd: dir }).then(
+      () => null,
+      (e: unknown) => e as { code: number; stdout: string; stderr: string },
+    );
     expect(failed).not.toBeNull();
     expect(failed!.code).toBe(1);
     expect(failed!.stdout).toBe(''); // the bot did not run

@@ -13,9 +13,15 @@ const root = join(import.meta.dirname, '..');
 /** Runs a CLI entry point as `npm run <name>` does (tsx), returning its output and exit code. */
 async function cli(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', join(root, 'src/cli', script), ...args], {
-      cwd: root, timeout: 120_000, env: { ...process.env, BABBLE_BACKEND: 'wasm' },
-    });
+    const { stdout, stderr } = await exec(
+      process.execPath,
+      ['--import', 'tsx', join(root, 'src/cli', script), ...args],
+      {
+        cwd: root,
+        timeout: 120_000,
+        env: { ...process.env, BABBLE_BACKEND: 'wasm' },
+      },
+    );
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -35,9 +41,27 @@ describe('npm run train / babble', () => {
   it('trains on a tiny corpus, saves a loadable model with its figures, and prints a sample', async () => {
     const corpus = join(dir, 'tiny.txt');
     const words = ['cookie', 'doggy', 'ball', 'mommy', 'kitty', 'milk', 'truck', 'nap'];
-    await writeFile(corpus, Array.from({ length: 64 }, (_, i) => `me want ${words[i % 8]} ${words[(i >> 3) % 8]}`).join('\n'));
+    await writeFile(
+      corpus,
+      Array.from({ length: 64 }, (_, i) => `me want ${words[i % 8]} ${words[(i >> 3) % 8]}`).join('\n'),
+    );
     const out = join(dir, 'tiny-model');
-    const r = await cli('train.ts', ['--corpus', corpus, '--epochs', '2', '--batch', '8', '--seq', '16', '--out', out, '--version', 'tiny', '--workers', '1']);
+    const r = await cli('train.ts', [
+      '--corpus',
+      corpus,
+      '--epochs',
+      '2',
+      '--batch',
+      '8',
+      '--seq',
+      '16',
+      '--out',
+      out,
+      '--version',
+      'tiny',
+      '--workers',
+      '1',
+    ]);
     expect(r.stderr).toContain('backend: wasm');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/step \d+\/\d+ .*loss \d+\.\d+ .*eta/);
@@ -84,9 +108,27 @@ describe('npm run train / babble / eval load .env', () => {
       const tsx = pathToFileURL(createRequire(join(root, 'package.json')).resolve('tsx')).href;
       const { BABBLE_BACKEND: _, ...inherited } = process.env;
       // The corpus is missing: train stops right after choosing the backend, which it reports first.
-      const train = (env: NodeJS.ProcessEnv) => exec(process.execPath, ['--import', tsx, join(root, 'src/cli/train.ts'), '--corpus', join(work, 'none.txt'), '--out', join(work, 'm')], {
-        cwd: work, timeout: 120_000, env,
-      }).then(() => ({ stderr: '', code: 0 }), (e: { stderr?: string; code?: number }) => ({ stderr: e.stderr ?? '', code: e.code }));
+      const train = (env: NodeJS.ProcessEnv) =>
+        exec(
+          process.execPath,
+          [
+            '--import',
+            tsx,
+            join(root, 'src/cli/train.ts'),
+            '--corpus',
+            join(work, 'none.txt'),
+            '--out',
+            join(work, 'm'),
+          ],
+          {
+            cwd: work,
+            timeout: 120_000,
+            env,
+          },
+        ).then(
+          () => ({ stderr: '', code: 0 }),
+          (e: { stderr?: string; code?: number }) => ({ stderr: e.stderr ?? '', code: e.code }),
+        );
       const fromFile = await train(inherited);
       expect(fromFile.stderr).toContain('backend: cpu (forced by BABBLE_BACKEND)');
       expect(fromFile.code).toBe(1);
@@ -101,12 +143,18 @@ describe('npm run train / babble / eval load .env', () => {
 describe('npm run import / babble --raw', () => {
   const fixtures = join(root, 'test/fixtures/keras');
 
-  it('imports the original\'s .keras with its _chars.npy, and babble --raw prints exactly what the original returns', async () => {
+  it("imports the original's .keras with its _chars.npy, and babble --raw prints exactly what the original returns", async () => {
     const out = join(dir, 'imported');
     const r = await cli('import.ts', [join(fixtures, 'k3_two.keras'), '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout.split('\n').find((l) => l.startsWith('{'))!);
-    expect(report).toMatchObject({ format: 'keras3', keras_version: '3.3.3', vocabSize: 34, units: [16, 16], seq_length: 10 });
+    expect(report).toMatchObject({
+      format: 'keras3',
+      keras_version: '3.3.3',
+      vocabSize: 34,
+      units: [16, 16],
+      seq_length: 10,
+    });
     const expected = JSON.parse(await readFile(join(fixtures, 'expected.json'), 'utf8'));
     for (const g of expected.models.k3_two.greedy as { seed: string; text: string }[]) {
       const b = await cli('babble.ts', [g.seed, '--model', out, '--temperature', '0', '--length', '50', '--raw']);
@@ -118,17 +166,27 @@ describe('npm run import / babble --raw', () => {
   it('refuses a vocabulary of the wrong size, naming both sizes, and exits 2', async () => {
     const r = await cli('import.ts', [join(fixtures, 'k3_one.keras'), '--chars', 'abc', '--out', join(dir, 'never')]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("import refused (vocabulary): the vocabulary (--chars) has 3 characters but the model's Embedding and Dense take 34");
+    expect(r.stderr).toContain(
+      "import refused (vocabulary): the vocabulary (--chars) has 3 characters but the model's Embedding and Dense take 34",
+    );
   });
 });
 
 describe('npm run eval --server-text', () => {
   it("adds the model's uptake of a server's words to the report; the base model never says them", async () => {
     const text = join(dir, 'server.txt');
-    await writeFile(text, Array.from({ length: 30 }, (_, i) => ['me want dinosaur', 'big tractor go roar', 'me want tractor!'][i % 3]).join('\n'));
+    await writeFile(
+      text,
+      Array.from({ length: 30 }, (_, i) => ['me want dinosaur', 'big tractor go roar', 'me want tractor!'][i % 3]).join(
+        '\n',
+      ),
+    );
     const r = await cli('eval.ts', ['--model', 'models/base', '--server-text', text]);
     expect(r.code, r.stderr).toBe(0);
-    const report = JSON.parse(r.stdout) as { pass: boolean; uptake: { newWords: { word: string }[]; newWordShare: number; samples: number; openings: { opening: string }[] } };
+    const report = JSON.parse(r.stdout) as {
+      pass: boolean;
+      uptake: { newWords: { word: string }[]; newWordShare: number; samples: number; openings: { opening: string }[] };
+    };
     expect(report.pass).toBe(true);
     expect(report.uptake.newWords.map((w) => w.word)).toEqual(['tractor', 'dinosaur']);
     expect(report.uptake.samples).toBeGreaterThan(0);

@@ -13,14 +13,26 @@ describe('settings and channels', () => {
     const { collection } = await setup();
     expect(await collection.getSettings(G)).toEqual(DEFAULT_SETTINGS);
     expect(DEFAULT_SETTINGS.replyChance).toBe(0);
-    expect(await collection.updateSettings(G, { replyChance: 25, temperature: 1.5 })).toEqual({ ...DEFAULT_SETTINGS, replyChance: 25, temperature: 1.5 });
-    expect(await collection.updateSettings(G, { cooldownSeconds: 5 })).toEqual({ replyChance: 25, temperature: 1.5, cooldownSeconds: 5 });
+    expect(await collection.updateSettings(G, { replyChance: 25, temperature: 1.5 })).toEqual({
+      ...DEFAULT_SETTINGS,
+      replyChance: 25,
+      temperature: 1.5,
+    });
+    expect(await collection.updateSettings(G, { cooldownSeconds: 5 })).toEqual({
+      replyChance: 25,
+      temperature: 1.5,
+      cooldownSeconds: 5,
+    });
   });
 
   it('refuses settings out of bounds with a sentence naming the option', async () => {
     const { collection } = await setup();
-    await expect(collection.updateSettings(G, { replyChance: 101 })).rejects.toThrow(/^reply-chance must be a whole number from 0 to 100/);
-    await expect(collection.updateSettings(G, { replyChance: 1.5 })).rejects.toMatchObject({ name: 'InvalidRequestError' });
+    await expect(collection.updateSettings(G, { replyChance: 101 })).rejects.toThrow(
+      /^reply-chance must be a whole number from 0 to 100/,
+    );
+    await expect(collection.updateSettings(G, { replyChance: 1.5 })).rejects.toMatchObject({
+      name: 'InvalidRequestError',
+    });
     await expect(collection.updateSettings(G, { temperature: 2.5 })).rejects.toThrow(/^temperature .*0 to 2/);
     await expect(collection.updateSettings(G, { cooldownSeconds: -1 })).rejects.toThrow(/^cooldown/);
     expect(await collection.getSettings(G)).toEqual(DEFAULT_SETTINGS);

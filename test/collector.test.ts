@@ -55,7 +55,15 @@ const service: GenerationService = {
     replies.push({ prompt, temperature: options?.temperature });
     return 'goo goo @everyone';
   },
-  info: () => ({ version: 't', created: '', trainingChars: 0, corpusSha256: '', vocabSize: 1, parameters: 0, training: {} }),
+  info: () => ({
+    version: 't',
+    created: '',
+    trainingChars: 0,
+    corpusSha256: '',
+    vocabSize: 1,
+    parameters: 0,
+    training: {},
+  }),
 };
 
 beforeAll(async () => {
@@ -67,7 +75,11 @@ beforeAll(async () => {
   general = guild.channels[0]!.id;
   nursery = guild.channels[1]!.id;
   fake = await startFakeDiscord({ token: TOKEN, guilds: [guild] });
-  const log = createLogger('debug', { write: (s: string) => { logLines.push(JSON.parse(s) as Record<string, unknown>); } });
+  const log = createLogger('debug', {
+    write: (s: string) => {
+      logLines.push(JSON.parse(s) as Record<string, unknown>);
+    },
+  });
   bot = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, service, collection, log });
 });
 
@@ -80,7 +92,9 @@ afterAll(async () => {
 });
 
 function callback(token: string): Promise<RecordedRequest> {
-  return fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token);
+  return fake.waitForRequest(
+    (r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token,
+  );
 }
 
 /** The text of an interaction's answer: the callback's content, or the edit after a deferral. */
@@ -88,13 +102,19 @@ async function answer(token: string): Promise<string> {
   const cb = await callback(token);
   const body = cb.body as { type: number; data?: { content?: string } };
   if (body.type === 5 || body.type === 6) {
-    const edit = await fake.waitForRequest((r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token);
+    const edit = await fake.waitForRequest(
+      (r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token,
+    );
     return (edit.body as { content: string }).content;
   }
   return body.data?.content ?? '';
 }
 
-function command(name: string, options: Record<string, unknown>[] = [], extra: { manager?: boolean; user?: typeof OTHER; resolved?: unknown } = {}) {
+function command(
+  name: string,
+  options: Record<string, unknown>[] = [],
+  extra: { manager?: boolean; user?: typeof OTHER; resolved?: unknown } = {},
+) {
   return fake.sendInteraction({
     ...(extra.user ? { user: extra.user } : {}),
     ...(extra.manager ? { member: { permissions: MANAGER } } : {}),
@@ -130,8 +150,15 @@ async function settle(label: string, channelId = nursery): Promise<string[]> {
 
 describe('message facts', () => {
   const base: MessageLike = {
-    id: '1', guildId: '2', channelId: '3', content: 'hi', createdTimestamp: 5,
-    author: { id: '4', bot: false, system: false }, webhookId: null, system: false, type: 0,
+    id: '1',
+    guildId: '2',
+    channelId: '3',
+    content: 'hi',
+    createdTimestamp: 5,
+    author: { id: '4', bot: false, system: false },
+    webhookId: null,
+    system: false,
+    type: 0,
   };
   it('counts as human only ordinary messages and replies by people', () => {
     expect(isHuman(base, '9')).toBe(true);
@@ -142,7 +169,15 @@ describe('message facts', () => {
     expect(isHuman({ ...base, system: true }, '9')).toBe(false);
     expect(isHuman({ ...base, type: 7 }, '9')).toBe(false); // member joined
     expect(toIncoming({ ...base, guildId: null }, '9')).toBeUndefined();
-    expect(toIncoming(base, '9')).toEqual({ id: '1', guildId: '2', channelId: '3', authorId: '4', human: true, content: 'hi', createdAt: 5 });
+    expect(toIncoming(base, '9')).toEqual({
+      id: '1',
+      guildId: '2',
+      channelId: '3',
+      authorId: '4',
+      human: true,
+      content: 'hi',
+      createdAt: 5,
+    });
   });
   it('treats an edit without its text as unknown, not as emptied', () => {
     expect(editedContent({ partial: true, content: null })).toBeNull();
@@ -157,14 +192,18 @@ describe('collection through Discord', () => {
     const { token } = collect(nursery, true, false);
     expect(await answer(token)).toMatch(/Manage Server/);
     expect(await collection.channels(guild.id)).toEqual([]);
-    expect(fake.requests.some((r) => r.operationId === 'create_message' && r.params.channel_id === nursery)).toBe(false);
+    expect(fake.requests.some((r) => r.operationId === 'create_message' && r.params.channel_id === nursery)).toBe(
+      false,
+    );
   });
 
   it('/collect set by a manager posts the notice in the channel, then switches collection on', async () => {
     const { token } = collect(nursery, true);
     const content = await answer(token);
     expect(content).toMatch(/Collection is on in <#\d+>/);
-    const notice = await fake.waitForRequest((r) => r.operationId === 'create_message' && r.params.channel_id === nursery);
+    const notice = await fake.waitForRequest(
+      (r) => r.operationId === 'create_message' && r.params.channel_id === nursery,
+    );
     const body = notice.body as { content: string; allowed_mentions: unknown };
     for (const control of ['/optout', '/forget', '/privacy', '90 days']) expect(body.content).toContain(control);
     expect(body.allowed_mentions).toEqual({ parse: [] });
@@ -181,7 +220,11 @@ describe('collection through Discord', () => {
 
   it("collects people's messages there, normalised, and not bots', webhooks', the bot's own or other channels'", async () => {
     fake.sendMessage({ channel_id: nursery, content: 'Me want <@123> COOKIE https://x.y' });
-    fake.sendMessage({ channel_id: nursery, content: 'beep', author: { id: '5500000000000000055', username: 'robot', bot: true } });
+    fake.sendMessage({
+      channel_id: nursery,
+      content: 'beep',
+      author: { id: '5500000000000000055', username: 'robot', bot: true },
+    });
     fake.sendMessage({ channel_id: nursery, content: 'hook', webhook_id: '6600000000000000066' });
     fake.sendMessage({ channel_id: general, content: 'elsewhere' });
     const text = await settle('marker one');
@@ -194,10 +237,18 @@ describe('collection through Discord', () => {
     const c = fake.sendMessage({ channel_id: nursery, content: 'third words' });
     await settle('marker two');
     // The bot keeps no message in memory: these arrive as partials.
-    fake.dispatch('MESSAGE_UPDATE', { ...a, content: 'First words, edited', edited_timestamp: new Date().toISOString() });
+    fake.dispatch('MESSAGE_UPDATE', {
+      ...a,
+      content: 'First words, edited',
+      edited_timestamp: new Date().toISOString(),
+    });
     await eventually(training, (t) => t.includes('first words, edited'));
     fake.dispatch('MESSAGE_DELETE', { id: b.id, channel_id: nursery, guild_id: guild.id });
-    fake.dispatch('MESSAGE_DELETE_BULK', { ids: [c.id, '1234567890123456789'], channel_id: nursery, guild_id: guild.id });
+    fake.dispatch('MESSAGE_DELETE_BULK', {
+      ids: [c.id, '1234567890123456789'],
+      channel_id: nursery,
+      guild_id: guild.id,
+    });
     const text = await eventually(training, (t) => !t.includes('second words') && !t.includes('third words'));
     expect(text).toEqual(['me want cookie', 'marker one', 'first words, edited', 'marker two']);
   });
@@ -212,7 +263,8 @@ describe('collection through Discord', () => {
     const { token } = command('privacy');
     const cb = await callback(token);
     expect(cb.body).toMatchObject({ type: 4, data: { flags: 64 } });
-    const fields = (cb.body as { data: { embeds: Array<{ fields: Array<{ name: string; value: string }> }> } }).data.embeds[0]!.fields;
+    const fields = (cb.body as { data: { embeds: Array<{ fields: Array<{ name: string; value: string }> }> } }).data
+      .embeds[0]!.fields;
     const byName = Object.fromEntries(fields.map((f) => [f.name, f.value]));
     expect(byName['Collected messages']).toBe(`2\n<#${nursery}>: 2`); // "me want cookie" and the edited one
     expect(byName['Texts you taught (/teach)']).toBe('1');
@@ -231,7 +283,11 @@ describe('collection through Discord', () => {
   it('/forget asks first: Cancel erases nothing, someone else cannot press it, Erase erases all of mine and opts me out', async () => {
     const me = fake.defaultUser.id;
     const ask = await callback(command('forget').token);
-    const data = (ask.body as { data: { flags: number; components: Array<{ components: Array<{ custom_id: string; label: string }> }> } }).data;
+    const data = (
+      ask.body as {
+        data: { flags: number; components: Array<{ components: Array<{ custom_id: string; label: string }> }> };
+      }
+    ).data;
     expect(data.flags).toBe(64);
     const ids = data.components[0]!.components.map((b) => b.custom_id);
     expect(ids).toEqual([`forget:confirm:${me}`, `forget:cancel:${me}`]);
@@ -254,21 +310,36 @@ describe('collection through Discord', () => {
 
   it('/settings is for managers; with reply-chance 100 the baby babbles back unprompted (no pings), with 0 it stops', async () => {
     expect(await answer(command('settings', [option('reply-chance', 100)]).token)).toMatch(/Manage Server/);
-    const saved = await answer(command('settings', [option('reply-chance', 100), option('cooldown', 0), option('temperature', 1.25)], { manager: true }).token);
+    const saved = await answer(
+      command('settings', [option('reply-chance', 100), option('cooldown', 0), option('temperature', 1.25)], {
+        manager: true,
+      }).token,
+    );
     expect(saved).toContain('reply-chance: 100 %');
     const said = fake.sendMessage({ channel_id: nursery, author: OTHER, content: 'look a kitty' });
     const reply = await fake.waitForRequest(
-      (r) => r.operationId === 'create_message' && (r.body as { message_reference?: { message_id?: string } }).message_reference?.message_id === said.id,
+      (r) =>
+        r.operationId === 'create_message' &&
+        (r.body as { message_reference?: { message_id?: string } }).message_reference?.message_id === said.id,
     );
-    expect(reply.body).toMatchObject({ content: 'goo goo @everyone', allowed_mentions: { parse: [], replied_user: false } });
+    expect(reply.body).toMatchObject({
+      content: 'goo goo @everyone',
+      allowed_mentions: { parse: [], replied_user: false },
+    });
     expect(replies.at(-1)).toEqual({ prompt: 'look a kitty', temperature: 1.25 });
 
     // A mention gets the mention reply only (one reply, not two).
     const mention = fake.sendMessage({ channel_id: nursery, author: OTHER, content: `<@${fake.botUser.id}> hi` });
-    await fake.waitForRequest((r) => r.operationId === 'create_message' && (r.body as { message_reference?: { message_id?: string } }).message_reference?.message_id === mention.id);
+    await fake.waitForRequest(
+      (r) =>
+        r.operationId === 'create_message' &&
+        (r.body as { message_reference?: { message_id?: string } }).message_reference?.message_id === mention.id,
+    );
     await settle('marker five');
     const toMention = fake.requests.filter(
-      (r) => r.operationId === 'create_message' && (r.body as { message_reference?: { message_id?: string } }).message_reference?.message_id === mention.id,
+      (r) =>
+        r.operationId === 'create_message' &&
+        (r.body as { message_reference?: { message_id?: string } }).message_reference?.message_id === mention.id,
     );
     expect(toMention).toHaveLength(1);
     expect(replies.filter((r) => r.prompt === 'hi')).toEqual([{ prompt: 'hi', temperature: 1.25 }]);
@@ -281,7 +352,13 @@ describe('collection through Discord', () => {
     const quiet = fake.sendMessage({ channel_id: nursery, author: OTHER, content: 'anyone there' });
     await settle('marker six');
     await new Promise((r) => setTimeout(r, 100));
-    expect(fake.requests.some((r) => (r.body as { message_reference?: { message_id?: string } } | undefined)?.message_reference?.message_id === quiet.id)).toBe(false);
+    expect(
+      fake.requests.some(
+        (r) =>
+          (r.body as { message_reference?: { message_id?: string } } | undefined)?.message_reference?.message_id ===
+          quiet.id,
+      ),
+    ).toBe(false);
   });
 
   it('when the storage fails, a member is told so, and messages wait and are stored once it works', async () => {
@@ -309,7 +386,12 @@ describe('collection through Discord', () => {
     const content = await answer(collect(nursery, false).token);
     expect(content).toMatch(/Collection is off/);
     expect(await collection.channels(guild.id)).toEqual([]);
-    const notices = fake.requests.filter((r) => r.operationId === 'create_message' && r.params.channel_id === nursery && String((r.body as { content?: string }).content).includes('stopped'));
+    const notices = fake.requests.filter(
+      (r) =>
+        r.operationId === 'create_message' &&
+        r.params.channel_id === nursery &&
+        String((r.body as { content?: string }).content).includes('stopped'),
+    );
     expect(notices).toHaveLength(1);
     fake.sendMessage({ channel_id: nursery, author: OTHER, content: 'after the end' });
     await collection.setChannel(guild.id, general, true, '1');
@@ -319,13 +401,19 @@ describe('collection through Discord', () => {
   it('keeps the data through a server outage, and purges it when the bot is removed from the server', async () => {
     expect((await training()).length).toBeGreaterThan(0);
     fake.removeGuild(guild.id, true);
-    await eventually(async () => logLines.some((l) => l.msg === 'server unavailable (outage): data kept'), (v) => v);
+    await eventually(
+      async () => logLines.some((l) => l.msg === 'server unavailable (outage): data kept'),
+      (v) => v,
+    );
     expect((await training()).length).toBeGreaterThan(0);
     fake.addGuild(guild);
     // The gateway's events are handled in order: once a later message is collected, the server is back.
     await settle('marker eight', general);
     fake.removeGuild(guild.id);
-    await eventually(async () => logLines.some((l) => l.msg === 'server data purged' && l.guild === guild.id), (v) => v);
+    await eventually(
+      async () => logLines.some((l) => l.msg === 'server data purged' && l.guild === guild.id),
+      (v) => v,
+    );
     expect(await training()).toEqual([]);
     expect(await collection.channels(guild.id)).toEqual([]);
     expect((await collection.getSettings(guild.id)).replyChance).toBe(0);
@@ -333,13 +421,17 @@ describe('collection through Discord', () => {
 
   it('sent only spec-valid requests, and every message it sent pings nobody', () => {
     fake.assertNoViolations();
-    const bodies = fake.requests.filter((r) =>
-      ['create_message', 'update_original_webhook_message', 'execute_webhook'].includes(r.operationId ?? '') ||
-      (r.operationId === 'create_interaction_response' && (r.body as { data?: { content?: unknown; embeds?: unknown } }).data?.content !== undefined),
+    const bodies = fake.requests.filter(
+      (r) =>
+        ['create_message', 'update_original_webhook_message', 'execute_webhook'].includes(r.operationId ?? '') ||
+        (r.operationId === 'create_interaction_response' &&
+          (r.body as { data?: { content?: unknown; embeds?: unknown } }).data?.content !== undefined),
     );
     expect(bodies.length).toBeGreaterThan(20);
     for (const r of bodies) {
-      const body = (r.operationId === 'create_interaction_response' ? (r.body as { data: unknown }).data : r.body) as { allowed_mentions?: unknown };
+      const body = (r.operationId === 'create_interaction_response' ? (r.body as { data: unknown }).data : r.body) as {
+        allowed_mentions?: unknown;
+      };
       expect(body.allowed_mentions, `${r.method} ${r.path}`).toMatchObject({ parse: [] });
     }
   });

@@ -21,28 +21,54 @@ import { memoryCollection } from './helpers/collection.js';
 const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-command-tests';
 
 const INFO: ModelInfo = {
-  version: 'base', created: '2025-11-25T12:00:00.000Z', trainingChars: 1_234_567, corpusSha256: 'c0ffee'.repeat(10) + 'abcd',
-  vocabSize: 49, parameters: 234_417, training: { steps: 1500, finalLoss: 1.234567, bitsPerChar: 1.78, command: 'npm run train' },
+  version: 'base',
+  created: '2025-11-25T12:00:00.000Z',
+  trainingChars: 1_234_567,
+  corpusSha256: 'c0ffee'.repeat(10) + 'abcd',
+  vocabSize: 49,
+  parameters: 234_417,
+  training: { steps: 1500, finalLoss: 1.234567, bitsPerChar: 1.78, command: 'npm run train' },
 };
 
 describe('command definitions', () => {
   it('has one module per name, each with a description', () => {
     const names = commands.map((c) => c.data.name);
     expect(new Set(names).size).toBe(names.length);
-    expect(names).toEqual(['babble', 'help', 'model', 'teach', 'privacy', 'optout', 'optin', 'forget', 'collect', 'settings', 'retrain', 'wordfilter']);
+    expect(names).toEqual([
+      'babble',
+      'help',
+      'model',
+      'teach',
+      'privacy',
+      'optout',
+      'optin',
+      'forget',
+      'collect',
+      'settings',
+      'retrain',
+      'wordfilter',
+    ]);
     for (const c of commands) expect(c.data.description.length).toBeGreaterThan(0);
   });
 
   it('declares the /babble bounds in the definition', () => {
-    const opts = Object.fromEntries((babble.data.options ?? []).map((o) => [o.name, o as unknown as Record<string, unknown>]));
+    const opts = Object.fromEntries(
+      (babble.data.options ?? []).map((o) => [o.name, o as unknown as Record<string, unknown>]),
+    );
     expect(opts.seed).toMatchObject({ type: ApplicationCommandOptionType.String, required: true, max_length: 500 });
     expect(opts.temperature).toMatchObject({ type: ApplicationCommandOptionType.Number, min_value: 0, max_value: 2 });
     expect(opts.length).toMatchObject({ type: ApplicationCommandOptionType.Integer, min_value: 1, max_value: 1000 });
-    expect(opts.rng).toMatchObject({ type: ApplicationCommandOptionType.Integer, min_value: 0, max_value: 2 ** 31 - 1 });
+    expect(opts.rng).toMatchObject({
+      type: ApplicationCommandOptionType.Integer,
+      min_value: 0,
+      max_value: 2 ** 31 - 1,
+    });
   });
 
   it('takes its option limits from the babble rules', () => {
-    const opts = Object.fromEntries((babble.data.options ?? []).map((o) => [o.name, o as unknown as Record<string, unknown>]));
+    const opts = Object.fromEntries(
+      (babble.data.options ?? []).map((o) => [o.name, o as unknown as Record<string, unknown>]),
+    );
     expect(opts.seed).toMatchObject({ max_length: BABBLE_BOUNDS.seedMaxLength });
     for (const key of ['temperature', 'length', 'rng'] as const) {
       expect(opts[key]).toMatchObject({ min_value: BABBLE_BOUNDS[key].min, max_value: BABBLE_BOUNDS[key].max });
@@ -51,26 +77,62 @@ describe('command definitions', () => {
 
   it('keeps /collect, /settings, /retrain and /wordfilter to Manage Server by default, and the per-server commands to servers', () => {
     const byName = Object.fromEntries(commands.map((c) => [c.data.name, c.data]));
-    for (const name of ['collect', 'settings', 'retrain', 'wordfilter']) expect(byName[name]!.default_member_permissions).toBe(PermissionFlagsBits.ManageGuild.toString());
-    for (const name of ['teach', 'privacy', 'optout', 'optin', 'forget', 'model']) expect(byName[name]!.default_member_permissions ?? null).toBeNull();
-    for (const name of ['collect', 'settings', 'teach', 'privacy', 'optout', 'optin', 'forget', 'retrain', 'wordfilter']) {
+    for (const name of ['collect', 'settings', 'retrain', 'wordfilter'])
+      expect(byName[name]!.default_member_permissions).toBe(PermissionFlagsBits.ManageGuild.toString());
+    for (const name of ['teach', 'privacy', 'optout', 'optin', 'forget', 'model'])
+      expect(byName[name]!.default_member_permissions ?? null).toBeNull();
+    for (const name of [
+      'collect',
+      'settings',
+      'teach',
+      'privacy',
+      'optout',
+      'optin',
+      'forget',
+      'retrain',
+      'wordfilter',
+    ]) {
       expect(byName[name]!.contexts).toEqual([InteractionContextType.Guild]);
     }
-    const collectOptions = (byName.collect!.options ?? []) as unknown as Array<{ name: string; options?: Array<Record<string, unknown>> }>;
+    const collectOptions = (byName.collect!.options ?? []) as unknown as Array<{
+      name: string;
+      options?: Array<Record<string, unknown>>;
+    }>;
     expect(collectOptions.map((o) => o.name)).toEqual(['set', 'status']);
     expect(collectOptions[0]!.options).toEqual([
-      expect.objectContaining({ name: 'channel', type: ApplicationCommandOptionType.Channel, required: true, channel_types: [ChannelType.GuildText, ChannelType.GuildAnnouncement] }),
+      expect.objectContaining({
+        name: 'channel',
+        type: ApplicationCommandOptionType.Channel,
+        required: true,
+        channel_types: [ChannelType.GuildText, ChannelType.GuildAnnouncement],
+      }),
       expect.objectContaining({ name: 'enabled', type: ApplicationCommandOptionType.Boolean, required: true }),
     ]);
-    expect(byName.teach!.options).toEqual([expect.objectContaining({ name: 'text', required: true, max_length: TEACH_MAX_LENGTH })]);
+    expect(byName.teach!.options).toEqual([
+      expect.objectContaining({ name: 'text', required: true, max_length: TEACH_MAX_LENGTH }),
+    ]);
   });
 
   it('declares the /settings bounds the service enforces', () => {
     const settings = commands.find((c) => c.data.name === 'settings')!;
-    const opts = Object.fromEntries((settings.data.options ?? []).map((o) => [o.name, o as unknown as Record<string, unknown>]));
-    expect(opts['reply-chance']).toMatchObject({ type: ApplicationCommandOptionType.Integer, min_value: SETTING_LIMITS.replyChance.min, max_value: SETTING_LIMITS.replyChance.max });
-    expect(opts.cooldown).toMatchObject({ type: ApplicationCommandOptionType.Integer, min_value: SETTING_LIMITS.cooldownSeconds.min, max_value: SETTING_LIMITS.cooldownSeconds.max });
-    expect(opts.temperature).toMatchObject({ type: ApplicationCommandOptionType.Number, min_value: SETTING_LIMITS.temperature.min, max_value: SETTING_LIMITS.temperature.max });
+    const opts = Object.fromEntries(
+      (settings.data.options ?? []).map((o) => [o.name, o as unknown as Record<string, unknown>]),
+    );
+    expect(opts['reply-chance']).toMatchObject({
+      type: ApplicationCommandOptionType.Integer,
+      min_value: SETTING_LIMITS.replyChance.min,
+      max_value: SETTING_LIMITS.replyChance.max,
+    });
+    expect(opts.cooldown).toMatchObject({
+      type: ApplicationCommandOptionType.Integer,
+      min_value: SETTING_LIMITS.cooldownSeconds.min,
+      max_value: SETTING_LIMITS.cooldownSeconds.max,
+    });
+    expect(opts.temperature).toMatchObject({
+      type: ApplicationCommandOptionType.Number,
+      min_value: SETTING_LIMITS.temperature.min,
+      max_value: SETTING_LIMITS.temperature.max,
+    });
     expect(SETTING_LIMITS.temperature.max).toBeLessThanOrEqual(BABBLE_BOUNDS.temperature.max);
   });
 
@@ -81,7 +143,9 @@ describe('command definitions', () => {
       expect.objectContaining({
         type: ApplicationCommandOptionType.Subcommand,
         name: 'rollback',
-        options: [expect.objectContaining({ name: 'version', type: ApplicationCommandOptionType.Integer, min_value: 0 })],
+        options: [
+          expect.objectContaining({ name: 'version', type: ApplicationCommandOptionType.Integer, min_value: 0 }),
+        ],
       }),
     ]);
   });
@@ -111,10 +175,20 @@ describe('embeds', () => {
   });
 
   it('/model info says where an imported model came from', () => {
-    const source = { file: 'baby_language_model.keras', sha256: 'ab'.repeat(32), format: 'keras3', kerasVersion: '3.3.3', window: 40 };
+    const source = {
+      file: 'baby_language_model.keras',
+      sha256: 'ab'.repeat(32),
+      format: 'keras3',
+      kerasVersion: '3.3.3',
+      window: 40,
+    };
     const byName = Object.fromEntries((modelInfoEmbed({ ...INFO, source }).fields ?? []).map((f) => [f.name, f.value]));
-    expect(byName['Imported from']).toBe('baby_language_model.keras (Keras 3.3.3, keras3), sha256 abababababab…, window of 40 characters');
-    expect(Object.keys(Object.fromEntries((modelInfoEmbed(INFO).fields ?? []).map((f) => [f.name, 1])))).not.toContain('Imported from');
+    expect(byName['Imported from']).toBe(
+      'baby_language_model.keras (Keras 3.3.3, keras3), sha256 abababababab…, window of 40 characters',
+    );
+    expect(Object.keys(Object.fromEntries((modelInfoEmbed(INFO).fields ?? []).map((f) => [f.name, 1])))).not.toContain(
+      'Imported from',
+    );
   });
 
   it('/model info stays within embed limits however big the training record is', () => {
@@ -145,7 +219,14 @@ describe('commands through Discord', () => {
 
   beforeAll(async () => {
     fake = await startFakeDiscord({ token: TOKEN });
-    bot = await startBot({ collection: await memoryCollection(), token: TOKEN, apiUrl: fake.apiUrl, service, log: silentLogger(), deferAfterMs: 200 });
+    bot = await startBot({
+      collection: await memoryCollection(),
+      token: TOKEN,
+      apiUrl: fake.apiUrl,
+      service,
+      log: silentLogger(),
+      deferAfterMs: 200,
+    });
   });
   afterAll(async () => {
     await bot?.stop();
@@ -157,32 +238,49 @@ describe('commands through Discord', () => {
   });
 
   function callback(token: string) {
-    return fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token);
+    return fake.waitForRequest(
+      (r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token,
+    );
   }
 
   it('/babble passes the options to the service and replies directly when the text is ready in time', async () => {
     const { token } = fake.sendInteraction({
-      data: { name: 'babble', options: [option('seed', 'Me Want'), option('temperature', 0.7), option('length', 40), option('rng', 7)] },
+      data: {
+        name: 'babble',
+        options: [option('seed', 'Me Want'), option('temperature', 0.7), option('length', 40), option('rng', 7)],
+      },
     });
     const cb = await callback(token);
     expect(requests).toEqual([{ seed: 'Me Want', temperature: 0.7, length: 40, rng: 7 }]);
-    expect(cb.body).toEqual({ type: 4, data: expect.objectContaining({ content: 'me want ba ba', allowed_mentions: { parse: [] } }) });
+    expect(cb.body).toEqual({
+      type: 4,
+      data: expect.objectContaining({ content: 'me want ba ba', allowed_mentions: { parse: [] } }),
+    });
     expect((cb.body as { data: { flags?: number } }).data.flags ?? 0).toBe(0); // public
   });
 
   it('/babble defers when the text is not ready in time, then edits the reply', async () => {
     let release: () => void = () => undefined;
-    gate = new Promise<void>((r) => { release = r; });
+    gate = new Promise<void>((r) => {
+      release = r;
+    });
     const { token } = fake.sendInteraction({ data: { name: 'babble', options: [option('seed', 'slow')] } });
     const cb = await callback(token);
     expect(cb.body).toMatchObject({ type: 5 });
     release();
-    const edit = await fake.waitForRequest((r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token);
+    const edit = await fake.waitForRequest(
+      (r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token,
+    );
     expect(edit.body).toMatchObject({ content: 'slow ba ba', allowed_mentions: { parse: [] } });
   });
 
   it('/babble refuses an out-of-range option with an ephemeral message, without asking the service', async () => {
-    const { token } = fake.sendInteraction({ data: { name: 'babble', options: [option('seed', 'hi'), option('temperature', 5, ApplicationCommandOptionType.Number)] } });
+    const { token } = fake.sendInteraction({
+      data: {
+        name: 'babble',
+        options: [option('seed', 'hi'), option('temperature', 5, ApplicationCommandOptionType.Number)],
+      },
+    });
     const cb = await callback(token);
     expect(cb.body).toMatchObject({ type: 4, data: { flags: 64, allowed_mentions: { parse: [] } } });
     expect((cb.body as { data: { content: string } }).data.content).toMatch(/^temperature .*0 to 2/);
@@ -200,13 +298,19 @@ describe('commands through Discord', () => {
   it('/help replies with an ephemeral embed', async () => {
     const { token } = fake.sendInteraction({ data: { name: 'help' } });
     const cb = await callback(token);
-    expect(cb.body).toMatchObject({ type: 4, data: { flags: 64, embeds: [expect.objectContaining({ title: helpEmbed().title })] } });
+    expect(cb.body).toMatchObject({
+      type: 4,
+      data: { flags: 64, embeds: [expect.objectContaining({ title: helpEmbed().title })] },
+    });
   });
 
   it('/help also works in a DM with the bot', async () => {
     const { token } = fake.sendInteraction({ dm: true, data: { name: 'help' } });
     const cb = await callback(token);
-    expect(cb.body).toMatchObject({ type: 4, data: { flags: 64, embeds: [expect.objectContaining({ title: helpEmbed().title })] } });
+    expect(cb.body).toMatchObject({
+      type: 4,
+      data: { flags: 64, embeds: [expect.objectContaining({ title: helpEmbed().title })] },
+    });
   });
 
   it('/model rollback says there are no versions when the bot serves one fixed model', async () => {

@@ -79,8 +79,12 @@ describe('parseConfig', () => {
 
   it('never echoes a STORAGE_URL password in its config errors', () => {
     const urls = [
-      'redis://user:s3cretPass@:6379', 'redis://user:s3cretPass@host:port', 'postgres://u:s3cretPass@db/x',
-      'redis://u:s3cret/Pass@host', 'redis://s3cretPass@host:x', 'mysql://h/db?password=s3cretPass',
+      'redis://user:s3cretPass@:6379',
+      'redis://user:s3cretPass@host:port',
+      'postgres://u:s3cretPass@db/x',
+      'redis://u:s3cret/Pass@host',
+      'redis://s3cretPass@host:x',
+      'mysql://h/db?password=s3cretPass',
     ];
     for (const url of urls) {
       const list = problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, STORAGE_URL: url });
@@ -162,7 +166,10 @@ describe('parseConfig', () => {
       purgeAfterDays: 30,
       erasureJournal: '/srv/babble/erasures.json',
       quotas: {
-        teachPerMember: 7, teachCharsPerMember: 700, teachPerServer: 70, teachCharsPerServer: 7000,
+        teachPerMember: 7,
+        teachCharsPerMember: 700,
+        teachPerServer: 70,
+        teachCharsPerServer: 7000,
         messagesPerServer: 700_000,
       },
     });
@@ -196,31 +203,62 @@ describe('parseConfig', () => {
       RETENTION_DAYS: '0',
     });
     expect(list).toHaveLength(8);
-    const fields = ['DISCORD_TOKEN', 'DISCORD_API_URL', 'LOG_LEVEL', 'DEV_GUILD_ID', 'MODEL_DIR', 'BABBLE_BACKEND', 'STORAGE_URL', 'RETENTION_DAYS'];
-    fields.forEach((field, i) => expect(list[i]).toMatch(new RegExp(`^${field} `)));
+    const fields = [
+      'DISCORD_TOKEN',
+      'DISCORD_API_URL',
+      'LOG_LEVEL',
+      'DEV_GUILD_ID',
+      'MODEL_DIR',
+      'BABBLE_BACKEND',
+      'STORAGE_URL',
+      'RETENTION_DAYS',
+    ];
+    fields.forEach((field, i) => {
+      expect(list[i]).toMatch(new RegExp(`^${field} `));
+    });
     for (const line of list) expect(line).not.toContain('\n');
   });
 
   it('resolves a relative MODEL_DIR against the given cwd', () => {
-    const config = parseConfig({ DISCORD_TOKEN: TOKEN, MODEL_DIR: path.basename(modelDir) }, { cwd: path.dirname(modelDir) });
+    const config = parseConfig(
+      { DISCORD_TOKEN: TOKEN, MODEL_DIR: path.basename(modelDir) },
+      { cwd: path.dirname(modelDir) },
+    );
     expect(config.modelDir).toBe(path.basename(modelDir));
-    expect(() => parseConfig({ DISCORD_TOKEN: TOKEN, MODEL_DIR: path.basename(modelDir) }, { cwd: '/' })).toThrow(/MODEL_DIR/);
+    expect(() => parseConfig({ DISCORD_TOKEN: TOKEN, MODEL_DIR: path.basename(modelDir) }, { cwd: '/' })).toThrow(
+      /MODEL_DIR/,
+    );
   });
 
   it('does not require the model folder when asked not to (command deployment)', () => {
-    const config = parseConfig({ DISCORD_TOKEN: TOKEN, MODEL_DIR: path.join(modelDir, 'missing') }, { requireModelDir: false });
+    const config = parseConfig(
+      { DISCORD_TOKEN: TOKEN, MODEL_DIR: path.join(modelDir, 'missing') },
+      { requireModelDir: false },
+    );
     expect(config.modelDir).toBe(path.join(modelDir, 'missing'));
   });
 
   it('accepts sqlite:// (relative or absolute) and redis:// storage, and whole retention days from 1 to 3650', () => {
-    for (const url of ['sqlite://var/x.sqlite', 'sqlite:///tmp/x.sqlite', 'redis://localhost:6379', 'rediss://u:p@host:6380/2']) {
+    for (const url of [
+      'sqlite://var/x.sqlite',
+      'sqlite:///tmp/x.sqlite',
+      'redis://localhost:6379',
+      'rediss://u:p@host:6380/2',
+    ]) {
       expect(parseConfig({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, STORAGE_URL: url }).storageUrl).toBe(url);
     }
-    for (const days of ['1', '3650']) expect(parseConfig({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, RETENTION_DAYS: days }).retentionDays).toBe(Number(days));
+    for (const days of ['1', '3650'])
+      expect(parseConfig({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, RETENTION_DAYS: days }).retentionDays).toBe(
+        Number(days),
+      );
     for (const days of ['3651', '1.5', '-3', 'ninety']) {
-      expect(problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, RETENTION_DAYS: days })).toEqual([expect.stringMatching(/^RETENTION_DAYS .*1 to 3650/)]);
+      expect(problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, RETENTION_DAYS: days })).toEqual([
+        expect.stringMatching(/^RETENTION_DAYS .*1 to 3650/),
+      ]);
     }
-    expect(problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, STORAGE_URL: 'sqlite:/x' })).toEqual([expect.stringMatching(/^STORAGE_URL must be sqlite:/)]);
+    expect(problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, STORAGE_URL: 'sqlite:/x' })).toEqual([
+      expect.stringMatching(/^STORAGE_URL must be sqlite:/),
+    ]);
   });
 
   it('says what is wrong with each model and training setting, one line each naming the range', () => {
@@ -241,7 +279,9 @@ describe('parseConfig', () => {
       /^MODEL_VERSIONS_KEPT must be a whole number from 1 to 100 versions \(got "0"\)$/,
       /^MODEL_CACHE_SIZE must be a whole number from 1 to 10000 models \(got "lots"\)$/,
       /^TRAIN_CONCURRENCY must be a whole number from 1 to 16 /,
-      new RegExp(`^TRAIN_MAX_MINUTES must be a number from ${SETTINGS.trainMinutes.min} to ${SETTINGS.trainMinutes.max} minutes`),
+      new RegExp(
+        `^TRAIN_MAX_MINUTES must be a number from ${SETTINGS.trainMinutes.min} to ${SETTINGS.trainMinutes.max} minutes`,
+      ),
       /^TRAIN_DEFAULT_MINUTES must be a number from 0\.1 /,
       /^TRAIN_MAX_HEAP_MB must be a whole number from 128 to 65536 MB/,
       /^TRAIN_GATE_TOLERANCE must be a number from 0 to 10 bits per character \(got "-1"\)$/,
@@ -249,7 +289,9 @@ describe('parseConfig', () => {
       /^BOT_OWNER_IDS must be user ids separated by commas .*"@someone", "abc"/,
     ];
     expect(list).toHaveLength(expected.length);
-    expected.forEach((pattern, i) => expect(list[i]).toMatch(pattern));
+    expected.forEach((pattern, i) => {
+      expect(list[i]).toMatch(pattern);
+    });
   });
 
   it('says what is wrong with each rate limit setting, one line each naming the range (0 replies: no limit; a window of 0 is refused)', () => {
@@ -262,7 +304,9 @@ describe('parseConfig', () => {
       RATE_LIMIT_SERVER_SECONDS: '86401',
     });
     expect(list).toEqual([
-      expect.stringMatching(/^RATE_LIMIT_USER_REPLIES must be a whole number from 0 to 10000 replies \(0: no limit\) \(got "-1"\)$/),
+      expect.stringMatching(
+        /^RATE_LIMIT_USER_REPLIES must be a whole number from 0 to 10000 replies \(0: no limit\) \(got "-1"\)$/,
+      ),
       expect.stringMatching(/^RATE_LIMIT_USER_SECONDS must be a whole number from 1 to 86400 seconds \(got "0"\)$/),
       expect.stringMatching(/^RATE_LIMIT_SERVER_REPLIES must be a whole number from 0 to 100000 /),
       expect.stringMatching(/^RATE_LIMIT_SERVER_SECONDS must be a whole number from 1 to 86400 seconds/),
@@ -270,17 +314,24 @@ describe('parseConfig', () => {
   });
 
   it('keeps TRAIN_DEFAULT_MINUTES within TRAIN_MAX_MINUTES: an unset default follows a smaller maximum, a set one is refused', () => {
-    expect(parseConfig({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, TRAIN_MAX_MINUTES: '2' }).trainDefaultMinutes).toBe(2);
-    expect(problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, TRAIN_MAX_MINUTES: '2', TRAIN_DEFAULT_MINUTES: '3' })).toEqual([
-      'TRAIN_DEFAULT_MINUTES (3) must not be more than TRAIN_MAX_MINUTES (2)',
-    ]);
+    expect(parseConfig({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, TRAIN_MAX_MINUTES: '2' }).trainDefaultMinutes).toBe(
+      2,
+    );
+    expect(
+      problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, TRAIN_MAX_MINUTES: '2', TRAIN_DEFAULT_MINUTES: '3' }),
+    ).toEqual(['TRAIN_DEFAULT_MINUTES (3) must not be more than TRAIN_MAX_MINUTES (2)']);
   });
 
   it('refuses a MODELS_DIR that is a file', () => {
     const file = path.join(modelDir, 'not-a-folder');
     writeFileSync(file, 'x');
-    expect(problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, MODELS_DIR: file })).toEqual([expect.stringMatching(/^MODELS_DIR .* is a file, not a folder/)]);
-    expect(parseConfig({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, MODELS_DIR: path.join(modelDir, 'made-later') }).modelsDir).toBe(path.join(modelDir, 'made-later'));
+    expect(problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, MODELS_DIR: file })).toEqual([
+      expect.stringMatching(/^MODELS_DIR .* is a file, not a folder/),
+    ]);
+    expect(
+      parseConfig({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, MODELS_DIR: path.join(modelDir, 'made-later') })
+        .modelsDir,
+    ).toBe(path.join(modelDir, 'made-later'));
   });
 
   it('reads SHARDS with the rest: auto or a whole number on Redis storage, and says what is wrong otherwise', () => {
@@ -288,8 +339,12 @@ describe('parseConfig', () => {
     expect(parseConfig({ ...redis, SHARDS: 'auto' }).shards).toBe('auto');
     expect(parseConfig({ ...redis, SHARDS: ' 4 ' }).shards).toBe(4);
     expect(parseConfig({ ...redis, SHARDS: '' }).shards).toBeUndefined();
-    expect(problems({ ...redis, SHARDS: 'lots' })).toEqual(['SHARDS must be "auto" or a whole number from 1 to 1000, not "lots"']);
-    expect(problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, SHARDS: '2' })).toEqual([expect.stringMatching(/^SHARDS needs STORAGE_URL=redis:\/\//)]);
+    expect(problems({ ...redis, SHARDS: 'lots' })).toEqual([
+      'SHARDS must be "auto" or a whole number from 1 to 1000, not "lots"',
+    ]);
+    expect(problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, SHARDS: '2' })).toEqual([
+      expect.stringMatching(/^SHARDS needs STORAGE_URL=redis:\/\//),
+    ]);
     // A shard process: discord.js sets SHARDS to its shard ids there (and SHARDING_MANAGER), never checked as ours.
     expect(parseConfig({ ...redis, SHARDING_MANAGER: 'true', SHARDS: '0', SHARD_COUNT: '2' }).shards).toBeUndefined();
     // one run of the checks lists every problem at once

@@ -53,7 +53,10 @@ describe('member controls', () => {
     expect(await collection.privacy(G, U)).toEqual({
       optedOut: false,
       messages: 3,
-      channels: [{ channelId: '2001', messages: 2 }, { channelId: C, messages: 1 }],
+      channels: [
+        { channelId: '2001', messages: 2 },
+        { channelId: C, messages: 1 },
+      ],
       taught: 1,
       oldest: T0,
       retentionDays: 90,

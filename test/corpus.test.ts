@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  MAX_WORDS, MIN_WORDS, WORD_CLASSES, buildCorpus, corpusText, corpusWords, splitHeldOut, startsWithItem, wordsOf,
+  MAX_WORDS,
+  MIN_WORDS,
+  WORD_CLASSES,
+  buildCorpus,
+  corpusText,
+  corpusWords,
+  splitHeldOut,
+  startsWithItem,
+  wordsOf,
 } from '../src/model/corpus.js';
 import { DEFAULT_VOCAB, normalize } from '../src/model/vocab.js';
 
@@ -62,9 +70,14 @@ describe('buildCorpus', () => {
   });
 
   it('uses every item of the food, people and animal classes after its verb', () => {
-    const checks = [['me want ', WORD_CLASSES.foodsAndToys], ['me love ', WORD_CLASSES.people], ['me see ', WORD_CLASSES.animals]] as const;
+    const checks = [
+      ['me want ', WORD_CLASSES.foodsAndToys],
+      ['me love ', WORD_CLASSES.people],
+      ['me see ', WORD_CLASSES.animals],
+    ] as const;
     for (const [seed, items] of checks) {
-      for (const item of items) expect(lines.some((l) => l.startsWith(seed) && startsWithItem(l.slice(seed.length), [item]))).toBe(true);
+      for (const item of items)
+        expect(lines.some((l) => l.startsWith(seed) && startsWithItem(l.slice(seed.length), [item]))).toBe(true);
     }
   });
 
@@ -95,13 +108,22 @@ describe('WORD_CLASSES', () => {
 
   it('contains words that all occur in the corpus', () => {
     const words = corpusWords(lines);
-    for (const items of Object.values(WORD_CLASSES)) for (const item of items) for (const w of wordsOf(item)) expect(words.has(w)).toBe(true);
+    for (const items of Object.values(WORD_CLASSES))
+      for (const item of items) for (const w of wordsOf(item)) expect(words.has(w)).toBe(true);
   });
 });
 
 describe('wordsOf, corpusWords and startsWithItem', () => {
   it('split on spaces and punctuation, keeping inner apostrophes', () => {
-    expect(wordsOf("no! me want choo choo, dat's mine.")).toEqual(['no', 'me', 'want', 'choo', 'choo', "dat's", 'mine']);
+    expect(wordsOf("no! me want choo choo, dat's mine.")).toEqual([
+      'no',
+      'me',
+      'want',
+      'choo',
+      'choo',
+      "dat's",
+      'mine',
+    ]);
     expect(wordsOf(" 'hi' (doggy)")).toEqual(['hi', 'doggy']);
     expect([...corpusWords(['me want ball!', 'ball go?'])].sort()).toEqual(['ball', 'go', 'me', 'want']);
   });

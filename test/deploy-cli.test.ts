@@ -18,7 +18,13 @@ afterEach(async () => {
 });
 
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { DISCORD_TOKEN: TOKEN, DISCORD_API_URL: fake.apiUrl, LOG_LEVEL: 'silent', MODEL_DIR: '/nonexistent/model', ...extra };
+  return {
+    DISCORD_TOKEN: TOKEN,
+    DISCORD_API_URL: fake.apiUrl,
+    LOG_LEVEL: 'silent',
+    MODEL_DIR: '/nonexistent/model',
+    ...extra,
+  };
 }
 
 describe('runDeployCommands', () => {

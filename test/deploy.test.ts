@@ -43,7 +43,10 @@ describe('diffCommands', () => {
   it('names commands that were added, changed or removed', () => {
     const remote = local.map(asRegistered) as Record<string, unknown>[];
     const [first, second] = remote;
-    const changed = [{ ...first!, description: 'an older description' }, { ...second!, name: 'gone' }];
+    const changed = [
+      { ...first!, description: 'an older description' },
+      { ...second!, name: 'gone' },
+    ];
     const changes = diffCommands(local, changed);
     expect(changes).toContain(`changed ${local[0]!.name}`);
     expect(changes).toContain(`added ${local[1]!.name}`);

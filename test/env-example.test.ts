@@ -39,16 +39,28 @@ function sourceTexts(): string[] {
 
 describe('.env.example', () => {
   it('finds the names in every form the code reads them, and the documented ones set or commented out', () => {
-    const code = "process.env.A_B; const x = env.SHARDS; value(env, 'TOKEN_X'); numberValue(env, 'N'); env['Q']; env.lower;";
+    const code =
+      "process.env.A_B; const x = env.SHARDS; value(env, 'TOKEN_X'); numberValue(env, 'N'); env['Q']; env.lower;";
     expect(namesRead(code).sort()).toEqual(['A_B', 'N', 'Q', 'SHARDS', 'TOKEN_X']);
-    expect(namesDocumented('# A comment\nDISCORD_TOKEN=\n# LOG_LEVEL=info\n#   not: X=1\n')).toEqual(['DISCORD_TOKEN', 'LOG_LEVEL']);
+    expect(namesDocumented('# A comment\nDISCORD_TOKEN=\n# LOG_LEVEL=info\n#   not: X=1\n')).toEqual([
+      'DISCORD_TOKEN',
+      'LOG_LEVEL',
+    ]);
   });
 
   it('documents every variable the code under src/ reads, and only those', () => {
-    const read = new Set(sourceTexts().flatMap(namesRead).filter((n) => !NOT_SETTINGS.has(n)));
+    const read = new Set(
+      sourceTexts()
+        .flatMap(namesRead)
+        .filter((n) => !NOT_SETTINGS.has(n)),
+    );
     const documented = new Set(namesDocumented(readFileSync(path.join(ROOT, '.env.example'), 'utf8')));
     expect(read.size).toBeGreaterThan(20);
-    expect([...read].filter((n) => !documented.has(n)).sort(), 'read by src/ but missing from .env.example').toEqual([]);
-    expect([...documented].filter((n) => !read.has(n)).sort(), 'in .env.example but read nowhere under src/').toEqual([]);
+    expect([...read].filter((n) => !documented.has(n)).sort(), 'read by src/ but missing from .env.example').toEqual(
+      [],
+    );
+    expect([...documented].filter((n) => !read.has(n)).sort(), 'in .env.example but read nowhere under src/').toEqual(
+      [],
+    );
   });
 });

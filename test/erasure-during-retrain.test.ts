@@ -19,8 +19,14 @@ import { C, closeStores, G, msg, setup } from './helpers/collection-setup.js';
 const MARKER = 'flumptastic';
 const FORGETFUL = '3999';
 const OTHERS = ['3001', '3002', '3003'];
-const LINES = ['pizza night with the squad', 'who wants to play games', 'me want pizza', 'gg everyone',
-  'the raid starts at nine', 'see you in voice chat'];
+const LINES = [
+  'pizza night with the squad',
+  'who wants to play games',
+  'me want pizza',
+  'gg everyone',
+  'the raid starts at nine',
+  'see you in voice chat',
+];
 
 let work: string;
 let baseCorpus: string[];
@@ -68,7 +74,12 @@ async function retrain(collection: Collection, duringRun: (i: number) => Promise
     });
   };
   const manager = createRetrainManager({
-    registry, models, baseCorpus, baseModelDir: 'models/base', progressIntervalMs: 0, minLines: 20,
+    registry,
+    models,
+    baseCorpus,
+    baseModelDir: 'models/base',
+    progressIntervalMs: 0,
+    minLines: 20,
     trainingText: (scope) => collection.trainingText(scope),
     dataGeneration: (scope) => collection.dataGeneration(scope),
     training: { maxSteps: 3, batchSize: 8, workers: 1, childProgressMs: 0, minBaseChars: 3000, graceMs: 500 },

@@ -50,8 +50,11 @@ it('a delete the storage could not apply at SIGTERM is journalled, and applied a
   }
   fake = await startFakeDiscord({ token: TOKEN, guilds: [guild] });
   const env = {
-    DISCORD_TOKEN: TOKEN, DISCORD_API_URL: fake.apiUrl, MODELS_DIR: path.join(dir, 'models'),
-    STORAGE_URL: `sqlite://${file}`, ERASURE_JOURNAL: journal,
+    DISCORD_TOKEN: TOKEN,
+    DISCORD_API_URL: fake.apiUrl,
+    MODELS_DIR: path.join(dir, 'models'),
+    STORAGE_URL: `sqlite://${file}`,
+    ERASURE_JOURNAL: journal,
   };
   const first = startEntryProcess({ env });
   bots.push(first);

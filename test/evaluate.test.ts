@@ -1,15 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { WORD_CLASSES } from '../src/model/corpus.js';
 import {
-  CLASS_SEEDS, EVAL_BARS, WORD_SHARE_SEEDS, checkBars, evaluateSamples, generatedWords, utteranceOf,
-  type Generate, type GenerateOptions,
+  CLASS_SEEDS,
+  EVAL_BARS,
+  WORD_SHARE_SEEDS,
+  checkBars,
+  evaluateSamples,
+  generatedWords,
+  utteranceOf,
+  type Generate,
+  type GenerateOptions,
 } from '../src/model/evaluate.js';
 
 const corpus = ['me want cookie', 'me want choo choo', 'me love mommy', 'me see doggy', 'doggy go woof', 'uh oh'];
 const small = { classSamples: 20, wordShareSamplesPerSeed: 2 };
 
 /** A generator that always continues with `text` and a newline. */
-const always = (text: string): Generate => (seed) => `${seed}${text}\n`;
+const always =
+  (text: string): Generate =>
+  (seed) =>
+    `${seed}${text}\n`;
 
 describe('utteranceOf and generatedWords', () => {
   it('cut the sample at the first newline and mark it complete', () => {
@@ -60,7 +70,10 @@ describe('evaluateSamples', () => {
 
   it('calls the generator with temperature 0.5 and rng 0..199 for each class seed by default', async () => {
     const calls: { seed: string; o: GenerateOptions }[] = [];
-    const gen: Generate = (seed, o) => { calls.push({ seed, o }); return `${seed}cookie\n`; };
+    const gen: Generate = (seed, o) => {
+      calls.push({ seed, o });
+      return `${seed}cookie\n`;
+    };
     await evaluateSamples(gen, corpus, { wordShareSeeds: [] });
     for (const { seed } of Object.values(CLASS_SEEDS)) {
       const mine = calls.filter((c) => c.seed === seed);
@@ -76,7 +89,9 @@ describe('evaluateSamples', () => {
     const half = await evaluateSamples(always('cookie zzzq'), corpus, { ...small, ...seeds });
     expect(half.wordShare).toBe(0.5);
     expect(half.counts.wordShare.total).toBe(2 * seeds.wordShareSeeds.length * small.wordShareSamplesPerSeed);
-    expect(half.unknownWords).toEqual([{ word: 'zzzq', count: seeds.wordShareSeeds.length * small.wordShareSamplesPerSeed }]);
+    expect(half.unknownWords).toEqual([
+      { word: 'zzzq', count: seeds.wordShareSeeds.length * small.wordShareSamplesPerSeed },
+    ]);
   });
 
   it('judges a word begun in the seed as a whole, as the default seeds include one that ends mid-word', async () => {
@@ -116,10 +131,18 @@ describe('EVAL_BARS and checkBars', () => {
 
   it('passes a model that answers each class seed with its class and fails one that does not', async () => {
     const byClass: Generate = (seed) => {
-      const item = seed === 'me want ' ? WORD_CLASSES.foodsAndToys[0] : seed === 'me love ' ? WORD_CLASSES.people[0] : WORD_CLASSES.animals[0];
+      const item =
+        seed === 'me want '
+          ? WORD_CLASSES.foodsAndToys[0]
+          : seed === 'me love '
+            ? WORD_CLASSES.people[0]
+            : WORD_CLASSES.animals[0];
       return `${seed}${item}\n`;
     };
-    const good = await evaluateSamples(byClass, [...corpus, ...WORD_CLASSES.foodsAndToys], { ...small, wordShareSeeds: ['me want '] });
+    const good = await evaluateSamples(byClass, [...corpus, ...WORD_CLASSES.foodsAndToys], {
+      ...small,
+      wordShareSeeds: ['me want '],
+    });
     expect(checkBars(good)).toEqual({ pass: true, failures: [] });
     const bad = await evaluateSamples(always('doggy'), corpus, { ...small, wordShareSeeds: ['me see '] });
     const verdict = checkBars(bad);

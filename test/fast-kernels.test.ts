@@ -1,18 +1,34 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { FAST_KERNEL_NAMES, fastKernelsRegistered, registerFastKernels, unregisterFastKernels } from '../src/training/fast-kernels.js';
+import {
+  FAST_KERNEL_NAMES,
+  fastKernelsRegistered,
+  registerFastKernels,
+  unregisterFastKernels,
+} from '../src/training/fast-kernels.js';
 import { mulberry32 } from '../src/model/weights.js';
 
 const rand = mulberry32(2024);
 function randomTensor(shape: number[], scale = 3, dtype: 'float32' | 'int32' = 'float32'): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  if (dtype === 'int32') return tf.tensor(Int32Array.from({ length: n }, () => Math.floor(rand() * 2000) - 1000), shape, 'int32');
-  return tf.tensor(Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale), shape);
+  if (dtype === 'int32')
+    return tf.tensor(
+      Int32Array.from({ length: n }, () => Math.floor(rand() * 2000) - 1000),
+      shape,
+      'int32',
+    );
+  return tf.tensor(
+    Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale),
+    shape,
+  );
 }
 
 /** Runs `op` with the fast kernels and with the stock ones; returns both results as arrays with their shapes. */
-function both(op: () => tf.Tensor | tf.Tensor[]): { fast: { shape: number[]; values: number[] }[]; stock: { shape: number[]; values: number[] }[] } {
+function both(op: () => tf.Tensor | tf.Tensor[]): {
+  fast: { shape: number[]; values: number[] }[];
+  stock: { shape: number[]; values: number[] }[];
+} {
   const run = () => {
     const out = op();
     const list = Array.isArray(out) ? out : [out];
@@ -38,7 +54,9 @@ function expectClose(op: () => tf.Tensor | tf.Tensor[], tolerance = 0): void {
       expect(f.values).toEqual(s.values);
     } else {
       let worst = 0;
-      f.values.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - s.values[i]!) / Math.max(1, Math.abs(s.values[i]!))); });
+      f.values.forEach((v, i) => {
+        worst = Math.max(worst, Math.abs(v - s.values[i]!) / Math.max(1, Math.abs(s.values[i]!)));
+      });
       expect(worst).toBeLessThanOrEqual(tolerance);
     }
   });
@@ -168,7 +186,14 @@ describe('fast wasm kernels', () => {
     const table = randomTensor([7, 5]);
     const cube = randomTensor([6, 3, 2], 3, 'int32');
     const idx = tf.tensor1d([3, 0, 6, 6, 2], 'int32');
-    const idx2 = tf.tensor2d([[1, 5], [0, 0]], [2, 2], 'int32');
+    const idx2 = tf.tensor2d(
+      [
+        [1, 5],
+        [0, 0],
+      ],
+      [2, 2],
+      'int32',
+    );
     expectClose(() => tf.gather(table, idx));
     expectClose(() => tf.gather(cube, idx2));
     expectClose(() => tf.gather(table, tf.tensor1d([1, 4], 'int32'), 1));

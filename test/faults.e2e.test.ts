@@ -13,7 +13,13 @@ import { startBot, type RunningBot } from '../src/discord/app.js';
 import { OOPS } from '../src/discord/router.js';
 import { createLogger, type Logger } from '../src/log.js';
 import { createGenerationService, type LoadedGenerationService } from '../src/service/generation.js';
-import { option, startFakeDiscord, type FakeDiscord, type RecordedRequest, type SentInteraction } from './fake-discord/index.js';
+import {
+  option,
+  startFakeDiscord,
+  type FakeDiscord,
+  type RecordedRequest,
+  type SentInteraction,
+} from './fake-discord/index.js';
 import { ROOT, startEntryProcess, type EntryExit, type EntryProcess } from './helpers/entry-process.js';
 import { memoryCollection } from './helpers/collection.js';
 import { bodyProblems, sentBodies } from './helpers/sent-bodies.js';
@@ -54,29 +60,51 @@ afterEach(async () => {
 
 function captureLog(): Logger {
   logLines = [];
-  return createLogger('debug', { write: (s: string) => { logLines.push(JSON.parse(s) as Record<string, unknown>); } });
+  return createLogger('debug', {
+    write: (s: string) => {
+      logLines.push(JSON.parse(s) as Record<string, unknown>);
+    },
+  });
 }
 
 async function start(): Promise<{ fake: FakeDiscord; bot: RunningBot }> {
   fake = await startFakeDiscord({ token: TOKEN });
-  bot = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, service, collection: await memoryCollection(), log: captureLog() });
+  bot = await startBot({
+    token: TOKEN,
+    apiUrl: fake.apiUrl,
+    service,
+    collection: await memoryCollection(),
+    log: captureLog(),
+  });
   return { fake, bot };
 }
 
 function babble(f: FakeDiscord, seed: string, token?: string): SentInteraction {
-  return f.sendInteraction({ ...(token ? { token } : {}), data: { name: 'babble', options: [option('seed', seed), option('rng', 7)] } });
+  return f.sendInteraction({
+    ...(token ? { token } : {}),
+    data: { name: 'babble', options: [option('seed', seed), option('rng', 7)] },
+  });
 }
 
 function callbacks(f: FakeDiscord, token: string): RecordedRequest[] {
-  return f.requests.filter((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token);
+  return f.requests.filter(
+    (r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token,
+  );
 }
 
 function callbackOk(f: FakeDiscord, token: string, timeoutMs = 15_000): Promise<RecordedRequest> {
-  return f.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token && r.status < 300, timeoutMs);
+  return f.waitForRequest(
+    (r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token && r.status < 300,
+    timeoutMs,
+  );
 }
 
 function repliesTo(f: FakeDiscord, messageId: string): RecordedRequest[] {
-  return f.requests.filter((r) => r.operationId === 'create_message' && (r.body as { message_reference?: { message_id?: string } }).message_reference?.message_id === messageId);
+  return f.requests.filter(
+    (r) =>
+      r.operationId === 'create_message' &&
+      (r.body as { message_reference?: { message_id?: string } }).message_reference?.message_id === messageId,
+  );
 }
 
 /** Each interaction got exactly one accepted callback, and it carries the babble of its seed. */
@@ -173,7 +201,10 @@ describe('REST faults (in-process)', () => {
   it('a 429 with retry_after on the interaction callback: delivered once, after the wait', async () => {
     const { fake: f } = await start();
     const token = 'fault-429-callback';
-    f.failNext((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token, { status: 429, retryAfter: 1 });
+    f.failNext((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token, {
+      status: 429,
+      retryAfter: 1,
+    });
     babble(f, 'wait', token);
     await callbackOk(f, token);
     const tries = callbacks(f, token);
@@ -205,7 +236,8 @@ describe('REST faults (in-process)', () => {
   it('5xx on the interaction callback and on a channel message: discord.js retries and each is delivered once', async () => {
     const { fake: f } = await start();
     const token = 'fault-5xx-callback';
-    const onCallback = (r: RecordedRequest) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token;
+    const onCallback = (r: RecordedRequest) =>
+      r.operationId === 'create_interaction_response' && r.params.interaction_token === token;
     f.failNext(onCallback, { status: 500 });
     f.failNext(onCallback, { status: 502 });
     f.failNext('create_message', { status: 503 });
@@ -223,7 +255,14 @@ describe('REST faults (in-process)', () => {
   it('a 401 on an authenticated REST call after start-up stops the bot with the token message, like close 4004', async () => {
     fake = await startFakeDiscord({ token: TOKEN });
     const fatal: Error[] = [];
-    bot = await startBot({ token: TOKEN, apiUrl: fake.apiUrl, service, collection: await memoryCollection(), log: captureLog(), onFatal: (e) => fatal.push(e) });
+    bot = await startBot({
+      token: TOKEN,
+      apiUrl: fake.apiUrl,
+      service,
+      collection: await memoryCollection(),
+      log: captureLog(),
+      onFatal: (e) => fatal.push(e),
+    });
     fake.failNext('create_message', { status: 401 });
     fake.sendMessage({ content: `<@${fake.botUser.id}> want a ball?` });
     await fake.waitFor(() => fake!.requests.some((r) => r.status === 401), 5000, '401');
@@ -231,10 +270,17 @@ describe('REST faults (in-process)', () => {
     expect(fatal.map((e) => e.message)).toEqual([expect.stringMatching(/DISCORD_TOKEN/)]);
   });
 
-  it('5xx beyond discord.js\'s 3 retries: the user gets the short error, the log the failure, and the bot keeps serving', async () => {
+  it("5xx beyond discord.js's 3 retries: the user gets the short error, the log the failure, and the bot keeps serving", async () => {
     const { fake: f } = await start();
     const token = 'fault-5xx-forever';
-    f.failNext((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token && (r.body as { data?: { flags?: number } }).data?.flags !== 64, { status: 500 }, { times: 10 });
+    f.failNext(
+      (r) =>
+        r.operationId === 'create_interaction_response' &&
+        r.params.interaction_token === token &&
+        (r.body as { data?: { flags?: number } }).data?.flags !== 64,
+      { status: 500 },
+      { times: 10 },
+    );
     babble(f, 'doomed', token);
     await callbackOk(f, token);
     const tries = callbacks(f, token);
@@ -246,8 +292,13 @@ describe('REST faults (in-process)', () => {
 });
 
 describe('through the real entry point', () => {
-  const runs = new Map<number, { fake: FakeDiscord; p: EntryProcess; identifies: number; connections: number; closedAt: number }>();
-  let rejection: { fake: FakeDiscord; p: EntryProcess; logged: boolean; aliveAfter: boolean; answered: boolean; exit: EntryExit } | undefined;
+  const runs = new Map<
+    number,
+    { fake: FakeDiscord; p: EntryProcess; identifies: number; connections: number; closedAt: number }
+  >();
+  let rejection:
+    | { fake: FakeDiscord; p: EntryProcess; logged: boolean; aliveAfter: boolean; answered: boolean; exit: EntryExit }
+    | undefined;
 
   async function fatalCloseRun(code: number): Promise<void> {
     const f = await startFakeDiscord({ token: TOKEN });
@@ -263,16 +314,27 @@ describe('through the real entry point', () => {
   /** SIGUSR2 makes test/helpers/fault-preload.ts leave a promise rejection unhandled inside the bot. */
   async function unhandledRejectionRun(): Promise<void> {
     const f = await startFakeDiscord({ token: TOKEN });
-    const p = startEntryProcess({ env: { DISCORD_TOKEN: TOKEN, DISCORD_API_URL: f.apiUrl }, preload: [path.join(ROOT, 'test/helpers/fault-preload.ts')] });
+    const p = startEntryProcess({
+      env: { DISCORD_TOKEN: TOKEN, DISCORD_API_URL: f.apiUrl },
+      preload: [path.join(ROOT, 'test/helpers/fault-preload.ts')],
+    });
     await p.waitForLog((l) => l.msg === 'serving');
     p.child.kill('SIGUSR2');
-    const logged = await p.waitForLog((l) => String(l.msg).startsWith('unhandled rejection'), 10_000).then(() => true, () => false);
+    const logged = await p
+      .waitForLog((l) => String(l.msg).startsWith('unhandled rejection'), 10_000)
+      .then(
+        () => true,
+        () => false,
+      );
     await Promise.race([p.exited, new Promise((r) => setTimeout(r, 1000))]);
     const aliveAfter = p.child.exitCode === null && p.child.signalCode === null;
     let answered = false;
     if (aliveAfter) {
       const { token } = babble(f, 'still here');
-      answered = await callbackOk(f, token).then(() => true, () => false);
+      answered = await callbackOk(f, token).then(
+        () => true,
+        () => false,
+      );
       p.child.kill('SIGTERM');
     }
     rejection = { fake: f, p, logged, aliveAfter, answered, exit: await p.exited };
@@ -292,23 +354,26 @@ describe('through the real entry point', () => {
   it.each([
     [4004, /DISCORD_TOKEN.*4004.*Reset Token/],
     [4014, /4014.*"Message Content Intent"/],
-  ])('close %i after start-up: exits non-zero at once with one fatal message, nothing on stderr, and no reconnect', async (code, says) => {
-    const run = runs.get(code)!;
-    const { code: exitCode, at } = await run.p.exited;
-    expect(exitCode).not.toBe(0);
-    expect(exitCode).not.toBeNull();
-    expect(at - run.closedAt).toBeLessThan(10_000);
-    const fatal = run.p.logs.filter((l) => (l.level as number) >= 60);
-    expect(fatal).toHaveLength(1);
-    expect(String(fatal[0]!.msg)).toMatch(says);
-    // Besides the fatal line, only the one "gateway closed for good" error naming the code.
-    const errors = run.p.logs.filter((l) => l.level === 50);
-    expect(errors.map((l) => [l.msg, l.code])).toEqual([['gateway closed for good', code]]);
-    expect(run.p.stderr()).toBe('');
-    expect(run.fake.identifies).toBe(run.identifies);
-    expect(run.fake.gatewayConnections).toBe(run.connections);
-    expect(run.fake.resumes).toBe(0);
-  });
+  ])(
+    'close %i after start-up: exits non-zero at once with one fatal message, nothing on stderr, and no reconnect',
+    async (code, says) => {
+      const run = runs.get(code)!;
+      const { code: exitCode, at } = await run.p.exited;
+      expect(exitCode).not.toBe(0);
+      expect(exitCode).not.toBeNull();
+      expect(at - run.closedAt).toBeLessThan(10_000);
+      const fatal = run.p.logs.filter((l) => (l.level as number) >= 60);
+      expect(fatal).toHaveLength(1);
+      expect(String(fatal[0]!.msg)).toMatch(says);
+      // Besides the fatal line, only the one "gateway closed for good" error naming the code.
+      const errors = run.p.logs.filter((l) => l.level === 50);
+      expect(errors.map((l) => [l.msg, l.code])).toEqual([['gateway closed for good', code]]);
+      expect(run.p.stderr()).toBe('');
+      expect(run.fake.identifies).toBe(run.identifies);
+      expect(run.fake.gatewayConnections).toBe(run.connections);
+      expect(run.fake.resumes).toBe(0);
+    },
+  );
 
   // tfjs-backend-wasm's Emscripten glue installs process listeners that rethrow; initBackend removes them.
   it('an unhandled rejection is logged and the bot keeps serving (bot.ts: "the bot keeps running")', () => {

@@ -41,7 +41,8 @@ type Case =
 /** What the bounds documented for /babble say about these options (independent of the bot's own check). */
 function outOfRange(o: BabbleOptionsSent): boolean {
   const b = BABBLE_BOUNDS;
-  const bad = (v: number | undefined, min: number, max: number, integer: boolean) => v !== undefined && (v < min || v > max || (integer && !Number.isInteger(v)));
+  const bad = (v: number | undefined, min: number, max: number, integer: boolean) =>
+    v !== undefined && (v < min || v > max || (integer && !Number.isInteger(v)));
   return (
     o.seed.trim().length === 0 ||
     o.seed.length > b.seedMaxLength ||
@@ -52,11 +53,21 @@ function outOfRange(o: BabbleOptionsSent): boolean {
 }
 
 function babbleOptions(rand: Rand, ids: readonly string[]): BabbleOptionsSent {
-  const o: BabbleOptionsSent = { seed: rand() < 0.03 ? fuzzString(rand, 10_000, { ids }) : fuzzString(rand, BABBLE_BOUNDS.seedMaxLength, { ids }) };
+  const o: BabbleOptionsSent = {
+    seed: rand() < 0.03 ? fuzzString(rand, 10_000, { ids }) : fuzzString(rand, BABBLE_BOUNDS.seedMaxLength, { ids }),
+  };
   const wild = rand() < 0.08; // an option Discord would have refused
-  if (rand() < 0.4) o.temperature = wild && rand() < 0.4 ? pick(rand, [5, -0.5, 2.0001, 1e9, -1e-9]) : Math.round(rand() * 200) / 100;
-  if (rand() < 0.4) o.length = wild && rand() < 0.4 ? pick(rand, [0, -1, 1001, 1.5, 2 ** 40]) : rand() < 0.9 ? randInt(rand, 1, 120) : randInt(rand, 1, 1000);
-  if (rand() < 0.4) o.rng = wild && rand() < 0.4 ? pick(rand, [-1, 2 ** 31, 0.5, -(2 ** 53)]) : randInt(rand, 0, 2 ** 31 - 1);
+  if (rand() < 0.4)
+    o.temperature = wild && rand() < 0.4 ? pick(rand, [5, -0.5, 2.0001, 1e9, -1e-9]) : Math.round(rand() * 200) / 100;
+  if (rand() < 0.4)
+    o.length =
+      wild && rand() < 0.4
+        ? pick(rand, [0, -1, 1001, 1.5, 2 ** 40])
+        : rand() < 0.9
+          ? randInt(rand, 1, 120)
+          : randInt(rand, 1, 1000);
+  if (rand() < 0.4)
+    o.rng = wild && rand() < 0.4 ? pick(rand, [-1, 2 ** 31, 0.5, -(2 ** 53)]) : randInt(rand, 0, 2 ** 31 - 1);
   return o;
 }
 
@@ -88,7 +99,11 @@ class Answers {
       };
       if (r.operationId === 'create_interaction_response') add(this.callbacks, r.params.interaction_token);
       else if (r.operationId === 'update_original_webhook_message') add(this.edits, r.params.webhook_token);
-      else if (r.operationId === 'create_message') add(this.replies, (r.body as { message_reference?: { message_id?: string } } | undefined)?.message_reference?.message_id);
+      else if (r.operationId === 'create_message')
+        add(
+          this.replies,
+          (r.body as { message_reference?: { message_id?: string } } | undefined)?.message_reference?.message_id,
+        );
     }
   }
 
@@ -124,13 +139,20 @@ const onCrash = (reason: unknown) => crashes.push(reason);
 let collectChannel = '';
 
 function captureLog(): Logger {
-  return createLogger('warn', { write: (s: string) => { logLines.push(JSON.parse(s) as Record<string, unknown>); } });
+  return createLogger('warn', {
+    write: (s: string) => {
+      logLines.push(JSON.parse(s) as Record<string, unknown>);
+    },
+  });
 }
 
 beforeAll(async () => {
   process.on('unhandledRejection', onCrash);
   process.on('uncaughtException', onCrash);
-  fake = await startFakeDiscord({ token: TOKEN, guilds: [makeGuild({ channels: [{ name: 'general' }, { name: 'nursery' }, { name: 'play' }, { name: 'nap' }] })] });
+  fake = await startFakeDiscord({
+    token: TOKEN,
+    guilds: [makeGuild({ channels: [{ name: 'general' }, { name: 'nursery' }, { name: 'play' }, { name: 'nap' }] })],
+  });
   service = await createGenerationService({ modelDir: 'models/base' });
   collection = await memoryCollection();
   const guild = fake.guilds[0]!;
@@ -161,7 +183,10 @@ async function settle(answers: Answers, batch: readonly Case[], timeoutMs: numbe
     const missing = batch.filter((c) => !answers.done(c));
     if (missing.length === 0) return;
     if (crashes.length > 0) throw new Error(`crashed: ${String(crashes[0])}`);
-    if (Date.now() > until) throw new Error(`no answer within ${timeoutMs} ms to ${missing.length} case(s):\n${missing.slice(0, 5).map(describeCase).join('\n')}`);
+    if (Date.now() > until)
+      throw new Error(
+        `no answer within ${timeoutMs} ms to ${missing.length} case(s):\n${missing.slice(0, 5).map(describeCase).join('\n')}`,
+      );
     await new Promise((r) => setTimeout(r, 2));
   }
 }
@@ -182,8 +207,14 @@ describe(`fuzzed input through the real bot (FUZZ_SEED=${FUZZ_SEED})`, () => {
     ];
     const sent = cases.map((c) => ({ ...c, token: fake.sendInteraction({ data: babbleData(c.options) }).token }));
     for (const c of sent) {
-      const cb = await fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === c.token, 10_000);
-      expect(cb.body, JSON.stringify(c.options).slice(0, 80)).toMatchObject({ type: 4, data: { flags: 64, allowed_mentions: { parse: [] } } });
+      const cb = await fake.waitForRequest(
+        (r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === c.token,
+        10_000,
+      );
+      expect(cb.body, JSON.stringify(c.options).slice(0, 80)).toMatchObject({
+        type: 4,
+        data: { flags: 64, allowed_mentions: { parse: [] } },
+      });
       expect((cb.body as { data: { content: string } }).data.content).toMatch(c.names);
     }
   });
@@ -199,10 +230,15 @@ describe(`fuzzed input through the real bot (FUZZ_SEED=${FUZZ_SEED})`, () => {
     ];
     const tokens = odd.map((options) => fake.sendInteraction({ data: { name: 'babble', options } }).token);
     for (const token of tokens) {
-      const cb = await fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token && r.status < 300, 10_000);
+      const cb = await fake.waitForRequest(
+        (r) =>
+          r.operationId === 'create_interaction_response' && r.params.interaction_token === token && r.status < 300,
+        10_000,
+      );
       const body = cb.body as { type: number; data?: { flags?: number } };
       // The unknown option is ignored (a normal babble); everything else is refused, only to the asker.
-      if (token !== tokens.at(-1)) expect(body, JSON.stringify(odd[tokens.indexOf(token)])).toMatchObject({ type: 4, data: { flags: 64 } });
+      if (token !== tokens.at(-1))
+        expect(body, JSON.stringify(odd[tokens.indexOf(token)])).toMatchObject({ type: 4, data: { flags: 64 } });
       else expect(body.type).toBe(4);
     }
     expect(crashes).toEqual([]);
@@ -237,7 +273,14 @@ describe(`fuzzed input through the real bot (FUZZ_SEED=${FUZZ_SEED})`, () => {
           const channel = dm ? 'dm' : pick(rand, channels);
           const message = dm ? fake.sendMessage({ content, dm }) : fake.sendMessage({ content, channel_id: channel });
           const mentioned = new RegExp(`<@!?${bot.userId}>`).test(content);
-          batch.push({ n, kind: 'message', id: String(message.id), content, channel, expectReply: !dm && (mentioned || channel === collectChannel) });
+          batch.push({
+            n,
+            kind: 'message',
+            id: String(message.id),
+            content,
+            channel,
+            expectReply: !dm && (mentioned || channel === collectChannel),
+          });
         }
       }
       cases.push(...batch);
@@ -256,34 +299,49 @@ describe(`fuzzed input through the real bot (FUZZ_SEED=${FUZZ_SEED})`, () => {
       if (c.kind === 'babble') {
         babbles++;
         const callbacks = answers.callbacks.get(c.token) ?? [];
-        if (callbacks.filter((r) => r.status < 300).length !== 1) failures.push(`${describeCase(c)}: ${callbacks.length} callbacks`);
+        if (callbacks.filter((r) => r.status < 300).length !== 1)
+          failures.push(`${describeCase(c)}: ${callbacks.length} callbacks`);
         const answer = answers.babbleContent(c.token)!;
         if (c.problem) {
           refused++;
-          if (answer.flags !== 64 || !/^(seed|temperature|length|rng) /.test(answer.content)) failures.push(`${describeCase(c)}: not a clear ephemeral error: ${JSON.stringify(answer)}`);
+          if (answer.flags !== 64 || !/^(seed|temperature|length|rng) /.test(answer.content))
+            failures.push(`${describeCase(c)}: not a clear ephemeral error: ${JSON.stringify(answer)}`);
         } else {
           const seed = normalize(c.options.seed);
           if (answer.flags === 64) failures.push(`${describeCase(c)}: refused valid options: ${answer.content}`);
           // A babble that trips the word filter (its seed may) is never sent: the baby has no words instead.
-          else if (seed.trim() !== '' && answer.content !== NO_WORDS && !answer.content.startsWith(seed.slice(0, 1999))) {
+          else if (
+            seed.trim() !== '' &&
+            answer.content !== NO_WORDS &&
+            !answer.content.startsWith(seed.slice(0, 1999))
+          ) {
             failures.push(`${describeCase(c)}: reply does not start with the normalised seed`);
           }
         }
       } else {
         messages++;
         const replies = answers.replies.get(c.id)?.length ?? 0;
-        if (replies !== (c.expectReply ? 1 : 0)) failures.push(`${describeCase(c)}: ${replies} replies, expected ${c.expectReply ? 1 : 0}`);
+        if (replies !== (c.expectReply ? 1 : 0))
+          failures.push(`${describeCase(c)}: ${replies} replies, expected ${c.expectReply ? 1 : 0}`);
       }
     }
     for (const sent of sentBodies(fake.requests)) {
       const problems = bodyProblems(sent);
-      if (problems.length > 0) failures.push(`#${sent.request.seq} ${sent.request.method} ${sent.request.path}: ${problems.join('; ')}`);
+      if (problems.length > 0)
+        failures.push(`#${sent.request.seq} ${sent.request.method} ${sent.request.path}: ${problems.join('; ')}`);
     }
-    console.info(`fuzz: ${TOTAL} cases (${babbles} /babble of which ${refused} out of range, ${messages} messages) in ${elapsed} ms, FUZZ_SEED=${FUZZ_SEED}`);
+    console.info(
+      `fuzz: ${TOTAL} cases (${babbles} /babble of which ${refused} out of range, ${messages} messages) in ${elapsed} ms, FUZZ_SEED=${FUZZ_SEED}`,
+    );
 
     expect(crashes).toEqual([]);
     expect(failures.slice(0, 20)).toEqual([]);
-    expect(logLines.slice(firstLogLine).filter((l) => (l.level as number) >= 50).slice(0, 5)).toEqual([]);
+    expect(
+      logLines
+        .slice(firstLogLine)
+        .filter((l) => (l.level as number) >= 50)
+        .slice(0, 5),
+    ).toEqual([]);
     expect(fake.internalErrors).toEqual([]);
     expect(fake.unhandled.map((r) => `${r.method} ${r.path}`)).toEqual([]);
     fake.assertNoViolations();
@@ -292,7 +350,10 @@ describe(`fuzzed input through the real bot (FUZZ_SEED=${FUZZ_SEED})`, () => {
 
   it('still answers after the fuzz, on the same gateway session', async () => {
     const { token } = fake.sendInteraction({ data: babbleData({ seed: 'me want cookie', rng: 1 }) });
-    const cb = await fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token, 10_000);
+    const cb = await fake.waitForRequest(
+      (r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token,
+      10_000,
+    );
     expect(cb.body).toMatchObject({ type: 4, data: { content: expect.stringMatching(/^me want cookie/) } });
     expect(fake.identifies).toBe(1);
     expect(crashes).toEqual([]);

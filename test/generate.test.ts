@@ -12,7 +12,9 @@ import { flattenWeights, initWeights, mulberry32, type BabyWeights } from '../sr
  */
 function testWeights(seed = 7, vocabSize = DEFAULT_VOCAB.size, embeddingDim?: number, units?: number): BabyWeights {
   const w = initWeights(vocabSize, seed, embeddingDim, units);
-  const scale = (a: Float32Array, k: number) => { for (let i = 0; i < a.length; i++) a[i]! *= k; };
+  const scale = (a: Float32Array, k: number) => {
+    for (let i = 0; i < a.length; i++) a[i]! *= k;
+  };
   scale(w.embedding, 20);
   for (const l of [w.lstm1, w.lstm2]) {
     scale(l.kernel, 2);
@@ -37,8 +39,18 @@ function softmax(logits: Float32Array): Float64Array {
 
 function randomText(rand: () => number, length: number): string {
   const ranges: [number, number][] = [
-    [0x20, 0x7e], [0x00, 0x1f], [0x7f, 0x9f], [0xa0, 0x24f], [0x300, 0x36f], [0x400, 0x4ff], [0x4e00, 0x9fff],
-    [0x200b, 0x200f], [0xd800, 0xdfff], [0xfe00, 0xfe0f], [0x1f300, 0x1faff], [0x10000, 0x10ffff],
+    [0x20, 0x7e],
+    [0x00, 0x1f],
+    [0x7f, 0x9f],
+    [0xa0, 0x24f],
+    [0x300, 0x36f],
+    [0x400, 0x4ff],
+    [0x4e00, 0x9fff],
+    [0x200b, 0x200f],
+    [0xd800, 0xdfff],
+    [0xfe00, 0xfe0f],
+    [0x1f300, 0x1faff],
+    [0x10000, 0x10ffff],
   ];
   let s = '';
   for (let i = 0; i < length; i++) {
@@ -117,7 +129,8 @@ describe('Generator', () => {
       const state = g.newState();
       g.feed(state, DEFAULT_VOCAB.eouId);
       for (const id of DEFAULT_VOCAB.encode(normalize(seed))) g.feed(state, id);
-      const first = DEFAULT_VOCAB.chars[g.logits(state).reduce((best, v, i, a) => (i !== 0 && v > a[best]! ? i : best), 1)];
+      const first =
+        DEFAULT_VOCAB.chars[g.logits(state).reduce((best, v, i, a) => (i !== 0 && v > a[best]! ? i : best), 1)];
       const { text, seed: normalised } = g.generate(seed, { temperature: 0, length: 1 });
       expect(normalised).toBe('me want cookie');
       expect(text).toBe(normalised + first);
@@ -127,7 +140,11 @@ describe('Generator', () => {
   it('feeds only the last PRIME_CHARS characters of a long seed', () => {
     const rand = mulberry32(9);
     let tail = '';
-    while (tail.length < PRIME_CHARS) tail += rand() < 0.2 && tail.length > 0 && !tail.endsWith(' ') ? ' ' : String.fromCharCode(97 + Math.floor(rand() * 26));
+    while (tail.length < PRIME_CHARS)
+      tail +=
+        rand() < 0.2 && tail.length > 0 && !tail.endsWith(' ')
+          ? ' '
+          : String.fromCharCode(97 + Math.floor(rand() * 26));
     expect(normalize(tail)).toBe(tail); // single spaces, no leading one: normalising leaves it as is
     const long = 'the start of something long. '.repeat(20) + tail;
     const a = wasm.generate(long, { temperature: 0.7, rng: 3 });
@@ -225,7 +242,13 @@ describe('Generator', () => {
       const size = t % 25 === 0 ? 10_000 : Math.floor(rand() * 300);
       const seed = randomText(rand, size);
       const length = t % 20 === 0 ? 1500 + Math.floor(rand() * 1000) : Math.floor(rand() * 120);
-      const opts: GenerateOptions = { length, temperature: rand() * 2, topK: Math.floor(rand() * 10), rng: t, stopAtEndOfUtterance: rand() < 0.5 };
+      const opts: GenerateOptions = {
+        length,
+        temperature: rand() * 2,
+        topK: Math.floor(rand() * 10),
+        rng: t,
+        stopAtEndOfUtterance: rand() < 0.5,
+      };
       const r = wasm.generate(seed, opts);
       expect(r.text.length).toBeLessThanOrEqual(MAX_LENGTH);
       expect(r.text.startsWith(r.seed)).toBe(true);
@@ -272,7 +295,9 @@ describe('Generator', () => {
     const state = wasm.newState();
     expect(() => wasm.feed(state, DEFAULT_VOCAB.size)).toThrow(RangeError);
     expect(() => wasm.feed(state, -1)).toThrow(RangeError);
-    expect(() => wasm.feed(new Generator(testWeights(4, DEFAULT_VOCAB.size, 5, 8), DEFAULT_VOCAB).newState(), 1)).toThrow(/other weights/);
+    expect(() =>
+      wasm.feed(new Generator(testWeights(4, DEFAULT_VOCAB.size, 5, 8), DEFAULT_VOCAB).newState(), 1),
+    ).toThrow(/other weights/);
   });
 
   it('is not changed by later changes to the weights it was built from', () => {
@@ -292,10 +317,15 @@ describe('Generator against a tfjs-layers model with the same weights', () => {
     await initBackend('cpu');
     const V = weights.vocabSize;
     // Zero initialisers: setWeights replaces them, and the default Orthogonal one takes tens of seconds on cpu.
-    const lstm = (returnSequences: boolean) => tf.layers.lstm({
-      units: weights.units, returnSequences, activation: 'tanh', recurrentActivation: 'sigmoid',
-      kernelInitializer: 'zeros', recurrentInitializer: 'zeros',
-    });
+    const lstm = (returnSequences: boolean) =>
+      tf.layers.lstm({
+        units: weights.units,
+        returnSequences,
+        activation: 'tanh',
+        recurrentActivation: 'sigmoid',
+        kernelInitializer: 'zeros',
+        recurrentInitializer: 'zeros',
+      });
     model = tf.sequential();
     model.add(tf.layers.embedding({ inputDim: V, outputDim: weights.embeddingDim, inputShape: [null] }));
     model.add(lstm(true));
@@ -321,7 +351,9 @@ describe('Generator against a tfjs-layers model with the same weights', () => {
       for (let n = 1; n <= ids.length; n++) {
         g.feed(state, ids[n - 1]!);
         const mine = softmax(g.logits(state));
-        const theirs = tf.tidy(() => (model.predict(tf.tensor2d([ids.slice(0, n)], [1, n], 'float32')) as tf.Tensor).dataSync());
+        const theirs = tf.tidy(() =>
+          (model.predict(tf.tensor2d([ids.slice(0, n)], [1, n], 'float32')) as tf.Tensor).dataSync(),
+        );
         for (let v = 0; v < mine.length; v++) worst = Math.max(worst, Math.abs(mine[v]! - theirs[v]!));
       }
       expect(worst).toBeLessThan(1e-4);

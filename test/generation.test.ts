@@ -32,7 +32,9 @@ describe('generation service', () => {
   it('refuses out-of-range options with a message fit for the user', async () => {
     const s = await service();
     await expect(s.babble({ seed: 'me', temperature: 3 })).rejects.toThrow(InvalidRequestError);
-    await expect(s.babble({ seed: 'me', temperature: Number.NaN })).rejects.toThrow(/temperature must be a number from 0 to 2/);
+    await expect(s.babble({ seed: 'me', temperature: Number.NaN })).rejects.toThrow(
+      /temperature must be a number from 0 to 2/,
+    );
     await expect(s.babble({ seed: 'me', length: 0 })).rejects.toThrow(/length/);
     await expect(s.babble({ seed: 'me', length: 1.5 })).rejects.toThrow(/whole number/);
     await expect(s.babble({ seed: 'me', rng: -1 })).rejects.toThrow(/rng/);
@@ -40,7 +42,16 @@ describe('generation service', () => {
 
   it('never throws and never exceeds the limit for any seed', async () => {
     const s = await service();
-    const seeds = ['', ' ', '\u0000\u0007\u200b', '😀'.repeat(3000), 'a'.repeat(10_000), 'Привет мир', '@everyone <@&1> <@!2>', '```js\ncode\n```'];
+    const seeds = [
+      '',
+      ' ',
+      '\u0000\u0007\u200b',
+      '😀'.repeat(3000),
+      'a'.repeat(10_000),
+      'Привет мир',
+      '@everyone <@&1> <@!2>',
+      '```js\ncode\n```',
+    ];
     for (const seed of seeds) {
       const text = await s.babble({ seed, length: 1000, rng: 1 });
       expect(text.length).toBeLessThanOrEqual(MAX_LENGTH);
@@ -78,8 +89,15 @@ describe('an imported model', () => {
     try {
       await importKerasModel({ file: 'test/fixtures/keras/k3_two.keras', out: join(dir, 'm') });
       const service = serviceForModel(await BabyLanguageModel.load(join(dir, 'm')), await initBackend());
-      expect(service.info().source).toMatchObject({ file: 'k3_two.keras', format: 'keras3', kerasVersion: '3.3.3', window: 10 });
-      expect(service.info().parameters).toBe(34 * 8 + (8 * 64 + 16 * 64 + 64) + (16 * 64 + 16 * 64 + 64) + 16 * 34 + 34);
+      expect(service.info().source).toMatchObject({
+        file: 'k3_two.keras',
+        format: 'keras3',
+        kerasVersion: '3.3.3',
+        window: 10,
+      });
+      expect(service.info().parameters).toBe(
+        34 * 8 + (8 * 64 + 16 * 64 + 64) + (16 * 64 + 16 * 64 + 64) + 16 * 34 + 34,
+      );
       const text = await service.babble({ seed: 'Me', temperature: 0, length: 5 });
       expect(text).toMatch(/^Me {8}.{5}$/s);
     } finally {

@@ -13,7 +13,9 @@ describe('what is collected', () => {
   it('collects messages from people in channels where collection is on, normalised', async () => {
     const { collection } = await setup();
     await collection.setChannel(G, C, true, '1');
-    expect(await collection.collect(msg({ id: '1', content: 'Me WANT <@123> cookie! https://x.y/z' }))).toBe('collected');
+    expect(await collection.collect(msg({ id: '1', content: 'Me WANT <@123> cookie! https://x.y/z' }))).toBe(
+      'collected',
+    );
     expect(await collection.trainingText(G)).toEqual(['me want cookie!']);
   });
 
@@ -120,7 +122,9 @@ describe('when the store fails', () => {
     state.broken = true;
     expect(await collection.collect(msg({ id: '2', content: 'created then deleted' }))).toBe('queued');
     expect(await collection.remove(G, ['2'])).toBe('queued');
-    expect(await collection.collect(msg({ id: '3', authorId: '3001', content: 'from someone who then forgets' }))).toBe('queued');
+    expect(await collection.collect(msg({ id: '3', authorId: '3001', content: 'from someone who then forgets' }))).toBe(
+      'queued',
+    );
     expect(await collection.collect(msg({ id: '4', content: 'edited while waiting' }))).toBe('queued');
     expect(await collection.edit({ id: '4', guildId: G, content: 'edited text' })).toBe('queued');
     await expect(collection.forget(G, '3001')).rejects.toBeInstanceOf(StorageError);

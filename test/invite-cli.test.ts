@@ -10,8 +10,7 @@ import { clientIdFromToken, resolveClientId, runInvite } from '../src/discord/in
 const ID = '110000000000000001';
 /** A token-shaped string whose first part is base64("110000000000000001"), like a real bot token's. */
 const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-invite-tests';
-const URL_FOR_ID =
-  `https://discord.com/oauth2/authorize?client_id=${ID}&scope=bot+applications.commands&permissions=117760`;
+const URL_FOR_ID = `https://discord.com/oauth2/authorize?client_id=${ID}&scope=bot+applications.commands&permissions=117760`;
 
 function run(argv: string[], env: NodeJS.ProcessEnv) {
   const out: string[] = [];

@@ -112,9 +112,9 @@ describe('importKerasModel matches the numpy forward pass of the original', () =
         const state = generator.newState();
         for (const id of v.encode(w.window)) generator.feed(state, id);
         const probs = softmax(generator.logits(state));
-        probs.forEach((p, i) =>
-          expect(Math.abs(p - w.probs[i]!), `${JSON.stringify(w.window)} char ${i}`).toBeLessThan(1e-5),
-        );
+        probs.forEach((p, i) => {
+          expect(Math.abs(p - w.probs[i]!), `${JSON.stringify(w.window)} char ${i}`).toBeLessThan(1e-5);
+        });
       }
       for (const g of want.greedy) {
         expect(model.generate(g.seed, { temperature: 0, length: 50 })).toBe(g.text);

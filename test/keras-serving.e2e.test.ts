@@ -23,7 +23,11 @@ let fake: FakeDiscord;
 let bot: EntryProcess | undefined;
 
 beforeAll(async () => {
-  await importKerasModel({ file: path.join(FIXTURES, 'k3_two.keras'), out: path.join(work, 'imported'), overwrite: true });
+  await importKerasModel({
+    file: path.join(FIXTURES, 'k3_two.keras'),
+    out: path.join(work, 'imported'),
+    overwrite: true,
+  });
   fake = await startFakeDiscord({ token: TOKEN });
   bot = startEntryProcess({
     env: {
@@ -46,7 +50,10 @@ afterAll(async () => {
 
 function replyText(token: string): Promise<string> {
   return fake
-    .waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token, 20_000)
+    .waitForRequest(
+      (r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token,
+      20_000,
+    )
     .then(async (cb) => {
       const body = cb.body as { type: number; data?: { content: string } };
       if (body.type !== 5) return body.data?.content ?? '';

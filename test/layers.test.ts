@@ -13,10 +13,12 @@ beforeAll(async () => {
 });
 
 function predict(model: tf.LayersModel, ids: number[][]): Float32Array {
-  return tf.tidy(() => {
-    const x = tf.tensor2d(ids, [ids.length, ids[0]!.length], 'int32');
-    return (model.predict(x) as tf.Tensor).dataSync() as Float32Array;
-  }).slice();
+  return tf
+    .tidy(() => {
+      const x = tf.tensor2d(ids, [ids.length, ids[0]!.length], 'int32');
+      return (model.predict(x) as tf.Tensor).dataSync() as Float32Array;
+    })
+    .slice();
 }
 
 /** Plain-JS forward pass with Keras LSTM semantics: gates i, f, c, o; sigmoid recurrent activation; tanh. */
@@ -66,13 +68,37 @@ describe('buildLayersModel', () => {
     const vocab = [UNK, EOU, 'a', 'b', 'c', 'd', 'e'].length;
     const model = buildLayersModel(vocab);
     try {
-      expect(model.layers.map((l) => l.getClassName())).toEqual(['Embedding', 'LSTM', 'Dropout', 'LSTM', 'Dropout', 'Dense']);
-      expect(model.layers.map((l) => l.name)).toEqual(['embedding', 'lstm_1', 'dropout_1', 'lstm_2', 'dropout_2', 'dense']);
+      expect(model.layers.map((l) => l.getClassName())).toEqual([
+        'Embedding',
+        'LSTM',
+        'Dropout',
+        'LSTM',
+        'Dropout',
+        'Dense',
+      ]);
+      expect(model.layers.map((l) => l.name)).toEqual([
+        'embedding',
+        'lstm_1',
+        'dropout_1',
+        'lstm_2',
+        'dropout_2',
+        'dense',
+      ]);
       const cfg = model.layers.map((l) => l.getConfig());
       expect(cfg[0]).toMatchObject({ inputDim: vocab, outputDim: 32 });
-      expect(cfg[1]).toMatchObject({ units: 128, returnSequences: true, activation: 'tanh', recurrentActivation: 'sigmoid' });
+      expect(cfg[1]).toMatchObject({
+        units: 128,
+        returnSequences: true,
+        activation: 'tanh',
+        recurrentActivation: 'sigmoid',
+      });
       expect(cfg[2]).toMatchObject({ rate: 0.2 });
-      expect(cfg[3]).toMatchObject({ units: 128, returnSequences: false, activation: 'tanh', recurrentActivation: 'sigmoid' });
+      expect(cfg[3]).toMatchObject({
+        units: 128,
+        returnSequences: false,
+        activation: 'tanh',
+        recurrentActivation: 'sigmoid',
+      });
       expect(cfg[4]).toMatchObject({ rate: 0.2 });
       expect(cfg[5]).toMatchObject({ units: vocab, activation: 'softmax' });
       expect(model.inputs[0]!.shape).toEqual([null, null]);
@@ -99,7 +125,11 @@ describe('buildLayersModel', () => {
   it('accepts any sequence length and batch size, giving [batch, vocab]', () => {
     const model = buildLayersModel(V, { embeddingDim: E, units: H });
     try {
-      for (const [batch, len] of [[1, 1], [2, 7], [3, 20]] as const) {
+      for (const [batch, len] of [
+        [1, 1],
+        [2, 7],
+        [3, 20],
+      ] as const) {
         const out = tf.tidy(() => (model.predict(tf.zeros([batch, len], 'int32')) as tf.Tensor).shape);
         expect(out).toEqual([batch, V]);
       }
@@ -143,9 +173,15 @@ describe('setModelWeights / getModelWeights', () => {
   it('predicts what a plain Keras-semantics LSTM computes from the same weights (gate order i,f,c,o; sigmoid)', () => {
     const w = initWeights(V, 3, E, H);
     // Make the biases non-trivial so a gate-order mix-up cannot hide behind zeros.
-    w.lstm1.bias.forEach((_, i) => { w.lstm1.bias[i] = Math.sin(i) * 0.5; });
-    w.lstm2.bias.forEach((_, i) => { w.lstm2.bias[i] = Math.cos(i) * 0.5; });
-    w.dense.bias.forEach((_, i) => { w.dense.bias[i] = i * 0.1; });
+    w.lstm1.bias.forEach((_, i) => {
+      w.lstm1.bias[i] = Math.sin(i) * 0.5;
+    });
+    w.lstm2.bias.forEach((_, i) => {
+      w.lstm2.bias[i] = Math.cos(i) * 0.5;
+    });
+    w.dense.bias.forEach((_, i) => {
+      w.dense.bias[i] = i * 0.1;
+    });
     const model = buildLayersModel(V, { embeddingDim: E, units: H });
     try {
       setModelWeights(model, w);
@@ -162,13 +198,21 @@ describe('setModelWeights / getModelWeights', () => {
     const model = buildLayersModel(V, { embeddingDim: E, units: H });
     try {
       setModelWeights(model, initWeights(V, 11, E, H));
-      const p = predict(model, [[1, 2, 3], [4, 5, 0]]);
+      const p = predict(model, [
+        [1, 2, 3],
+        [4, 5, 0],
+      ]);
       for (let b = 0; b < 2; b++) {
         const row = p.subarray(b * V, (b + 1) * V);
         expect(row.every((x) => Number.isFinite(x) && x >= 0)).toBe(true);
         expect(row.reduce((a, x) => a + x, 0)).toBeCloseTo(1, 5);
       }
-      expect(predict(model, [[1, 2, 3], [4, 5, 0]])).toEqual(p);
+      expect(
+        predict(model, [
+          [1, 2, 3],
+          [4, 5, 0],
+        ]),
+      ).toEqual(p);
     } finally {
       model.dispose();
     }

@@ -116,7 +116,13 @@ describe.skipIf(!REDIS_URL)('Redis locks (a real redis-server)', () => {
   it('signals a holder that its lock was taken from it', async () => {
     const p = prefix();
     const errors: unknown[] = [];
-    const holder = redisLocks({ client: lockClient, prefix: p, ttlMs: 10_000, renewEveryMs: 20, onRenewError: (_s, e) => errors.push(e) });
+    const holder = redisLocks({
+      client: lockClient,
+      prefix: p,
+      ttlMs: 10_000,
+      renewEveryMs: 20,
+      onRenewError: (_s, e) => errors.push(e),
+    });
     const held = await holder.acquire(G1);
     await client.set(p + G1, 'someone-else');
     await new Promise<void>((resolve) => held!.lost.addEventListener('abort', () => resolve(), { once: true }));
@@ -149,7 +155,12 @@ describe.skipIf(!REDIS_URL)('Redis locks (a real redis-server)', () => {
         baseModelDir: 'models/base',
         minLines: 1,
         runTraining: blockingTrainer(name, calls),
-        locks: redisLocks({ client: lockClient, prefix: p, ttlMs, ...(renewEveryMs !== undefined ? { renewEveryMs } : {}) }),
+        locks: redisLocks({
+          client: lockClient,
+          prefix: p,
+          ttlMs,
+          ...(renewEveryMs !== undefined ? { renewEveryMs } : {}),
+        }),
       });
     }
 

@@ -4,7 +4,11 @@ import { createLogger, redactPathTokens } from '../src/log.js';
 
 function capture(level: Parameters<typeof createLogger>[0]) {
   const lines: string[] = [];
-  const log = createLogger(level, { write: (s: string) => { lines.push(s); } });
+  const log = createLogger(level, {
+    write: (s: string) => {
+      lines.push(s);
+    },
+  });
   return { log, lines };
 }
 
@@ -49,12 +53,19 @@ describe('what the log never carries', () => {
 
   function failedCall(): DiscordAPIError {
     return new DiscordAPIError(
-      { message: 'Invalid Form Body', code: 50035, errors: { content: { _errors: [{ code: 'BASE_TYPE_MAX_LENGTH', message: 'too long' }] } } },
+      {
+        message: 'Invalid Form Body',
+        code: 50035,
+        errors: { content: { _errors: [{ code: 'BASE_TYPE_MAX_LENGTH', message: 'too long' }] } },
+      },
       50035,
       400,
       'POST',
       `https://discord.com/api/v10/interactions/123456789012345678/${INTERACTION_TOKEN}/callback`,
-      { body: { type: 4, data: { content: `${SAID} goo goo` } }, files: [{ name: 'loss.png', data: Buffer.alloc(2048) }] },
+      {
+        body: { type: 4, data: { content: `${SAID} goo goo` } },
+        files: [{ name: 'loss.png', data: Buffer.alloc(2048) }],
+      },
     );
   }
 
@@ -70,7 +81,9 @@ describe('what the log never carries', () => {
       const err = (JSON.parse(lines[0]!) as { err: { url: string; code: number; message: string } }).err;
       expect(err.url).toBe('https://discord.com/api/v10/interactions/123456789012345678/[redacted]/callback');
       expect(err).toMatchObject({ code: 50035, message: expect.stringContaining('Invalid Form Body') });
-      expect((JSON.parse(lines[1]!) as { url: string }).url).toBe('/webhooks/1100000000000000001/[redacted]/messages/@original');
+      expect((JSON.parse(lines[1]!) as { url: string }).url).toBe(
+        '/webhooks/1100000000000000001/[redacted]/messages/@original',
+      );
     }
   });
 
@@ -94,9 +107,9 @@ describe('what the log never carries', () => {
   });
 
   it('finds the tokens in any text: redactPathTokens', () => {
-    expect(redactPathTokens(`POST /interactions/1/${INTERACTION_TOKEN}/callback and /webhooks/2/${WEBHOOK_TOKEN}?wait=true`)).toBe(
-      'POST /interactions/1/[redacted]/callback and /webhooks/2/[redacted]?wait=true',
-    );
+    expect(
+      redactPathTokens(`POST /interactions/1/${INTERACTION_TOKEN}/callback and /webhooks/2/${WEBHOOK_TOKEN}?wait=true`),
+    ).toBe('POST /interactions/1/[redacted]/callback and /webhooks/2/[redacted]?wait=true');
     expect(redactPathTokens('/channels/123/messages')).toBe('/channels/123/messages');
   });
 });

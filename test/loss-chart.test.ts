@@ -3,7 +3,15 @@
  */
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { CHART_COLORS, chartLayout, crc32, encodePng, lossChartPng, movingAverage, PNG_SIGNATURE } from '../src/service/loss-chart.js';
+import {
+  CHART_COLORS,
+  chartLayout,
+  crc32,
+  encodePng,
+  lossChartPng,
+  movingAverage,
+  PNG_SIGNATURE,
+} from '../src/service/loss-chart.js';
 
 interface Decoded {
   width: number;
@@ -74,7 +82,12 @@ describe('encodePng', () => {
 describe('movingAverage', () => {
   it('averages each point with its neighbours, keeping the steps', () => {
     const pts = [1, 3, 5, 7].map((loss, i) => ({ step: i + 1, loss }));
-    expect(movingAverage(pts, 1)).toEqual([{ step: 1, loss: 2 }, { step: 2, loss: 3 }, { step: 3, loss: 5 }, { step: 4, loss: 6 }]);
+    expect(movingAverage(pts, 1)).toEqual([
+      { step: 1, loss: 2 },
+      { step: 2, loss: 3 },
+      { step: 3, loss: 5 },
+      { step: 4, loss: 6 },
+    ]);
     expect(movingAverage(pts, 0)).toEqual(pts);
   });
 });
@@ -88,14 +101,17 @@ describe('lossChartPng', () => {
     expect([d.width, d.height]).toEqual([400, 200]);
     const L = chartLayout(points, 400, 200);
     const curve = [[...CHART_COLORS.line], [...CHART_COLORS.raw]];
-    for (const p of [points[5]!, points[25]!, points[45]!]) expect(curve).toContainEqual(pixel(d, L.x(p.step), L.y(p.loss)));
+    for (const p of [points[5]!, points[25]!, points[45]!])
+      expect(curve).toContainEqual(pixel(d, L.x(p.step), L.y(p.loss)));
     // far above the falling curve, at the right side: background (or grid)
     const empty = pixel(d, L.x(45), L.y(points[45]!.loss) - 40);
     expect([[...CHART_COLORS.background], [...CHART_COLORS.grid]]).toContainEqual(empty);
   });
 
   it('draws reference lines in their colour', () => {
-    const d = decodePng(lossChartPng(points, { width: 400, height: 200, references: [{ value: 1.9, color: CHART_COLORS.after }] }));
+    const d = decodePng(
+      lossChartPng(points, { width: 400, height: 200, references: [{ value: 1.9, color: CHART_COLORS.after }] }),
+    );
     const L = chartLayout(points, 400, 200, [1.9]);
     expect(pixel(d, L.x(40), L.y(1.9))).toEqual([...CHART_COLORS.after]);
   });

@@ -2,7 +2,13 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { LSTM_BACKWARD, LSTM_FORWARD } from '../src/training/wasm-kernels.js';
-import { fusedLstmAvailable, inputProjection, lstmBackward, lstmForward, matMulBias } from '../src/training/lstm-gradients.js';
+import {
+  fusedLstmAvailable,
+  inputProjection,
+  lstmBackward,
+  lstmForward,
+  matMulBias,
+} from '../src/training/lstm-gradients.js';
 import { registerFastKernels, unregisterFastKernels } from '../src/training/fast-kernels.js';
 import { mulberry32 } from '../src/model/weights.js';
 
@@ -120,7 +126,10 @@ describe.each(BACKENDS)('lstm on $name', ({ backend, fast, units, fused }) => {
     const u = tf.tensor2d(randomArray(H * 4 * H, rand, 0.9), [H, 4 * H]);
     const r2 = tf.tensor2d(randomArray(B * H, rand), [B, H]);
     const zeros = tf.zeros([B, H]) as tf.Tensor2D;
-    const refGrads = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(referenceLstm(a as tf.Tensor2D, b as tf.Tensor2D, T, zeros, zeros).h, r2)) as tf.Scalar)([xw, u]);
+    const refGrads = tf.grads(
+      (a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(referenceLstm(a as tf.Tensor2D, b as tf.Tensor2D, T, zeros, zeros).h, r2)) as tf.Scalar,
+    )([xw, u]);
     const mine = tf.tidy(() => {
       const g = lstmBackward(lstmForward(xw, u, T, { tape: true }).tape!, u, undefined, r2);
       return [g.dxw, g.dRecurrentKernel];
@@ -173,29 +182,56 @@ describe.each(BACKENDS)('lstm on $name', ({ backend, fast, units, fused }) => {
     const [B, T, D, H] = [3, 4, 5, units];
     const rand = mulberry32(29);
     const arrays = {
-      x: randomArray(T * B * D, rand, 1.2), w: randomArray(D * 4 * H, rand, 0.6), u: randomArray(H * 4 * H, rand, 0.6),
-      b: randomArray(4 * H, rand, 0.5), h0: randomArray(B * H, rand, 0.5), c0: randomArray(B * H, rand, 0.5),
+      x: randomArray(T * B * D, rand, 1.2),
+      w: randomArray(D * 4 * H, rand, 0.6),
+      u: randomArray(H * 4 * H, rand, 0.6),
+      b: randomArray(4 * H, rand, 0.5),
+      h0: randomArray(B * H, rand, 0.5),
+      c0: randomArray(B * H, rand, 0.5),
     };
-    const shapes: Record<string, number[]> = { x: [T * B, D], w: [D, 4 * H], u: [H, 4 * H], b: [4 * H], h0: [B, H], c0: [B, H] };
+    const shapes: Record<string, number[]> = {
+      x: [T * B, D],
+      w: [D, 4 * H],
+      u: [H, 4 * H],
+      b: [4 * H],
+      h0: [B, H],
+      c0: [B, H],
+    };
     type Name = keyof typeof arrays;
     const r1 = randomArray(T * B * H, rand);
     const r2 = randomArray(B * H, rand);
-    const tensors = () => Object.fromEntries(Object.entries(arrays).map(([k, v]) => [k, tf.tensor(v, shapes[k]!) as tf.Tensor])) as Record<Name, tf.Tensor2D>;
+    const tensors = () =>
+      Object.fromEntries(Object.entries(arrays).map(([k, v]) => [k, tf.tensor(v, shapes[k]!) as tf.Tensor])) as Record<
+        Name,
+        tf.Tensor2D
+      >;
     /** loss = Σ outputs·r1 + Σ c_T·r2, summed in float64 */
-    const loss = () => tf.tidy(() => {
-      const t = tensors();
-      const f = lstmForward(inputProjection(t.x, t.w, t.b as unknown as tf.Tensor1D), t.u, T, { h0: t.h0, c0: t.c0 });
-      const [out, c] = [f.outputs.dataSync(), f.c.dataSync()];
-      let sum = 0;
-      for (let i = 0; i < out.length; i++) sum += out[i]! * r1[i]!;
-      for (let i = 0; i < c.length; i++) sum += c[i]! * r2[i]!;
-      return sum;
-    });
+    const loss = () =>
+      tf.tidy(() => {
+        const t = tensors();
+        const f = lstmForward(inputProjection(t.x, t.w, t.b as unknown as tf.Tensor1D), t.u, T, { h0: t.h0, c0: t.c0 });
+        const [out, c] = [f.outputs.dataSync(), f.c.dataSync()];
+        let sum = 0;
+        for (let i = 0; i < out.length; i++) sum += out[i]! * r1[i]!;
+        for (let i = 0; i < c.length; i++) sum += c[i]! * r2[i]!;
+        return sum;
+      });
     const analytic = tf.tidy(() => {
       const t = tensors();
-      const f = lstmForward(inputProjection(t.x, t.w, t.b as unknown as tf.Tensor1D), t.u, T, { h0: t.h0, c0: t.c0, tape: true, input: t.x });
+      const f = lstmForward(inputProjection(t.x, t.w, t.b as unknown as tf.Tensor1D), t.u, T, {
+        h0: t.h0,
+        c0: t.c0,
+        tape: true,
+        input: t.x,
+      });
       const g = lstmBackward(f.tape!, t.u, tf.tensor2d(r1, [T * B, H]), undefined, tf.tensor2d(r2, [B, H]));
-      return { w: g.dKernel!.dataSync().slice(), u: g.dRecurrentKernel.dataSync().slice(), b: g.dBias!.dataSync().slice(), h0: g.dh0.dataSync().slice(), c0: g.dc0.dataSync().slice() };
+      return {
+        w: g.dKernel!.dataSync().slice(),
+        u: g.dRecurrentKernel.dataSync().slice(),
+        b: g.dBias!.dataSync().slice(),
+        h0: g.dh0.dataSync().slice(),
+        c0: g.dc0.dataSync().slice(),
+      };
     });
     const eps = 1e-2;
     for (const name of ['w', 'u', 'b', 'h0', 'c0'] as const) {
@@ -219,9 +255,14 @@ describe.each(BACKENDS)('lstm on $name', ({ backend, fast, units, fused }) => {
     const [B, T] = [2, 3];
     const xw = tf.ones([T * B, 4 * units]) as tf.Tensor2D;
     const u = tf.ones([units, 4 * units]) as tf.Tensor2D;
-    const kernelsOf = async (impl: 'auto' | 'ops') => (await tf.profile(() => {
-      tf.dispose(Object.values(lstmForward(xw, u, T, { impl })).filter((t): t is tf.Tensor => t instanceof tf.Tensor));
-    })).kernels.map((k) => k.name);
+    const kernelsOf = async (impl: 'auto' | 'ops') =>
+      (
+        await tf.profile(() => {
+          tf.dispose(
+            Object.values(lstmForward(xw, u, T, { impl })).filter((t): t is tf.Tensor => t instanceof tf.Tensor),
+          );
+        })
+      ).kernels.map((k) => k.name);
     expect((await kernelsOf('auto')).includes('BabbleLstmForward')).toBe(fused);
     expect((await kernelsOf('ops')).includes('BabbleLstmForward')).toBe(false);
     tf.dispose([xw, u]);
@@ -236,7 +277,9 @@ describe.each(BACKENDS)('lstm on $name', ({ backend, fast, units, fused }) => {
     const bias = tf.tensor1d(randomArray(4 * units, rand));
     const got = tf.tidy(() => [matMulBias(a, b, bias), matMulBias(a, b), matMulBias(a, odd)]);
     const want = tf.tidy(() => [tf.add(tf.matMul(a, b), bias), tf.matMul(a, b), tf.matMul(a, odd)]);
-    got.forEach((g, k) => expect(maxAbsDiff(g, want[k]!)).toBeLessThan(1e-5));
+    got.forEach((g, k) => {
+      expect(maxAbsDiff(g, want[k]!)).toBeLessThan(1e-5);
+    });
     tf.dispose([a, b, odd, bias, ...got, ...want]);
   });
 });

@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import {
-  PANEL_COLUMNS, cellJs, exp32, hardSigmoid32, instantiateKernels, kernelModuleBytes, matvecJs, packPanels, roundUp,
-  sigmoid32, tanh32, wasmSimdAvailable, type KernelInstance,
+  PANEL_COLUMNS,
+  cellJs,
+  exp32,
+  hardSigmoid32,
+  instantiateKernels,
+  kernelModuleBytes,
+  matvecJs,
+  packPanels,
+  roundUp,
+  sigmoid32,
+  tanh32,
+  wasmSimdAvailable,
+  type KernelInstance,
 } from '../src/model/lstm-step-wasm.js';
 import { mulberry32 } from '../src/model/weights.js';
 
@@ -82,7 +93,13 @@ describe('the WebAssembly SIMD kernels', () => {
 
   it('matvec gives bit-identical results to matvecJs (odd row counts, padded columns)', () => {
     const k = kernels();
-    for (const [rows, cols] of [[1, 5], [7, 32], [33, 49], [128, 512], [256, 512]] as const) {
+    for (const [rows, cols] of [
+      [1, 5],
+      [7, 32],
+      [33, 49],
+      [128, 512],
+      [256, 512],
+    ] as const) {
       const cp = roundUp(cols, PANEL_COLUMNS);
       const w = uniform(rows * cols, 0.5);
       const x = uniform(rows, 1);

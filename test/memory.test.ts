@@ -24,7 +24,10 @@ let child: ChildProcess;
 const replies: MemoryBotReply[] = [];
 const waiters = new Set<() => void>();
 
-function ask<T extends MemoryBotReply['type']>(type: T & MemoryBotRequest['type'], timeoutMs = 30_000): Promise<Extract<MemoryBotReply, { type: T }>> {
+function ask<T extends MemoryBotReply['type']>(
+  type: T & MemoryBotRequest['type'],
+  timeoutMs = 30_000,
+): Promise<Extract<MemoryBotReply, { type: T }>> {
   return new Promise((resolve, reject) => {
     const before = replies.length;
     const timer = setTimeout(() => {
@@ -51,7 +54,13 @@ function messageFrom(i: number): Record<string, unknown> {
     guild_id: guild.id,
     type: 0,
     content: `hello number ${i}`,
-    author: { id: String(6_000_000_000_000_000_000n + BigInt(i)), username: `person${i}`, discriminator: '0', global_name: `Person ${i}`, avatar: null },
+    author: {
+      id: String(6_000_000_000_000_000_000n + BigInt(i)),
+      username: `person${i}`,
+      discriminator: '0',
+      global_name: `Person ${i}`,
+      avatar: null,
+    },
     member: { roles: [], joined_at: now, deaf: false, mute: false, flags: 0, nick: null },
     timestamp: now,
     edited_timestamp: null,
@@ -84,7 +93,12 @@ beforeAll(async () => {
   child = fork(path.join(ROOT, 'test/helpers/memory-bot.ts'), [], {
     cwd: ROOT,
     execArgv: ['--expose-gc', '--import', 'tsx'],
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DISCORD_TOKEN: TOKEN, DISCORD_API_URL: fake.apiUrl },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      DISCORD_TOKEN: TOKEN,
+      DISCORD_API_URL: fake.apiUrl,
+    },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   child.on('message', (reply: MemoryBotReply) => {

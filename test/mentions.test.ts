@@ -23,7 +23,9 @@ describe('shouldAnswer', () => {
 
   it('ignores messages that do not mention the bot (other users, roles, @everyone)', () => {
     expect(shouldAnswer(message({ content: 'hi there' }), BOT)).toBe(false);
-    expect(shouldAnswer(message({ content: '<@3300000000000000003> hi', mentioned: ['3300000000000000003'] }), BOT)).toBe(false);
+    expect(
+      shouldAnswer(message({ content: '<@3300000000000000003> hi', mentioned: ['3300000000000000003'] }), BOT),
+    ).toBe(false);
     expect(shouldAnswer(message({ content: `<@&${BOT}> @everyone` }), BOT)).toBe(false);
   });
 

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { clampContent, clampEmbed, clampText, EMBED_LIMITS, embedLength, MAX_CONTENT, noPings, noPingsReply } from '../src/discord/message-rules.js';
+import {
+  clampContent,
+  clampEmbed,
+  clampText,
+  EMBED_LIMITS,
+  embedLength,
+  MAX_CONTENT,
+  noPings,
+  noPingsReply,
+} from '../src/discord/message-rules.js';
 
 describe('no pings', () => {
   it('parses no mentions at all, and message replies do not ping the author', () => {

@@ -54,11 +54,16 @@ function leaning(letter: string): BabyWeights {
 
 async function commit(scope: string, letter: string): Promise<number> {
   const tmp = await registry.tempDir(scope);
-  await saveModel(tmp, leaning(letter), base.vocab, { version: letter, corpus: { sha256: '', chars: 0 }, training: { letter } });
+  await saveModel(tmp, leaning(letter), base.vocab, {
+    version: letter,
+    corpus: { sha256: '', chars: 0 },
+    training: { letter },
+  });
   return (await registry.commit(scope, tmp, {})).version;
 }
 
-const babble = async (guild: string | null) => (await cache.modelFor(guild)).model.generate('me ', { length: 40, rng: 7 });
+const babble = async (guild: string | null) =>
+  (await cache.modelFor(guild)).model.generate('me ', { length: 40, rng: 7 });
 
 describe('modelFor', () => {
   it('serves the shipped base to servers without a model and outside servers, loading it once', async () => {
@@ -143,7 +148,9 @@ describe('serviceFor', () => {
     const service = await cache.serviceFor(A);
     expect(service.info().version).toBe('1');
     const text = await service.babble({ seed: 'me ', rng: 7, length: 40, stopAtEndOfUtterance: false });
-    expect(text).toBe((await cache.modelFor(A)).model.generate('me ', { length: 40, rng: 7, temperature: 0.5, topK: 0 }));
+    expect(text).toBe(
+      (await cache.modelFor(A)).model.generate('me ', { length: 40, rng: 7, temperature: 0.5, topK: 0 }),
+    );
     expect((await cache.serviceFor(B)).info().version).toBe('base');
   });
 });

@@ -317,12 +317,19 @@ describe('sends refused by Discord', () => {
 
   it('/collect set whose notice Discord refuses (50001) names View Channel and Send Messages; collection stays off', async () => {
     const s = await setup();
-    s.fake.failNext((r) => r.operationId === 'create_message' && r.params.channel_id === s.channelId, permissionFault(50001));
+    s.fake.failNext(
+      (r) => r.operationId === 'create_message' && r.params.channel_id === s.channelId,
+      permissionFault(50001),
+    );
     const { token } = collectSet(s, true);
     expect(await answerOf(s, token)).toMatch(
       new RegExp(`^I can't post in <#${s.channelId}>: I need View Channel and Send Messages there\\.`),
     );
-    expect(refusalLines(s)[0]).toMatchObject({ code: 50001, computed: false, missing: ['ViewChannel', 'SendMessages'] });
+    expect(refusalLines(s)[0]).toMatchObject({
+      code: 50001,
+      computed: false,
+      missing: ['ViewChannel', 'SendMessages'],
+    });
     expect(await s.collection.channels(s.guildId)).toEqual([]);
   });
 
@@ -407,21 +414,19 @@ describe('sends refused by Discord', () => {
       `I can't post in <#${s.channelId}>: I need Embed Links there. ` +
         'The training goes on; I will say here how it ended.',
     );
-    s.manager.jobs
-      .get(s.guildId)!
-      .emit({
-        type: 'progress',
-        progress: {
-          step: 1,
-          totalSteps: 2,
-          epoch: 0.5,
-          loss: 1,
-          etaSeconds: 1,
-          charsPerSecond: 1,
-          elapsedSeconds: 1,
-          sample: 'me',
-        },
-      });
+    s.manager.jobs.get(s.guildId)!.emit({
+      type: 'progress',
+      progress: {
+        step: 1,
+        totalSteps: 2,
+        epoch: 0.5,
+        loss: 1,
+        etaSeconds: 1,
+        charsPerSecond: 1,
+        elapsedSeconds: 1,
+        sample: 'me',
+      },
+    });
     s.manager.jobs.get(s.guildId)!.finish(SWAPPED);
     // The reply was already answered (the sentence above), so the result's refusal comes as an ephemeral follow-up.
     const toldResult = await s.fake.waitForRequest(

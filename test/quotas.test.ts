@@ -14,9 +14,16 @@ import { C, closeStores, G, msg, setup, U } from './helpers/collection-setup.js'
 
 const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-babble-tests';
 const STUB: GenerationService = {
-  babble: async () => 'me want', reply: async () => 'me want',
+  babble: async () => 'me want',
+  reply: async () => 'me want',
   info: () => ({
-    version: 't', created: '', trainingChars: 0, corpusSha256: '', vocabSize: 1, parameters: 1, training: {},
+    version: 't',
+    created: '',
+    trainingChars: 0,
+    corpusSha256: '',
+    vocabSize: 1,
+    parameters: 1,
+    training: {},
   }),
 } as never;
 let fake: FakeDiscord | undefined;
@@ -40,8 +47,9 @@ describe('/teach quotas', () => {
     );
     // Another member still may; characters count too.
     await collection.teach(G, '3001', '20', 'a'.repeat(30));
-    await expect(collection.teach(G, '3001', '21', 'b'.repeat(11)))
-      .rejects.toMatchObject({ name: 'InvalidRequestError' });
+    await expect(collection.teach(G, '3001', '21', 'b'.repeat(11))).rejects.toMatchObject({
+      name: 'InvalidRequestError',
+    });
     expect((await collection.trainingText(G)).length).toBe(4);
     // /forget makes room again.
     await collection.forget(G, U);
@@ -52,8 +60,9 @@ describe('/teach quotas', () => {
   it('caps a whole server, whoever teaches', async () => {
     const { collection } = await setup({ quotas });
     for (let i = 0; i < 5; i++) await collection.teach(G, String(3001 + i), String(10 + i), `word ${i}`);
-    await expect(collection.teach(G, '3100', '20', 'hello'))
-      .rejects.toThrow(/all the taught words this server can give it: at most 5 texts/);
+    await expect(collection.teach(G, '3100', '20', 'hello')).rejects.toThrow(
+      /all the taught words this server can give it: at most 5 texts/,
+    );
     // Another server is not affected.
     await collection.teach('1001', '3100', '21', 'hello');
   });
@@ -82,7 +91,8 @@ describe('/teach through the rate limiter', () => {
     const log = createLogger('silent');
     const collection = await memoryCollection();
     const limiter = createReplyLimiter({
-      counters: memoryCounters({ userReplies: 2, userSeconds: 60, serverReplies: 0, serverSeconds: 60 }), log,
+      counters: memoryCounters({ userReplies: 2, userSeconds: 60, serverReplies: 0, serverSeconds: 60 }),
+      log,
     });
     bot = await startBot({ collection, token: TOKEN, apiUrl: fake.apiUrl, service: STUB, log, limiter });
     const answers: string[] = [];

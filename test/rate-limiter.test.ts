@@ -27,14 +27,25 @@ const LIMITS: ReplyLimits = { userReplies: 3, userSeconds: 60, serverReplies: 5,
 /** A logger at warn level whose lines are kept, parsed. */
 function warnings(): { lines: Array<Record<string, unknown>>; log: Logger } {
   const lines: Array<Record<string, unknown>> = [];
-  return { lines, log: createLogger('warn', { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>); } }) };
+  return {
+    lines,
+    log: createLogger('warn', {
+      write: (s: string) => {
+        lines.push(JSON.parse(s) as Record<string, unknown>);
+      },
+    }),
+  };
 }
 
 function memoryLimiter(limits: ReplyLimits = LIMITS): ReplyLimiter {
   return createReplyLimiter({ counters: memoryCounters(limits), log: warnings().log });
 }
 
-async function takeMany(limiter: ReplyLimiter, n: number, request: Parameters<ReplyLimiter['take']>[0]): Promise<Verdict[]> {
+async function takeMany(
+  limiter: ReplyLimiter,
+  n: number,
+  request: Parameters<ReplyLimiter['take']>[0],
+): Promise<Verdict[]> {
   const out: Verdict[] = [];
   for (let i = 0; i < n; i++) out.push(await limiter.take(request));
   return out;
@@ -63,7 +74,10 @@ describe('reply limits in memory', () => {
     expect(third).toMatchObject({ allowed: false, scope: 'server' });
     // c's own budget (1) was not spent by the refused reply: c still gets one elsewhere.
     expect((await limiter.take({ kind: 'mention', userId: 'c', guildId: 'g2' })).allowed).toBe(true);
-    expect((await limiter.take({ kind: 'mention', userId: 'c', guildId: 'g2' }))).toMatchObject({ allowed: false, scope: 'user' });
+    expect(await limiter.take({ kind: 'mention', userId: 'c', guildId: 'g2' })).toMatchObject({
+      allowed: false,
+      scope: 'user',
+    });
   });
 
   it('counts only the user in DMs', async () => {
@@ -83,21 +97,40 @@ describe('reply limits in memory', () => {
     const limiter = memoryLimiter({ userReplies: 1, userSeconds: 60, serverReplies: 3, serverSeconds: 60 });
     const refusedNotices = (vs: Verdict[]) => vs.filter((v) => !v.allowed).map((v) => (v.allowed ? null : v.notify));
 
-    expect(refusedNotices(await takeMany(limiter, 4, { kind: 'babble', userId: 'b', guildId: 'g0' }))).toEqual([true, true, true]);
-    expect(refusedNotices(await takeMany(limiter, 6, { kind: 'mention', userId: 'm', guildId: 'g1' }))).toEqual([true, false, false, false, false]);
-    expect(refusedNotices(await takeMany(limiter, 3, { kind: 'unprompted', userId: 'u', guildId: 'g2' }))).toEqual([false, false]);
+    expect(refusedNotices(await takeMany(limiter, 4, { kind: 'babble', userId: 'b', guildId: 'g0' }))).toEqual([
+      true,
+      true,
+      true,
+    ]);
+    expect(refusedNotices(await takeMany(limiter, 6, { kind: 'mention', userId: 'm', guildId: 'g1' }))).toEqual([
+      true,
+      false,
+      false,
+      false,
+      false,
+    ]);
+    expect(refusedNotices(await takeMany(limiter, 3, { kind: 'unprompted', userId: 'u', guildId: 'g2' }))).toEqual([
+      false,
+      false,
+    ]);
 
     // The server budget of g3 (3) spent by three people; the next two get one notice between them.
-    for (const userId of ['p1', 'p2', 'p3']) expect((await limiter.take({ kind: 'mention', userId, guildId: 'g3' })).allowed).toBe(true);
+    for (const userId of ['p1', 'p2', 'p3'])
+      expect((await limiter.take({ kind: 'mention', userId, guildId: 'g3' })).allowed).toBe(true);
     const p4 = await limiter.take({ kind: 'mention', userId: 'p4', guildId: 'g3' });
     const p5 = await limiter.take({ kind: 'mention', userId: 'p5', guildId: 'g3' });
-    expect([p4, p5]).toMatchObject([{ allowed: false, scope: 'server', notify: true }, { allowed: false, scope: 'server', notify: false }]);
+    expect([p4, p5]).toMatchObject([
+      { allowed: false, scope: 'server', notify: true },
+      { allowed: false, scope: 'server', notify: false },
+    ]);
   });
 
   it('says "The baby needs a nap — try again in N s", rounding up, and in minutes for long waits', () => {
     expect(napMessage({ scope: 'user', retryAfterMs: 11_200 })).toBe('The baby needs a nap — try again in 12 s.');
     expect(napMessage({ scope: 'user', retryAfterMs: 3 })).toBe('The baby needs a nap — try again in 1 s.');
-    expect(napMessage({ scope: 'server', retryAfterMs: 600_000 })).toBe('The baby needs a nap — everyone here has kept it busy. Try again in 10 min.');
+    expect(napMessage({ scope: 'server', retryAfterMs: 600_000 })).toBe(
+      'The baby needs a nap — everyone here has kept it busy. Try again in 10 min.',
+    );
   });
 });
 
@@ -122,7 +155,12 @@ describe('a failing counter', () => {
   it('keeps a refused mention quiet when the notice counter fails (never spam)', async () => {
     const spent: Counter = { consume: () => Promise.reject(new RateLimiterRes(0, 5000, 2, false)) };
     const limiter = createReplyLimiter({ counters: { user: spent, userNotice: broken }, log: warnings().log });
-    expect(await limiter.take({ kind: 'mention', userId: 'u', guildId: null })).toEqual({ allowed: false, scope: 'user', retryAfterMs: 5000, notify: false });
+    expect(await limiter.take({ kind: 'mention', userId: 'u', guildId: null })).toEqual({
+      allowed: false,
+      scope: 'user',
+      retryAfterMs: 5000,
+      notify: false,
+    });
   });
 });
 
@@ -138,7 +176,11 @@ async function freePort(): Promise<number> {
 }
 
 async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   child.stdout!.setEncoding('utf8');
   await new Promise<void>((resolve, reject) => {
@@ -216,10 +258,15 @@ describe.skipIf(!hasRedis)('reply limits on Redis (a real redis-server)', () => 
 
   it('counts in memory, saying so, when Redis cannot be reached at start-up', async () => {
     const { lines, log } = warnings();
-    const limiter = await openReplyLimiter(`redis://127.0.0.1:${await freePort()}`, LIMITS, { log: log, connectTimeoutMs: 500 });
+    const limiter = await openReplyLimiter(`redis://127.0.0.1:${await freePort()}`, LIMITS, {
+      log: log,
+      connectTimeoutMs: 500,
+    });
     limiters.push(limiter);
     expect(limiter.store).toBe('memory');
     expect(lines.map((l) => l.msg)).toEqual(['rate limits: could not reach Redis; counting in memory in this process']);
-    expect(allowedCount(await takeMany(limiter, 5, { kind: 'babble', userId: 'u', guildId: null }))).toBe(LIMITS.userReplies);
+    expect(allowedCount(await takeMany(limiter, 5, { kind: 'babble', userId: 'u', guildId: null }))).toBe(
+      LIMITS.userReplies,
+    );
   });
 });

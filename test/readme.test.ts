@@ -28,7 +28,11 @@ describe('README', () => {
     const file = join(dir, 'example.mjs');
     await writeFile(file, code);
     try {
-      const { stdout } = await run(process.execPath, [file], { cwd: root, timeout: 120_000, env: { ...process.env, BABBLE_BACKEND: 'wasm' } });
+      const { stdout } = await run(process.execPath, [file], {
+        cwd: root,
+        timeout: 120_000,
+        env: { ...process.env, BABBLE_BACKEND: 'wasm' },
+      });
       const lines = stdout.trim().split('\n');
       expect(lines).toHaveLength(2);
       for (const line of lines) expect(line.startsWith('me want')).toBe(true);
@@ -54,7 +58,10 @@ describe('README, Production', () => {
   it('installs with npm ci then leaves the dev dependencies out, and runs the bot itself with node', async () => {
     const [install, run] = await sectionBlocks('## Production', 'sh');
     const commands = (block: string | undefined) =>
-      (block ?? '').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== '');
+      (block ?? '')
+        .split('\n')
+        .map((l) => l.replace(/#.*/, '').trim())
+        .filter((l) => l !== '');
     expect(commands(install)).toEqual(['npm ci', 'npm prune --omit=dev']);
     expect(commands(run)).toEqual(['node dist/src/main.js']);
   });

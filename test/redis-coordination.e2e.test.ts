@@ -77,7 +77,8 @@ describe.skipIf(!REDIS_URL)('two bot processes on one Redis and one models folde
   });
 
   /** The bots' names on the channel (other tests' processes may share this Redis and channel). */
-  const botOrigins = () => bots.map((b) => b.logs.find((l) => l.msg === 'shared training lock and model swaps on Redis')?.origin);
+  const botOrigins = () =>
+    bots.map((b) => b.logs.find((l) => l.msg === 'shared training lock and model swaps on Redis')?.origin);
   const fromBots = (ms: SwapMessage[]) => ms.filter((m) => botOrigins().includes(m.origin));
 
   it('opens the shared lock and swap channel in each process', () => {
@@ -88,9 +89,13 @@ describe.skipIf(!REDIS_URL)('two bot processes on one Redis and one models folde
 
   it('loads an announced version in both processes', async () => {
     const v1 = await commitCopy(G1);
-    await publisher.publish(DEFAULT_SWAP_CHANNEL, JSON.stringify({ type: 'swap', scope: G1, version: v1.version, origin: 'test' }));
+    await publisher.publish(
+      DEFAULT_SWAP_CHANNEL,
+      JSON.stringify({ type: 'swap', scope: G1, version: v1.version, origin: 'test' }),
+    );
     await heardWhere((ms) => fromBots(ms).filter((m) => m.type === 'loaded' && m.version === v1.version).length === 2);
-    for (const b of bots) await b.waitForLog((l) => l.msg === 'model swap applied' && l.scope === G1 && l.version === v1.version, 10_000);
+    for (const b of bots)
+      await b.waitForLog((l) => l.msg === 'model swap applied' && l.scope === G1 && l.version === v1.version, 10_000);
   }, 60_000);
 
   it('keeps the old version in both processes when the new one is damaged, and each reports it', async () => {
@@ -99,11 +104,19 @@ describe.skipIf(!REDIS_URL)('two bot processes on one Redis and one models folde
     const bytes = await readFile(weights);
     bytes[200] = (bytes[200]! + 1) % 256;
     await writeFile(weights, bytes);
-    await publisher.publish(DEFAULT_SWAP_CHANNEL, JSON.stringify({ type: 'swap', scope: G1, version: v2.version, origin: 'test' }));
-    await heardWhere((ms) => fromBots(ms).filter((m) => m.type === 'load-failed' && m.version === v2.version).length === 2);
-    const origins = fromBots(heard).filter((m) => m.type === 'load-failed').map((m) => m.origin);
+    await publisher.publish(
+      DEFAULT_SWAP_CHANNEL,
+      JSON.stringify({ type: 'swap', scope: G1, version: v2.version, origin: 'test' }),
+    );
+    await heardWhere(
+      (ms) => fromBots(ms).filter((m) => m.type === 'load-failed' && m.version === v2.version).length === 2,
+    );
+    const origins = fromBots(heard)
+      .filter((m) => m.type === 'load-failed')
+      .map((m) => m.origin);
     expect(new Set(origins).size).toBe(2);
-    for (const b of bots) await b.waitForLog((l) => l.level === 50 && /still serving the previous one/.test(String(l.msg)), 10_000);
+    for (const b of bots)
+      await b.waitForLog((l) => l.level === 50 && /still serving the previous one/.test(String(l.msg)), 10_000);
   }, 60_000);
 
   it('both stop with exit code 0 on SIGTERM', async () => {

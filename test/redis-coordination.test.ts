@@ -26,7 +26,10 @@ it('names the Redis it could not reach, without its password', async () => {
     models: createModelCache({ registry, baseDir: 'models/base' }),
     log: silentLogger(),
     connectTimeoutMs: 500,
-  }).then(() => undefined, (e: unknown) => e);
+  }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(Error);
   expect((error as Error).message).toMatch(/could not connect to redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
   expect((error as Error).message).not.toContain('hunter2secret');
@@ -47,7 +50,15 @@ describe.skipIf(!REDIS_URL)('two processes sharing one Redis (a real redis-serve
     const open = async (origin: string) => {
       const registry = createRegistry({ root });
       const models = createModelCache({ registry, baseDir: 'models/base' });
-      const shared = await openSharedState({ url: REDIS_URL!, registry, models, log: silentLogger(), origin, lockPrefix: `test-${tag}:lock:`, channel: `test-${tag}:swaps` });
+      const shared = await openSharedState({
+        url: REDIS_URL!,
+        registry,
+        models,
+        log: silentLogger(),
+        origin,
+        lockPrefix: `test-${tag}:lock:`,
+        channel: `test-${tag}:swaps`,
+      });
       return { registry, shared };
     };
     const a = await open('one');

@@ -41,8 +41,13 @@ describe.runIf(REDIS_URL !== undefined)('Redis durability warnings', () => {
 
 describe('Redis durability warnings without CONFIG', () => {
   it('says it could not check when CONFIG is refused', async () => {
-    const refusing = { configGet: async () => { throw new Error('ERR unknown command CONFIG'); } };
-    expect(await redisDurabilityWarnings(refusing))
-      .toEqual([expect.stringMatching(/could not read the Redis configuration/)]);
+    const refusing = {
+      configGet: async () => {
+        throw new Error('ERR unknown command CONFIG');
+      },
+    };
+    expect(await redisDurabilityWarnings(refusing)).toEqual([
+      expect.stringMatching(/could not read the Redis configuration/),
+    ]);
   });
 });

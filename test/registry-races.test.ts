@@ -81,7 +81,7 @@ describe('start-up cleanup of temporary folders', () => {
     expect(await servedTag()).toBe('live');
   });
 
-  it('removes a folder whose pid was reused (start time differs), and keeps other hosts\'', async () => {
+  it("removes a folder whose pid was reused (start time differs), and keeps other hosts'", async () => {
     const reused = join(root, GUILD, '.tmp-reused');
     const remote = join(root, GUILD, '.tmp-remote');
     await mkdir(reused, { recursive: true });
@@ -108,13 +108,18 @@ describe('compare-and-swap of the current pointer', () => {
     await a.commit(GUILD, await trained(a, 'two'), {});
     const paused = deferred();
     const resume = deferred();
-    const commit = a.commit(GUILD, await trained(a, 'three'), {}, {
-      afterStep: async (step) => {
-        if (step !== 'renamed') return;
-        paused.resolve();
-        await resume.promise;
+    const commit = a.commit(
+      GUILD,
+      await trained(a, 'three'),
+      {},
+      {
+        afterStep: async (step) => {
+          if (step !== 'renamed') return;
+          paused.resolve();
+          await resume.promise;
+        },
       },
-    });
+    );
     commit.catch(() => undefined);
     await paused.promise;
     expect((await b.rollback(GUILD, 1)).version).toBe(1);

@@ -82,7 +82,10 @@ describe('commit', () => {
     expect(resolved!.meta.training.tag).toBe('b');
     const history = await registry.history(GUILD);
     expect(history.current).toBe(2);
-    expect(history.versions.map((v) => [v.version, v.complete, v.record?.details.who])).toEqual([[2, true, 'bob'], [1, true, 'alice']]);
+    expect(history.versions.map((v) => [v.version, v.complete, v.record?.details.who])).toEqual([
+      [2, true, 'bob'],
+      [1, true, 'alice'],
+    ]);
     expect(await scopeEntries()).toEqual(['1', '2', 'current']);
   });
 
@@ -121,7 +124,7 @@ describe('commit', () => {
     expect(await servedAfterRestart()).toBe('good');
   });
 
-  it('refuses a folder that is not one of the scope\'s temporary folders, and a bad scope', async () => {
+  it("refuses a folder that is not one of the scope's temporary folders, and a bad scope", async () => {
     const elsewhere = join(work, 'elsewhere');
     await writeModel(elsewhere, 'x');
     await expect(registry.commit(GUILD, elsewhere, {})).rejects.toThrow(/not a temporary folder/);
@@ -203,7 +206,11 @@ describe('SIGKILL in the middle of a real commit', () => {
     it(`killed after "${step}": a complete model serves (${serves}) and a restart cleans up`, async () => {
       await commitVersions('old');
       const tmp = await orphaned(await trained('new')); // its owner: the process killed below, gone
-      const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/commit-runner.ts', root, GUILD, tmp, step], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'test/fixtures/commit-runner.ts', root, GUILD, tmp, step],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
       await new Promise<void>((resolve, reject) => {
         let out = '';
         child.stdout.setEncoding('utf8');
@@ -245,7 +252,10 @@ describe('rollback', () => {
     await expect(registry.rollback(GUILD, 2)).rejects.toThrow(/already/);
     await writeFile(join(root, GUILD, '1', 'weights.bin'), Buffer.alloc(10));
     // The message (shown to admins) names no file or path; the cause (logged) says which file.
-    const damaged = await registry.rollback(GUILD, 1).then(() => undefined, (e: unknown) => e as Error);
+    const damaged = await registry.rollback(GUILD, 1).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
     expect(damaged?.message).toBe('the model files are damaged or incomplete');
     expect(String((damaged?.cause as Error | undefined)?.message)).toMatch(/weights\.bin/);
     expect(await servedAfterRestart()).toBe('b');
@@ -284,7 +294,11 @@ describe('init', () => {
     await writeFile(join(root, GUILD, 'current.tmp-0001'), '{}');
     const { removed } = await registry.init();
     expect(removed).toHaveLength(3);
-    expect((await scopeEntries()).map((n) => n.replace(/rejected-.*/, 'rejected-*'))).toEqual(['1', 'current', 'rejected-*']);
+    expect((await scopeEntries()).map((n) => n.replace(/rejected-.*/, 'rejected-*'))).toEqual([
+      '1',
+      'current',
+      'rejected-*',
+    ]);
     expect(await scopeEntries('base')).toEqual([]);
   });
 });

@@ -45,7 +45,11 @@ describe('the retention sweeper', () => {
   it('sweeps at once and then every interval, logging a failed sweep and going on', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
     const lines: Record<string, unknown>[] = [];
-    const log = createLogger('info', { write: (l: string) => { lines.push(JSON.parse(l) as Record<string, unknown>); } });
+    const log = createLogger('info', {
+      write: (l: string) => {
+        lines.push(JSON.parse(l) as Record<string, unknown>);
+      },
+    });
     let calls = 0;
     const sweeper = startRetentionSweeper(
       {
@@ -70,7 +74,9 @@ describe('the retention sweeper', () => {
     }
     await sweeper.running();
     expect(lines.some((l) => l.msg === 'retention sweep done' && l.deleted === 1)).toBe(true);
-    expect(lines.some((l) => l.msg === 'retention sweep failed; retrying at the next interval' && l.level === 50)).toBe(true);
+    expect(lines.some((l) => l.msg === 'retention sweep failed; retrying at the next interval' && l.level === 50)).toBe(
+      true,
+    );
     await vi.advanceTimersByTimeAsync(10 * 3_600_000); // stopped: no more sweeps
     expect(calls).toBe(3);
   });

@@ -27,13 +27,29 @@ const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-retrain-tests';
 const MANAGE_GUILD = (1n << 5n).toString();
 const OWNER = '300000000000000001';
 
-const PROGRESS: ProgressFigures = { step: 2, totalSteps: 10, epoch: 0.25, loss: 1.234, etaSeconds: 75, charsPerSecond: 12_345, elapsedSeconds: 3, sample: 'me want pizza' };
+const PROGRESS: ProgressFigures = {
+  step: 2,
+  totalSteps: 10,
+  epoch: 0.25,
+  loss: 1.234,
+  etaSeconds: 75,
+  charsPerSecond: 12_345,
+  elapsedSeconds: 3,
+  sample: 'me want pizza',
+};
 const GATE: GateResult = {
   pass: true,
   reasons: [],
   server: { before: 3.1, after: 2.4, ok: true },
   base: { before: 1.6, after: 1.62, ok: true },
-  samples: { wordShare: 0.9, nonEmpty: 1, shortShare: 1, parrotShare: 0, ok: true, texts: ['me want pizza', 'gg mama'] },
+  samples: {
+    wordShare: 0.9,
+    nonEmpty: 1,
+    shortShare: 1,
+    parrotShare: 0,
+    ok: true,
+    texts: ['me want pizza', 'gg mama'],
+  },
   notes: [],
   tolerance: 0.05,
   baseTolerance: 0.15,
@@ -44,17 +60,29 @@ const TRAINED = {
   heldOut: { before: { server: 3.1, base: 1.6 }, after: { server: 2.4, base: 1.62 } },
   steps: 120,
   seconds: 95,
-  chart: lossChartPng([{ step: 1, loss: 2 }, { step: 2, loss: 1.5 }]),
-  lossCurve: [{ step: 1, loss: 2 }, { step: 2, loss: 1.5 }],
+  chart: lossChartPng([
+    { step: 1, loss: 2 },
+    { step: 2, loss: 1.5 },
+  ]),
+  lossCurve: [
+    { step: 1, loss: 2 },
+    { step: 2, loss: 1.5 },
+  ],
   trainingLines: 321,
   strength: 'normal' as const,
   serverShare: 0.5,
   uptake: {
-    newWords: [{ word: 'gg', count: 40 }, { word: 'raid', count: 12 }],
+    newWords: [
+      { word: 'gg', count: 40 },
+      { word: 'raid', count: 12 },
+    ],
     samples: 120,
     newWordShare: 0.25,
     perSeed: [],
-    used: [{ word: 'gg', count: 21 }, { word: 'raid', count: 9 }],
+    used: [
+      { word: 'gg', count: 21 },
+      { word: 'raid', count: 9 },
+    ],
     knownWordShare: 0.97,
     openings: [],
     temperature: 0.7,
@@ -66,7 +94,11 @@ const REJECTED: RetrainOutcome = {
   status: 'rejected',
   keptAs: '/x/rejected-1',
   ...TRAINED,
-  gate: { ...GATE, pass: false, reasons: ['worse on the held-out baby corpus: 2.000 bits/char, was 1.600 (tolerance 0.05)'] },
+  gate: {
+    ...GATE,
+    pass: false,
+    reasons: ['worse on the held-out baby corpus: 2.000 bits/char, was 1.600 (tolerance 0.05)'],
+  },
 };
 
 describe('definition', () => {
@@ -75,8 +107,15 @@ describe('definition', () => {
     expect(data.name).toBe('retrain');
     expect(data.default_member_permissions).toBe(MANAGE_GUILD);
     expect(data.contexts).toEqual([0]);
-    const subs = retrain.data.options as unknown as { name: string; type: number; options: { name: string; type: number; min_value?: number; max_value?: number }[] }[];
-    expect(subs.map((s) => [s.name, s.type])).toEqual([['start', ApplicationCommandOptionType.Subcommand], ['cancel', ApplicationCommandOptionType.Subcommand]]);
+    const subs = retrain.data.options as unknown as {
+      name: string;
+      type: number;
+      options: { name: string; type: number; min_value?: number; max_value?: number }[];
+    }[];
+    expect(subs.map((s) => [s.name, s.type])).toEqual([
+      ['start', ApplicationCommandOptionType.Subcommand],
+      ['cancel', ApplicationCommandOptionType.Subcommand],
+    ]);
     expect(subs[0]!.options.find((o) => o.name === 'minutes')).toMatchObject({
       type: ApplicationCommandOptionType.Number,
       min_value: SETTINGS.trainMinutes.min,
@@ -128,8 +167,10 @@ describe('messages', () => {
     const rejected = finalMessage('1', REJECTED);
     expect(rejected.embeds[0]!.title).toMatch(/Kept the old model/);
     expect(rejected.embeds[0]!.description).toMatch(/worse on the held-out baby corpus/);
-    expect(finalMessage('1', { status: 'failed', reason: 'The trainer stopped.', errorId: '0badc0de' }).embeds[0]!.description)
-      .toMatch(/^The trainer stopped\. \(error id 0badc0de\)[\s\S]*Nothing changed/);
+    expect(
+      finalMessage('1', { status: 'failed', reason: 'The trainer stopped.', errorId: '0badc0de' }).embeds[0]!
+        .description,
+    ).toMatch(/^The trainer stopped\. \(error id 0badc0de\)[\s\S]*Nothing changed/);
     expect(finalMessage('base', { status: 'cancelled' }).embeds[0]!.description).toMatch(/shared base model/);
     expect(finalMessage('1', { status: 'cancelled' }).chart).toBeUndefined();
   });
@@ -137,16 +178,25 @@ describe('messages', () => {
   it("states the server's share and lists the new words the model uses, how often, over how many babbles", () => {
     const text = JSON.stringify(finalMessage('1', SWAPPED).embeds);
     expect(text).toContain("normal strength: 50% of the training text was this server's");
-    expect(text).toMatch(/\*\*gg\*\* ×21, \*\*raid\*\* ×9 in 120 babbles at temperature 0\.7: 25% of them use a new word/);
+    expect(text).toMatch(
+      /\*\*gg\*\* ×21, \*\*raid\*\* ×9 in 120 babbles at temperature 0\.7: 25% of them use a new word/,
+    );
     expect(JSON.stringify(finalMessage('1', REJECTED).embeds)).toContain("50% of the training text was this server's");
-    const unused = JSON.stringify(finalMessage('1', { ...SWAPPED, uptake: { ...TRAINED.uptake, used: [], newWordShare: 0 } }).embeds);
+    const unused = JSON.stringify(
+      finalMessage('1', { ...SWAPPED, uptake: { ...TRAINED.uptake, used: [], newWordShare: 0 } }).embeds,
+    );
     expect(unused).toMatch(/Not used yet in 120 babbles.*gg, raid/);
-    const base = JSON.stringify(finalMessage('base', { ...SWAPPED, strength: null, serverShare: null, uptake: null }).embeds);
+    const base = JSON.stringify(
+      finalMessage('base', { ...SWAPPED, strength: null, serverShare: null, uptake: null }).embeds,
+    );
     expect(base).not.toMatch(/strength|new words/);
   });
 
   it('offers gentle, normal (the default) and strong with their shares', () => {
-    const subs = retrain.data.options as unknown as { name: string; options: { name: string; choices?: { name: string; value: string }[] }[] }[];
+    const subs = retrain.data.options as unknown as {
+      name: string;
+      options: { name: string; choices?: { name: string; value: string }[] }[];
+    }[];
     expect(subs[0]!.options.find((o) => o.name === 'strength')?.choices).toEqual([
       { name: 'gentle (25% server text)', value: 'gentle' },
       { name: 'normal (50% server text, default)', value: 'normal' },
@@ -171,7 +221,11 @@ describe('/retrain through Discord', () => {
     client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: fake.apiUrl } });
     client.on(Events.InteractionCreate, (interaction) => {
       if (!interaction.isChatInputCommand()) return;
-      const context = { log: silentLogger(), ...(settings ? { collection: settings } : {}), ...(off ? {} : { retrain: deps }) } as CommandContext;
+      const context = {
+        log: silentLogger(),
+        ...(settings ? { collection: settings } : {}),
+        ...(off ? {} : { retrain: deps }),
+      } as CommandContext;
       retrain.execute(interaction, context).catch((err: unknown) => failures.push(err));
     });
     const ready = new Promise((r) => client.once(Events.ClientReady, r));
@@ -192,12 +246,30 @@ describe('/retrain through Discord', () => {
   });
 
   const admin = { permissions: MANAGE_GUILD };
-  const start = (options: ReturnType<typeof option>[] = [], member: Record<string, unknown> = admin, user?: { id: string }) =>
-    fake.sendInteraction({ data: { name: 'retrain', options: [subcommand('start', options)] }, member, ...(user ? { user } : {}) });
-  const callback = (token: string) => fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token);
-  const edits = (token: string) => fake.requests.filter((r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token);
-  const nthEdit = (token: string, n: number) => fake.waitFor(() => edits(token).length >= n, 5000).then(() => edits(token)[n - 1]!);
-  const bodyOf = (r: RecordedRequest) => r.body as { content?: string; embeds?: { title?: string; description?: string; fields?: { name: string; value: string }[] }[]; allowed_mentions?: unknown };
+  const start = (
+    options: ReturnType<typeof option>[] = [],
+    member: Record<string, unknown> = admin,
+    user?: { id: string },
+  ) =>
+    fake.sendInteraction({
+      data: { name: 'retrain', options: [subcommand('start', options)] },
+      member,
+      ...(user ? { user } : {}),
+    });
+  const callback = (token: string) =>
+    fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token);
+  const edits = (token: string) =>
+    fake.requests.filter(
+      (r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token,
+    );
+  const nthEdit = (token: string, n: number) =>
+    fake.waitFor(() => edits(token).length >= n, 5000).then(() => edits(token)[n - 1]!);
+  const bodyOf = (r: RecordedRequest) =>
+    r.body as {
+      content?: string;
+      embeds?: { title?: string; description?: string; fields?: { name: string; value: string }[] }[];
+      allowed_mentions?: unknown;
+    };
 
   it('refuses a member without Manage Server, ephemerally, without starting anything', async () => {
     const { token } = start([], { permissions: '0' });
@@ -246,12 +318,17 @@ describe('/retrain through Discord', () => {
   });
 
   it('defers at once, edits at most once per interval, and ends with the figures and the chart attached', async () => {
-    const { token, payload } = start([option('minutes', 3, ApplicationCommandOptionType.Number), option('epochs', 2, ApplicationCommandOptionType.Number)]);
+    const { token, payload } = start([
+      option('minutes', 3, ApplicationCommandOptionType.Number),
+      option('epochs', 2, ApplicationCommandOptionType.Number),
+    ]);
     expect((await callback(token)).body).toMatchObject({ type: 5 });
     const first = await nthEdit(token, 1);
     expect(bodyOf(first).embeds![0]!.description).toMatch(/Starting/);
     await fake.waitFor(() => manager.starts.length > 0, 5000);
-    expect(manager.starts).toEqual([{ scope: (payload as { guild_id: string }).guild_id, minutes: 3, epochs: 2, requestedBy: expect.any(String) }]);
+    expect(manager.starts).toEqual([
+      { scope: (payload as { guild_id: string }).guild_id, minutes: 3, epochs: 2, requestedBy: expect.any(String) },
+    ]);
     const job = [...manager.jobs.values()][0]!;
     for (let i = 1; i <= 5; i++) job.emit({ type: 'progress', progress: { ...PROGRESS, step: i } });
     job.finish(SWAPPED);
@@ -338,8 +415,11 @@ describe('/retrain through Discord', () => {
     expect(JSON.stringify(cb.body)).toMatch(/switched off/);
   });
 
-  it('/retrain cancel asks the manager to stop the server\'s run', async () => {
-    const { token, payload } = fake.sendInteraction({ data: { name: 'retrain', options: [subcommand('cancel')] }, member: admin });
+  it("/retrain cancel asks the manager to stop the server's run", async () => {
+    const { token, payload } = fake.sendInteraction({
+      data: { name: 'retrain', options: [subcommand('cancel')] },
+      member: admin,
+    });
     const cb = await callback(token);
     expect(manager.cancels).toEqual([(payload as { guild_id: string }).guild_id]);
     expect(cb.body).toMatchObject({ type: 4, data: { flags: 64, allowed_mentions: { parse: [] } } });

@@ -41,8 +41,14 @@ it('a rollback during the training wins: the new model is not swapped in and the
     return runTraining(job, options);
   };
   const manager = createRetrainManager({
-    registry, models, trainingText: async () => TEXT, baseCorpus: await loadBaseCorpus('data/corpus.txt'),
-    baseModelDir: 'models/base', progressIntervalMs: 0, minLines: 20, runTraining: trainer,
+    registry,
+    models,
+    trainingText: async () => TEXT,
+    baseCorpus: await loadBaseCorpus('data/corpus.txt'),
+    baseModelDir: 'models/base',
+    progressIntervalMs: 0,
+    minLines: 20,
+    runTraining: trainer,
     gate: { tolerance: 10 },
     training: { maxSteps: 3, batchSize: 8, workers: 1, childProgressMs: 0, minBaseChars: 3000, graceMs: 500 },
   });

@@ -15,7 +15,11 @@ describe('text preparation', () => {
   });
 
   it('normalizeLines splits messages into utterances and drops what is left empty', () => {
-    expect(normalizeLines(['Hello <@123> THERE\nsecond line', '   ', '🎉', 'ok!'])).toEqual(['hello there', 'second line', 'ok!']);
+    expect(normalizeLines(['Hello <@123> THERE\nsecond line', '   ', '🎉', 'ok!'])).toEqual([
+      'hello there',
+      'second line',
+      'ok!',
+    ]);
   });
 });
 

@@ -37,11 +37,20 @@ const MEMBERS = [
   { id: '5100000000000000003', username: 'cy' },
 ];
 /** What the members of the nursery server say: their own words (pizza, squad, raid…) in baby talk. */
-const SAID = Array.from({ length: 36 }, (_, i) =>
-  [
-    'me want pizza', 'pizza night with the squad', 'who want play games', 'me love the raid', 'gg everyone',
-    'doggy want pizza too', 'see you in voice chat', 'me sleepy after raid', 'pizza is yummy',
-  ][i % 9]! + (i >= 9 ? ` ${['again', 'now', 'please'][Math.floor(i / 9) - 1]}` : ''),
+const SAID = Array.from(
+  { length: 36 },
+  (_, i) =>
+    [
+      'me want pizza',
+      'pizza night with the squad',
+      'who want play games',
+      'me love the raid',
+      'gg everyone',
+      'doggy want pizza too',
+      'see you in voice chat',
+      'me sleepy after raid',
+      'pizza is yummy',
+    ][i % 9]! + (i >= 9 ? ` ${['again', 'now', 'please'][Math.floor(i / 9) - 1]}` : ''),
 );
 const BABBLE = { seed: 'me want', rng: 7 };
 
@@ -86,10 +95,15 @@ async function until<T>(cond: () => T | undefined | false, what: string, timeout
 }
 
 function logLine(bot: Bot, pred: (l: Record<string, unknown>) => boolean, what: string, timeoutMs = 60_000, nth = 1) {
-  return until(() => {
-    if (bot.child.exitCode !== null || bot.child.signalCode !== null) throw new Error(`bot exited before ${what}: ${bot.stderr()}`);
-    return bot.logs.filter(pred)[nth - 1];
-  }, `${what}; logs: ${JSON.stringify(bot.logs.slice(-20))}`, timeoutMs);
+  return until(
+    () => {
+      if (bot.child.exitCode !== null || bot.child.signalCode !== null)
+        throw new Error(`bot exited before ${what}: ${bot.stderr()}`);
+      return bot.logs.filter(pred)[nth - 1];
+    },
+    `${what}; logs: ${JSON.stringify(bot.logs.slice(-20))}`,
+    timeoutMs,
+  );
 }
 
 function alive(pid: number): boolean {
@@ -112,7 +126,12 @@ async function offlineBabble(dir: string): Promise<string> {
   return service.babble({ ...BABBLE, temperature: 0.5 });
 }
 
-type Embed = { title?: string; description?: string; fields?: { name: string; value: string }[]; image?: { url?: string } };
+type Embed = {
+  title?: string;
+  description?: string;
+  fields?: { name: string; value: string }[];
+  image?: { url?: string };
+};
 const bodyOf = (r: RecordedRequest) => r.body as { content?: string; embeds?: Embed[]; allowed_mentions?: unknown };
 
 afterAll(() => {
@@ -137,35 +156,69 @@ describe('/retrain through the real bot', () => {
     await fake?.close();
   });
 
-  const callback = (token: string) => fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token, 30_000);
-  const edits = (token: string) => fake.requests.filter((r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token);
+  const callback = (token: string) =>
+    fake.waitForRequest(
+      (r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token,
+      30_000,
+    );
+  const edits = (token: string) =>
+    fake.requests.filter(
+      (r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token,
+    );
 
   /** The answer's message: the callback's data, or the first edit after a deferral. */
   async function answer(token: string): Promise<{ content?: string; embeds?: Embed[] }> {
     const cb = await callback(token);
     const body = cb.body as { type: number; data?: { content?: string; embeds?: Embed[] } };
     if (body.type === 4) return body.data ?? {};
-    const edit = await fake.waitForRequest((r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token, 30_000);
+    const edit = await fake.waitForRequest(
+      (r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token,
+      30_000,
+    );
     return bodyOf(edit);
   }
-  function command(guildId: string, name: string, options: ReturnType<typeof option>[], manager = false, extra: Record<string, unknown> = {}) {
-    return fake.sendInteraction({ guild_id: guildId, ...(manager ? { member: { permissions: MANAGER } } : {}), data: { name, options, ...extra } });
+  function command(
+    guildId: string,
+    name: string,
+    options: ReturnType<typeof option>[],
+    manager = false,
+    extra: Record<string, unknown> = {},
+  ) {
+    return fake.sendInteraction({
+      guild_id: guildId,
+      ...(manager ? { member: { permissions: MANAGER } } : {}),
+      data: { name, options, ...extra },
+    });
   }
   const babbleIn = async (guildId: string) =>
     (await answer(command(guildId, 'babble', [option('seed', BABBLE.seed), option('rng', BABBLE.rng)]).token)).content!;
   const versionIn = async (guildId: string) =>
-    (await answer(command(guildId, 'model', [subcommand('info')]).token)).embeds![0]!.fields!.find((f) => f.name === 'Version')!.value;
-  const retrain = (minutes: number) => command(nursery.id, 'retrain', [subcommand('start', [option('minutes', minutes, 10)])], true);
+    (await answer(command(guildId, 'model', [subcommand('info')]).token)).embeds![0]!.fields!.find(
+      (f) => f.name === 'Version',
+    )!.value;
+  const retrain = (minutes: number) =>
+    command(nursery.id, 'retrain', [subcommand('start', [option('minutes', minutes, 10)])], true);
 
   it('starts, and collects what members say once a manager switched collection on', async () => {
     bot = startBot(fake.apiUrl);
     await logLine(bot, (l) => l.msg === 'serving', 'serving');
-    const on = command(nursery.id, 'collect', [subcommand('set', [option('channel', chat.id, 7), option('enabled', true)])], true, {
-      resolved: { channels: { [chat.id]: { id: chat.id, name: chat.name, type: 0, permissions: MANAGER } } },
-    });
+    const on = command(
+      nursery.id,
+      'collect',
+      [subcommand('set', [option('channel', chat.id, 7), option('enabled', true)])],
+      true,
+      {
+        resolved: { channels: { [chat.id]: { id: chat.id, name: chat.name, type: 0, permissions: MANAGER } } },
+      },
+    );
     expect((await answer(on.token)).content).toMatch(/Collection is on/);
-    SAID.forEach((content, i) => fake.sendMessage({ guild_id: nursery.id, channel_id: chat.id, content, author: MEMBERS[i % MEMBERS.length] }));
-    await until(() => bot.logs.filter((l) => l.msg === 'message collected' && l.outcome === 'collected').length >= SAID.length, 'every message collected');
+    SAID.forEach((content, i) => {
+      fake.sendMessage({ guild_id: nursery.id, channel_id: chat.id, content, author: MEMBERS[i % MEMBERS.length] });
+    });
+    await until(
+      () => bot.logs.filter((l) => l.msg === 'message collected' && l.outcome === 'collected').length >= SAID.length,
+      'every message collected',
+    );
     const taught = command(nursery.id, 'teach', [option('text', 'Me love pizza and the SQUAD!')]);
     expect((await answer(taught.token)).content).toContain('me love pizza and the squad!');
 
@@ -194,7 +247,9 @@ describe('/retrain through the real bot', () => {
     // ...and it is the compiled child, as in production: plain node, no tsx loader.
     const cmdline = `/proc/${ready.pid as number}/cmdline`;
     if (existsSync(cmdline)) {
-      const argv = readFileSync(cmdline, 'utf8').split('\0').filter((a) => a !== '');
+      const argv = readFileSync(cmdline, 'utf8')
+        .split('\0')
+        .filter((a) => a !== '');
       expect(argv.at(-1)).toBe(path.join(ROOT, 'dist/src/training/trainer-child.js'));
       expect(argv.join(' ')).not.toMatch(/tsx/);
     }
@@ -203,12 +258,16 @@ describe('/retrain through the real bot', () => {
       (r) =>
         r.operationId === 'update_original_webhook_message' &&
         r.params.webhook_token === token &&
-        /^(New model|Kept the old model|Training did not finish|Training cancelled)/.test(bodyOf(r).embeds?.[0]?.title ?? ''),
+        /^(New model|Kept the old model|Training did not finish|Training cancelled)/.test(
+          bodyOf(r).embeds?.[0]?.title ?? '',
+        ),
       120_000,
     );
     const result = bodyOf(final).embeds![0]!;
     expect(result.title, JSON.stringify(result)).toMatch(/^New model: version 1 is talking now/);
-    expect(result.fields!.find((f) => f.name.startsWith('Held-out'))!.value).toMatch(/Server messages: \d\.\d{3} → \d\.\d{3} bits\/char/);
+    expect(result.fields!.find((f) => f.name.startsWith('Held-out'))!.value).toMatch(
+      /Server messages: \d\.\d{3} → \d\.\d{3} bits\/char/,
+    );
     expect(result.image?.url).toBe('attachment://loss.png');
     expect(final.files.map((f) => [f.filename, f.contentType])).toEqual([['loss.png', 'image/png']]);
     expect(final.files[0]!.data.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
@@ -222,8 +281,11 @@ describe('/retrain through the real bot', () => {
     expect(fields.Loss).toMatch(/^\d+\.\d{3}$/);
     expect(fields['Time left']).toMatch(/^about /);
     const throttled = all.slice(0, all.indexOf(final));
-    for (let i = 1; i < throttled.length; i++) expect(throttled[i]!.at - throttled[i - 1]!.at).toBeGreaterThanOrEqual(4000);
-    console.log(`retrain: ${((Date.now() - started) / 1000).toFixed(1)} s from /retrain to the result, ${all.length} edits (${progress.length} with progress)`);
+    for (let i = 1; i < throttled.length; i++)
+      expect(throttled[i]!.at - throttled[i - 1]!.at).toBeGreaterThanOrEqual(4000);
+    console.log(
+      `retrain: ${((Date.now() - started) / 1000).toFixed(1)} s from /retrain to the result, ${all.length} edits (${progress.length} with progress)`,
+    );
   }, 180_000);
 
   it('the server babbles with the new version, exactly as that version generates; the other server as before', async () => {
@@ -236,7 +298,9 @@ describe('/retrain through the real bot', () => {
     expect(await versionIn(nursery.id)).toBe('1');
     expect(await versionIn(other.id)).toBe('base');
     const info = await answer(command(nursery.id, 'model', [subcommand('info')]).token);
-    expect(info.embeds![0]!.fields!.find((f) => f.name.startsWith('Versions'))!.value).toMatch(/^\*\*1\*\* \*\*\(talking now\)\*\* .* by <@\d+>/);
+    expect(info.embeds![0]!.fields!.find((f) => f.name.startsWith('Versions'))!.value).toMatch(
+      /^\*\*1\*\* \*\*\(talking now\)\*\* .* by <@\d+>/,
+    );
   }, 60_000);
 
   it('/model rollback swaps back to the base, and rollback version:1 forward again', async () => {
@@ -244,7 +308,9 @@ describe('/retrain through the real bot', () => {
     expect(back.content).toBe('Rolled back: the base model is talking in this server now.');
     expect(await babbleIn(nursery.id)).toBe(before.nursery);
     expect(await versionIn(nursery.id)).toBe('base');
-    const forward = await answer(command(nursery.id, 'model', [subcommand('rollback', [option('version', 1)])], true).token);
+    const forward = await answer(
+      command(nursery.id, 'model', [subcommand('rollback', [option('version', 1)])], true).token,
+    );
     expect(forward.content).toBe('Rolled back: version 1 is talking in this server now.');
     expect(await babbleIn(nursery.id)).toBe(version1Babble);
   }, 60_000);
@@ -282,7 +348,11 @@ describe('/retrain through the real bot', () => {
     expect(bot.logs.some((l) => l.msg === 'stopping the training (nothing is swapped)')).toBe(true);
     expect(bot.logs.some((l) => l.msg === 'logged out')).toBe(true);
     await until(() => !alive(ready.pid as number), 'the trainer to exit', 10_000);
-    expect(readdirSync(path.join(modelsDir, nursery.id)).filter((n) => !n.startsWith('current')).sort()).toEqual(['1']);
+    expect(
+      readdirSync(path.join(modelsDir, nursery.id))
+        .filter((n) => !n.startsWith('current'))
+        .sort(),
+    ).toEqual(['1']);
     expect(JSON.parse(readFileSync(path.join(modelsDir, nursery.id, 'current'), 'utf8'))).toMatchObject({ version: 1 });
   }, 120_000);
 
@@ -291,12 +361,22 @@ describe('/retrain through the real bot', () => {
     expect(fake.internalErrors).toEqual([]);
     const messages = fake.requests.filter((r) =>
       r.operationId === 'create_interaction_response'
-        ? (r.body as { data?: { content?: unknown; embeds?: unknown } }).data?.content !== undefined || (r.body as { data?: { embeds?: unknown } }).data?.embeds !== undefined
-        : ['update_original_webhook_message', 'execute_webhook', 'update_webhook_message', 'create_message', 'update_message'].includes(r.operationId ?? ''),
+        ? (r.body as { data?: { content?: unknown; embeds?: unknown } }).data?.content !== undefined ||
+          (r.body as { data?: { embeds?: unknown } }).data?.embeds !== undefined
+        : [
+            'update_original_webhook_message',
+            'execute_webhook',
+            'update_webhook_message',
+            'create_message',
+            'update_message',
+          ].includes(r.operationId ?? ''),
     );
     expect(messages.length).toBeGreaterThanOrEqual(20);
     for (const r of messages) {
-      const body = r.operationId === 'create_interaction_response' ? (r.body as { data: Record<string, unknown> }).data : (r.body as Record<string, unknown>);
+      const body =
+        r.operationId === 'create_interaction_response'
+          ? (r.body as { data: Record<string, unknown> }).data
+          : (r.body as Record<string, unknown>);
       expect(body.allowed_mentions, `${r.method} ${r.path}`).toMatchObject({ parse: [] });
     }
     expect(edits(retrainToken).length).toBeGreaterThanOrEqual(3);

@@ -30,10 +30,21 @@ const G1 = '200000000000000001';
 const G2 = '200000000000000002';
 const G3 = '200000000000000003';
 /** A server that talks about pizza and games, in its own words. */
-const SERVER_TEXT = Array.from({ length: 60 }, (_, i) => [
-  'pizza night with the squad', 'who wants to play games tonight', 'me want pizza', 'gg everyone', 'the raid starts at nine',
-  'lol that was funny', 'pizza is the best food', 'see you in voice chat',
-][i % 8]! + (i >= 8 ? ` ${['again', 'too', 'now', 'please', 'ok', 'yes', 'maybe', 'later'][Math.floor(i / 8) % 8]}` : ''));
+const SERVER_TEXT = Array.from(
+  { length: 60 },
+  (_, i) =>
+    [
+      'pizza night with the squad',
+      'who wants to play games tonight',
+      'me want pizza',
+      'gg everyone',
+      'the raid starts at nine',
+      'lol that was funny',
+      'pizza is the best food',
+      'see you in voice chat',
+    ][i % 8]! +
+    (i >= 8 ? ` ${['again', 'too', 'now', 'please', 'ok', 'yes', 'maybe', 'later'][Math.floor(i / 8) % 8]}` : ''),
+);
 
 let work: string;
 let baseCorpus: string[];
@@ -58,7 +69,14 @@ beforeEach(() => {
 type Trainer = NonNullable<RetrainManagerOptions['runTraining']>;
 
 /** The real trainer, counting children. */
-const counting: Trainer = (job, options) => runTraining(job, { ...options, onSpawn: (pid) => { spawned.push(pid); options.onSpawn?.(pid); } });
+const counting: Trainer = (job, options) =>
+  runTraining(job, {
+    ...options,
+    onSpawn: (pid) => {
+      spawned.push(pid);
+      options.onSpawn?.(pid);
+    },
+  });
 
 function manager(overrides: Partial<RetrainManagerOptions> = {}) {
   return createRetrainManager({
@@ -87,7 +105,10 @@ async function leftovers(scope: string): Promise<string[]> {
   }
 }
 
-function expectStatus<S extends RetrainOutcome['status']>(o: RetrainOutcome, status: S): Extract<RetrainOutcome, { status: S }> {
+function expectStatus<S extends RetrainOutcome['status']>(
+  o: RetrainOutcome,
+  status: S,
+): Extract<RetrainOutcome, { status: S }> {
   expect(o.status, JSON.stringify(o).slice(0, 300)).toBe(status);
   return o as Extract<RetrainOutcome, { status: S }>;
 }
@@ -121,7 +142,15 @@ describe('retrain manager', () => {
   it('keeps a model that fails the gate aside, with the reason, and keeps serving the old one', async () => {
     const m = manager({
       trainingText: async () => Array.from({ length: 40 }, (_, i) => `zqx${i} vvkj qqzz xkcd wq${i}`),
-      training: { maxSteps: 6, batchSize: 16, workers: 1, childProgressMs: 0, minBaseChars: 200, learningRate: 0.05, graceMs: 500 },
+      training: {
+        maxSteps: 6,
+        batchSize: 16,
+        workers: 1,
+        childProgressMs: 0,
+        minBaseChars: 200,
+        learningRate: 0.05,
+        graceMs: 500,
+      },
     });
     const outcome = expectStatus(await m.start({ scope: G1 }).job.result, 'rejected');
     expect(outcome.gate.pass).toBe(false);
@@ -135,7 +164,7 @@ describe('retrain manager', () => {
     expect((await models.modelFor(G1)).label).toBe('base');
   });
 
-  it("refuses a model whose samples trip the word filter above the set rate, and never shows them", async () => {
+  it('refuses a model whose samples trip the word filter above the set rate, and never shows them', async () => {
     // A filter that blocks every non-empty text: all the samples trip it.
     const screen = (text: string) => (text.trim() ? { list: 'server' as const } : undefined);
     const m = manager({ moderation: { screenerFor: async () => screen } });
@@ -194,7 +223,9 @@ describe('retrain manager', () => {
   });
 
   it("cancels a running training: nothing is swapped, nothing is left behind, and the server's lock is released", async () => {
-    const m = manager({ training: { maxSteps: 10_000, batchSize: 8, workers: 1, childProgressMs: 0, minBaseChars: 3000, graceMs: 500 } });
+    const m = manager({
+      training: { maxSteps: 10_000, batchSize: 8, workers: 1, childProgressMs: 0, minBaseChars: 3000, graceMs: 500 },
+    });
     const { job } = m.start({ scope: G1 });
     job.subscribe((e) => {
       if (e.type === 'progress') m.cancel(G1);
@@ -210,18 +241,23 @@ describe('retrain manager', () => {
       let pid = -1;
       return counting(job, {
         ...options,
-        onSpawn: (p) => { pid = p; },
+        onSpawn: (p) => {
+          pid = p;
+        },
         onProgress: (p) => {
           process.kill(pid, 'SIGKILL');
           options.onProgress?.(p);
         },
       });
     };
-    const m = manager({ runTraining: killing, training: { maxSteps: 10_000, batchSize: 8, workers: 1, childProgressMs: 0, minBaseChars: 3000 } });
+    const m = manager({
+      runTraining: killing,
+      training: { maxSteps: 10_000, batchSize: 8, workers: 1, childProgressMs: 0, minBaseChars: 3000 },
+    });
     const outcome = expectStatus(await m.start({ scope: G1 }).job.result, 'failed');
     expect(outcome.reason).toBe(TRAINER_FAILURE.crashed);
     expect(outcome.errorId).toMatch(/^[0-9a-f]{8}$/);
-    expect((await registry.resolve(G1))).toBeNull();
+    expect(await registry.resolve(G1)).toBeNull();
     expect(await leftovers(G1)).toEqual([]);
     expect(m.get(G1)).toBeUndefined();
   });
@@ -275,7 +311,12 @@ describe('retrain manager', () => {
     };
     const log = createLogger('info', { write });
     const raw = 'SQLITE_BUSY: database is locked at /srv/babble/var/babble.sqlite (password=hunter2)';
-    const m = manager({ log, trainingText: async () => { throw new Error(raw); } });
+    const m = manager({
+      log,
+      trainingText: async () => {
+        throw new Error(raw);
+      },
+    });
     const outcome = expectStatus(await m.start({ scope: G1 }).job.result, 'failed');
     expect(outcome.reason).toBe(RETRAIN_FAILURE.readText);
     expect(JSON.stringify(outcome)).not.toMatch(/SQLITE|\/srv|hunter2/);
@@ -307,7 +348,14 @@ describe('retrain manager', () => {
     let childReports = 0;
     const m = manager({
       progressIntervalMs: 60 * 60_000,
-      runTraining: (job, options) => counting(job, { ...options, onProgress: (p) => { childReports++; options.onProgress?.(p); } }),
+      runTraining: (job, options) =>
+        counting(job, {
+          ...options,
+          onProgress: (p) => {
+            childReports++;
+            options.onProgress?.(p);
+          },
+        }),
     });
     const events: RetrainEvent[] = [];
     const { job } = m.start({ scope: G1 });
@@ -319,10 +367,16 @@ describe('retrain manager', () => {
   });
 
   it('close() cancels queued and running runs, waits for them, and refuses new ones', async () => {
-    const m = manager({ training: { maxSteps: 10_000, batchSize: 8, workers: 1, childProgressMs: 0, minBaseChars: 3000, graceMs: 500 } });
+    const m = manager({
+      training: { maxSteps: 10_000, batchSize: 8, workers: 1, childProgressMs: 0, minBaseChars: 3000, graceMs: 500 },
+    });
     const running = m.start({ scope: G1 });
     const waiting = m.start({ scope: G2 });
-    await new Promise<void>((resolve) => running.job.subscribe((e) => { if (e.type === 'progress') resolve(); }));
+    await new Promise<void>((resolve) =>
+      running.job.subscribe((e) => {
+        if (e.type === 'progress') resolve();
+      }),
+    );
     await m.close();
     expectStatus(await running.job.result, 'cancelled');
     expectStatus(await waiting.job.result, 'cancelled');
@@ -330,7 +384,6 @@ describe('retrain manager', () => {
     expect(await leftovers(G1)).toEqual([]);
     expect(spawned).toHaveLength(1);
   });
-
 });
 
 describe('retrain of an imported model', () => {
@@ -340,7 +393,8 @@ describe('retrain of an imported model', () => {
     let job: TrainJob | undefined;
     const m = manager({
       baseModelDir: imported,
-      trainingText: async () => Array.from({ length: 30 }, (_, i) => `Doggy ${'abcdefghiklmnoprstuvwy'.slice(0, i % 20 + 1)} ${i} go WOOF`),
+      trainingText: async () =>
+        Array.from({ length: 30 }, (_, i) => `Doggy ${'abcdefghiklmnoprstuvwy'.slice(0, (i % 20) + 1)} ${i} go WOOF`),
       runTraining: async (j) => {
         job = j;
         throw new TrainingError('failed', 'stopped by the test');
@@ -355,11 +409,18 @@ describe('retrain of an imported model', () => {
 
   it('fails a retrain of an imported model Babble cannot train, telling why, and swaps nothing', async () => {
     const imported = join(registry.root, '..', 'imported-three');
-    const chars = (JSON.parse(await readFile('test/fixtures/keras/expected.json', 'utf8')) as { chars: string[] }).chars;
-    await importKerasModel({ file: 'test/fixtures/keras/k2_three.h5', vocab: { chars: chars.join('') }, out: imported, overwrite: true });
+    const chars = (JSON.parse(await readFile('test/fixtures/keras/expected.json', 'utf8')) as { chars: string[] })
+      .chars;
+    await importKerasModel({
+      file: 'test/fixtures/keras/k2_three.h5',
+      vocab: { chars: chars.join('') },
+      out: imported,
+      overwrite: true,
+    });
     const m = manager({
       baseModelDir: imported,
-      trainingText: async () => Array.from({ length: 30 }, (_, i) => `Doggy ${'abcdefghiklmnoprstuvwy'.slice(0, i % 20 + 1)}`),
+      trainingText: async () =>
+        Array.from({ length: 30 }, (_, i) => `Doggy ${'abcdefghiklmnoprstuvwy'.slice(0, (i % 20) + 1)}`),
     });
     const outcome = expectStatus(await m.start({ scope: '999000222' }).job.result, 'failed');
     expect(outcome.reason).toMatch(/cannot be trained by Babble: it has 3 LSTM layer/);

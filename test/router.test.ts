@@ -60,7 +60,15 @@ const throwing: Command[] = [
 const stub: GenerationService = {
   babble: async (r) => r.seed,
   reply: async () => 'goo',
-  info: () => ({ version: 't', created: '', trainingChars: 0, corpusSha256: '', vocabSize: 1, parameters: 0, training: {} }),
+  info: () => ({
+    version: 't',
+    created: '',
+    trainingChars: 0,
+    corpusSha256: '',
+    vocabSize: 1,
+    parameters: 0,
+    training: {},
+  }),
 };
 
 let fake: FakeDiscord;
@@ -69,8 +77,19 @@ const logLines: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
   fake = await startFakeDiscord({ token: TOKEN });
-  const log = createLogger('info', { write: (s: string) => { logLines.push(JSON.parse(s) as Record<string, unknown>); } });
-  bot = await startBot({ collection: await memoryCollection(), token: TOKEN, apiUrl: fake.apiUrl, service: stub, log, commands: throwing });
+  const log = createLogger('info', {
+    write: (s: string) => {
+      logLines.push(JSON.parse(s) as Record<string, unknown>);
+    },
+  });
+  bot = await startBot({
+    collection: await memoryCollection(),
+    token: TOKEN,
+    apiUrl: fake.apiUrl,
+    service: stub,
+    log,
+    commands: throwing,
+  });
 });
 
 afterAll(async () => {
@@ -79,14 +98,19 @@ afterAll(async () => {
 });
 
 function callback(token: string) {
-  return fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token);
+  return fake.waitForRequest(
+    (r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token,
+  );
 }
 
 describe('interaction router', () => {
   it('answers a handler that throws before replying with a short ephemeral message, and logs the stack', async () => {
     const { token } = fake.sendInteraction({ data: { name: 'throw-now' } });
     const cb = await callback(token);
-    expect(cb.body).toMatchObject({ type: 4, data: { content: withAnyErrorId(OOPS), flags: 64, allowed_mentions: { parse: [] } } });
+    expect(cb.body).toMatchObject({
+      type: 4,
+      data: { content: withAnyErrorId(OOPS), flags: 64, allowed_mentions: { parse: [] } },
+    });
     await fake.waitFor(() => logLines.some((l) => l.msg === 'command failed'), 5000, 'log line');
     const line = logLines.find((l) => l.msg === 'command failed' && l.command === 'throw-now')!;
     expect((line.err as { stack: string }).stack).toContain('boom before replying');
@@ -95,13 +119,17 @@ describe('interaction router', () => {
 
   it('edits the deferred reply when the handler throws after deferring', async () => {
     const { token } = fake.sendInteraction({ data: { name: 'throw-deferred' } });
-    const edit = await fake.waitForRequest((r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token);
+    const edit = await fake.waitForRequest(
+      (r) => r.operationId === 'update_original_webhook_message' && r.params.webhook_token === token,
+    );
     expect(edit.body).toMatchObject({ content: withAnyErrorId(OOPS), allowed_mentions: { parse: [] } });
   });
 
   it('sends an ephemeral follow-up when the handler throws after replying', async () => {
     const { token } = fake.sendInteraction({ data: { name: 'throw-replied' } });
-    const follow = await fake.waitForRequest((r) => r.operationId === 'execute_webhook' && r.params.webhook_token === token);
+    const follow = await fake.waitForRequest(
+      (r) => r.operationId === 'execute_webhook' && r.params.webhook_token === token,
+    );
     expect(follow.body).toMatchObject({ content: withAnyErrorId(OOPS), flags: 64, allowed_mentions: { parse: [] } });
   });
 
@@ -122,13 +150,19 @@ describe('interaction router', () => {
   it("shows the service's own message for a refused request", async () => {
     const { token } = fake.sendInteraction({ data: { name: 'refused' } });
     const cb = await callback(token);
-    expect(cb.body).toMatchObject({ type: 4, data: { content: 'length must be a whole number from 1 to 1000.', flags: 64 } });
+    expect(cb.body).toMatchObject({
+      type: 4,
+      data: { content: 'length must be a whole number from 1 to 1000.', flags: 64 },
+    });
   });
 
   it('tells the user the storage is failing (not a bug message) when a command hits a StorageError', async () => {
     const { token } = fake.sendInteraction({ data: { name: 'store-down' } });
     const cb = await callback(token);
-    expect(cb.body).toMatchObject({ type: 4, data: { content: withAnyErrorId(STORAGE_TROUBLE), flags: 64, allowed_mentions: { parse: [] } } });
+    expect(cb.body).toMatchObject({
+      type: 4,
+      data: { content: withAnyErrorId(STORAGE_TROUBLE), flags: 64, allowed_mentions: { parse: [] } },
+    });
     expect(userMessage(new Error('x'))).toBeUndefined();
   });
 
@@ -136,7 +170,10 @@ describe('interaction router', () => {
     const ok = await callback(fake.sendButton('pressy:yes').token);
     expect(ok.body).toMatchObject({ type: 7, data: { content: 'pressed pressy:yes', components: [] } });
     const boom = await callback(fake.sendButton('pressy:boom').token);
-    expect(boom.body).toMatchObject({ type: 4, data: { content: withAnyErrorId(OOPS), flags: 64, allowed_mentions: { parse: [] } } });
+    expect(boom.body).toMatchObject({
+      type: 4,
+      data: { content: withAnyErrorId(OOPS), flags: 64, allowed_mentions: { parse: [] } },
+    });
     const line = logLines.find((l) => l.msg === 'command failed' && l.button === 'pressy:boom')!;
     expect((line.err as { stack: string }).stack).toContain('boom in a button');
     const stale = await callback(fake.sendButton('gone:confirm').token);

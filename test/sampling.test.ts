@@ -41,7 +41,9 @@ describe('sampleFromLogits at temperature 0', () => {
       const logits = randomLogits(rng, 49);
       let best = 0;
       for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
-      const never = () => { throw new Error('rng called'); };
+      const never = () => {
+        throw new Error('rng called');
+      };
       expect(sampleFromLogits(logits, { temperature: 0, rng: never })).toBe(best);
     }
   });
@@ -111,9 +113,12 @@ describe('sampleFromLogits at temperature > 0', () => {
     for (const temperature of [0.5, 1, 2]) {
       const counts = new Array<number>(logits.length).fill(0);
       const draws = 40_000;
-      for (let d = 0; d < draws; d++) counts[sampleFromLogits(Float32Array.from(logits), { temperature, rng }, scratch)]!++;
+      for (let d = 0; d < draws; d++)
+        counts[sampleFromLogits(Float32Array.from(logits), { temperature, rng }, scratch)]!++;
       const expected = softmax(logits, temperature);
-      counts.forEach((c, i) => expect(Math.abs(c / draws - expected[i]!)).toBeLessThan(0.01));
+      counts.forEach((c, i) => {
+        expect(Math.abs(c / draws - expected[i]!)).toBeLessThan(0.01);
+      });
     }
   });
 
@@ -142,7 +147,9 @@ describe('sampleFromLogits at temperature > 0', () => {
     const b = createRng(10);
     const scratch = new SamplingScratch(49);
     for (let d = 0; d < 200; d++) {
-      expect(sampleFromLogits(logits, { temperature: 0.8, topK: 7, rng: a }, scratch)).toBe(sampleFromLogits(logits, { temperature: 0.8, topK: 7, rng: b }));
+      expect(sampleFromLogits(logits, { temperature: 0.8, topK: 7, rng: a }, scratch)).toBe(
+        sampleFromLogits(logits, { temperature: 0.8, topK: 7, rng: b }),
+      );
     }
   });
 
@@ -150,7 +157,9 @@ describe('sampleFromLogits at temperature > 0', () => {
     const logits = Float32Array.from([1, 2]);
     expect(() => sampleFromLogits(logits, { temperature: -0.1, rng: Math.random })).toThrow(RangeError);
     expect(() => sampleFromLogits(logits, { temperature: Number.NaN, rng: Math.random })).toThrow(RangeError);
-    expect(() => sampleFromLogits(logits, { temperature: 1, rng: Math.random }, new SamplingScratch(1))).toThrow(RangeError);
+    expect(() => sampleFromLogits(logits, { temperature: 1, rng: Math.random }, new SamplingScratch(1))).toThrow(
+      RangeError,
+    );
     expect(() => sampleFromLogits(logits, { temperature: 0, rng: Math.random, exclude: [0, 1] })).toThrow(RangeError);
   });
 });

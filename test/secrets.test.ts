@@ -21,7 +21,12 @@ const TOKEN = `${ID_PART}.${TIME_PART}.${HMAC_PART}`;
 const PRELOAD = path.join(ROOT, 'test/helpers/fault-preload.ts');
 
 /** The whole token in the forms it could leak in. */
-const WHOLE = [TOKEN, Buffer.from(TOKEN).toString('base64'), Buffer.from(TOKEN).toString('base64url'), encodeURIComponent(TOKEN)];
+const WHOLE = [
+  TOKEN,
+  Buffer.from(TOKEN).toString('base64'),
+  Buffer.from(TOKEN).toString('base64url'),
+  encodeURIComponent(TOKEN),
+];
 
 /** Which of `secrets` occur in `text`. */
 function leaked(text: string, secrets: readonly string[]): string[] {
@@ -44,10 +49,16 @@ interface Runs {
 const fakes: FakeDiscord[] = [];
 let runs: Runs;
 
-async function failingServingRun(): Promise<{ p: EntryProcess; exit: { code: number | null; signal: NodeJS.Signals | null } }> {
+async function failingServingRun(): Promise<{
+  p: EntryProcess;
+  exit: { code: number | null; signal: NodeJS.Signals | null };
+}> {
   const fake = await startFakeDiscord({ token: TOKEN });
   fakes.push(fake);
-  const p = startEntryProcess({ env: { DISCORD_TOKEN: TOKEN, DISCORD_API_URL: fake.apiUrl, LOG_LEVEL: 'trace' }, preload: [PRELOAD] });
+  const p = startEntryProcess({
+    env: { DISCORD_TOKEN: TOKEN, DISCORD_API_URL: fake.apiUrl, LOG_LEVEL: 'trace' },
+    preload: [PRELOAD],
+  });
   await p.waitForLog((l) => l.msg === 'serving');
   const errorsLogged = (msg: string) => p.logs.filter((l) => l.msg === msg).length;
   const mention = () => fake.sendMessage({ content: `<@${fake.botUser.id}> cookie?` });
@@ -57,10 +68,15 @@ async function failingServingRun(): Promise<{ p: EntryProcess; exit: { code: num
   mention();
   await p.waitForLog(() => errorsLogged('mention reply failed') >= 1, 20_000);
   // A command that throws: Discord refuses its reply.
-  fake.failNext((r) => r.operationId === 'create_interaction_response' && (r.body as { data?: { embeds?: unknown } }).data?.embeds !== undefined, {
-    status: 400,
-    body: { message: 'Invalid Form Body', code: 50035 },
-  });
+  fake.failNext(
+    (r) =>
+      r.operationId === 'create_interaction_response' &&
+      (r.body as { data?: { embeds?: unknown } }).data?.embeds !== undefined,
+    {
+      status: 400,
+      body: { message: 'Invalid Form Body', code: 50035 },
+    },
+  );
   fake.sendInteraction({ data: { name: 'help' } });
   await p.waitForLog((l) => l.msg === 'command failed', 20_000);
   // An unhandled rejection: logged, and the bot keeps serving.
@@ -77,7 +93,10 @@ async function failingServingRun(): Promise<{ p: EntryProcess; exit: { code: num
 async function crashRun(): Promise<EntryProcess> {
   const fake = await startFakeDiscord({ token: TOKEN });
   fakes.push(fake);
-  const p = startEntryProcess({ env: { DISCORD_TOKEN: TOKEN, DISCORD_API_URL: fake.apiUrl, LOG_LEVEL: 'trace' }, preload: [PRELOAD] });
+  const p = startEntryProcess({
+    env: { DISCORD_TOKEN: TOKEN, DISCORD_API_URL: fake.apiUrl, LOG_LEVEL: 'trace' },
+    preload: [PRELOAD],
+  });
   await p.waitForLog((l) => l.msg === 'serving');
   p.child.kill('SIGHUP');
   await p.exited;
@@ -86,21 +105,34 @@ async function crashRun(): Promise<EntryProcess> {
 
 beforeAll(async () => {
   // A second run after the token was reset: Discord answers 401.
-  const resetFake = await startFakeDiscord({ token: 'OTk5OTk5OTk5OTk5OTk5OTk5.Hzzzzz.another-token-that-discord-now-expects0' });
+  const resetFake = await startFakeDiscord({
+    token: 'OTk5OTk5OTk5OTk5OTk5OTk5.Hzzzzz.another-token-that-discord-now-expects0',
+  });
   // Start-up REST failures: GET /gateway/bot keeps answering 502.
   const downFake = await startFakeDiscord({ token: TOKEN });
   downFake.failNext('get_bot_gateway', { status: 502 }, { times: 20 });
   fakes.push(resetFake, downFake);
-  const resetToken = startEntryProcess({ env: { DISCORD_TOKEN: TOKEN, DISCORD_API_URL: resetFake.apiUrl, LOG_LEVEL: 'trace' } });
-  const gatewayDown = startEntryProcess({ env: { DISCORD_TOKEN: TOKEN, DISCORD_API_URL: downFake.apiUrl, LOG_LEVEL: 'trace' } });
+  const resetToken = startEntryProcess({
+    env: { DISCORD_TOKEN: TOKEN, DISCORD_API_URL: resetFake.apiUrl, LOG_LEVEL: 'trace' },
+  });
+  const gatewayDown = startEntryProcess({
+    env: { DISCORD_TOKEN: TOKEN, DISCORD_API_URL: downFake.apiUrl, LOG_LEVEL: 'trace' },
+  });
   // A token pasted with junk after it: refused by the configuration check.
   const malformed = startEntryProcess({ env: { DISCORD_TOKEN: `${TOKEN} oops`, LOG_LEVEL: 'trace' } });
-  const [serving, crash] = await Promise.all([failingServingRun(), crashRun(), resetToken.exited, gatewayDown.exited, malformed.exited]);
+  const [serving, crash] = await Promise.all([
+    failingServingRun(),
+    crashRun(),
+    resetToken.exited,
+    gatewayDown.exited,
+    malformed.exited,
+  ]);
   runs = { serving: serving.p, servingExit: serving.exit, resetToken, gatewayDown, malformed, crash };
 }, 90_000);
 
 afterAll(async () => {
-  for (const p of [runs?.serving, runs?.resetToken, runs?.gatewayDown, runs?.malformed, runs?.crash]) p?.child.kill('SIGKILL');
+  for (const p of [runs?.serving, runs?.resetToken, runs?.gatewayDown, runs?.malformed, runs?.crash])
+    p?.child.kill('SIGKILL');
   await Promise.all(fakes.map((f) => f.close()));
 });
 
@@ -111,10 +143,9 @@ describe('the token in what the bot writes', () => {
     expect(servingExit.code).toBe(1);
     expect(serving.logs.some((l) => String(l.msg).startsWith('unhandled rejection'))).toBe(true);
     expect(serving.logs.find((l) => l.level === 60)?.msg).toMatch(/rejected DISCORD_TOKEN/);
-    expect(serving.logs.filter((l) => l.msg === 'mention reply failed').map((l) => (l.err as { message?: string }).message)).toEqual([
-      expect.stringMatching(/500|Internal Server Error/),
-      expect.stringMatching(/401/),
-    ]);
+    expect(
+      serving.logs.filter((l) => l.msg === 'mention reply failed').map((l) => (l.err as { message?: string }).message),
+    ).toEqual([expect.stringMatching(/500|Internal Server Error/), expect.stringMatching(/401/)]);
     expect(crash.child.exitCode).not.toBe(0);
     expect(crash.stderr()).toMatch(/injected crash \(fault-preload\)/);
     expect(resetToken.logs.find((l) => l.level === 60)?.msg).toMatch(/rejected DISCORD_TOKEN/);
@@ -123,9 +154,12 @@ describe('the token in what the bot writes', () => {
     expect(malformed.stderr()).toMatch(/DISCORD_TOKEN does not look like a bot token/);
   });
 
-  it.each(['serving', 'crash', 'resetToken', 'gatewayDown', 'malformed'] as const)('%s: neither the token nor its secret part appears in stdout or stderr', (run) => {
-    expect(leaked(output(runs[run]), [...WHOLE, HMAC_PART])).toEqual([]);
-  });
+  it.each(['serving', 'crash', 'resetToken', 'gatewayDown', 'malformed'] as const)(
+    '%s: neither the token nor its secret part appears in stdout or stderr',
+    (run) => {
+      expect(leaked(output(runs[run]), [...WHOLE, HMAC_PART])).toEqual([]);
+    },
+  );
 
   // discord.js logs "Provided token: <id>.<timestamp>.*****" at debug level; startBot redacts it.
   it('serving: not even the id and timestamp parts of the token appear', () => {
@@ -138,7 +172,15 @@ describe("the token in the trainer child's environment", () => {
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it('childEnv passes no variable whose value holds the token, however it is named in the parent', () => {
-    const parent = { PATH: '/usr/bin', HOME: '/home/b', DISCORD_TOKEN: TOKEN, BOT_TOKEN: TOKEN, DISCORD_BOT_SECRET: TOKEN, DiscordToken: TOKEN, npm_config__auth: TOKEN };
+    const parent = {
+      PATH: '/usr/bin',
+      HOME: '/home/b',
+      DISCORD_TOKEN: TOKEN,
+      BOT_TOKEN: TOKEN,
+      DISCORD_BOT_SECRET: TOKEN,
+      DiscordToken: TOKEN,
+      npm_config__auth: TOKEN,
+    };
     const env = childEnv(parent, { BABBLE_BACKEND: 'cpu', DISCORD_TOKEN: TOKEN, Api_Key: TOKEN });
     expect(leaked(Object.entries(env).flat().join('\n'), [...WHOLE, ID_PART, HMAC_PART])).toEqual([]);
     expect(env.PATH).toBe('/usr/bin');

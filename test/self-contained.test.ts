@@ -18,7 +18,9 @@ const NOT_OURS = new Set(['node_modules', 'dist', 'var', '.git', 'coverage']);
 /** Tracked files (git ls-files); outside a git checkout, every file but build output and dependencies. */
 function trackedFiles(): string[] {
   try {
-    return execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\0').filter((f) => f !== '');
+    return execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .split('\0')
+      .filter((f) => f !== '');
   } catch {
     const out: string[] = [];
     const walk = (dir: string) => {
@@ -41,7 +43,11 @@ function filesReferring(files: readonly string[], needle: string, read: (file: s
 
 describe('a clone needs nothing beside it', () => {
   it('finds a reference to the folder beside the checkout, and only where it is', () => {
-    const texts: Record<string, string> = { 'README.md': `see ${NEEDLE}/x`, 'a.ts': `read('${NEEDLE}/bench/x.py')`, 'b.ts': 'fine' };
+    const texts: Record<string, string> = {
+      'README.md': `see ${NEEDLE}/x`,
+      'a.ts': `read('${NEEDLE}/bench/x.py')`,
+      'b.ts': 'fine',
+    };
     expect(filesReferring(Object.keys(texts), NEEDLE, (f) => texts[f]!)).toEqual(['a.ts']);
   });
 

@@ -49,7 +49,10 @@ function when(ok: () => boolean): Promise<void> {
     check();
   });
 }
-const wake = () => waiters.splice(0).forEach((w) => w());
+const wake = () =>
+  waiters.splice(0).forEach((w) => {
+    w();
+  });
 
 async function commitModel(scope: string, tag: string): Promise<void> {
   const tmp = await registry.tempDir(scope);
@@ -86,7 +89,12 @@ beforeAll(async () => {
   await store.set(`erase:missing:${GONE_WHILE_AWAY}`, { since: clock - 8 * DAY });
 
   const real = createServerErasure({
-    store, collection, registry, models, log: createLogger('silent'), now: () => clock,
+    store,
+    collection,
+    registry,
+    models,
+    log: createLogger('silent'),
+    now: () => clock,
     retrain: {
       get: (scope) =>
         scope === guild.id ? { cancel: () => void cancelled.push(scope), result: Promise.resolve() } : undefined,

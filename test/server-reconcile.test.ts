@@ -31,11 +31,13 @@ afterAll(async () => {
 
 const kinds: Array<{ name: string; available: boolean; open: () => Promise<KvStore> }> = [
   {
-    name: 'sqlite', available: true,
+    name: 'sqlite',
+    available: true,
     open: () => openStore(`sqlite://${join(work, `${randomBytes(4).toString('hex')}.sqlite`)}`),
   },
   {
-    name: 'redis', available: REDIS_URL !== undefined,
+    name: 'redis',
+    available: REDIS_URL !== undefined,
     open: () => openStore(REDIS_URL!, { prefix: `test-${randomBytes(6).toString('hex')}:` }),
   },
 ];
@@ -57,8 +59,13 @@ describe.each(kinds)('on $name', ({ available, open }) => {
       let clock = Date.UTC(2026, 0, 1);
       const invalidated: string[] = [];
       const erasure = createServerErasure({
-        store, collection, registry, models: { invalidate: (s) => void invalidated.push(s) },
-        log: createLogger('silent'), now: () => clock, purgeAfterDays: 3,
+        store,
+        collection,
+        registry,
+        models: { invalidate: (s) => void invalidated.push(s) },
+        log: createLogger('silent'),
+        now: () => clock,
+        purgeAfterDays: 3,
       });
       const joined = new Set([JOINED]);
       const first = await erasure.reconcile(joined);

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_STRENGTH, isStrength, lineChars, mixForShare, repeatToChars, STRENGTH_SPECS, STRENGTHS } from '../src/training/server-share.js';
+import {
+  DEFAULT_STRENGTH,
+  isStrength,
+  lineChars,
+  mixForShare,
+  repeatToChars,
+  STRENGTH_SPECS,
+  STRENGTHS,
+} from '../src/training/server-share.js';
 
 const SERVER = Array.from({ length: 30 }, (_, i) => `me want dinosaur ${i}`);
 const BASE = Array.from({ length: 400 }, (_, i) => `me want cookie number ${i}`);

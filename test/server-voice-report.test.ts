@@ -20,13 +20,23 @@ const FIGURES: VoiceFigures = { strength: 'normal', share: 0.5, minutes: 2, serv
 describe('bench server_voice', () => {
   it('passes on a swap with ≥ 30 % "me want " uptake, ≥ 90 % known words and the baby corpus within tolerance', () => {
     const s = serverVoiceSection({ ok: true, value: FIGURES });
-    expect(s).toMatchObject({ me_want_new_word_share: 0.4, target: '>= 0.3', pass: true, reason: null, strength: 'normal', server_share: 0.5 });
+    expect(s).toMatchObject({
+      me_want_new_word_share: 0.4,
+      target: '>= 0.3',
+      pass: true,
+      reason: null,
+      strength: 'normal',
+      server_share: 0.5,
+    });
   });
 
   it.each([
     ['me_want_uptake', { meWant: { ...RUN.meWant!, withNewWord: 50, share: 0.25 } }],
     ['known_words', { meWantKnownWordShare: 0.85 }],
-    ['base_rise_within_tolerance', { heldOut: { before: { server: 4.1, base: 1.07 }, after: { server: 0.6, base: 1.3 } } }],
+    [
+      'base_rise_within_tolerance',
+      { heldOut: { before: { server: 4.1, base: 1.07 }, after: { server: 0.6, base: 1.3 } } },
+    ],
     ['swapped', { status: 'rejected', problem: 'its samples ramble on' }],
   ] as const)('fails and names %s when it is missed', (check, change) => {
     const s = serverVoiceSection({ ok: true, value: { ...FIGURES, runs: [{ ...RUN, ...change }] } });
@@ -35,7 +45,10 @@ describe('bench server_voice', () => {
   });
 
   it('is null when skipped, and takes --skip server_voice or server-voice and --strength', () => {
-    expect(serverVoiceSection({ ok: false, reason: 'skipped (--skip)' })).toMatchObject({ pass: null, reason: 'skipped (--skip)' });
+    expect(serverVoiceSection({ ok: false, reason: 'skipped (--skip)' })).toMatchObject({
+      pass: null,
+      reason: 'skipped (--skip)',
+    });
     expect(parseBenchArgs(['--skip', 'server_voice']).skip.has('server-voice')).toBe(true);
     expect(parseBenchArgs(['--skip', 'server-voice']).skip.has('server-voice')).toBe(true);
     expect(parseBenchArgs([]).strength).toBe('normal');

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BabyLanguageModel } from '../src/model/baby.js';
+import type { BabyLanguageModel } from '../src/model/baby.js';
 import { measureUptake } from '../src/model/uptake.js';
 import { createModelCache } from '../src/service/model-cache.js';
 import { createRegistry } from '../src/service/registry.js';
@@ -41,9 +41,20 @@ describe('a retrained baby talks like its server', () => {
     const registry = createRegistry({ root: join(work, 'models') });
     await registry.init();
     const models = createModelCache({ registry, baseDir: 'models/base' });
-    const manager = createRetrainManager({ registry, models, baseModelDir: 'models/base', baseCorpus, trainingText: async () => messages, training: TRAINING });
+    const manager = createRetrainManager({
+      registry,
+      models,
+      baseModelDir: 'models/base',
+      baseCorpus,
+      trainingText: async () => messages,
+      training: TRAINING,
+    });
     const meWant = async (model: BabyLanguageModel) =>
-      measureUptake((seed, o) => model.generate(seed, { ...o, stopAtEndOfUtterance: true }), { serverLines: messages, baseLines: baseCorpus }, { seeds: ['me want '], samplesPerSeed: 200, openings: 0 });
+      measureUptake(
+        (seed, o) => model.generate(seed, { ...o, stopAtEndOfUtterance: true }),
+        { serverLines: messages, baseLines: baseCorpus },
+        { seeds: ['me want '], samplesPerSeed: 200, openings: 0 },
+      );
     const otherBefore = (await models.modelFor(OTHER)).model.generate('me want ', { temperature: 0.5, rng: 7 });
     try {
       const first = swapped(await manager.start({ scope: GUILD }).job.result);

@@ -9,7 +9,7 @@ function recordingLog() {
 describe('serverTemperature', () => {
   const G = '100000000000000001';
 
-  it("gives the temperature the server set, and nothing outside servers or without settings", async () => {
+  it('gives the temperature the server set, and nothing outside servers or without settings', async () => {
     const settings = { getSettings: async (): Promise<GuildSettings> => ({ ...DEFAULT_SETTINGS, temperature: 1.25 }) };
     const { log } = recordingLog();
     expect(await serverTemperature(settings, G, log)).toBe(1.25);

@@ -29,7 +29,8 @@ describe('parseShards', () => {
     expect(parseShards(' ')).toBeUndefined();
     expect(parseShards('auto')).toBe('auto');
     expect(parseShards('2')).toBe(2);
-    for (const bad of ['0', '-1', '1.5', 'two', '02', '100000']) expect(() => parseShards(bad)).toThrow(/SHARDS must be/);
+    for (const bad of ['0', '-1', '1.5', 'two', '02', '100000'])
+      expect(() => parseShards(bad)).toThrow(/SHARDS must be/);
   });
 });
 
@@ -63,7 +64,11 @@ describe.skipIf(!REDIS_URL)('SHARDS=2 against the fake Discord', () => {
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'babble-shards-e2e-'));
-    fake = await startFakeDiscord({ token: TOKEN, shards: 2, guilds: [makeGuild({ id: ON_SHARD_0, name: 'Zero' }), makeGuild({ id: ON_SHARD_1, name: 'One' })] });
+    fake = await startFakeDiscord({
+      token: TOKEN,
+      shards: 2,
+      guilds: [makeGuild({ id: ON_SHARD_0, name: 'Zero' }), makeGuild({ id: ON_SHARD_1, name: 'One' })],
+    });
     subscriber = createClient({ url: REDIS_URL! });
     publisher = createClient({ url: REDIS_URL! });
     await subscriber.connect();
@@ -72,10 +77,19 @@ describe.skipIf(!REDIS_URL)('SHARDS=2 against the fake Discord', () => {
       const m = parseSwapMessage(text);
       if (m && m.scope === ON_SHARD_1) heard.push(m);
     });
-    bot = startEntryProcess({ env: { SHARDS: '2', DISCORD_TOKEN: TOKEN, DISCORD_API_URL: fake.apiUrl, STORAGE_URL: REDIS_URL!, MODELS_DIR: root } });
+    bot = startEntryProcess({
+      env: {
+        SHARDS: '2',
+        DISCORD_TOKEN: TOKEN,
+        DISCORD_API_URL: fake.apiUrl,
+        STORAGE_URL: REDIS_URL!,
+        MODELS_DIR: root,
+      },
+    });
     await bot.waitForLog((l) => l.msg === 'all shards serving', 180_000);
     // A shard is ready for the manager when it has logged in; it logs "serving" once its start-up has finished.
-    for (let i = 0; i < 600 && bot.logs.filter((l) => l.msg === 'serving').length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 600 && bot.logs.filter((l) => l.msg === 'serving').length < 2; i++)
+      await new Promise((r) => setTimeout(r, 100));
   }, 250_000);
 
   afterAll(async () => {
@@ -88,16 +102,29 @@ describe.skipIf(!REDIS_URL)('SHARDS=2 against the fake Discord', () => {
 
   it('logs in two shards, each seeing only its own server', () => {
     const sessions = fake.sessions().filter((s) => s.connected);
-    expect(sessions.map((s) => s.shard).sort()).toEqual([[0, 2], [1, 2]]);
+    expect(sessions.map((s) => s.shard).sort()).toEqual([
+      [0, 2],
+      [1, 2],
+    ]);
     expect(bot.logs.filter((l) => l.msg === 'serving')).toHaveLength(2);
   });
 
   it('answers each server once, from its own shard', async () => {
     for (const guild of [ON_SHARD_0, ON_SHARD_1]) {
-      const { token } = fake.sendInteraction({ guild_id: guild, data: { name: 'babble', options: [option('seed', 'me want'), option('rng', 3)] } });
-      await fake.waitForRequest((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token, 30_000);
+      const { token } = fake.sendInteraction({
+        guild_id: guild,
+        data: { name: 'babble', options: [option('seed', 'me want'), option('rng', 3)] },
+      });
+      await fake.waitForRequest(
+        (r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token,
+        30_000,
+      );
       await new Promise((r) => setTimeout(r, 300));
-      expect(fake.requests.filter((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token)).toHaveLength(1);
+      expect(
+        fake.requests.filter(
+          (r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token,
+        ),
+      ).toHaveLength(1);
     }
   }, 70_000);
 
@@ -106,11 +133,17 @@ describe.skipIf(!REDIS_URL)('SHARDS=2 against the fake Discord', () => {
     const tmp = await registry.tempDir(ON_SHARD_1);
     await cp('models/base', tmp, { recursive: true });
     const v1 = await registry.commit(ON_SHARD_1, tmp, { test: true });
-    await publisher.publish(DEFAULT_SWAP_CHANNEL, JSON.stringify({ type: 'swap', scope: ON_SHARD_1, version: v1.version, origin: 'test' }));
+    await publisher.publish(
+      DEFAULT_SWAP_CHANNEL,
+      JSON.stringify({ type: 'swap', scope: ON_SHARD_1, version: v1.version, origin: 'test' }),
+    );
     // Only this bot's shards (other tests' processes may share this Redis and channel).
-    const shardOrigins = bot.logs.filter((l) => l.msg === 'shared training lock and model swaps on Redis').map((l) => l.origin);
+    const shardOrigins = bot.logs
+      .filter((l) => l.msg === 'shared training lock and model swaps on Redis')
+      .map((l) => l.origin);
     expect(new Set(shardOrigins).size).toBe(2);
-    const loaded = () => heard.filter((m) => m.type === 'loaded' && m.version === v1.version && shardOrigins.includes(m.origin));
+    const loaded = () =>
+      heard.filter((m) => m.type === 'loaded' && m.version === v1.version && shardOrigins.includes(m.origin));
     for (let i = 0; i < 300 && loaded().length < 2; i++) await new Promise((r) => setTimeout(r, 100));
     expect(new Set(loaded().map((m) => m.origin)).size).toBe(2);
   }, 60_000);
@@ -128,10 +161,24 @@ describe.skipIf(!REDIS_URL)('a shard that cannot start', () => {
     const fake = await startFakeDiscord({ token: TOKEN, shards: 2 });
     const root = await mkdtemp(join(tmpdir(), 'babble-shards-bad-'));
     try {
-      const p = startEntryProcess({ env: { SHARDS: '2', DISCORD_TOKEN: `${TOKEN}-wrong`, DISCORD_API_URL: fake.apiUrl, STORAGE_URL: REDIS_URL!, MODELS_DIR: root } });
+      const p = startEntryProcess({
+        env: {
+          SHARDS: '2',
+          DISCORD_TOKEN: `${TOKEN}-wrong`,
+          DISCORD_API_URL: fake.apiUrl,
+          STORAGE_URL: REDIS_URL!,
+          MODELS_DIR: root,
+        },
+      });
       const exit = await p.exited;
       expect(exit.code).toBe(1);
-      expect(p.logs.some((l) => l.msg === 'a shard stopped on its own: stopping the others' || /the shards could not start/.test(String(l.msg)))).toBe(true);
+      expect(
+        p.logs.some(
+          (l) =>
+            l.msg === 'a shard stopped on its own: stopping the others' ||
+            /the shards could not start/.test(String(l.msg)),
+        ),
+      ).toBe(true);
       expect(p.logs.some((l) => l.msg === 'all shards serving')).toBe(false);
     } finally {
       await fake.close();

@@ -37,13 +37,17 @@ async function serving(): Promise<{ fake: FakeDiscord; bot: EntryProcess }> {
   return { fake, bot };
 }
 
-const callbackOf = (token: string) => (r: RecordedRequest) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token;
+const callbackOf = (token: string) => (r: RecordedRequest) =>
+  r.operationId === 'create_interaction_response' && r.params.interaction_token === token;
 
 /** Sends /babble with a known token, its first reply refused by Discord with a 429 of `retryAfter` s; resolves once that 429 was given. */
 async function heldBackBabble(fake: FakeDiscord, retryAfter: number): Promise<string> {
   const token = `fake-interaction-${randomBytes(24).toString('base64url')}`;
   fake.failNext(callbackOf(token), { status: 429, retryAfter });
-  fake.sendInteraction({ token, data: { name: 'babble', options: [option('seed', 'good night'), option('length', 20), option('rng', 7)] } });
+  fake.sendInteraction({
+    token,
+    data: { name: 'babble', options: [option('seed', 'good night'), option('length', 20), option('rng', 7)] },
+  });
   await fake.waitForRequest((r) => callbackOf(token)(r) && r.injected === 'rate-limit', 30_000);
   return token;
 }
@@ -60,7 +64,10 @@ describe('SIGTERM through the real entry point', () => {
     await bot.waitForLog((l) => l.msg === 'stopping', 5000);
     const late = fake.sendInteraction({ data: { name: 'help' } });
     const restarting = await fake.waitForRequest(callbackOf(late.token), 5000);
-    expect(restarting.body).toMatchObject({ type: 4, data: { content: RESTARTING, flags: 64, allowed_mentions: { parse: [] } } });
+    expect(restarting.body).toMatchObject({
+      type: 4,
+      data: { content: RESTARTING, flags: 64, allowed_mentions: { parse: [] } },
+    });
 
     const delivered = await fake.waitForRequest((r) => callbackOf(token)(r) && r.status < 300, SHUTDOWN_DEADLINE_MS);
     expect(delivered.at).toBeGreaterThan(signalledAt);
@@ -114,7 +121,14 @@ describe('armShutdownDeadline', () => {
 
   function capture() {
     const lines: Record<string, unknown>[] = [];
-    return { lines, log: createLogger('info', { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>); } }) };
+    return {
+      lines,
+      log: createLogger('info', {
+        write: (s: string) => {
+          lines.push(JSON.parse(s) as Record<string, unknown>);
+        },
+      }),
+    };
   }
 
   it('logs one fatal line and exits 1 when the stop overruns the deadline', async () => {
@@ -126,7 +140,9 @@ describe('armShutdownDeadline', () => {
     expect(exits).toEqual([]);
     vi.advanceTimersByTime(1);
     expect(exits).toEqual([1]);
-    expect(lines).toEqual([expect.objectContaining({ level: 60, msg: 'stopping took longer than 0.03 s: exiting now', deadlineMs: 30 })]);
+    expect(lines).toEqual([
+      expect.objectContaining({ level: 60, msg: 'stopping took longer than 0.03 s: exiting now', deadlineMs: 30 }),
+    ]);
   });
 
   it('does nothing once cancelled', async () => {

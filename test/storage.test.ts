@@ -71,7 +71,10 @@ const backends: Backend[] = [
       const before = await client.configGet(['maxmemory', 'maxmemory-policy']);
       await client.configSet({ maxmemory: '1', 'maxmemory-policy': 'noeviction' });
       return async () => {
-        await client.configSet({ maxmemory: before.maxmemory ?? '0', 'maxmemory-policy': before['maxmemory-policy'] ?? 'noeviction' });
+        await client.configSet({
+          maxmemory: before.maxmemory ?? '0',
+          'maxmemory-policy': before['maxmemory-policy'] ?? 'noeviction',
+        });
         await client.close();
       };
     },
@@ -86,7 +89,10 @@ describe('the test environment', () => {
 
 describe('storage URLs and key ranges', () => {
   it('reads sqlite:// relative to the working folder, sqlite:/// as absolute, and redis:// as is', () => {
-    expect(parseStorageUrl('sqlite://var/b.sqlite', '/srv/bot')).toEqual({ kind: 'sqlite', file: '/srv/bot/var/b.sqlite' });
+    expect(parseStorageUrl('sqlite://var/b.sqlite', '/srv/bot')).toEqual({
+      kind: 'sqlite',
+      file: '/srv/bot/var/b.sqlite',
+    });
     expect(parseStorageUrl('sqlite:///data/b.sqlite', '/srv/bot')).toEqual({ kind: 'sqlite', file: '/data/b.sqlite' });
     expect(parseStorageUrl('redis://localhost:6379/1')).toEqual({ kind: 'redis', url: 'redis://localhost:6379/1' });
     expect(() => parseStorageUrl('mysql://x')).toThrow(/sqlite:\/\/.*redis:\/\//);
@@ -156,11 +162,12 @@ function writer(env: Record<string, string>, onLine?: (line: string) => void) {
   });
   let stderr = '';
   let buffered = '';
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => {
+    stderr += c;
+  });
   child.stdout!.setEncoding('utf8').on('data', (c: string) => {
     buffered += c;
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
+    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
       const line = buffered.slice(0, nl);
       buffered = buffered.slice(nl + 1);
       onLine?.(line);
@@ -175,7 +182,10 @@ function writer(env: Record<string, string>, onLine?: (line: string) => void) {
 describe.each(backends)('$name store', (backend) => {
   const opened: KvStore[] = [];
   async function open(place = backend.fresh(), busyTimeoutMs?: number): Promise<KvStore> {
-    const store = await openStore(place.url, { prefix: place.prefix, ...(busyTimeoutMs !== undefined ? { busyTimeoutMs } : {}) });
+    const store = await openStore(place.url, {
+      prefix: place.prefix,
+      ...(busyTimeoutMs !== undefined ? { busyTimeoutMs } : {}),
+    });
     opened.push(store);
     return store;
   }
@@ -190,7 +200,10 @@ describe.each(backends)('$name store', (backend) => {
     it('reads back what it wrote, several at once, and deletes', async () => {
       const store = await open();
       await store.set('a', { n: 1, list: [1, 'two'], nested: { ok: true } });
-      await store.setMany([{ key: 'b', value: 'text' }, { key: 'c', value: 42 }]);
+      await store.setMany([
+        { key: 'b', value: 'text' },
+        { key: 'c', value: 42 },
+      ]);
       expect(await store.get('a')).toEqual({ n: 1, list: [1, 'two'], nested: { ok: true } });
       expect(await store.getMany(['b', 'c', 'missing'])).toEqual(['text', 42, undefined]);
       await store.deleteMany(['a', 'c', 'never-there']);
@@ -203,7 +216,11 @@ describe.each(backends)('$name store', (backend) => {
       // (A Redis server also expires keys by its own clock; 60 s is far longer than this test.)
       const t0 = Date.now();
       vi.useFakeTimers({ toFake: ['Date'], now: t0 });
-      await store.setMany([{ key: 'x:short', value: 1, ttlMs: 60_000 }, { key: 'x:long', value: 2, ttlMs: 3_600_000 }, { key: 'x:forever', value: 3 }]);
+      await store.setMany([
+        { key: 'x:short', value: 1, ttlMs: 60_000 },
+        { key: 'x:long', value: 2, ttlMs: 3_600_000 },
+        { key: 'x:forever', value: 3 },
+      ]);
       vi.setSystemTime(t0 + 59_999);
       expect(await store.get('x:short')).toBe(1);
       vi.setSystemTime(t0 + 60_001);
@@ -248,7 +265,9 @@ describe.each(backends)('$name store', (backend) => {
       const n = 200_000;
       const messages: IncomingMessage[] = [];
       for (let i = 0; i < n; i++) {
-        messages.push(message({ id: String(1_000_000 + i), content: `m ${i}`, createdAt: i % 2 === 0 ? t0 - 90 * DAY + 300 : t0 }));
+        messages.push(
+          message({ id: String(1_000_000 + i), content: `m ${i}`, createdAt: i % 2 === 0 ? t0 - 90 * DAY + 300 : t0 }),
+        );
       }
       const started = performance.now();
       const counts = await collection.collectMany(messages);
@@ -276,7 +295,14 @@ describe.each(backends)('$name store', (backend) => {
       const collection = createCollectionService({ store });
       await collection.setChannel('100', '200', true, '1');
       // Both start writing at the same moment, once both processes are up.
-      const common = { STORAGE_URL: place.url, KEY_PREFIX: place.prefix, GUILD: '100', CHANNEL: '200', COUNT: '10000', START_AT: String(Date.now() + 3000) };
+      const common = {
+        STORAGE_URL: place.url,
+        KEY_PREFIX: place.prefix,
+        GUILD: '100',
+        CHANNEL: '200',
+        COUNT: '10000',
+        START_AT: String(Date.now() + 3000),
+      };
       const started = Date.now();
       const a = writer({ ...common, AUTHOR: '301', FIRST_ID: '5000000' });
       const b = writer({ ...common, AUTHOR: '302', FIRST_ID: '6000000' });
@@ -331,7 +357,9 @@ describe.each(backends)('$name store', (backend) => {
       await collection.collect(message({ id: '11', guildId: a, channelId: '201', content: 'secret of a' }));
       await collection.collect(message({ id: '12', guildId: b, channelId: '202', content: 'secret of b' }));
       // A message sent in b's server but naming a's channel is still b's (and a's channel isn't on in b).
-      expect(await collection.collect(message({ id: '13', guildId: b, channelId: '201', content: 'wrong channel' }))).toBe('not-enabled');
+      expect(
+        await collection.collect(message({ id: '13', guildId: b, channelId: '201', content: 'wrong channel' })),
+      ).toBe('not-enabled');
       await collection.teach(a, '300', '21', 'taught to a');
       await collection.teach(b, '300', '22', 'taught to b');
 
@@ -340,7 +368,11 @@ describe.each(backends)('$name store', (backend) => {
       expect((await collection.channels(a)).map((c) => c.channelId)).toEqual(['201']);
       expect((await collection.channels(b)).map((c) => c.channelId)).toEqual(['202']);
       expect((await collection.getSettings(b)).replyChance).toBe(0);
-      expect(await collection.privacy(b, '300')).toMatchObject({ messages: 1, taught: 1, channels: [{ channelId: '202', messages: 1 }] });
+      expect(await collection.privacy(b, '300')).toMatchObject({
+        messages: 1,
+        taught: 1,
+        channels: [{ channelId: '202', messages: 1 }],
+      });
 
       await collection.optOut(a, '300');
       expect(await collection.isOptedOut(b, '300')).toBe(false);
@@ -367,7 +399,16 @@ describe('sqlite durability', () => {
     const acked: string[] = [];
     let killed = false;
     const w = writer(
-      { STORAGE_URL: place.url, KEY_PREFIX: place.prefix, GUILD: '100', CHANNEL: '200', AUTHOR: '300', FIRST_ID: '7000000', COUNT: '1000000', ACK: '1' },
+      {
+        STORAGE_URL: place.url,
+        KEY_PREFIX: place.prefix,
+        GUILD: '100',
+        CHANNEL: '200',
+        AUTHOR: '300',
+        FIRST_ID: '7000000',
+        COUNT: '1000000',
+        ACK: '1',
+      },
       (line) => {
         if (!line.startsWith('ack ')) return;
         acked.push(`m ${line.slice(4)}`);
@@ -390,4 +431,3 @@ describe('sqlite durability', () => {
     await reopened.close();
   }, 120_000);
 });
-

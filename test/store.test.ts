@@ -6,8 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '../src/model/backend.js';
 import { buildLayersModel, setModelWeights } from '../src/model/layers.js';
 import {
-  ModelLoadError, loadLayersModelFromDir, loadModel, saveModel, sha256File, verifyModelDir,
-  type ModelLoadProblem, type SaveModelMeta,
+  ModelLoadError,
+  loadLayersModelFromDir,
+  loadModel,
+  saveModel,
+  sha256File,
+  verifyModelDir,
+  type ModelLoadProblem,
+  type SaveModelMeta,
 } from '../src/model/store.js';
 import { EOU, UNK, Vocabulary } from '../src/model/vocab.js';
 import { flattenWeights, initWeights, type BabyWeights } from '../src/model/weights.js';
@@ -55,7 +61,10 @@ async function refreshHashes(dir: string): Promise<void> {
 
 async function expectRefusal(dir: string, file: string, problem: ModelLoadProblem, message?: RegExp): Promise<void> {
   for (const check of [loadModel, verifyModelDir, loadLayersModelFromDir]) {
-    const err = await check(dir).then(() => undefined, (e: unknown) => e);
+    const err = await check(dir).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err, `${check.name} should refuse`).toBeInstanceOf(ModelLoadError);
     const e = err as ModelLoadError;
     expect({ fn: check.name, file: e.file, problem: e.problem }).toEqual({ fn: check.name, file, problem });
@@ -71,11 +80,19 @@ describe('saveModel / loadModel', () => {
     const meta = await saveModel(dir, weights, VOCAB, META);
     const loaded = await loadModel(dir);
     expect(loaded.weights).toEqual(weights);
-    flattenWeights(loaded.weights as BabyWeights).forEach((a) => expect(a).toBeInstanceOf(Float32Array));
+    flattenWeights(loaded.weights as BabyWeights).forEach((a) => {
+      expect(a).toBeInstanceOf(Float32Array);
+    });
     expect(loaded.vocab.chars).toEqual(VOCAB.chars);
     expect(loaded.meta).toEqual(meta);
     expect(loaded.dir).toBe(dir);
-    expect(meta).toMatchObject({ format: 'babble-model', version: 'base', created: META.created, corpus: META.corpus, training: META.training });
+    expect(meta).toMatchObject({
+      format: 'babble-model',
+      version: 'base',
+      created: META.created,
+      corpus: META.corpus,
+      training: META.training,
+    });
   });
 
   it('records each file’s sha256 and size in meta.json, and writes the tfjs layers format', async () => {
@@ -83,7 +100,10 @@ describe('saveModel / loadModel', () => {
     expect(Object.keys(meta.files).sort()).toEqual(['model.json', 'vocab.json', 'weights.bin']);
     for (const name of Object.keys(meta.files)) {
       const bytes = await readFile(join(saved, name));
-      expect(meta.files[name]).toEqual({ sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length });
+      expect(meta.files[name]).toEqual({
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+        bytes: bytes.length,
+      });
     }
     const modelJson = JSON.parse(await readFile(join(saved, 'model.json'), 'utf8'));
     expect(modelJson).toMatchObject({ format: 'layers-model', convertedBy: null });
@@ -92,8 +112,15 @@ describe('saveModel / loadModel', () => {
     expect(modelJson.weightsManifest).toHaveLength(1);
     expect(modelJson.weightsManifest[0].paths).toEqual(['weights.bin']);
     expect(modelJson.weightsManifest[0].weights.map((w: { name: string }) => w.name)).toEqual([
-      'embedding/embeddings', 'lstm_1/kernel', 'lstm_1/recurrent_kernel', 'lstm_1/bias',
-      'lstm_2/kernel', 'lstm_2/recurrent_kernel', 'lstm_2/bias', 'dense/kernel', 'dense/bias',
+      'embedding/embeddings',
+      'lstm_1/kernel',
+      'lstm_1/recurrent_kernel',
+      'lstm_1/bias',
+      'lstm_2/kernel',
+      'lstm_2/recurrent_kernel',
+      'lstm_2/bias',
+      'dense/kernel',
+      'dense/bias',
     ]);
     expect(JSON.parse(await readFile(join(saved, 'vocab.json'), 'utf8'))).toEqual(VOCAB.toJSON());
   });
@@ -114,7 +141,9 @@ describe('saveModel / loadModel', () => {
   it('verifyModelDir reports the architecture without decoding', async () => {
     const v = await verifyModelDir(saved);
     expect(v.architecture).toEqual({
-      vocabSize: V, embeddingDim: E, units: [H, H],
+      vocabSize: V,
+      embeddingDim: E,
+      units: [H, H],
       parameters: flattenWeights(initWeights(V, 1, E, H)).reduce((n, a) => n + a.length, 0),
     });
     expect(v.vocab.chars).toEqual(VOCAB.chars);
@@ -144,7 +173,9 @@ describe('saveModel / loadModel', () => {
   });
 
   it('refuses to save weights that do not fit the vocabulary, or that are not finite', async () => {
-    await expect(saveModel(join(root, 'bad-size'), initWeights(V + 1, 1, E, H), VOCAB, META)).rejects.toThrow(/vocabulary/);
+    await expect(saveModel(join(root, 'bad-size'), initWeights(V + 1, 1, E, H), VOCAB, META)).rejects.toThrow(
+      /vocabulary/,
+    );
     const nan = initWeights(V, 1, E, H);
     nan.lstm2.bias[3] = Number.NaN;
     await expect(saveModel(join(root, 'bad-nan'), nan, VOCAB, META)).rejects.toThrow(/lstm_2\/bias\[3\]/);
@@ -165,11 +196,28 @@ describe('loadLayersModelFromDir', () => {
     const loaded = await loadLayersModelFromDir(saved);
     try {
       setModelWeights(reference, weights);
-      expect(loaded.layers.map((l) => l.getClassName())).toEqual(['Embedding', 'LSTM', 'Dropout', 'LSTM', 'Dropout', 'Dense']);
+      expect(loaded.layers.map((l) => l.getClassName())).toEqual([
+        'Embedding',
+        'LSTM',
+        'Dropout',
+        'LSTM',
+        'Dropout',
+        'Dense',
+      ]);
       expect(loaded.layers[1]!.getConfig()).toMatchObject({ recurrentActivation: 'sigmoid', returnSequences: true });
       const [a, b] = tf.tidy(() => {
-        const x = tf.tensor2d([[2, 3, 4, 1, 5], [0, 1, 2, 3, 4]], [2, 5], 'int32');
-        return [(loaded.predict(x) as tf.Tensor).dataSync().slice(), (reference.predict(x) as tf.Tensor).dataSync().slice()];
+        const x = tf.tensor2d(
+          [
+            [2, 3, 4, 1, 5],
+            [0, 1, 2, 3, 4],
+          ],
+          [2, 5],
+          'int32',
+        );
+        return [
+          (loaded.predict(x) as tf.Tensor).dataSync().slice(),
+          (reference.predict(x) as tf.Tensor).dataSync().slice(),
+        ];
       });
       expect(a).toEqual(b);
     } finally {
@@ -248,7 +296,10 @@ describe('refusals (every one a ModelLoadError naming the file)', () => {
   it('refuses a model.json with another architecture (relu gates) even with matching hashes', async () => {
     const dir = await copyOfSaved();
     const text = await readFile(join(dir, 'model.json'), 'utf8');
-    await writeFile(join(dir, 'model.json'), text.replace('"recurrent_activation":"sigmoid"', '"recurrent_activation":"relu"'));
+    await writeFile(
+      join(dir, 'model.json'),
+      text.replace('"recurrent_activation":"sigmoid"', '"recurrent_activation":"relu"'),
+    );
     await refreshHashes(dir);
     await expectRefusal(dir, 'model.json', 'architecture', /recurrent_activation "relu"/);
   });
@@ -285,7 +336,10 @@ describe('refusals (every one a ModelLoadError naming the file)', () => {
     new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).setFloat32(8, Number.POSITIVE_INFINITY, true);
     await writeFile(join(dir, 'weights.bin'), bytes);
     await refreshHashes(dir);
-    const err = await loadModel(dir).then(() => undefined, (e: unknown) => e);
+    const err = await loadModel(dir).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ModelLoadError);
     expect(err).toMatchObject({ file: 'weights.bin', problem: 'malformed' });
     expect((err as Error).message).toMatch(/non-finite .* embedding\/embeddings\[2\]/);
@@ -298,11 +352,26 @@ describe('an imported model folder', () => {
     const rand = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i + n) / 3);
     const units = [4, 8, 4];
     const layers = units.map((u, k) => ({
-      units: u, recurrentActivation: 'hard_sigmoid' as const,
-      kernel: rand((k === 0 ? 3 : units[k - 1]!) * 4 * u), recurrentKernel: rand(u * 4 * u), bias: rand(4 * u),
+      units: u,
+      recurrentActivation: 'hard_sigmoid' as const,
+      kernel: rand((k === 0 ? 3 : units[k - 1]!) * 4 * u),
+      recurrentKernel: rand(u * 4 * u),
+      bias: rand(4 * u),
     }));
-    const weights = { vocabSize: 4, embeddingDim: 3, embedding: rand(12), layers, dense: { kernel: rand(16), bias: rand(4) } };
-    const source = { file: 'm.h5', sha256: 'cd'.repeat(32), format: 'keras2-h5', keras_version: '2.12.0', imported: META.created! };
+    const weights = {
+      vocabSize: 4,
+      embeddingDim: 3,
+      embedding: rand(12),
+      layers,
+      dense: { kernel: rand(16), bias: rand(4) },
+    };
+    const source = {
+      file: 'm.h5',
+      sha256: 'cd'.repeat(32),
+      format: 'keras2-h5',
+      keras_version: '2.12.0',
+      imported: META.created!,
+    };
     const dir = join(root, 'imported');
     await saveModel(dir, weights, vocab, { ...META, generation: 'window', seq_length: 40, source });
     const loaded = await loadModel(dir);
@@ -310,6 +379,8 @@ describe('an imported model folder', () => {
     expect(loaded.vocab.hasUnknown).toBe(false);
     expect(loaded.meta).toMatchObject({ generation: 'window', seq_length: 40, source });
     expect((await verifyModelDir(dir)).architecture.units).toEqual(units);
-    await expect(saveModel(join(root, 'no-window'), weights, vocab, { ...META, generation: 'window' })).rejects.toThrow(/seq_length/);
+    await expect(saveModel(join(root, 'no-window'), weights, vocab, { ...META, generation: 'window' })).rejects.toThrow(
+      /seq_length/,
+    );
   });
 });

@@ -14,7 +14,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger } from '../src/log.js';
 import { createModelCache, type ModelCache } from '../src/service/model-cache.js';
 import { createRegistry, type ModelRegistry } from '../src/service/registry.js';
-import { announcingModels, openSwapBus, parseSwapMessage, type SwapBus, type SwapMessage } from '../src/service/swap-bus.js';
+import {
+  announcingModels,
+  openSwapBus,
+  parseSwapMessage,
+  type SwapBus,
+  type SwapMessage,
+} from '../src/service/swap-bus.js';
 
 const REDIS_URL = process.env.REDIS_URL?.trim() || undefined;
 const G1 = '200000000000000001';
@@ -22,10 +28,28 @@ const G2 = '200000000000000002';
 
 describe('parseSwapMessage', () => {
   it('reads the three kinds of message and refuses malformed ones', () => {
-    expect(parseSwapMessage(JSON.stringify({ type: 'swap', scope: G1, version: 2, origin: 'shard 0' }))).toEqual({ type: 'swap', scope: G1, version: 2, origin: 'shard 0' });
-    expect(parseSwapMessage(JSON.stringify({ type: 'load-failed', scope: G1, version: 2, origin: 'x', reason: 'bad hash' }))?.type).toBe('load-failed');
-    expect(parseSwapMessage(JSON.stringify({ type: 'loaded', scope: G1, version: 0, origin: 'x' }))?.type).toBe('loaded');
-    for (const bad of ['not json', '[]', 'null', JSON.stringify({ type: 'swap', scope: G1, version: -1, origin: 'x' }), JSON.stringify({ type: 'swap', scope: G1, version: 1.5, origin: 'x' }), JSON.stringify({ type: 'load-failed', scope: G1, version: 1, origin: 'x' }), JSON.stringify({ type: 'other', scope: G1, version: 1, origin: 'x' })]) {
+    expect(parseSwapMessage(JSON.stringify({ type: 'swap', scope: G1, version: 2, origin: 'shard 0' }))).toEqual({
+      type: 'swap',
+      scope: G1,
+      version: 2,
+      origin: 'shard 0',
+    });
+    expect(
+      parseSwapMessage(JSON.stringify({ type: 'load-failed', scope: G1, version: 2, origin: 'x', reason: 'bad hash' }))
+        ?.type,
+    ).toBe('load-failed');
+    expect(parseSwapMessage(JSON.stringify({ type: 'loaded', scope: G1, version: 0, origin: 'x' }))?.type).toBe(
+      'loaded',
+    );
+    for (const bad of [
+      'not json',
+      '[]',
+      'null',
+      JSON.stringify({ type: 'swap', scope: G1, version: -1, origin: 'x' }),
+      JSON.stringify({ type: 'swap', scope: G1, version: 1.5, origin: 'x' }),
+      JSON.stringify({ type: 'load-failed', scope: G1, version: 1, origin: 'x' }),
+      JSON.stringify({ type: 'other', scope: G1, version: 1, origin: 'x' }),
+    ]) {
       expect(parseSwapMessage(bad)).toBeUndefined();
     }
   });
@@ -40,7 +64,10 @@ function recorder() {
   const at = (level: string) => (obj: unknown, msg?: string) => {
     lines.push({ level, obj, msg: msg ?? '' });
   };
-  const log = { info: at('info'), warn: at('warn'), error: at('error') } as unknown as Pick<Logger, 'info' | 'warn' | 'error'>;
+  const log = { info: at('info'), warn: at('warn'), error: at('error') } as unknown as Pick<
+    Logger,
+    'info' | 'warn' | 'error'
+  >;
   return { lines, log };
 }
 
@@ -80,7 +107,10 @@ describe.skipIf(!REDIS_URL)('swap announcements on Redis (a real redis-server)',
     const { lines, log } = recorder();
     const bus = await openSwapBus({
       publisher,
-      subscriber: { subscribe: (ch, l) => subscriber.subscribe(ch, l), unsubscribe: (ch) => subscriber.unsubscribe(ch) },
+      subscriber: {
+        subscribe: (ch, l) => subscriber.subscribe(ch, l),
+        unsubscribe: (ch) => subscriber.unsubscribe(ch),
+      },
       origin,
       registry,
       models: cache,

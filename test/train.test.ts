@@ -11,7 +11,14 @@ import { fusedLstmAvailable, lstmForward } from '../src/training/lstm-gradients.
 import { loadLayersModelFromDir, saveModel } from '../src/model/store.js';
 import { startGradientWorker } from '../src/training/gradient-worker.js';
 import { lossAndGradients, toTensors } from '../src/training/gradients.js';
-import { adamState, adamUpdate, crossEntropyBits, defaultWorkers, train, type TrainOptions } from '../src/training/train.js';
+import {
+  adamState,
+  adamUpdate,
+  crossEntropyBits,
+  defaultWorkers,
+  train,
+  type TrainOptions,
+} from '../src/training/train.js';
 import { Vocabulary } from '../src/model/vocab.js';
 import { flattenWeights, initWeights, mulberry32, type BabyWeights } from '../src/model/weights.js';
 
@@ -19,7 +26,14 @@ import { flattenWeights, initWeights, mulberry32, type BabyWeights } from '../sr
 const VOCAB = new Vocabulary(['\u0000', '\n', ' ', 'a', 'b', 'd', 'g', 'o', 'y']);
 const CORPUS = VOCAB.encode('goo goo ga ga\nbaby dada\n'.repeat(40));
 const small = (seed = 1) => initWeights(VOCAB.size, seed, 8, 16);
-const base: TrainOptions = { data: CORPUS, vocabSize: VOCAB.size, batchSize: 16, seqLength: 12, learningRate: 3e-2, workers: 1 };
+const base: TrainOptions = {
+  data: CORPUS,
+  vocabSize: VOCAB.size,
+  batchSize: 16,
+  seqLength: 12,
+  learningRate: 3e-2,
+  workers: 1,
+};
 /** A run that learns the corpus well within a second. */
 const learn = (steps = 100) => train({ ...base, init: initWeights(VOCAB.size, 3, 8, 32), seed: 3, maxSteps: steps });
 
@@ -75,8 +89,13 @@ describe('train', () => {
   it('stops after the current step when the signal aborts, and does not start when already aborted', async () => {
     const controller = new AbortController();
     const result = await train({
-      ...base, init: small(), maxSteps: 1000, progressIntervalMs: 0,
-      onProgress: (p) => { if (p.step >= 2) controller.abort(); },
+      ...base,
+      init: small(),
+      maxSteps: 1000,
+      progressIntervalMs: 0,
+      onProgress: (p) => {
+        if (p.step >= 2) controller.abort();
+      },
       signal: controller.signal,
     });
     expect(result.stoppedBy).toBe('aborted');
@@ -92,14 +111,16 @@ describe('train', () => {
     const fromInit = await train({ ...base, init: trained.weights, maxSteps: 1, dropout: 0 });
     const fromScratch = await train({ ...base, init: small(), maxSteps: 1, dropout: 0 });
     const batch = makeBatcher(CORPUS, { scheme: 'seq', batchSize: 16, seqLength: 12, window: 15, seed: 1 }).batch(0);
-    const direct = tf.tidy(() => lossAndGradients(toTensors(trained.weights), batch, 'seq', 0, mulberry32(1)).loss.dataSync()[0]!);
+    const direct = tf.tidy(
+      () => lossAndGradients(toTensors(trained.weights), batch, 'seq', 0, mulberry32(1)).loss.dataSync()[0]!,
+    );
     expect(fromInit.lossCurve[0]!.loss).toBeCloseTo(direct, 5);
     expect(fromInit.lossCurve[0]!.loss).toBeLessThan(0.6 * fromScratch.lossCurve[0]!.loss);
     const heldOutNats = (await crossEntropyBits(trained.weights, CORPUS, { seqLength: 12, batchSize: 16 })) * Math.LN2;
     expect(heldOutNats).toBeLessThan(0.6 * fromScratch.lossCurve[0]!.loss);
   });
 
-  it('takes each step\'s learning rate from a function, and continues from a given Adam state instead of a fresh one', async () => {
+  it("takes each step's learning rate from a function, and continues from a given Adam state instead of a fresh one", async () => {
     const steps: number[] = [];
     const still = await train({ ...base, init: small(), maxSteps: 3, learningRate: (step) => (steps.push(step), 0) });
     expect(steps).toEqual([0, 1, 2]);
@@ -111,7 +132,9 @@ describe('train', () => {
     expect(carried.adam.t).toBe(3);
     expect(fresh.adam.t).toBe(1);
     expect(flattenWeights(carried.weights)).not.toEqual(flattenWeights(fresh.weights));
-    await expect(train({ ...base, init: small(), maxSteps: 1, adam: adamState([new Float32Array(3)]) })).rejects.toThrow(/Adam state does not fit/);
+    await expect(
+      train({ ...base, init: small(), maxSteps: 1, adam: adamState([new Float32Array(3)]) }),
+    ).rejects.toThrow(/Adam state does not fit/);
   });
 
   it('runs the window scheme: one target per window', async () => {
@@ -123,7 +146,15 @@ describe('train', () => {
 
   it('stops by epochs, by time, and reports progress with consistent figures', async () => {
     const reports: { step: number; totalSteps: number; epoch: number; etaSeconds: number }[] = [];
-    const byEpochs = await train({ ...base, init: small(), epochs: 1, progressIntervalMs: 0, onProgress: (p) => { reports.push(p); } });
+    const byEpochs = await train({
+      ...base,
+      init: small(),
+      epochs: 1,
+      progressIntervalMs: 0,
+      onProgress: (p) => {
+        reports.push(p);
+      },
+    });
     const stepsPerEpoch = Math.ceil(Math.floor((CORPUS.length - 12) / 12) / 16);
     expect(byEpochs.stoppedBy).toBe('epochs');
     expect(byEpochs.steps).toBe(stepsPerEpoch);
@@ -137,8 +168,12 @@ describe('train', () => {
   });
 
   it('rejects ids outside the vocabulary and init weights of another vocabulary size', async () => {
-    await expect(train({ ...base, data: Int32Array.from([...CORPUS.subarray(0, 100), VOCAB.size]), maxSteps: 1 })).rejects.toThrow(RangeError);
-    await expect(train({ ...base, init: initWeights(VOCAB.size + 1, 1, 8, 16), maxSteps: 1 })).rejects.toThrow(/vocabSize/);
+    await expect(
+      train({ ...base, data: Int32Array.from([...CORPUS.subarray(0, 100), VOCAB.size]), maxSteps: 1 }),
+    ).rejects.toThrow(RangeError);
+    await expect(train({ ...base, init: initWeights(VOCAB.size + 1, 1, 8, 16), maxSteps: 1 })).rejects.toThrow(
+      /vocabSize/,
+    );
   });
 
   it('trains on the cpu backend too', async () => {
@@ -160,7 +195,9 @@ describe('train with workers: 2', () => {
     const two = await train({ ...opts, workers: 2 });
     expect(two.workers).toBe(2);
     expect(two.steps).toBe(3);
-    two.lossCurve.forEach((p, i) => expect(p.loss).toBeCloseTo(one.lossCurve[i]!.loss, 3));
+    two.lossCurve.forEach((p, i) => {
+      expect(p.loss).toBeCloseTo(one.lossCurve[i]!.loss, 3);
+    });
     const again = await train({ ...base, init: small(), maxSteps: 3, workers: 2 });
     const again2 = await train({ ...base, init: small(), maxSteps: 3, workers: 2 });
     expect(again.lossCurve).toEqual(again2.lossCurve);
@@ -271,18 +308,29 @@ describe('the fast trainer and the standard tfjs-layers model', () => {
     expect(fusedLstmAvailable(weights.units)).toBe(true); // trained and checked on the fast path
     const dir = await mkdtemp(join(tmpdir(), 'babble-train-'));
     try {
-      await saveModel(dir, weights, VOCAB, { version: 'test', corpus: { sha256: '0'.repeat(64), chars: CORPUS.length }, training: {} });
+      await saveModel(dir, weights, VOCAB, {
+        version: 'test',
+        corpus: { sha256: '0'.repeat(64), chars: CORPUS.length },
+        training: {},
+      });
       const model = await loadLayersModelFromDir(dir);
       const [B, T] = [6, 10];
       const inputs = new Int32Array(T * B).map((_, i) => CORPUS[(i * 7) % CORPUS.length]!); // time-major
       const fromLayers = tf.tidy(() => (model.predict(batchMajor(inputs, T, B)) as tf.Tensor).dataSync().slice());
-      const fast = (w: BabyWeights) => tf.tidy(() => {
-        const p = toTensors(w);
-        const xw1 = tf.gather(tf.add(tf.matMul(p.embedding, p.w1), p.b1), tf.tensor1d(inputs, 'int32')) as tf.Tensor2D;
-        const l1 = lstmForward(xw1, p.u1 as tf.Tensor2D, T);
-        const l2 = lstmForward(tf.add(tf.matMul(l1.outputs, p.w2), p.b2) as tf.Tensor2D, p.u2 as tf.Tensor2D, T);
-        return tf.softmax(tf.add(tf.matMul(l2.h, p.wd), p.bd)).dataSync().slice();
-      });
+      const fast = (w: BabyWeights) =>
+        tf.tidy(() => {
+          const p = toTensors(w);
+          const xw1 = tf.gather(
+            tf.add(tf.matMul(p.embedding, p.w1), p.b1),
+            tf.tensor1d(inputs, 'int32'),
+          ) as tf.Tensor2D;
+          const l1 = lstmForward(xw1, p.u1 as tf.Tensor2D, T);
+          const l2 = lstmForward(tf.add(tf.matMul(l1.outputs, p.w2), p.b2) as tf.Tensor2D, p.u2 as tf.Tensor2D, T);
+          return tf
+            .softmax(tf.add(tf.matMul(l2.h, p.wd), p.bd))
+            .dataSync()
+            .slice();
+        });
       const mine = fast(weights);
       const before = fast(init);
       let worst = 0;
@@ -306,7 +354,20 @@ describe('the fast trainer and the standard tfjs-layers model', () => {
     const heldOut = VOCAB.encode(babyText(60, 2));
     const [window, batchSize, lr, seed] = [6, 16, 3e-2, 3];
     await tf.setBackend('wasm');
-    const fast = await train({ data: trainData, vocabSize: VOCAB.size, init, scheme: 'window', window, batchSize, maxSteps: steps, learningRate: lr, clipNorm: 0, dropout, seed, workers: 1 });
+    const fast = await train({
+      data: trainData,
+      vocabSize: VOCAB.size,
+      init,
+      scheme: 'window',
+      window,
+      batchSize,
+      maxSteps: steps,
+      learningRate: lr,
+      clipNorm: 0,
+      dropout,
+      seed,
+      workers: 1,
+    });
     await tf.setBackend('cpu');
     try {
       setModelWeights(stock, init);
@@ -314,7 +375,10 @@ describe('the fast trainer and the standard tfjs-layers model', () => {
       const batcher = makeBatcher(trainData, { scheme: 'window', batchSize, seqLength: 32, window, seed });
       for (let s = 0; s < steps; s++) {
         const batch = batcher.batch(s);
-        const [x, y] = tf.tidy(() => [batchMajor(batch.inputs, window, batchSize), tf.oneHot(tf.tensor1d(batch.targets, 'int32'), VOCAB.size).toFloat()]);
+        const [x, y] = tf.tidy(() => [
+          batchMajor(batch.inputs, window, batchSize),
+          tf.oneHot(tf.tensor1d(batch.targets, 'int32'), VOCAB.size).toFloat(),
+        ]);
         await stock.trainOnBatch(x!, y!);
         tf.dispose([x!, y!]);
       }
@@ -360,6 +424,8 @@ describe('the fast trainer and the standard tfjs-layers model', () => {
     expect(stockLoss).toBeLessThan(0.6 * initialLoss);
     // Other dropout masks than ours (the same numbers of dropped units, other units): the two differ here.
     expect(fastLoss).toBeLessThan(1.25 * stockLoss + 0.05);
-    console.info(`held-out loss after 120 steps with dropout: ours ${fastLoss.toFixed(4)}, stock ${stockLoss.toFixed(4)}, initial ${initialLoss.toFixed(4)}`);
+    console.info(
+      `held-out loss after 120 steps with dropout: ours ${fastLoss.toFixed(4)}, stock ${stockLoss.toFixed(4)}, initial ${initialLoss.toFixed(4)}`,
+    );
   });
 });

@@ -35,7 +35,15 @@ const JOB: TrainJob = {
 };
 
 const PROGRESS: ChildMessage = {
-  type: 'progress', step: 3, totalSteps: 10, epoch: 0.3, loss: 1.2, etaSeconds: 4, charsPerSecond: 900, elapsedSeconds: 2, sample: 'me want',
+  type: 'progress',
+  step: 3,
+  totalSteps: 10,
+  epoch: 0.3,
+  loss: 1.2,
+  etaSeconds: 4,
+  charsPerSecond: 900,
+  elapsedSeconds: 2,
+  sample: 'me want',
 };
 const SAVED: ChildMessage = {
   type: 'saved',
@@ -45,7 +53,10 @@ const SAVED: ChildMessage = {
   seconds: 3.5,
   charsPerSecond: 1000,
   stoppedBy: 'steps',
-  lossCurve: [{ step: 1, loss: 1.3 }, { step: 2, loss: 1.2 }],
+  lossCurve: [
+    { step: 1, loss: 1.3 },
+    { step: 2, loss: 1.2 },
+  ],
   samples: ['me want cookie'],
 };
 
@@ -54,13 +65,24 @@ describe('parseParentMessage', () => {
     const start: ParentMessage = { type: 'start', job: JOB };
     expect(parseParentMessage(start)).toEqual(start);
     expect(parseParentMessage({ type: 'cancel' })).toEqual({ type: 'cancel' });
-    const minimal = { baseModelDir: 'a', outDir: 'b', version: 'c', trainingLines: [], baseCorpusLines: [], heldOut: { server: [], base: [] } };
+    const minimal = {
+      baseModelDir: 'a',
+      outDir: 'b',
+      version: 'c',
+      trainingLines: [],
+      baseCorpusLines: [],
+      heldOut: { server: [], base: [] },
+    };
     expect(parseParentMessage({ type: 'start', job: minimal })).toEqual({ type: 'start', job: minimal });
   });
 
   it('refuses unknown types, missing or mistyped fields, and extra fields', () => {
     const bad: unknown[] = [
-      null, 'start', [], { type: 'stop' }, { type: 'start' },
+      null,
+      'start',
+      [],
+      { type: 'stop' },
+      { type: 'start' },
       { type: 'cancel', now: true },
       { type: 'start', job: { ...JOB, workers: 3 } },
       { type: 'start', job: { ...JOB, trainingLines: ['ok', 7] } },
@@ -78,7 +100,9 @@ describe('parseParentMessage', () => {
 
   it('names the field at fault', () => {
     expect(() => parseParentMessage({ type: 'start', job: { ...JOB, workers: 3 } })).toThrow(/job\.workers/);
-    expect(() => parseParentMessage({ type: 'start', job: { ...JOB, extra: 1 } })).toThrow(/job\.extra is not a known field/);
+    expect(() => parseParentMessage({ type: 'start', job: { ...JOB, extra: 1 } })).toThrow(
+      /job\.extra is not a known field/,
+    );
   });
 });
 
@@ -111,7 +135,8 @@ describe('parseChildMessage', () => {
       { type: 'saved' },
       { type: 'hello' },
     ];
-    for (const value of bad) expect(() => parseChildMessage(value), JSON.stringify(value).slice(0, 80)).toThrow(ProtocolError);
+    for (const value of bad)
+      expect(() => parseChildMessage(value), JSON.stringify(value).slice(0, 80)).toThrow(ProtocolError);
   });
 });
 
@@ -121,30 +146,39 @@ describe('string arrays are bounded', () => {
 
   it('refuses a text array with too many entries, too many characters in all, or one overlong line', () => {
     const { items, chars } = ARRAY_LIMITS.lines;
-    expect(() => parseParentMessage(start({ trainingLines: many(items + 1) })))
-      .toThrow(/trainingLines has more than 2000000 entries/);
+    expect(() => parseParentMessage(start({ trainingLines: many(items + 1) }))).toThrow(
+      /trainingLines has more than 2000000 entries/,
+    );
     const big = 'x'.repeat(100_000);
-    expect(() => parseParentMessage(start({ baseCorpusLines: many(chars / big.length + 1, big) })))
-      .toThrow(/baseCorpusLines has more than 64000000 characters/);
-    expect(() => parseParentMessage(start({ heldOut: { server: ['x'.repeat(100_001)], base: [] } })))
-      .toThrow(/heldOut\.server\[0\] is longer/);
+    expect(() => parseParentMessage(start({ baseCorpusLines: many(chars / big.length + 1, big) }))).toThrow(
+      /baseCorpusLines has more than 64000000 characters/,
+    );
+    expect(() => parseParentMessage(start({ heldOut: { server: ['x'.repeat(100_001)], base: [] } }))).toThrow(
+      /heldOut\.server\[0\] is longer/,
+    );
     expect(() => parseParentMessage(start({ trainingLines: many(items) }))).not.toThrow();
   });
 
   it("refuses a child's environment names or samples past their bounds", () => {
     const { items } = ARRAY_LIMITS.short;
-    expect(() => parseChildMessage({ type: 'ready', pid: 1, envKeys: many(items + 1, 'PATH') }))
-      .toThrow(/envKeys has more than 1000 entries/);
-    expect(() => parseChildMessage({ ...SAVED, samples: many(items + 1) }))
-      .toThrow(/samples has more than 1000 entries/);
-    expect(() => parseChildMessage({ ...SAVED, samples: many(11, 'x'.repeat(100_000)) }))
-      .toThrow(/samples has more than 1000000 characters/);
+    expect(() => parseChildMessage({ type: 'ready', pid: 1, envKeys: many(items + 1, 'PATH') })).toThrow(
+      /envKeys has more than 1000 entries/,
+    );
+    expect(() => parseChildMessage({ ...SAVED, samples: many(items + 1) })).toThrow(
+      /samples has more than 1000 entries/,
+    );
+    expect(() => parseChildMessage({ ...SAVED, samples: many(11, 'x'.repeat(100_000)) })).toThrow(
+      /samples has more than 1000000 characters/,
+    );
   });
 });
 
 describe('downsampleCurve', () => {
   it('keeps short curves whole and long ones to at most the limit, first and last point kept', () => {
-    const short = [{ step: 1, loss: 2 }, { step: 2, loss: 1 }];
+    const short = [
+      { step: 1, loss: 2 },
+      { step: 2, loss: 1 },
+    ];
     expect(downsampleCurve(short)).toEqual(short);
     const long = Array.from({ length: 2000 }, (_, i) => ({ step: i + 1, loss: 1 / (i + 1) }));
     const out = downsampleCurve(long, 100);

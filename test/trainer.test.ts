@@ -69,7 +69,10 @@ async function failure(p: Promise<unknown>): Promise<TrainingError> {
 
 describe('childEnv', () => {
   it('passes only allowlisted variables and drops secret-looking extras', () => {
-    const env = childEnv({ PATH: '/bin', HOME: '/h', DISCORD_TOKEN: 'a.b.c', AWS_SECRET_ACCESS_KEY: 'x', RANDOM: '1' }, { BABBLE_BACKEND: 'cpu', MY_API_KEY: 'k', GH_TOKEN: 't' });
+    const env = childEnv(
+      { PATH: '/bin', HOME: '/h', DISCORD_TOKEN: 'a.b.c', AWS_SECRET_ACCESS_KEY: 'x', RANDOM: '1' },
+      { BABBLE_BACKEND: 'cpu', MY_API_KEY: 'k', GH_TOKEN: 't' },
+    );
     expect(env).toEqual({ PATH: '/bin', HOME: '/h', BABBLE_BACKEND: 'cpu', BABBLE_TRAINER_CHILD: '1' });
   });
 
@@ -89,8 +92,12 @@ describe('runTraining', () => {
     const j = job({ maxSteps: 4, workers: 2 });
     try {
       const result = await runTraining(j, {
-        onSpawn: (pid) => { spawned = pid; },
-        onReady: (info) => { envKeys = info.envKeys; },
+        onSpawn: (pid) => {
+          spawned = pid;
+        },
+        onReady: (info) => {
+          envKeys = info.envKeys;
+        },
         onProgress: (p) => progress.push(p),
       });
       expect(result.pid).toBe(spawned);
@@ -122,7 +129,10 @@ describe('runTraining', () => {
 
   it('rejects as not-started, not waiting for an exit that never comes, when the process cannot start', async () => {
     // ENOENT: no such binary; EACCES: a file that is not executable. Node emits 'error' and 'close', never 'exit'.
-    for (const [execPath, code] of [[join(work, 'no-such-node'), 'ENOENT'], ['data/corpus.txt', 'EACCES']] as const) {
+    for (const [execPath, code] of [
+      [join(work, 'no-such-node'), 'ENOENT'],
+      ['data/corpus.txt', 'EACCES'],
+    ] as const) {
       const spawns: number[] = [];
       const options = { execPath, onSpawn: (pid: number) => spawns.push(pid), timeoutMs: 600_000 };
       const err = await failure(runTraining(job(), options));
@@ -135,10 +145,14 @@ describe('runTraining', () => {
   it('rejects with the signal when the child is killed with SIGKILL mid-training, and leaves no model', async () => {
     const j = job({ maxSeconds: 60 });
     let pid = -1;
-    const err = await failure(runTraining(j, {
-      onSpawn: (p) => { pid = p; },
-      onProgress: () => process.kill(pid, 'SIGKILL'),
-    }));
+    const err = await failure(
+      runTraining(j, {
+        onSpawn: (p) => {
+          pid = p;
+        },
+        onProgress: () => process.kill(pid, 'SIGKILL'),
+      }),
+    );
     expect(err.kind).toBe('crashed');
     expect(err.signal).toBe('SIGKILL');
     expect(err.message).toMatch(/killed by SIGKILL/);
@@ -152,13 +166,15 @@ describe('runTraining', () => {
     const controller = new AbortController();
     let envKeys: string[] = [];
     try {
-      const err = await failure(runTraining(job({ maxSeconds: 60 }), {
-        signal: controller.signal,
-        onReady: (info) => {
-          envKeys = info.envKeys;
-          controller.abort();
-        },
-      }));
+      const err = await failure(
+        runTraining(job({ maxSeconds: 60 }), {
+          signal: controller.signal,
+          onReady: (info) => {
+            envKeys = info.envKeys;
+            controller.abort();
+          },
+        }),
+      );
       expect(err.kind).toBe('cancelled');
     } finally {
       if (saved === undefined) delete process.env.BABBLE_WASM_FMA;
@@ -171,11 +187,15 @@ describe('runTraining', () => {
     const controller = new AbortController();
     let pid = -1;
     const j = job({ maxSeconds: 60 });
-    const err = await failure(runTraining(j, {
-      signal: controller.signal,
-      onSpawn: (p) => { pid = p; },
-      onProgress: () => controller.abort(),
-    }));
+    const err = await failure(
+      runTraining(j, {
+        signal: controller.signal,
+        onSpawn: (p) => {
+          pid = p;
+        },
+        onProgress: () => controller.abort(),
+      }),
+    );
     expect(err.kind).toBe('cancelled');
     expect(alive(pid)).toBe(false);
     expect(existsSync(join(j.outDir, 'meta.json'))).toBe(false);
@@ -183,7 +203,15 @@ describe('runTraining', () => {
 
   it('stops a child that runs past the wall-clock limit', async () => {
     let pid = -1;
-    const err = await failure(runTraining(job({ maxSeconds: 60 }), { timeoutMs: 2500, graceMs: 500, onSpawn: (p) => { pid = p; } }));
+    const err = await failure(
+      runTraining(job({ maxSeconds: 60 }), {
+        timeoutMs: 2500,
+        graceMs: 500,
+        onSpawn: (p) => {
+          pid = p;
+        },
+      }),
+    );
     expect(err.kind).toBe('timeout');
     expect(err.message).toMatch(/limit/);
     expect(alive(pid)).toBe(false);
@@ -203,14 +231,27 @@ describe('runTraining', () => {
 
   it('refuses an invalid job without starting a process', async () => {
     let spawned = false;
-    const err = await failure(runTraining({ ...job(), batchSize: 0 }, { onSpawn: () => { spawned = true; } }));
+    const err = await failure(
+      runTraining(
+        { ...job(), batchSize: 0 },
+        {
+          onSpawn: () => {
+            spawned = true;
+          },
+        },
+      ),
+    );
     expect(err.kind).toBe('protocol');
     expect(err.message).toMatch(/batchSize/);
     expect(spawned).toBe(false);
   });
 
   it('ends the child when its parent is SIGKILLed', async () => {
-    const parent = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/trainer-parent.ts', join(work, 'orphan')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const parent = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'test/fixtures/trainer-parent.ts', join(work, 'orphan')],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     const childPid = await new Promise<number>((resolve, reject) => {
       let out = '';
       parent.stdout.setEncoding('utf8');

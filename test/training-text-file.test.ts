@@ -9,7 +9,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runTraining, TrainingError, type RunTrainingOptions } from '../src/training/trainer.js';
 import type { TrainJob } from '../src/training/trainer-protocol.js';
 import {
-  removeStaleTrainingText, STALE_TRAINING_TEXT_MS, withTrainingText, writeTrainingTextFile,
+  removeStaleTrainingText,
+  STALE_TRAINING_TEXT_MS,
+  withTrainingText,
+  writeTrainingTextFile,
 } from '../src/training/training-text-file.js';
 
 const CORPUS = readFileSync('data/corpus.txt', 'utf8').trim().split('\n');
@@ -33,7 +36,11 @@ function job(overrides: Partial<TrainJob> = {}): TrainJob {
   };
 }
 
-interface Seen { path: string; mode: number; holdsMarker: boolean }
+interface Seen {
+  path: string;
+  mode: number;
+  holdsMarker: boolean;
+}
 
 /** Runs a job, recording the text file as it was while the job ran; returns the outcome and the file. */
 async function run(j: TrainJob, options: RunTrainingOptions = {}): Promise<{ error?: TrainingError; seen: Seen }> {
@@ -98,7 +105,9 @@ describe('the training text file', () => {
   it('is deleted after the child is SIGKILLed', async () => {
     let pid = -1;
     const { error, seen } = await run(job({ maxSeconds: 60 }), {
-      onSpawn: (p) => { pid = p; },
+      onSpawn: (p) => {
+        pid = p;
+      },
       onProgress: () => process.kill(pid, 'SIGKILL'),
     });
     expect(error?.signal).toBe('SIGKILL');

@@ -3,7 +3,15 @@ import type { Generate } from '../src/model/evaluate.js';
 import { measureUptake, newWords, topOpenings } from '../src/model/uptake.js';
 
 const BASE = ['me want cookie', 'me want ball', 'doggy go woof', 'big truck go vroom vroom'];
-const SERVER = ['me want dinosaur', 'me want dinosaur!', 'me want tractor', 'big tractor go roar', 'big tractor go roar', 'dinosaur go roar', 'ok'];
+const SERVER = [
+  'me want dinosaur',
+  'me want dinosaur!',
+  'me want tractor',
+  'big tractor go roar',
+  'big tractor go roar',
+  'dinosaur go roar',
+  'ok',
+];
 
 /** A scripted model: what it says after each seed, by rng. */
 function scripted(say: Record<string, (rng: number) => string>): Generate {
@@ -39,13 +47,20 @@ describe('measureUptake', () => {
       'big tractor ': (rng) => (rng % 2 === 0 ? 'go roar\n' : 'go vroom vroom\n'),
       'dinosaur go ': () => 'zoom\n',
     });
-    const r = await measureUptake(generate, { serverLines: SERVER, baseLines: BASE }, { seeds: ['me want ', 'me '], samplesPerSeed: 8, minCount: 2 });
+    const r = await measureUptake(
+      generate,
+      { serverLines: SERVER, baseLines: BASE },
+      { seeds: ['me want ', 'me '], samplesPerSeed: 8, minCount: 2 },
+    );
     expect(r.perSeed).toEqual([
       { seed: 'me want ', samples: 8, withNewWord: 4, share: 0.5 },
       { seed: 'me ', samples: 8, withNewWord: 0, share: 0 },
     ]);
     expect(r.newWordShare).toBe(4 / 16);
-    expect(r.used).toEqual([{ word: 'dinosaur', count: 4 }, { word: 'tractor', count: 2 }]);
+    expect(r.used).toEqual([
+      { word: 'dinosaur', count: 4 },
+      { word: 'tractor', count: 2 },
+    ]);
     expect(r.examples[0]).toBe('me want dinosaur');
     expect(r.openings).toEqual([
       { opening: 'me want ', serverLines: 3, samples: 8, exact: 0.25, firstWord: 0.5 },
@@ -56,7 +71,11 @@ describe('measureUptake', () => {
   });
 
   it('gives no uptake to a model that never uses the new words', async () => {
-    const r = await measureUptake(scripted({}), { serverLines: SERVER, baseLines: BASE }, { samplesPerSeed: 5, minCount: 2 });
+    const r = await measureUptake(
+      scripted({}),
+      { serverLines: SERVER, baseLines: BASE },
+      { samplesPerSeed: 5, minCount: 2 },
+    );
     expect(r.newWordShare).toBe(0);
     expect(r.used).toEqual([]);
   });

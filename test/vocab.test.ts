@@ -5,7 +5,7 @@ describe('Vocabulary', () => {
   it('holds lowercase letters, digits, space, newline, basic punctuation and the unknown symbol at 0', () => {
     const v = DEFAULT_VOCAB;
     expect(v.chars[0]).toBe(UNK);
-    for (const c of 'abcdefghijklmnopqrstuvwxyz0123456789 .,!?\'-') expect(v.has(c)).toBe(true);
+    for (const c of "abcdefghijklmnopqrstuvwxyz0123456789 .,!?'-") expect(v.has(c)).toBe(true);
     expect(v.has(EOU)).toBe(true);
     expect(v.has('A')).toBe(false);
     expect(v.has(UNK)).toBe(false);
@@ -53,8 +53,11 @@ describe('normalize', () => {
   });
 
   it('removes Discord mentions, custom emoji, @everyone and URLs on purpose', () => {
-    expect(normalize('<@123> <@!456> hi <@&789> <#42> @everyone @here <:pog:123> <a:dance:456> https://x.io/a?b=c www.y.com bye'))
-      .toBe('hi bye');
+    expect(
+      normalize(
+        '<@123> <@!456> hi <@&789> <#42> @everyone @here <:pog:123> <a:dance:456> https://x.io/a?b=c www.y.com bye',
+      ),
+    ).toBe('hi bye');
   });
 
   it('maps typographic quotes, dashes and ellipses', () => {

@@ -6,8 +6,20 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { fusedKernelsSupported, fusedModuleBytes, LSTM_BACKWARD, LSTM_FORWARD, MATMUL, type FusedFunctions } from '../src/training/wasm-kernels.js';
-import { ADDED_KERNEL_NAMES, fusedKernelsRegistered, registerFastKernels, unregisterFastKernels } from '../src/training/fast-kernels.js';
+import {
+  fusedKernelsSupported,
+  fusedModuleBytes,
+  LSTM_BACKWARD,
+  LSTM_FORWARD,
+  MATMUL,
+  type FusedFunctions,
+} from '../src/training/wasm-kernels.js';
+import {
+  ADDED_KERNEL_NAMES,
+  fusedKernelsRegistered,
+  registerFastKernels,
+  unregisterFastKernels,
+} from '../src/training/fast-kernels.js';
 import { lstmBackward, lstmForward } from '../src/training/lstm-gradients.js';
 import { mulberry32 } from '../src/model/weights.js';
 
@@ -21,7 +33,10 @@ interface WasmApi {
 }
 function randomTensor(shape: number[], scale = 1): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale), shape);
+  return tf.tensor(
+    Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale),
+    shape,
+  );
 }
 
 function maxRelDiff(a: tf.Tensor, b: tf.Tensor): number {
@@ -37,7 +52,13 @@ function numDataIds(): number {
   return (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
 }
 
-interface ForwardOut { outputs: tf.Tensor2D; hPrev: tf.Tensor2D; cs: tf.Tensor2D; gates: tf.Tensor2D; tcs: tf.Tensor2D }
+interface ForwardOut {
+  outputs: tf.Tensor2D;
+  hPrev: tf.Tensor2D;
+  cs: tf.Tensor2D;
+  gates: tf.Tensor2D;
+  tcs: tf.Tensor2D;
+}
 function fusedForward(xw: tf.Tensor, u: tf.Tensor, steps: number, h0?: tf.Tensor, c0?: tf.Tensor): ForwardOut {
   const inputs: tf.NamedTensorMap = { xw, u };
   if (h0) inputs.h0 = h0;
@@ -97,7 +118,11 @@ describe('cell-kernel module', () => {
 
 describe('BabbleMatMul', () => {
   it.each([
-    [4, 8, 8], [7, 13, 16], [1, 1, 8], [33, 130, 24], [128, 128, 512],
+    [4, 8, 8],
+    [7, 13, 16],
+    [1, 1, 8],
+    [33, 130, 24],
+    [128, 128, 512],
   ])('equals stock tf.matMul (+ bias) for [%i, %i]·[%i]', (m, k, n) => {
     const a = randomTensor([m, k]);
     const b = randomTensor([k, n]);
@@ -122,22 +147,34 @@ describe('BabbleMatMul', () => {
 });
 
 describe('UnsortedSegmentSum on wasm', () => {
-  it.each([[[12, 8], 'float32'], [[10, 3], 'float32'], [[9, 2, 4], 'float32'], [[7, 5], 'int32']] as const)(
-    'equals the cpu kernel for x %j (%s)',
-    async (shape, dtype) => {
-      const n = shape[0];
-      const values = Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => Math.round((rand() * 2 - 1) * 100) / 10);
-      const ids = Array.from({ length: n }, () => Math.floor(rand() * 5));
-      const run = () => tf.tidy(() => Array.from(tf.unsortedSegmentSum(tf.tensor(values, [...shape], dtype), tf.tensor1d(ids, 'int32'), 5).dataSync()));
-      const mine = run();
-      await tf.setBackend('cpu');
-      const reference = run();
-      await tf.setBackend('wasm');
-      expect(mine.length).toBe(5 * (values.length / n));
-      mine.forEach((v, i) => expect(v).toBeCloseTo(reference[i]!, 4));
-      expect(mine.some((v) => v !== 0)).toBe(true);
-    },
-  );
+  it.each([
+    [[12, 8], 'float32'],
+    [[10, 3], 'float32'],
+    [[9, 2, 4], 'float32'],
+    [[7, 5], 'int32'],
+  ] as const)('equals the cpu kernel for x %j (%s)', async (shape, dtype) => {
+    const n = shape[0];
+    const values = Array.from(
+      { length: shape.reduce((a, b) => a * b, 1) },
+      () => Math.round((rand() * 2 - 1) * 100) / 10,
+    );
+    const ids = Array.from({ length: n }, () => Math.floor(rand() * 5));
+    const run = () =>
+      tf.tidy(() =>
+        Array.from(
+          tf.unsortedSegmentSum(tf.tensor(values, [...shape], dtype), tf.tensor1d(ids, 'int32'), 5).dataSync(),
+        ),
+      );
+    const mine = run();
+    await tf.setBackend('cpu');
+    const reference = run();
+    await tf.setBackend('wasm');
+    expect(mine.length).toBe(5 * (values.length / n));
+    mine.forEach((v, i) => {
+      expect(v).toBeCloseTo(reference[i]!, 4);
+    });
+    expect(mine.some((v) => v !== 0)).toBe(true);
+  });
 });
 
 describe('BabbleLstmForward / BabbleLstmBackward', () => {
@@ -150,7 +187,10 @@ describe('BabbleLstmForward / BabbleLstmBackward', () => {
     const h0 = withState ? randomTensor([B, H], 0.8) : undefined;
     const c0 = withState ? randomTensor([B, H], 0.8) : undefined;
     const fused = fusedForward(xw, u, T, h0, c0);
-    const ops = lstmForward(xw as tf.Tensor2D, u as tf.Tensor2D, T, { impl: 'ops', ...(h0 && { h0: h0 as tf.Tensor2D, c0: c0 as tf.Tensor2D }) });
+    const ops = lstmForward(xw as tf.Tensor2D, u as tf.Tensor2D, T, {
+      impl: 'ops',
+      ...(h0 && { h0: h0 as tf.Tensor2D, c0: c0 as tf.Tensor2D }),
+    });
     expect(maxRelDiff(fused.outputs, ops.outputs)).toBeLessThan(2e-6);
     expect(maxRelDiff(tf.slice(fused.cs, [T * B, 0], [B, H]), ops.c)).toBeLessThan(2e-6);
     const hPrevWant = tf.concat([h0 ?? tf.zeros([B, H]), tf.slice(ops.outputs, [0, 0], [(T - 1) * B, H])], 0);
@@ -158,7 +198,17 @@ describe('BabbleLstmForward / BabbleLstmBackward', () => {
     // the outputs really depend on the inputs: another U gives other numbers
     const other = fusedForward(xw, tf.mul(u, 0.5), T, h0, c0);
     expect(maxRelDiff(other.outputs, ops.outputs)).toBeGreaterThan(1e-2);
-    tf.dispose([xw, u, ...(h0 ? [h0, c0!] : []), hPrevWant, ...Object.values(fused), ...Object.values(other), ops.outputs, ops.h, ops.c]);
+    tf.dispose([
+      xw,
+      u,
+      ...(h0 ? [h0, c0!] : []),
+      hPrevWant,
+      ...Object.values(fused),
+      ...Object.values(other),
+      ops.outputs,
+      ops.h,
+      ops.c,
+    ]);
   });
 
   it('backward equals the plain-ops backward for every combination of output and final-state gradients', () => {
@@ -170,14 +220,30 @@ describe('BabbleLstmForward / BabbleLstmBackward', () => {
     const dh = randomTensor([B, H]);
     const dc = randomTensor([B, H]);
     const fused = fusedForward(xw, u, T, h0, c0);
-    const ops = lstmForward(xw as tf.Tensor2D, u as tf.Tensor2D, T, { impl: 'ops', tape: true, h0: h0 as tf.Tensor2D, c0: c0 as tf.Tensor2D });
-    for (const [withOut, withH, withC] of [[true, true, true], [true, false, false], [false, true, false], [false, false, true]] as const) {
+    const ops = lstmForward(xw as tf.Tensor2D, u as tf.Tensor2D, T, {
+      impl: 'ops',
+      tape: true,
+      h0: h0 as tf.Tensor2D,
+      c0: c0 as tf.Tensor2D,
+    });
+    for (const [withOut, withH, withC] of [
+      [true, true, true],
+      [true, false, false],
+      [false, true, false],
+      [false, false, true],
+    ] as const) {
       const inputs: tf.NamedTensorMap = { uT: tf.transpose(u), gates: fused.gates, cs: fused.cs, tcs: fused.tcs };
       if (withOut) inputs.dOutputs = dOut;
       if (withH) inputs.dh = dh;
       if (withC) inputs.dc = dc;
       const [dz, dBias, dh0, dc0] = tf.engine().runKernel(LSTM_BACKWARD, inputs, { steps: T }) as tf.Tensor[];
-      const want = lstmBackward(ops.tape!, u as tf.Tensor2D, withOut ? (dOut as tf.Tensor2D) : undefined, withH ? (dh as tf.Tensor2D) : undefined, withC ? (dc as tf.Tensor2D) : undefined);
+      const want = lstmBackward(
+        ops.tape!,
+        u as tf.Tensor2D,
+        withOut ? (dOut as tf.Tensor2D) : undefined,
+        withH ? (dh as tf.Tensor2D) : undefined,
+        withC ? (dc as tf.Tensor2D) : undefined,
+      );
       const label = `dOutputs ${withOut}, dh ${withH}, dc ${withC}`;
       expect(maxRelDiff(dz!, want.dxw), label).toBeLessThan(1e-5);
       expect(maxRelDiff(dh0!, want.dh0), label).toBeLessThan(1e-5);
@@ -198,26 +264,43 @@ describe('BabbleLstmForward / BabbleLstmBackward', () => {
     const r2 = randomTensor([B, H]);
     const r3 = randomTensor([B, H]);
     const [r1v, r2v, r3v] = [r1.dataSync(), r2.dataSync(), r3.dataSync()];
-    const arrays = { xw: xw.dataSync().slice(), u: u.dataSync().slice(), h0: h0.dataSync().slice(), c0: c0.dataSync().slice() };
+    const arrays = {
+      xw: xw.dataSync().slice(),
+      u: u.dataSync().slice(),
+      h0: h0.dataSync().slice(),
+      c0: c0.dataSync().slice(),
+    };
     const shapes = { xw: xw.shape, u: u.shape, h0: h0.shape, c0: c0.shape };
     type Name = keyof typeof arrays;
     /** The loss in float64 from the float32 forward results. */
-    const loss = (): number => tf.tidy(() => {
-      const t = (n: Name) => tf.tensor(arrays[n], shapes[n]);
-      const f = fusedForward(t('xw'), t('u'), T, t('h0'), t('c0'));
-      const out = f.outputs.dataSync();
-      const hT = f.outputs.dataSync().subarray((T - 1) * B * H);
-      const cT = f.cs.dataSync().subarray(T * B * H);
-      let sum = 0;
-      for (let i = 0; i < out.length; i++) sum += out[i]! * r1v[i]!;
-      for (let i = 0; i < hT.length; i++) sum += hT[i]! * r2v[i]! + cT[i]! * r3v[i]!;
-      return sum;
-    });
+    const loss = (): number =>
+      tf.tidy(() => {
+        const t = (n: Name) => tf.tensor(arrays[n], shapes[n]);
+        const f = fusedForward(t('xw'), t('u'), T, t('h0'), t('c0'));
+        const out = f.outputs.dataSync();
+        const hT = f.outputs.dataSync().subarray((T - 1) * B * H);
+        const cT = f.cs.dataSync().subarray(T * B * H);
+        let sum = 0;
+        for (let i = 0; i < out.length; i++) sum += out[i]! * r1v[i]!;
+        for (let i = 0; i < hT.length; i++) sum += hT[i]! * r2v[i]! + cT[i]! * r3v[i]!;
+        return sum;
+      });
     const analytic = tf.tidy(() => {
       const f = fusedForward(xw, u, T, h0, c0);
-      const [dz, , dh0, dc0] = tf.engine().runKernel(LSTM_BACKWARD, { uT: tf.transpose(u), gates: f.gates, cs: f.cs, tcs: f.tcs, dOutputs: r1, dh: r2, dc: r3 }, { steps: T }) as tf.Tensor[];
+      const [dz, , dh0, dc0] = tf
+        .engine()
+        .runKernel(
+          LSTM_BACKWARD,
+          { uT: tf.transpose(u), gates: f.gates, cs: f.cs, tcs: f.tcs, dOutputs: r1, dh: r2, dc: r3 },
+          { steps: T },
+        ) as tf.Tensor[];
       const du = tf.transpose(tf.matMul(tf.transpose(dz!), f.hPrev)); // dU = hPrevᵀ·dz
-      return { xw: dz!.dataSync().slice(), u: du.dataSync().slice(), h0: dh0!.dataSync().slice(), c0: dc0!.dataSync().slice() };
+      return {
+        xw: dz!.dataSync().slice(),
+        u: du.dataSync().slice(),
+        h0: dh0!.dataSync().slice(),
+        c0: dc0!.dataSync().slice(),
+      };
     });
     const eps = 1e-2;
     for (const name of ['xw', 'u', 'h0', 'c0'] as const) {
@@ -231,7 +314,9 @@ describe('BabbleLstmForward / BabbleLstmBackward', () => {
         arrays[name][i] = saved;
         const numeric = (up - down) / (2 * eps);
         const got = analytic[name][i]!;
-        expect(Math.abs(got - numeric), `${name}[${i}]: analytic ${got}, numeric ${numeric}`).toBeLessThan(2e-3 + 1e-2 * Math.abs(numeric));
+        expect(Math.abs(got - numeric), `${name}[${i}]: analytic ${got}, numeric ${numeric}`).toBeLessThan(
+          2e-3 + 1e-2 * Math.abs(numeric),
+        );
       }
     }
     tf.dispose([xw, u, h0, c0, r1, r2, r3]);
@@ -243,7 +328,11 @@ describe('BabbleLstmForward / BabbleLstmBackward', () => {
     const before = numDataIds();
     tf.tidy(() => {
       const f = fusedForward(xw, u, T);
-      tf.engine().runKernel(LSTM_BACKWARD, { uT: tf.transpose(u), gates: f.gates, cs: f.cs, tcs: f.tcs, dOutputs: tf.onesLike(f.outputs) }, { steps: T });
+      tf.engine().runKernel(
+        LSTM_BACKWARD,
+        { uT: tf.transpose(u), gates: f.gates, cs: f.cs, tcs: f.tcs, dOutputs: tf.onesLike(f.outputs) },
+        { steps: T },
+      );
       tf.engine().runKernel(MATMUL, { a: xw, b: tf.transpose(u) }, {});
     });
     expect(numDataIds()).toBe(before);
@@ -264,7 +353,11 @@ describe('BabbleLstmForward / BabbleLstmBackward', () => {
 
 describe('BABBLE_WASM_FMA', () => {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-  interface Probe { fma: boolean; probe: number[]; maxRelDiffFromStock: number }
+  interface Probe {
+    fma: boolean;
+    probe: number[];
+    maxRelDiffFromStock: number;
+  }
   /** test/fixtures/fma-probe.ts in its own process (the setting is read once, when the module is compiled). */
   async function probe(env: Record<string, string>): Promise<Probe> {
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'test/fixtures/fma-probe.ts'], {
@@ -274,7 +367,9 @@ describe('BABBLE_WASM_FMA', () => {
     return JSON.parse(stdout.trim().split('\n').at(-1)!) as Probe;
   }
   // relaxed_madd fuses where the CPU has FMA (x86 FMA3, every arm64); elsewhere it may round in between
-  const cpuFuses = process.arch === 'arm64' || (existsSync('/proc/cpuinfo') && /^flags\s*:.*\bfma\b/m.test(readFileSync('/proc/cpuinfo', 'utf8')));
+  const cpuFuses =
+    process.arch === 'arm64' ||
+    (existsSync('/proc/cpuinfo') && /^flags\s*:.*\bfma\b/m.test(readFileSync('/proc/cpuinfo', 'utf8')));
 
   it('on (the default), BabbleMatMul multiplies with fused multiply-adds; at 0, with a multiply then an add; both equal the stock ops', async () => {
     const on = await probe({});

@@ -15,11 +15,19 @@ ${usage}`);
   }
 }
 
-export function numberArg(name: string, value: string | undefined, min: number, max: number, integer = false): number | undefined {
+export function numberArg(
+  name: string,
+  value: string | undefined,
+  min: number,
+  max: number,
+  integer = false,
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-    throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max} (got ${JSON.stringify(value)})`);
+    throw new UsageError(
+      `--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max} (got ${JSON.stringify(value)})`,
+    );
   }
   return n;
 }
@@ -32,7 +40,9 @@ export function numberArg(name: string, value: string | undefined, min: number, 
 export function runCli(main: () => Promise<void>): void {
   dotenv.config({ quiet: true });
   main().then(
-    () => { process.exitCode ??= 0; },
+    () => {
+      process.exitCode ??= 0;
+    },
     (err: unknown) => {
       if (err instanceof UsageError) {
         process.stderr.write(`${err.message}\n`);

@@ -38,7 +38,11 @@ import { noPings } from './message-rules.js';
  * messages, edits and deletes in collection channels) and MessageContent (what was said; privileged, so it must
  * be enabled in the developer portal).
  */
-export const INTENTS = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent] as const;
+export const INTENTS = [
+  GatewayIntentBits.Guilds,
+  GatewayIntentBits.GuildMessages,
+  GatewayIntentBits.MessageContent,
+] as const;
 
 export const PORTAL = 'https://discord.com/developers/applications';
 
@@ -66,7 +70,10 @@ export function cacheSettings(): Parameters<typeof Options.cacheWithLimits>[0] {
     ...Options.DefaultMakeCacheSettings,
     MessageManager: 0,
     UserManager: { maxSize: CACHE_LIMITS.users, keepOverLimit: (user) => user.id === user.client.user.id },
-    GuildMemberManager: { maxSize: CACHE_LIMITS.membersPerServer, keepOverLimit: (member) => member.id === member.client.user.id },
+    GuildMemberManager: {
+      maxSize: CACHE_LIMITS.membersPerServer,
+      keepOverLimit: (member) => member.id === member.client.user.id,
+    },
     ReactionManager: 0,
     ReactionUserManager: 0,
     PresenceManager: 0,
@@ -93,7 +100,10 @@ export function sweeperSettings(): NonNullable<ConstructorParameters<typeof Clie
 /** Something Discord refused that retrying won't fix; the message says what to do. */
 export class FatalBotError extends Error {
   override name = 'FatalBotError';
-  constructor(message: string, readonly closeCode?: number) {
+  constructor(
+    message: string,
+    readonly closeCode?: number,
+  ) {
     super(message);
   }
 }
@@ -431,7 +441,13 @@ async function registerCommands(
   log: Logger,
 ): Promise<SyncResult | undefined> {
   try {
-    return await syncCommands(client.rest, applicationId, devGuildId, commands.map((c) => c.data), log);
+    return await syncCommands(
+      client.rest,
+      applicationId,
+      devGuildId,
+      commands.map((c) => c.data),
+      log,
+    );
   } catch (error) {
     const what = 'could not check or register the slash commands; serving anyway (try npm run deploy-commands)';
     log.error({ err: error }, what);

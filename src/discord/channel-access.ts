@@ -20,8 +20,10 @@ export function collectionAccessProblem(
   }
   const mine = me ? channel.permissionsFor(me) : null;
   if (!mine?.has([...BOT_READ_PERMISSIONS])) {
-    return `I can't read <#${channel.id}> (I need View Channel and Read Message History there), ` +
-      'so collection stays off.';
+    return (
+      `I can't read <#${channel.id}> (I need View Channel and Read Message History there), ` +
+      'so collection stays off.'
+    );
   }
   return undefined;
 }

@@ -75,7 +75,11 @@ export function toIncoming(message: MessageLike, botId: string): IncomingMessage
  * Collects a new message; then, unless it mentions the bot (that gets the mention reply), maybe babbles back with
  * the server's model.
  */
-export async function onMessageCreate(message: Message, botId: string, { collection, models, log, limiter, work }: CollectorContext): Promise<void> {
+export async function onMessageCreate(
+  message: Message,
+  botId: string,
+  { collection, models, log, limiter, work }: CollectorContext,
+): Promise<void> {
   const incoming = toIncoming(message, botId);
   if (!incoming) return;
   const where = { message: message.id, channel: message.channelId, guild: message.guildId };
@@ -85,7 +89,12 @@ export async function onMessageCreate(message: Message, botId: string, { collect
   if (work && !work.accepting) return;
   const decision = await collection.unpromptedReply(incoming);
   if (!decision) return;
-  const verdict = await checkReplyLimit(limiter, { kind: 'unprompted', userId: incoming.authorId, guildId: incoming.guildId }, log, { ...where, user: incoming.authorId });
+  const verdict = await checkReplyLimit(
+    limiter,
+    { kind: 'unprompted', userId: incoming.authorId, guildId: incoming.guildId },
+    log,
+    { ...where, user: incoming.authorId },
+  );
   if (!verdict.allowed) return;
   const service = await models.serviceFor(incoming.guildId);
   const text = await service.reply(message.content, { temperature: decision.temperature });
@@ -109,17 +118,22 @@ export function editedContent(message: Pick<Message | PartialMessage, 'partial' 
 /** Wires the gateway events to the collection service. Handlers never reject: failures are logged. */
 export function attachCollector(client: Client, context: CollectorContext): void {
   const { collection, log } = context;
-  const fail = (what: string, extra: Record<string, unknown>) => (error: unknown) => log.error({ ...extra, err: error }, `${what} failed`);
+  const fail = (what: string, extra: Record<string, unknown>) => (error: unknown) =>
+    log.error({ ...extra, err: error }, `${what} failed`);
   const track = <T>(p: Promise<T>): Promise<T> => (context.work ? context.work.track(p) : p);
 
   client.on(Events.MessageCreate, (message) => {
     const botId = client.user?.id;
     if (!botId) return;
-    track(onMessageCreate(message, botId, context)).catch(fail('message collection or unprompted reply', { message: message.id, guild: message.guildId }));
+    track(onMessageCreate(message, botId, context)).catch(
+      fail('message collection or unprompted reply', { message: message.id, guild: message.guildId }),
+    );
   });
   client.on(Events.MessageUpdate, (_old, message) => {
     if (!message.guildId) return;
-    track(collection.edit({ id: message.id, guildId: message.guildId, content: editedContent(message) })).catch(fail('message edit', { message: message.id }));
+    track(collection.edit({ id: message.id, guildId: message.guildId, content: editedContent(message) })).catch(
+      fail('message edit', { message: message.id }),
+    );
   });
   client.on(Events.MessageDelete, (message) => {
     if (!message.guildId) return;
@@ -127,7 +141,9 @@ export function attachCollector(client: Client, context: CollectorContext): void
   });
   client.on(Events.MessageBulkDelete, (messages, channel) => {
     if (!channel.guildId) return;
-    track(collection.remove(channel.guildId, [...messages.keys()])).catch(fail('bulk message delete', { channel: channel.id }));
+    track(collection.remove(channel.guildId, [...messages.keys()])).catch(
+      fail('bulk message delete', { channel: channel.id }),
+    );
   });
   client.on(Events.GuildDelete, (guild) => {
     // discord.js emits guildDelete only when the bot was removed (or the server deleted); outages
@@ -137,7 +153,12 @@ export function attachCollector(client: Client, context: CollectorContext): void
       ? context.erasure.eraseServer(guild.id).then((r) => r.data)
       : collection.purgeGuild(guild.id);
     track(erase)
-      .then((done) => log.info({ guild: guild.id, done }, done === 'done' ? 'server data purged' : 'server purge queued (storage failing)'))
+      .then((done) =>
+        log.info(
+          { guild: guild.id, done },
+          done === 'done' ? 'server data purged' : 'server purge queued (storage failing)',
+        ),
+      )
       .catch(fail('server purge', { guild: guild.id }));
   });
   // A deleted channel or thread: its collected messages go (and its collection switch). From the raw gateway event:
@@ -151,5 +172,7 @@ export function attachCollector(client: Client, context: CollectorContext): void
       .then((done) => log.info({ ...where, done }, done === 'done' ? 'deleted channel purged' : 'channel purge queued'))
       .catch(fail('channel purge', where));
   });
-  client.on(Events.GuildUnavailable, (guild) => log.warn({ guild: guild.id }, 'server unavailable (outage): data kept'));
+  client.on(Events.GuildUnavailable, (guild) =>
+    log.warn({ guild: guild.id }, 'server unavailable (outage): data kept'),
+  );
 }

@@ -5,7 +5,11 @@
  * Definitions are static (the same for `npm run deploy-commands` and the running bot); what a handler needs at
  * run time — the models, the version registry, the training manager — comes in the CommandContext.
  */
-import type { ButtonInteraction, ChatInputCommandInteraction, RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
+import type {
+  ButtonInteraction,
+  ChatInputCommandInteraction,
+  RESTPostAPIChatInputApplicationCommandsJSONBody,
+} from 'discord.js';
 import type { Logger } from '../log.js';
 import type { CollectionService } from '../service/collection.js';
 import type { Moderation } from '../service/moderation.js';

@@ -20,7 +20,7 @@ export async function runDeployCommands(options: DeployOptions = {}): Promise<nu
   const env = options.env ?? process.env;
   if (!options.env) dotenv.config({ quiet: true });
   const writeError = options.writeError ?? ((line: string) => process.stderr.write(`${line}\n`));
-  let config;
+  let config: ReturnType<typeof parseConfig>;
   try {
     config = parseConfig(env, { requireModelDir: false });
   } catch (error) {
@@ -33,8 +33,16 @@ export async function runDeployCommands(options: DeployOptions = {}): Promise<nu
   const scope = registrationTarget(config.devGuildId);
   try {
     const applicationId = await fetchApplicationId(rest);
-    const count = await putCommands(rest, applicationId, config.devGuildId, commands.map((c) => c.data));
-    log.info({ scope, applicationId, count, commands: commands.map((c) => c.data.name) }, `registered ${count} commands (${scope})`);
+    const count = await putCommands(
+      rest,
+      applicationId,
+      config.devGuildId,
+      commands.map((c) => c.data),
+    );
+    log.info(
+      { scope, applicationId, count, commands: commands.map((c) => c.data.name) },
+      `registered ${count} commands (${scope})`,
+    );
     return 0;
   } catch (error) {
     const message = explainLoginError(error, undefined, config.discordApiUrl);

@@ -2,7 +2,7 @@
  * Registering the slash commands with Discord: a bulk overwrite (PUT), globally or to one development guild, and
  * the start-up check that does it only when the registered definitions differ from ours.
  */
-import { REST, Routes, type RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
+import { type REST, Routes, type RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
 import type { Logger } from '../log.js';
 
 export type CommandDefinition = RESTPostAPIChatInputApplicationCommandsJSONBody;
@@ -18,12 +18,32 @@ export function registrationTarget(guildId: string | undefined): string {
 }
 
 const COMMAND_KEYS = [
-  'type', 'name', 'name_localizations', 'description', 'description_localizations', 'options',
-  'default_member_permissions', 'nsfw', 'contexts', 'integration_types',
+  'type',
+  'name',
+  'name_localizations',
+  'description',
+  'description_localizations',
+  'options',
+  'default_member_permissions',
+  'nsfw',
+  'contexts',
+  'integration_types',
 ] as const;
 const OPTION_KEYS = [
-  'type', 'name', 'name_localizations', 'description', 'description_localizations', 'required', 'choices',
-  'options', 'channel_types', 'min_value', 'max_value', 'min_length', 'max_length', 'autocomplete',
+  'type',
+  'name',
+  'name_localizations',
+  'description',
+  'description_localizations',
+  'required',
+  'choices',
+  'options',
+  'channel_types',
+  'min_value',
+  'max_value',
+  'min_length',
+  'max_length',
+  'autocomplete',
 ] as const;
 const CHOICE_KEYS = ['name', 'name_localizations', 'value'] as const;
 /** Arrays whose order Discord doesn't keep or doesn't mean anything. */
@@ -33,13 +53,19 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 function isEmpty(v: unknown): boolean {
   return (
-    v === undefined || v === null || v === false ||
+    v === undefined ||
+    v === null ||
+    v === false ||
     (Array.isArray(v) && v.length === 0) ||
     (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0)
   );
 }
 
-function pick(obj: unknown, keys: readonly string[], nested: Record<string, readonly string[]>): { [key: string]: Json } {
+function pick(
+  obj: unknown,
+  keys: readonly string[],
+  nested: Record<string, readonly string[]>,
+): { [key: string]: Json } {
   const src = (obj ?? {}) as Record<string, unknown>;
   const out: { [key: string]: Json } = {};
   for (const key of [...keys].sort()) {
@@ -71,7 +97,12 @@ export function normalizeCommand(command: unknown): { [key: string]: Json } {
 /** What differs between the registered commands and ours, by name ("added x", "changed y", "removed z"). */
 export function diffCommands(local: readonly unknown[], remote: readonly unknown[]): string[] {
   const index = (list: readonly unknown[]) =>
-    new Map(list.map((c) => { const n = normalizeCommand(c); return [`${String(n.name)}/${String(n.type)}`, JSON.stringify(n)] as const; }));
+    new Map(
+      list.map((c) => {
+        const n = normalizeCommand(c);
+        return [`${String(n.name)}/${String(n.type)}`, JSON.stringify(n)] as const;
+      }),
+    );
   const mine = index(local);
   const theirs = index(remote);
   const changes: string[] = [];
@@ -85,7 +116,12 @@ export function diffCommands(local: readonly unknown[], remote: readonly unknown
 }
 
 /** Bulk-overwrites the commands (PUT); returns how many Discord now has. */
-export async function putCommands(rest: REST, applicationId: string, guildId: string | undefined, definitions: readonly CommandDefinition[]): Promise<number> {
+export async function putCommands(
+  rest: REST,
+  applicationId: string,
+  guildId: string | undefined,
+  definitions: readonly CommandDefinition[],
+): Promise<number> {
   const result = await rest.put(commandsRoute(applicationId, guildId), { body: definitions });
   return Array.isArray(result) ? result.length : definitions.length;
 }

@@ -51,19 +51,31 @@ export interface MentionContext {
  * Answers one message if it is meant for the bot. Never rejects: failures are logged; a reply Discord refuses for
  * lack of a permission is logged once per channel and hour, naming the permission (permissions.ts).
  */
-export async function handleMessage(message: Message, botId: string, { models, log, collection, limiter }: MentionContext): Promise<void> {
+export async function handleMessage(
+  message: Message,
+  botId: string,
+  { models, log, collection, limiter }: MentionContext,
+): Promise<void> {
   if (!shouldAnswer(message, botId)) return;
   const where = { message: message.id, channel: message.channelId, guild: message.guildId, user: message.author.id };
   try {
     const started = Date.now();
-    const verdict = await checkReplyLimit(limiter, { kind: 'mention', userId: message.author.id, guildId: message.guildId }, log, where);
+    const verdict = await checkReplyLimit(
+      limiter,
+      { kind: 'mention', userId: message.author.id, guildId: message.guildId },
+      log,
+      where,
+    );
     if (!verdict.allowed) {
       if (verdict.notify) await message.reply({ content: napMessage(verdict), allowedMentions: noPingsReply() });
       return;
     }
     const temperature = await serverTemperature(collection, message.guildId, log);
     const service = await models.serviceFor(message.guildId);
-    const text = await service.reply(mentionPrompt(message.content, botId), temperature !== undefined ? { temperature } : {});
+    const text = await service.reply(
+      mentionPrompt(message.content, botId),
+      temperature !== undefined ? { temperature } : {},
+    );
     await message.reply({ content: clampContent(text), allowedMentions: noPingsReply() });
     log.info({ ...where, ms: Date.now() - started }, 'mention answered');
   } catch (error) {

@@ -59,14 +59,21 @@ export function clampEmbed(embed: APIEmbed): APIEmbed {
     while (out.fields.length > 0 && embedLength(out) > EMBED_LIMITS.total) out.fields = out.fields.slice(0, -1);
   }
   if (embedLength(out) > EMBED_LIMITS.total && out.description !== undefined) {
-    out.description = clampText(out.description, Math.max(1, out.description.length - (embedLength(out) - EMBED_LIMITS.total)));
+    out.description = clampText(
+      out.description,
+      Math.max(1, out.description.length - (embedLength(out) - EMBED_LIMITS.total)),
+    );
   }
   return out;
 }
 
 /** The characters Discord counts towards an embed's 6,000 total. */
 export function embedLength(embed: APIEmbed): number {
-  let n = (embed.title?.length ?? 0) + (embed.description?.length ?? 0) + (embed.footer?.text.length ?? 0) + (embed.author?.name.length ?? 0);
+  let n =
+    (embed.title?.length ?? 0) +
+    (embed.description?.length ?? 0) +
+    (embed.footer?.text.length ?? 0) +
+    (embed.author?.name.length ?? 0);
   for (const f of embed.fields ?? []) n += f.name.length + f.value.length;
   return n;
 }

@@ -15,7 +15,13 @@ export async function checkReplyLimit(
   if (!limiter) return { allowed: true };
   const verdict = await limiter.take(request);
   if (!verdict.allowed) {
-    const fields = { ...where, kind: request.kind, scope: verdict.scope, retryAfterMs: verdict.retryAfterMs, told: verdict.notify };
+    const fields = {
+      ...where,
+      kind: request.kind,
+      scope: verdict.scope,
+      retryAfterMs: verdict.retryAfterMs,
+      told: verdict.notify,
+    };
     if (verdict.notify) log.info(fields, 'rate limited');
     else log.debug(fields, 'rate limited');
   }

@@ -3,7 +3,13 @@
  * defer (Discord's 3-second deadline) and edit the deferred reply when it is.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MessageFlags, PermissionFlagsBits, type APIEmbed, type ChatInputCommandInteraction, type RepliableInteraction } from 'discord.js';
+import {
+  MessageFlags,
+  PermissionFlagsBits,
+  type APIEmbed,
+  type ChatInputCommandInteraction,
+  type RepliableInteraction,
+} from 'discord.js';
 import { clampContent, noPings } from './message-rules.js';
 
 /** A message body: plain text (clamped to 2,000 characters) or content and embeds. */
@@ -54,7 +60,10 @@ export async function replyWhenReady(
 }
 
 /** An ephemeral answer (only the person who asked sees it) that pings nobody. */
-export async function replyEphemeral(interaction: RepliableInteraction, message: string | { content?: string; embeds?: APIEmbed[] }): Promise<void> {
+export async function replyEphemeral(
+  interaction: RepliableInteraction,
+  message: string | { content?: string; embeds?: APIEmbed[] },
+): Promise<void> {
   const body = typeof message === 'string' ? { content: clampContent(message) } : message;
   await interaction.reply({ ...body, flags: MessageFlags.Ephemeral, allowedMentions: noPings() });
 }

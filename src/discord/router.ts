@@ -60,14 +60,22 @@ export function createInteractionRouter(commands: readonly Command[], context: C
       if (interaction.isChatInputCommand()) {
         if (!command) {
           log.warn(where, 'unknown command');
-          await interaction.reply({ content: `I don't know /${name}. Try /help.`, flags: MessageFlags.Ephemeral, allowedMentions: noPings() });
+          await interaction.reply({
+            content: `I don't know /${name}. Try /help.`,
+            flags: MessageFlags.Ephemeral,
+            allowedMentions: noPings(),
+          });
           return;
         }
         await command.execute(interaction, context);
       } else {
         if (!command?.button) {
           log.warn(where, 'unknown button');
-          await interaction.reply({ content: 'That button no longer does anything.', flags: MessageFlags.Ephemeral, allowedMentions: noPings() });
+          await interaction.reply({
+            content: 'That button no longer does anything.',
+            flags: MessageFlags.Ephemeral,
+            allowedMentions: noPings(),
+          });
           return;
         }
         await command.button(interaction, context);

@@ -139,7 +139,7 @@ async function crossCheck(dir: string, generator: Generator, ids: Int32Array): P
 /** Imports `opts.file` into the model folder `opts.out`. Throws ImportError naming what is refused. */
 export async function importKerasModel(opts: ImportOptions): Promise<ImportReport> {
   const model = await openKerasModel(opts.file);
-  let converted;
+  let converted: ReturnType<typeof convertKerasModel>;
   try {
     converted = convertKerasModel(model);
   } finally {

@@ -14,7 +14,7 @@ import { fitSeqLength } from '../training/batches.js';
 import { crossEntropyBits, train, type TrainOptions, type TrainResult } from '../training/train.js';
 import { initTrainingBackend } from '../training/training-backend.js';
 import { toBabyWeights, type ModelWeights } from './stack.js';
-import { DEFAULT_VOCAB, normalize, Vocabulary } from './vocab.js';
+import { DEFAULT_VOCAB, normalize, type Vocabulary } from './vocab.js';
 import { initWeights } from './weights.js';
 
 export type BabyTrainOptions = Omit<TrainOptions, 'data' | 'vocabSize' | 'init'>;
@@ -36,7 +36,10 @@ export interface SaveInfo {
  * Normalises training text line by line (one line = one utterance) and encodes it, '\n' after every line — or a
  * space, for an imported vocabulary that has no newline.
  */
-export function encodeTrainingText(text: string | readonly string[], vocab: Vocabulary): { data: Int32Array; text: string } {
+export function encodeTrainingText(
+  text: string | readonly string[],
+  vocab: Vocabulary,
+): { data: Int32Array; text: string } {
   const lines = typeof text === 'string' ? text.split('\n') : text;
   const normalised = normalize(lines.join('\n'), vocab, { keepNewlines: true });
   const end = vocab.eouId >= 0 ? '\n' : ' ';
@@ -136,21 +139,34 @@ export class BabyLanguageModel {
   async save(dir: string, info: SaveInfo): Promise<ModelMeta> {
     const t = this.#lastTraining;
     const training: Record<string, unknown> = t
-      ? { steps: t.steps, targetChars: t.targetChars, seconds: t.seconds, charsPerSecond: t.charsPerSecond, finalLoss: t.finalLoss, stoppedBy: t.stoppedBy }
+      ? {
+          steps: t.steps,
+          targetChars: t.targetChars,
+          seconds: t.seconds,
+          charsPerSecond: t.charsPerSecond,
+          finalLoss: t.finalLoss,
+          stoppedBy: t.stoppedBy,
+        }
       : { ...(this.meta?.training ?? {}) };
     const corpus = t
       ? { sha256: t.corpusSha256, chars: t.trainingChars }
       : (this.meta?.corpus ?? { sha256: '', chars: 0 });
     // An imported model stays what it is: its generation mode and origin travel with it.
     const previous = this.meta;
-    this.meta = await saveModel(dir, this.#weights, this.vocab, {
-      version: info.version,
-      corpus,
-      training: { ...training, ...(info.training ?? {}) },
-      ...(previous?.generation !== undefined ? { generation: previous.generation } : {}),
-      ...(previous?.seq_length !== undefined ? { seq_length: previous.seq_length } : {}),
-      ...(previous?.source !== undefined ? { source: previous.source } : {}),
-    }, { overwrite: info.overwrite ?? false });
+    this.meta = await saveModel(
+      dir,
+      this.#weights,
+      this.vocab,
+      {
+        version: info.version,
+        corpus,
+        training: { ...training, ...(info.training ?? {}) },
+        ...(previous?.generation !== undefined ? { generation: previous.generation } : {}),
+        ...(previous?.seq_length !== undefined ? { seq_length: previous.seq_length } : {}),
+        ...(previous?.source !== undefined ? { source: previous.source } : {}),
+      },
+      { overwrite: info.overwrite ?? false },
+    );
     return this.meta;
   }
 }

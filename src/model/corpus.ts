@@ -30,88 +30,446 @@ function frozen<T>(items: readonly T[]): readonly T[] {
 /** The word classes of the corpus. No item is in two classes; items may be several words ("choo choo"). */
 export const WORD_CLASSES: Readonly<Record<WordClass, readonly string[]>> = Object.freeze({
   foodsAndToys: frozen([
-    'cookie', 'milk', 'juice', 'nana', 'apple', 'ball', 'blankie', 'teddy', 'truck', 'choo choo', 'cracker',
-    'cheese', 'yogurt', 'binky', 'bottle', 'toast', 'noodles', 'grapes', 'berries', 'carrots', 'candy', 'cake',
-    'ice cream', 'pancake', 'waffle', 'pizza', 'bubbles', 'blocks', 'dolly', 'car', 'boat', 'balloon', 'book',
-    'crayons', 'puzzle', 'drum', 'sippy cup', 'water', 'cereal', 'popsicle', 'train', 'kite', 'bike',
+    'cookie',
+    'milk',
+    'juice',
+    'nana',
+    'apple',
+    'ball',
+    'blankie',
+    'teddy',
+    'truck',
+    'choo choo',
+    'cracker',
+    'cheese',
+    'yogurt',
+    'binky',
+    'bottle',
+    'toast',
+    'noodles',
+    'grapes',
+    'berries',
+    'carrots',
+    'candy',
+    'cake',
+    'ice cream',
+    'pancake',
+    'waffle',
+    'pizza',
+    'bubbles',
+    'blocks',
+    'dolly',
+    'car',
+    'boat',
+    'balloon',
+    'book',
+    'crayons',
+    'puzzle',
+    'drum',
+    'sippy cup',
+    'water',
+    'cereal',
+    'popsicle',
+    'train',
+    'kite',
+    'bike',
   ]),
   people: frozen([
-    'mommy', 'daddy', 'mama', 'dada', 'grandma', 'grandpa', 'granny', 'baby', 'sissy', 'bubba', 'auntie', 'uncle',
-    'papa', 'teacher',
+    'mommy',
+    'daddy',
+    'mama',
+    'dada',
+    'grandma',
+    'grandpa',
+    'granny',
+    'baby',
+    'sissy',
+    'bubba',
+    'auntie',
+    'uncle',
+    'papa',
+    'teacher',
   ]),
   animals: frozen([
-    'doggy', 'kitty', 'birdie', 'duckie', 'cow', 'piggy', 'horsie', 'fishy', 'bunny', 'froggy', 'sheepy', 'lion',
-    'tiger', 'monkey', 'elephant', 'owl', 'bee', 'mousie', 'puppy', 'kitten', 'turtle', 'giraffe', 'snake', 'goat',
+    'doggy',
+    'kitty',
+    'birdie',
+    'duckie',
+    'cow',
+    'piggy',
+    'horsie',
+    'fishy',
+    'bunny',
+    'froggy',
+    'sheepy',
+    'lion',
+    'tiger',
+    'monkey',
+    'elephant',
+    'owl',
+    'bee',
+    'mousie',
+    'puppy',
+    'kitten',
+    'turtle',
+    'giraffe',
+    'snake',
+    'goat',
   ]),
   sounds: frozen([
-    'woof', 'meow', 'tweet', 'quack', 'moo', 'oink', 'neigh', 'blub', 'ribbit', 'baa', 'roar', 'ooh', 'toot', 'hoo',
-    'buzz', 'squeak', 'hiss', 'maa',
+    'woof',
+    'meow',
+    'tweet',
+    'quack',
+    'moo',
+    'oink',
+    'neigh',
+    'blub',
+    'ribbit',
+    'baa',
+    'roar',
+    'ooh',
+    'toot',
+    'hoo',
+    'buzz',
+    'squeak',
+    'hiss',
+    'maa',
   ]),
   actions: frozen([
-    'run', 'jump', 'eat', 'sleep', 'play', 'dance', 'sing', 'swim', 'climb', 'fall', 'sit', 'splash', 'draw', 'read',
-    'kick', 'hide', 'walk', 'spin', 'hop', 'clap', 'color', 'tickle',
+    'run',
+    'jump',
+    'eat',
+    'sleep',
+    'play',
+    'dance',
+    'sing',
+    'swim',
+    'climb',
+    'fall',
+    'sit',
+    'splash',
+    'draw',
+    'read',
+    'kick',
+    'hide',
+    'walk',
+    'spin',
+    'hop',
+    'clap',
+    'color',
+    'tickle',
   ]),
   feelings: frozen([
-    'sad', 'happy', 'mad', 'tired', 'hungry', 'sleepy', 'scared', 'silly', 'cold', 'hot', 'grumpy', 'sick', 'full',
-    'cranky', 'thirsty', 'okay',
+    'sad',
+    'happy',
+    'mad',
+    'tired',
+    'hungry',
+    'sleepy',
+    'scared',
+    'silly',
+    'cold',
+    'hot',
+    'grumpy',
+    'sick',
+    'full',
+    'cranky',
+    'thirsty',
+    'okay',
   ]),
   qualities: frozen([
-    'big', 'little', 'yummy', 'yucky', 'soft', 'fast', 'loud', 'dirty', 'wet', 'stinky', 'pretty', 'funny', 'heavy',
+    'big',
+    'little',
+    'yummy',
+    'yucky',
+    'soft',
+    'fast',
+    'loud',
+    'dirty',
+    'wet',
+    'stinky',
+    'pretty',
+    'funny',
+    'heavy',
     'sticky',
   ]),
   colors: frozen(['red', 'blue', 'green', 'yellow', 'pink', 'purple']),
   places: frozen([
-    'park', 'store', 'outside', 'home', 'bed', 'bath', 'potty', 'beach', 'zoo', 'school', 'upstairs', 'downstairs',
-    'pool', 'farm', 'swings', 'slide',
+    'park',
+    'store',
+    'outside',
+    'home',
+    'bed',
+    'bath',
+    'potty',
+    'beach',
+    'zoo',
+    'school',
+    'upstairs',
+    'downstairs',
+    'pool',
+    'farm',
+    'swings',
+    'slide',
   ]),
   bodyParts: frozen([
-    'nose', 'toes', 'tummy', 'ears', 'eyes', 'hands', 'feet', 'hair', 'knee', 'finger', 'mouth', 'head', 'belly',
-    'chin', 'cheeks',
+    'nose',
+    'toes',
+    'tummy',
+    'ears',
+    'eyes',
+    'hands',
+    'feet',
+    'hair',
+    'knee',
+    'finger',
+    'mouth',
+    'head',
+    'belly',
+    'chin',
+    'cheeks',
   ]),
   reduplications: frozen([
-    'nom nom', 'night night', 'bye bye', 'uh oh', 'yum yum', 'vroom vroom', 'beep beep', 'boo boo', 'no no',
-    'peek a boo', 'uppy uppy', 'hop hop', 'all done',
+    'nom nom',
+    'night night',
+    'bye bye',
+    'uh oh',
+    'yum yum',
+    'vroom vroom',
+    'beep beep',
+    'boo boo',
+    'no no',
+    'peek a boo',
+    'uppy uppy',
+    'hop hop',
+    'all done',
   ]),
 });
 
 /** Each animal's sound, for the animals that have one. */
 export const ANIMAL_SOUNDS: Readonly<Record<string, string>> = Object.freeze({
-  doggy: 'woof', puppy: 'woof', kitty: 'meow', kitten: 'meow', birdie: 'tweet', duckie: 'quack', cow: 'moo',
-  piggy: 'oink', horsie: 'neigh', fishy: 'blub', froggy: 'ribbit', sheepy: 'baa', goat: 'maa', lion: 'roar',
-  tiger: 'roar', monkey: 'ooh', elephant: 'toot', owl: 'hoo', bee: 'buzz', mousie: 'squeak', snake: 'hiss',
+  doggy: 'woof',
+  puppy: 'woof',
+  kitty: 'meow',
+  kitten: 'meow',
+  birdie: 'tweet',
+  duckie: 'quack',
+  cow: 'moo',
+  piggy: 'oink',
+  horsie: 'neigh',
+  fishy: 'blub',
+  froggy: 'ribbit',
+  sheepy: 'baa',
+  goat: 'maa',
+  lion: 'roar',
+  tiger: 'roar',
+  monkey: 'ooh',
+  elephant: 'toot',
+  owl: 'hoo',
+  bee: 'buzz',
+  mousie: 'squeak',
+  snake: 'hiss',
 });
 
 /** Lines written by hand, each used once. */
 export const HANDWRITTEN_LINES: readonly string[] = Object.freeze([
-  'uh oh', 'uh oh!', 'no nap!', 'no nap, no no!', 'me do it!', 'me do it self', 'me did it!', 'up up!', 'uppy uppy!',
-  'hug hug', 'me big girl', 'me big boy', 'me big now', 'peek a boo!', 'all done!', 'all done now', 'more please',
-  'more more!', 'me no like it', 'that mine!', 'dat mine!', 'me sowwy', 'me not tired!', 'me not sleepy!',
-  'bath time!', 'me hide, find me!', 'where go?', 'what dat?', 'what dat noise?', 'why, mommy?', 'why why why?',
-  'me hold it', 'dat yucky', 'night night', 'bye bye', 'bye bye, all gone', 'me go potty', 'me go potty now!',
-  'oopsie daisy', 'me fall down', 'owie! owie!', 'kiss it better', 'sing again!', 'again! again!', 'me fast!',
-  'me so strong', 'wheee! again!', 'boom! fall down', 'me help!', 'me help too', 'me push button',
-  'me turn it', 'it broke. uh oh', 'it stuck!', 'me stuck!', 'open it!', 'open pwease', 'me open it',
-  'close door!', 'shoes on!', 'shoes off!', 'no shoes!',
-  'hat on', 'me got hat', 'me got socks', 'socks off!', 'coat on, go outside', 'me cold, coat on',
-  'it raining!', 'rain rain!', 'sun up!', 'moon! moon!', 'hi moon!', 'night night moon', 'star! star!',
-  'twinkle twinkle', 'me sing song', 'sing song, daddy', 'read book, mommy', 'one more book', 'one more!',
-  'one, two, three!', 'one, two, jump!', 'me two!', 'me three now', 'me count: one, two', 'happy birthday!',
-  'me birthday!', 'cake! cake! cake!', 'me no nap today', 'nap time? no!', 'me not baby!', 'me big kid',
-  'hold hand', 'hold me!', 'pick me up!', 'carry me', 'me tired, carry me', 'me go too!', 'wait for me!',
-  'me first!', 'my turn!', 'my turn now', 'your turn', 'share? okay', 'okay, mommy', 'okay, daddy', 'yes yes yes!',
-  'no no no!', 'no! no! no!', 'me no go!', 'stop it!', 'me stop', 'go go go!', 'ready, set, go!', 'me ready!',
-  'all gone!', 'all gone?', 'where it go?', 'there it is!', 'found it!', 'me find it!', 'lookit, mommy!', 'look look!',
-  'look at me!', 'watch me!', 'me dance!', 'me dance, daddy!', 'so funny!', 'dat funny', 'me laugh', 'hee hee!',
-  'ha ha ha!', 'tickle tickle!', 'no tickle!', 'me brush teeth', 'teeth all clean', 'me wash hands',
-  'hands all wet', 'splash splash!', 'bubbles in bath!', 'me pee pee', 'me poo poo', 'stinky diaper!',
-  'me clean up', 'uh oh, big mess', 'me make mess', 'me sorry, mommy', 'bless you!', 'achoo! achoo!', 'me sneeze!',
-  'shhh, baby sleep', 'quiet, baby sleep', 'me whisper', 'me loud!', 'too loud!', 'it dark', 'me scared of dark',
-  'light on, pwease', 'light off!', 'light on!', 'door open',
-  'knock knock!', 'who dat?', 'who there?', 'me here!', 'here me!', 'me hiding!', 'you find me!',
-  'thank you!', 'tank you', 'pwease and tank you', 'hi! hi! hi!', 'hello hello!', 'bye! bye!', 'me wave bye',
-  'me go night night', 'me go sleep now', 'me wake up!', 'me up! me up!', 'morning, daddy!', 'good morning, mommy',
-  'me had bad dream', 'me cry', 'me no cry', 'no cry, baby', 'me brave!', 'me good boy', 'me good girl',
-  'me a helper', 'me so big!', 'dis one!', 'dat one!', 'not dat one!', 'me pick', 'me choose dis',
+  'uh oh',
+  'uh oh!',
+  'no nap!',
+  'no nap, no no!',
+  'me do it!',
+  'me do it self',
+  'me did it!',
+  'up up!',
+  'uppy uppy!',
+  'hug hug',
+  'me big girl',
+  'me big boy',
+  'me big now',
+  'peek a boo!',
+  'all done!',
+  'all done now',
+  'more please',
+  'more more!',
+  'me no like it',
+  'that mine!',
+  'dat mine!',
+  'me sowwy',
+  'me not tired!',
+  'me not sleepy!',
+  'bath time!',
+  'me hide, find me!',
+  'where go?',
+  'what dat?',
+  'what dat noise?',
+  'why, mommy?',
+  'why why why?',
+  'me hold it',
+  'dat yucky',
+  'night night',
+  'bye bye',
+  'bye bye, all gone',
+  'me go potty',
+  'me go potty now!',
+  'oopsie daisy',
+  'me fall down',
+  'owie! owie!',
+  'kiss it better',
+  'sing again!',
+  'again! again!',
+  'me fast!',
+  'me so strong',
+  'wheee! again!',
+  'boom! fall down',
+  'me help!',
+  'me help too',
+  'me push button',
+  'me turn it',
+  'it broke. uh oh',
+  'it stuck!',
+  'me stuck!',
+  'open it!',
+  'open pwease',
+  'me open it',
+  'close door!',
+  'shoes on!',
+  'shoes off!',
+  'no shoes!',
+  'hat on',
+  'me got hat',
+  'me got socks',
+  'socks off!',
+  'coat on, go outside',
+  'me cold, coat on',
+  'it raining!',
+  'rain rain!',
+  'sun up!',
+  'moon! moon!',
+  'hi moon!',
+  'night night moon',
+  'star! star!',
+  'twinkle twinkle',
+  'me sing song',
+  'sing song, daddy',
+  'read book, mommy',
+  'one more book',
+  'one more!',
+  'one, two, three!',
+  'one, two, jump!',
+  'me two!',
+  'me three now',
+  'me count: one, two',
+  'happy birthday!',
+  'me birthday!',
+  'cake! cake! cake!',
+  'me no nap today',
+  'nap time? no!',
+  'me not baby!',
+  'me big kid',
+  'hold hand',
+  'hold me!',
+  'pick me up!',
+  'carry me',
+  'me tired, carry me',
+  'me go too!',
+  'wait for me!',
+  'me first!',
+  'my turn!',
+  'my turn now',
+  'your turn',
+  'share? okay',
+  'okay, mommy',
+  'okay, daddy',
+  'yes yes yes!',
+  'no no no!',
+  'no! no! no!',
+  'me no go!',
+  'stop it!',
+  'me stop',
+  'go go go!',
+  'ready, set, go!',
+  'me ready!',
+  'all gone!',
+  'all gone?',
+  'where it go?',
+  'there it is!',
+  'found it!',
+  'me find it!',
+  'lookit, mommy!',
+  'look look!',
+  'look at me!',
+  'watch me!',
+  'me dance!',
+  'me dance, daddy!',
+  'so funny!',
+  'dat funny',
+  'me laugh',
+  'hee hee!',
+  'ha ha ha!',
+  'tickle tickle!',
+  'no tickle!',
+  'me brush teeth',
+  'teeth all clean',
+  'me wash hands',
+  'hands all wet',
+  'splash splash!',
+  'bubbles in bath!',
+  'me pee pee',
+  'me poo poo',
+  'stinky diaper!',
+  'me clean up',
+  'uh oh, big mess',
+  'me make mess',
+  'me sorry, mommy',
+  'bless you!',
+  'achoo! achoo!',
+  'me sneeze!',
+  'shhh, baby sleep',
+  'quiet, baby sleep',
+  'me whisper',
+  'me loud!',
+  'too loud!',
+  'it dark',
+  'me scared of dark',
+  'light on, pwease',
+  'light off!',
+  'light on!',
+  'door open',
+  'knock knock!',
+  'who dat?',
+  'who there?',
+  'me here!',
+  'here me!',
+  'me hiding!',
+  'you find me!',
+  'thank you!',
+  'tank you',
+  'pwease and tank you',
+  'hi! hi! hi!',
+  'hello hello!',
+  'bye! bye!',
+  'me wave bye',
+  'me go night night',
+  'me go sleep now',
+  'me wake up!',
+  'me up! me up!',
+  'morning, daddy!',
+  'good morning, mommy',
+  'me had bad dream',
+  'me cry',
+  'me no cry',
+  'no cry, baby',
+  'me brave!',
+  'me good boy',
+  'me good girl',
+  'me a helper',
+  'me so big!',
+  'dis one!',
+  'dat one!',
+  'not dat one!',
+  'me pick',
+  'me choose dis',
 ]);
 
 export type Rng = () => number;
@@ -136,8 +494,28 @@ const C = WORD_CLASSES;
 const SOUNDING_ANIMALS = C.animals.filter((a) => ANIMAL_SOUNDS[a] !== undefined);
 const VEHICLES = ['truck', 'car', 'choo choo', 'train', 'boat', 'bike'] as const;
 const EDIBLES = [
-  'cookie', 'milk', 'juice', 'nana', 'apple', 'cracker', 'cheese', 'yogurt', 'toast', 'noodles', 'grapes', 'berries',
-  'carrots', 'candy', 'cake', 'ice cream', 'pancake', 'waffle', 'pizza', 'water', 'cereal', 'popsicle',
+  'cookie',
+  'milk',
+  'juice',
+  'nana',
+  'apple',
+  'cracker',
+  'cheese',
+  'yogurt',
+  'toast',
+  'noodles',
+  'grapes',
+  'berries',
+  'carrots',
+  'candy',
+  'cake',
+  'ice cream',
+  'pancake',
+  'waffle',
+  'pizza',
+  'water',
+  'cereal',
+  'popsicle',
 ] as const;
 const NUMBERS = ['one', 'two', 'three', '2', '3'] as const;
 const PLEASE = ['please', 'pwease'] as const;
@@ -166,36 +544,90 @@ const TEMPLATES: readonly Template[] = [
   [1, (r) => `me want ${f(r)} ${pick(r, PLEASE)}`],
   [1, (r) => `me want ${f(r)}, ${p(r)}`],
   [1, (r) => `${p(r)}, me want ${f(r)}`],
-  [1, (r) => { const [x, y] = pickTwo(r, C.foodsAndToys); return `me want ${x} and ${y}`; }],
+  [
+    1,
+    (r) => {
+      const [x, y] = pickTwo(r, C.foodsAndToys);
+      return `me want ${x} and ${y}`;
+    },
+  ],
   [0.7, (r) => `me hungry. me want ${food(r)}`],
-  [0.7, (r) => { const [x, y] = pickTwo(r, C.foodsAndToys); return `no ${x}! me want ${y}!`; }],
+  [
+    0.7,
+    (r) => {
+      const [x, y] = pickTwo(r, C.foodsAndToys);
+      return `no ${x}! me want ${y}!`;
+    },
+  ],
   [0.5, (r) => `me want ${f(r)} too`],
   [0.5, (r) => `me want ${f(r)} again`],
   [0.5, (r) => `me no want ${f(r)}`],
   [0.5, (r) => `baby want ${f(r)}`],
   [0.5, (r) => `${a(r)} want ${food(r)}`],
-  [0.4, (r) => { const x = f(r); return `me want ${x}, me want ${x}!`; }],
+  [
+    0.4,
+    (r) => {
+      const x = f(r);
+      return `me want ${x}, me want ${x}!`;
+    },
+  ],
   // "love" + person
   [2.5, (r) => `me love ${p(r)}`],
   [1.5, (r) => `me love ${p(r)}!`],
   [0.7, (r) => `me love ${p(r)} so much`],
-  [0.7, (r) => { const [x, y] = pickTwo(r, C.people); return `me love ${x} and ${y}`; }],
+  [
+    0.7,
+    (r) => {
+      const [x, y] = pickTwo(r, C.people);
+      return `me love ${x} and ${y}`;
+    },
+  ],
   [0.5, (r) => `me love ${p(r)} too`],
   [0.5, (r) => `me love ${p(r)} lots`],
-  [0.5, (r) => { const x = p(r); return `me hug ${x}. me love ${x}`; }],
-  [0.5, (r) => { const x = p(r); return `night night ${x}. me love ${x}`; }],
+  [
+    0.5,
+    (r) => {
+      const x = p(r);
+      return `me hug ${x}. me love ${x}`;
+    },
+  ],
+  [
+    0.5,
+    (r) => {
+      const x = p(r);
+      return `night night ${x}. me love ${x}`;
+    },
+  ],
   [0.4, (r) => `me love ${p(r)} big big`],
-  [0.5, (r) => { const [x, y] = pickTwo(r, C.people); return `${x} love ${y}`; }],
+  [
+    0.5,
+    (r) => {
+      const [x, y] = pickTwo(r, C.people);
+      return `${x} love ${y}`;
+    },
+  ],
   [0.5, (r) => `me love ${p(r)} so so much`],
   [0.5, (r) => `me love ${p(r)}, night night`],
   [0.5, (r) => `me love ${p(r)}. kiss kiss!`],
   [0.5, (r) => `aww, me love ${p(r)}`],
   [0.5, (r) => `me love ${p(r)} all day`],
   [0.5, (r) => `me love ${p(r)} the most`],
-  [0.5, (r) => { const [x, y] = pickTwo(r, C.people); return `me love ${x}, ${y}`; }],
+  [
+    0.5,
+    (r) => {
+      const [x, y] = pickTwo(r, C.people);
+      return `me love ${x}, ${y}`;
+    },
+  ],
   [0.5, (r) => `me ${feel(r)}. me love ${p(r)}`],
   [0.5, (r) => `me love ${p(r)}. ${p(r)} ${qual(r)}`],
-  [0.5, (r) => { const [x, y] = pickTwo(r, C.people); return `me love ${x}, me love ${y}`; }],
+  [
+    0.5,
+    (r) => {
+      const [x, y] = pickTwo(r, C.people);
+      return `me love ${x}, me love ${y}`;
+    },
+  ],
   [0.4, (r) => `${p(r)}! me love ${p(r)}!`],
   // "see" + animal
   [2.5, (r) => `me see ${a(r)}`],
@@ -203,10 +635,28 @@ const TEMPLATES: readonly Template[] = [
   [0.7, (r) => `look! me see ${a(r)}`],
   [0.6, (r) => `me see ${a(r)} outside`],
   [0.7, (r) => `me see ${a(r)} at ${place(r)}`],
-  [0.6, (r) => { const [x, y] = pickTwo(r, C.animals); return `me see ${x} and ${y}`; }],
+  [
+    0.6,
+    (r) => {
+      const [x, y] = pickTwo(r, C.animals);
+      return `me see ${x} and ${y}`;
+    },
+  ],
   [0.6, (r) => `${p(r)}, me see ${a(r)}!`],
-  [0.8, (r) => { const [x, s] = sounding(r); return `me see ${x}! ${x} say ${s}`; }],
-  [0.5, (r) => { const [x, s] = sounding(r); return `me see ${x} go ${s} ${s}`; }],
+  [
+    0.8,
+    (r) => {
+      const [x, s] = sounding(r);
+      return `me see ${x}! ${x} say ${s}`;
+    },
+  ],
+  [
+    0.5,
+    (r) => {
+      const [x, s] = sounding(r);
+      return `me see ${x} go ${s} ${s}`;
+    },
+  ],
   [0.5, (r) => `${p(r)} see ${a(r)}`],
   [0.5, (r) => `me see ${a(r)} in ${place(r)}`],
   [0.5, (r) => `me see ${a(r)} with ${p(r)}`],
@@ -216,15 +666,69 @@ const TEMPLATES: readonly Template[] = [
   [0.4, (r) => `wow, me see ${a(r)}!`],
   [0.4, (r) => `me see ${a(r)}. so ${qual(r)}!`],
   // animal sounds
-  [1.2, (r) => { const [x, s] = sounding(r); return `${x} say ${s}`; }],
-  [0.8, (r) => { const [x, s] = sounding(r); return `${x} say ${s} ${s}`; }],
-  [0.8, (r) => { const [x, s] = sounding(r); return `${x} go ${s}`; }],
-  [0.6, (r) => { const [x, s] = sounding(r); return `what ${x} say? ${s}!`; }],
-  [0.5, (r) => { const [x, s] = sounding(r); return `${s} ${s}! ${x}!`; }],
-  [0.5, (r) => { const [x, s] = sounding(r); return `${x} say ${s} to ${p(r)}`; }],
-  [0.4, (r) => { const [x, s] = sounding(r); return `${qual(r)} ${x} go ${s}`; }],
-  [0.4, (r) => { const [x, s] = sounding(r); return `dat ${x}? ${s}!`; }],
-  [0.4, (r) => { const [x, s] = sounding(r); return `${p(r)}, ${x} say ${s}!`; }],
+  [
+    1.2,
+    (r) => {
+      const [x, s] = sounding(r);
+      return `${x} say ${s}`;
+    },
+  ],
+  [
+    0.8,
+    (r) => {
+      const [x, s] = sounding(r);
+      return `${x} say ${s} ${s}`;
+    },
+  ],
+  [
+    0.8,
+    (r) => {
+      const [x, s] = sounding(r);
+      return `${x} go ${s}`;
+    },
+  ],
+  [
+    0.6,
+    (r) => {
+      const [x, s] = sounding(r);
+      return `what ${x} say? ${s}!`;
+    },
+  ],
+  [
+    0.5,
+    (r) => {
+      const [x, s] = sounding(r);
+      return `${s} ${s}! ${x}!`;
+    },
+  ],
+  [
+    0.5,
+    (r) => {
+      const [x, s] = sounding(r);
+      return `${x} say ${s} to ${p(r)}`;
+    },
+  ],
+  [
+    0.4,
+    (r) => {
+      const [x, s] = sounding(r);
+      return `${qual(r)} ${x} go ${s}`;
+    },
+  ],
+  [
+    0.4,
+    (r) => {
+      const [x, s] = sounding(r);
+      return `dat ${x}? ${s}!`;
+    },
+  ],
+  [
+    0.4,
+    (r) => {
+      const [x, s] = sounding(r);
+      return `${p(r)}, ${x} say ${s}!`;
+    },
+  ],
   // where
   [0.8, (r) => `where ${f(r)} go?`],
   [0.6, (r) => `where ${p(r)}?`],
@@ -232,7 +736,13 @@ const TEMPLATES: readonly Template[] = [
   [0.5, (r) => `where ${p(r)} go?`],
   [0.6, (r) => `where my ${f(r)}?`],
   [0.4, (r) => `${f(r)} where?`],
-  [0.5, (r) => { const x = a(r); return `where ${x}? there ${x}!`; }],
+  [
+    0.5,
+    (r) => {
+      const x = a(r);
+      return `where ${x}? there ${x}!`;
+    },
+  ],
   [0.5, (r) => `where ${p(r)} ${body(r)}?`],
   [0.4, (r) => `${p(r)} go ${place(r)}?`],
   // no
@@ -253,9 +763,21 @@ const TEMPLATES: readonly Template[] = [
   [0.5, (r) => `me ${feel(r)}. want ${f(r)}`],
   [0.5, (r) => `me not ${feel(r)}!`],
   [0.5, (r) => `why ${p(r)} ${feel(r)}?`],
-  [0.4, (r) => { const [x, y] = pickTwo(r, C.feelings); return `me ${x} and ${y}`; }],
+  [
+    0.4,
+    (r) => {
+      const [x, y] = pickTwo(r, C.feelings);
+      return `me ${x} and ${y}`;
+    },
+  ],
   [0.4, (r) => `me ${feel(r)}, need hug`],
-  [0.4, (r) => { const x = p(r); return `${x} ${feel(r)}. me hug ${x}`; }],
+  [
+    0.4,
+    (r) => {
+      const x = p(r);
+      return `${x} ${feel(r)}. me hug ${x}`;
+    },
+  ],
   // actions and places
   [0.8, (r) => `me ${act(r)}`],
   [0.6, (r) => `me ${act(r)}!`],
@@ -399,7 +921,8 @@ export function buildCorpus(seed = 1): string[] {
     seen.add(line);
     lines.push(line);
   }
-  if (lines.length < TARGET_LINES) throw new Error(`corpus: only ${lines.length} distinct lines after ${maxAttempts} attempts`);
+  if (lines.length < TARGET_LINES)
+    throw new Error(`corpus: only ${lines.length} distinct lines after ${maxAttempts} attempts`);
   for (const line of lines) checkLine(line);
   // Fisher–Yates shuffle, so that hand-written lines and templates are interleaved.
   for (let i = lines.length - 1; i > 0; i--) {
@@ -413,7 +936,7 @@ const LINE_PATTERN = /^[a-z0-9.,!?':;() -]+$/;
 
 function checkLine(line: string): void {
   const words = wordsOf(line).length;
-  if (!LINE_PATTERN.test(line) || line !== line.trim() || /  /.test(line) || words < MIN_WORDS || words > MAX_WORDS) {
+  if (!LINE_PATTERN.test(line) || line !== line.trim() || / {2}/.test(line) || words < MIN_WORDS || words > MAX_WORDS) {
     throw new Error(`corpus: bad line ${JSON.stringify(line)}`);
   }
 }
@@ -444,7 +967,11 @@ function fnv1a(text: string): number {
  * Deterministic split: a line is held out when a draw seeded by its hash (and `seed`) falls below `fraction`.
  * Depends only on each line's text, so equal lines land on the same side and the split survives reordering.
  */
-export function splitHeldOut(lines: readonly string[], fraction = 0.1, seed = 7): { train: string[]; heldOut: string[] } {
+export function splitHeldOut(
+  lines: readonly string[],
+  fraction = 0.1,
+  seed = 7,
+): { train: string[]; heldOut: string[] } {
   if (!(fraction >= 0 && fraction <= 1)) throw new RangeError(`splitHeldOut: fraction ${fraction} is not in 0..1`);
   const train: string[] = [];
   const heldOut: string[] = [];

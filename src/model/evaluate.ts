@@ -32,7 +32,17 @@ export type EvalMetric = keyof typeof EVAL_BARS;
 
 /** Seeds for the word share: statements, questions, the three class seeds, a seed that ends mid-word. */
 export const WORD_SHARE_SEEDS: readonly string[] = Object.freeze([
-  'me ', 'me want ', 'me love ', 'me see ', 'doggy ', 'mommy ', 'where ', 'no ', 'kitty say ', 'uh oh, ', 'bab',
+  'me ',
+  'me want ',
+  'me love ',
+  'me see ',
+  'doggy ',
+  'mommy ',
+  'where ',
+  'no ',
+  'kitty say ',
+  'uh oh, ',
+  'bab',
 ]);
 
 export const CLASS_SEEDS = Object.freeze({
@@ -94,7 +104,9 @@ const DEFAULTS: Required<EvaluateOptions> = {
 /** Cuts a sample at the first newline after the seed. Throws if the sample does not start with the seed. */
 export function utteranceOf(sample: string, seed: string, length: number): Utterance {
   if (!sample.startsWith(seed)) {
-    throw new Error(`evaluate: sample ${JSON.stringify(sample.slice(0, 40))} does not start with seed ${JSON.stringify(seed)}`);
+    throw new Error(
+      `evaluate: sample ${JSON.stringify(sample.slice(0, 40))} does not start with seed ${JSON.stringify(seed)}`,
+    );
   }
   const newline = sample.indexOf('\n', seed.length);
   if (newline >= 0) return { text: sample.slice(0, newline), complete: true };
@@ -177,7 +189,12 @@ export async function evaluateSamples(
   }
 
   const classOptions = { temperature: o.temperature, length: o.length, samples: o.classSamples, examples: o.examples };
-  const want = await classShare(generate, CLASS_SEEDS.wantFoodOrToy.seed, CLASS_SEEDS.wantFoodOrToy.items, classOptions);
+  const want = await classShare(
+    generate,
+    CLASS_SEEDS.wantFoodOrToy.seed,
+    CLASS_SEEDS.wantFoodOrToy.items,
+    classOptions,
+  );
   const love = await classShare(generate, CLASS_SEEDS.lovePerson.seed, CLASS_SEEDS.lovePerson.items, classOptions);
   const see = await classShare(generate, CLASS_SEEDS.seeAnimal.seed, CLASS_SEEDS.seeAnimal.items, classOptions);
 
@@ -197,7 +214,12 @@ export async function evaluateSamples(
       .sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))
       .slice(0, 10)
       .map(([word, count]) => ({ word, count })),
-    samples: { wordShare: wordExamples, wantFoodOrToy: want.examples, lovePerson: love.examples, seeAnimal: see.examples },
+    samples: {
+      wordShare: wordExamples,
+      wantFoodOrToy: want.examples,
+      lovePerson: love.examples,
+      seeAnimal: see.examples,
+    },
     options: o,
   };
 }

@@ -9,12 +9,12 @@ const fr = Math.fround;
 
 export const EXP_LO = -87;
 export const EXP_HI = 88;
-export const LOG2E = fr(1.44269504088896341);
+export const LOG2E = fr(Math.LOG2E);
 /** 1.5 · 2^23: adding and subtracting it rounds a float32 of magnitude < 2^22 to an integer, ties to even. */
 export const ROUND_MAGIC = 12582912;
 export const C1 = fr(0.693359375);
-export const C2 = fr(-2.12194440e-4);
+export const C2 = fr(-2.1219444e-4);
 /** P0 … P5 of the polynomial, highest power first. */
 export const EXP_POLY: readonly number[] = [
-  1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1,
+  1.98756915e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1,
 ].map(fr);

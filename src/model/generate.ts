@@ -30,7 +30,15 @@
 /** Discord's message limit: no generated text is ever longer. */
 export const MAX_LENGTH = 2000;
 import { SamplingScratch, createRng, randomSeed, sampleFromLogits } from './sampling.js';
-import { PANEL_COLUMNS, cellJs, instantiateKernels, matvecJs, packPanels, roundUp, type KernelInstance } from './lstm-step-wasm.js';
+import {
+  PANEL_COLUMNS,
+  cellJs,
+  instantiateKernels,
+  matvecJs,
+  packPanels,
+  roundUp,
+  type KernelInstance,
+} from './lstm-step-wasm.js';
 import { normalize, type Vocabulary } from './vocab.js';
 import { MAX_LSTM_LAYERS, toStack, type ModelWeights } from './stack.js';
 
@@ -232,7 +240,14 @@ class WasmEngine implements Engine {
       }
       const input = i === 0 ? p.offsets[0]! : p.offsets[i - 1]!;
       return {
-        w: w * 4, b: b * 4, units, rows, gatesPadded: gp[i]!, state: p.offsets[i]! * 4, input: input * 4, hard: p.hard[i]!,
+        w: w * 4,
+        b: b * 4,
+        units,
+        rows,
+        gatesPadded: gp[i]!,
+        state: p.offsets[i]! * 4,
+        input: input * 4,
+        hard: p.hard[i]!,
       };
     });
     const last = p.units.length - 1;
@@ -305,13 +320,22 @@ function prepare(weights: ModelWeights, vocab: Vocabulary): Prepared {
   const E = w.embeddingDim;
   const L = w.layers.length;
   const units = w.layers.map((l) => l.units);
-  if (!Number.isInteger(V) || !Number.isInteger(E) || V < 2 || E < 1 || L < 1 || L > MAX_LSTM_LAYERS
-    || !units.every((u) => Number.isInteger(u) && u >= 1)) {
+  if (
+    !Number.isInteger(V) ||
+    !Number.isInteger(E) ||
+    V < 2 ||
+    E < 1 ||
+    L < 1 ||
+    L > MAX_LSTM_LAYERS ||
+    !units.every((u) => Number.isInteger(u) && u >= 1)
+  ) {
     throw new RangeError(`generator: bad dimensions vocabSize ${V}, embeddingDim ${E}, units [${units.join(', ')}]`);
   }
-  if (V !== vocab.size) throw new Error(`generator: the weights are for ${V} characters, the vocabulary has ${vocab.size}`);
+  if (V !== vocab.size)
+    throw new Error(`generator: the weights are for ${V} characters, the vocabulary has ${vocab.size}`);
   const check = (name: string, a: Float32Array, n: number) => {
-    if (!(a instanceof Float32Array) || a.length !== n) throw new Error(`generator: ${name} must be a Float32Array of ${n} values (got ${a?.length})`);
+    if (!(a instanceof Float32Array) || a.length !== n)
+      throw new Error(`generator: ${name} must be a Float32Array of ${n} values (got ${a?.length})`);
   };
   // Babble's two-layer weights are named lstm1/lstm2 in messages, as in BabyWeights.
   check('embedding', w.embedding, V * E);
@@ -352,14 +376,22 @@ function prepare(weights: ModelWeights, vocab: Vocabulary): Prepared {
     width += u;
   }
   return {
-    vocabSize: V, units, offsets, width, hard: w.layers.map((l) => l.recurrentActivation === 'hard_sigmoid'),
-    table1, recurrent1: Float32Array.from(first.recurrentKernel), upper,
-    dense: Float32Array.from(w.dense.kernel), denseBias: Float32Array.from(w.dense.bias),
+    vocabSize: V,
+    units,
+    offsets,
+    width,
+    hard: w.layers.map((l) => l.recurrentActivation === 'hard_sigmoid'),
+    table1,
+    recurrent1: Float32Array.from(first.recurrentKernel),
+    upper,
+    dense: Float32Array.from(w.dense.kernel),
+    denseBias: Float32Array.from(w.dense.bias),
   };
 }
 
 function finiteNumber(value: unknown, what: string): number {
-  if (typeof value !== 'number' || Number.isNaN(value)) throw new RangeError(`generate: ${what} must be a number (got ${String(value)})`);
+  if (typeof value !== 'number' || Number.isNaN(value))
+    throw new RangeError(`generate: ${what} must be a number (got ${String(value)})`);
   return value;
 }
 
@@ -384,7 +416,8 @@ export function fitSeed(seed: string, length: number, vocab: Vocabulary): { seed
   if (typeof seed !== 'string') throw new TypeError('generate: the seed must be a string');
   const want = clamp(Math.floor(finiteNumber(length, 'length')), 0, MAX_LENGTH);
   const normalised = normalize(seed.length > RAW_SEED_LIMIT ? lastUnits(seed, RAW_SEED_LIMIT) : seed, vocab);
-  if (normalised.length <= MAX_LENGTH) return { seed: normalised, room: Math.min(want, MAX_LENGTH - normalised.length) };
+  if (normalised.length <= MAX_LENGTH)
+    return { seed: normalised, room: Math.min(want, MAX_LENGTH - normalised.length) };
   const kept = lastUnits(normalised, MAX_LENGTH - want).trimStart();
   return { seed: kept, room: want };
 }
@@ -403,9 +436,11 @@ export class Generator {
   constructor(weights: ModelWeights, vocab: Vocabulary, options: GeneratorOptions = {}) {
     const prepared = prepare(weights, vocab);
     const wanted = options.backend ?? 'auto';
-    if (wanted !== 'auto' && wanted !== 'wasm' && wanted !== 'js') throw new RangeError(`generator: unknown backend ${String(wanted)}`);
+    if (wanted !== 'auto' && wanted !== 'wasm' && wanted !== 'js')
+      throw new RangeError(`generator: unknown backend ${String(wanted)}`);
     const wasm = wanted === 'js' ? null : WasmEngine.create(prepared);
-    if (wanted === 'wasm' && !wasm) throw new Error('generator: the wasm backend needs WebAssembly SIMD and units a multiple of 4');
+    if (wanted === 'wasm' && !wasm)
+      throw new Error('generator: the wasm backend needs WebAssembly SIMD and units a multiple of 4');
     this.#engine = wasm ?? new JsEngine(prepared);
     this.backend = wasm ? 'wasm' : 'js';
     this.vocab = vocab;
@@ -421,7 +456,8 @@ export class Generator {
 
   /** Advances `state` by one character id (every layer). */
   feed(state: GeneratorState, id: number): void {
-    if (!Number.isInteger(id) || id < 0 || id >= this.vocab.size) throw new RangeError(`generator: id ${id} out of range 0..${this.vocab.size - 1}`);
+    if (!Number.isInteger(id) || id < 0 || id >= this.vocab.size)
+      throw new RangeError(`generator: id ${id} out of range 0..${this.vocab.size - 1}`);
     if (state.h.length !== this.#width || state.c.length !== this.#width) {
       throw new Error('generator: the state was made for other weights');
     }
@@ -430,7 +466,8 @@ export class Generator {
 
   /** The next-character logits (pre-softmax) for `state`, written into `out` (a new array when omitted). */
   logits(state: GeneratorState, out: Float32Array = new Float32Array(this.vocab.size)): Float32Array {
-    if (out.length !== this.vocab.size) throw new RangeError(`generator: logits buffer must hold ${this.vocab.size} values`);
+    if (out.length !== this.vocab.size)
+      throw new RangeError(`generator: logits buffer must hold ${this.vocab.size} values`);
     if (state.h.length !== this.#width) throw new Error('generator: the state was made for other weights');
     this.#engine.logits(state, out);
     return out;
@@ -438,7 +475,11 @@ export class Generator {
 
   /** The normalised seed followed by up to `length` generated characters; never throws for any seed text. */
   generate(seed: string, options: GenerateOptions = {}): GenerateResult {
-    const temperature = clamp(finiteNumber(options.temperature ?? DEFAULT_TEMPERATURE, 'temperature'), 0, MAX_TEMPERATURE);
+    const temperature = clamp(
+      finiteNumber(options.temperature ?? DEFAULT_TEMPERATURE, 'temperature'),
+      0,
+      MAX_TEMPERATURE,
+    );
     const topK = clamp(Math.floor(finiteNumber(options.topK ?? 0, 'topK')), 0, this.vocab.size);
     const rngSeed = options.rng === undefined ? randomSeed() : finiteNumber(options.rng, 'rng');
     if (!Number.isFinite(rngSeed)) throw new RangeError(`generate: rng must be finite (got ${rngSeed})`);
@@ -459,9 +500,10 @@ export class Generator {
     const sampling = { temperature, topK, rng: createRng(rngUsed), exclude: this.#exclude };
     const stop = (options.stopAtEndOfUtterance ?? false) && vocab.eouId >= 0;
     const charUnits = this.#charUnits;
-    const next = window > 0
-      ? this.#windowSteps(vocab.encode(kept), window, state, logits)
-      : this.#statefulSteps(vocab.encode(lastUnits(kept, PRIME_CHARS)), state, logits);
+    const next =
+      window > 0
+        ? this.#windowSteps(vocab.encode(kept), window, state, logits)
+        : this.#statefulSteps(vocab.encode(lastUnits(kept, PRIME_CHARS)), state, logits);
 
     let units = kept.length;
     let n = 0;

@@ -15,7 +15,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import {
-  DROPOUT_RATE, EMBEDDING_DIM, LSTM_UNITS, flattenWeights, unflattenWeights, weightSpecs,
+  DROPOUT_RATE,
+  EMBEDDING_DIM,
+  LSTM_UNITS,
+  flattenWeights,
+  unflattenWeights,
+  weightSpecs,
   type BabyWeights,
 } from './weights.js';
 import { MAX_LSTM_LAYERS, type RecurrentActivation } from './stack.js';
@@ -32,7 +37,8 @@ export interface LayersModelOptions {
 export const LAYER_NAMES = ['embedding', 'lstm_1', 'dropout_1', 'lstm_2', 'dropout_2', 'dense'] as const;
 
 function positiveInteger(value: number, what: string, min = 1): void {
-  if (!Number.isInteger(value) || value < min) throw new RangeError(`layers model: ${what} must be an integer ≥ ${min} (got ${value})`);
+  if (!Number.isInteger(value) || value < min)
+    throw new RangeError(`layers model: ${what} must be an integer ≥ ${min} (got ${value})`);
 }
 
 /** Builds the standard (untrained) layers model. Call `setModelWeights` to give it trained weights. */
@@ -42,7 +48,9 @@ export function buildLayersModel(vocabSize: number, opts: LayersModelOptions = {
   const unitList = typeof opts.units === 'object' ? [...opts.units] : [one, one];
   positiveInteger(vocabSize, 'vocabSize', 2);
   positiveInteger(embeddingDim, 'embeddingDim');
-  unitList.forEach((u) => positiveInteger(u, 'units'));
+  unitList.forEach((u) => {
+    positiveInteger(u, 'units');
+  });
   if (unitList.length < 1 || unitList.length > MAX_LSTM_LAYERS) {
     throw new RangeError(`layers model: 1 to ${MAX_LSTM_LAYERS} LSTM layers (got ${unitList.length})`);
   }
@@ -65,12 +73,16 @@ export function buildLayersModel(vocabSize: number, opts: LayersModelOptions = {
   // Built inside tidy: tfjs-layers 4.22's unitForgetBias initialiser leaves 4 intermediate tensors per LSTM
   // undisposed. Variables are not disposed by tidy, so the model's weights survive.
   tf.tidy(() => {
-    model.add(tf.layers.embedding({ name: 'embedding', inputDim: vocabSize, outputDim: embeddingDim, inputShape: [null] }));
+    model.add(
+      tf.layers.embedding({ name: 'embedding', inputDim: vocabSize, outputDim: embeddingDim, inputShape: [null] }),
+    );
     unitList.forEach((units, k) => {
       model.add(lstm(`lstm_${k + 1}`, units, k < unitList.length - 1, activation(k)));
       model.add(tf.layers.dropout({ name: `dropout_${k + 1}`, rate: DROPOUT_RATE }));
     });
-    model.add(tf.layers.dense({ name: 'dense', units: vocabSize, activation: 'softmax', kernelInitializer: 'glorotUniform' }));
+    model.add(
+      tf.layers.dense({ name: 'dense', units: vocabSize, activation: 'softmax', kernelInitializer: 'glorotUniform' }),
+    );
   });
   return model;
 }
@@ -87,7 +99,10 @@ export function setModelWeights(model: tf.LayersModel, weights: BabyWeights): vo
   specs.forEach((spec, i) => {
     const values = arrays[i]!;
     const n = spec.shape.reduce((a: number, b: number) => a * b, 1);
-    if (values.length !== n) throw new Error(`setModelWeights: ${spec.name} has ${values.length} values, expected ${n} for shape [${spec.shape.join(', ')}]`);
+    if (values.length !== n)
+      throw new Error(
+        `setModelWeights: ${spec.name} has ${values.length} values, expected ${n} for shape [${spec.shape.join(', ')}]`,
+      );
     byName.set(spec.name, { shape: spec.shape, values });
   });
   const modelWeights = model.weights;
@@ -96,9 +111,12 @@ export function setModelWeights(model: tf.LayersModel, weights: BabyWeights): vo
   }
   for (const w of modelWeights) {
     const entry = byName.get(w.originalName);
-    if (!entry) throw new Error(`setModelWeights: the model's weight ${w.originalName} has no counterpart in BabyWeights`);
+    if (!entry)
+      throw new Error(`setModelWeights: the model's weight ${w.originalName} has no counterpart in BabyWeights`);
     if (!sameShape(w.shape, entry.shape)) {
-      throw new Error(`setModelWeights: ${w.originalName} is [${w.shape.join(', ')}] in the model but [${entry.shape.join(', ')}] in BabyWeights`);
+      throw new Error(
+        `setModelWeights: ${w.originalName} is [${w.shape.join(', ')}] in the model but [${entry.shape.join(', ')}] in BabyWeights`,
+      );
     }
   }
   const tensors = modelWeights.map((w) => {
@@ -117,10 +135,12 @@ export function getModelWeights(model: tf.LayersModel, vocabSize: number): BabyW
   const byName = new Map(model.weights.map((w) => [w.originalName, w]));
   const embedding = byName.get('embedding/embeddings');
   const recurrent = byName.get('lstm_1/recurrent_kernel');
-  if (!embedding || !recurrent) throw new Error('getModelWeights: the model has no embedding/embeddings or lstm_1/recurrent_kernel weight');
+  if (!embedding || !recurrent)
+    throw new Error('getModelWeights: the model has no embedding/embeddings or lstm_1/recurrent_kernel weight');
   const embeddingDim = embedding.shape[1];
   const units = recurrent.shape[0];
-  if (typeof embeddingDim !== 'number' || typeof units !== 'number') throw new Error('getModelWeights: weight shapes are not fully defined');
+  if (typeof embeddingDim !== 'number' || typeof units !== 'number')
+    throw new Error('getModelWeights: weight shapes are not fully defined');
   const specs = weightSpecs(vocabSize, embeddingDim, units);
   if (model.weights.length !== specs.length) {
     throw new Error(`getModelWeights: the model has ${model.weights.length} weights, expected ${specs.length}`);
@@ -129,7 +149,9 @@ export function getModelWeights(model: tf.LayersModel, vocabSize: number): BabyW
     const w = byName.get(spec.name);
     if (!w) throw new Error(`getModelWeights: the model has no weight ${spec.name}`);
     if (!sameShape(w.shape, spec.shape)) {
-      throw new Error(`getModelWeights: ${spec.name} is [${w.shape.join(', ')}], expected [${spec.shape.join(', ')}] for vocabSize ${vocabSize}`);
+      throw new Error(
+        `getModelWeights: ${spec.name} is [${w.shape.join(', ')}], expected [${spec.shape.join(', ')}] for vocabSize ${vocabSize}`,
+      );
     }
     // read() returns the variable itself (not to be disposed); dataSync may hand back the backend's own buffer.
     return new Float32Array(w.read().dataSync() as Float32Array);

@@ -15,7 +15,11 @@ export interface QualityReport extends Omit<EvaluateResult, 'options'> {
   failures: string[];
 }
 
-export async function evaluateModel(model: BabyLanguageModel, corpus: string, options: EvaluateOptions = {}): Promise<QualityReport> {
+export async function evaluateModel(
+  model: BabyLanguageModel,
+  corpus: string,
+  options: EvaluateOptions = {},
+): Promise<QualityReport> {
   const lines = normalize(corpus, model.vocab, { keepNewlines: true }).split('\n');
   const { heldOut } = splitHeldOut(lines, 0.1);
   const heldOutBitsPerChar = await model.bitsPerChar(heldOut);

@@ -12,7 +12,8 @@ export type Rng = () => number;
 
 /** A deterministic generator for `seed` (mulberry32; the seed is taken as an unsigned 32-bit integer). */
 export function createRng(seed: number): Rng {
-  if (typeof seed !== 'number' || !Number.isFinite(seed)) throw new RangeError(`rng seed must be a finite number (got ${String(seed)})`);
+  if (typeof seed !== 'number' || !Number.isFinite(seed))
+    throw new RangeError(`rng seed must be a finite number (got ${String(seed)})`);
   return mulberry32(seed >>> 0);
 }
 
@@ -41,7 +42,8 @@ export class SamplingScratch {
   readonly weights: Float64Array;
 
   constructor(size: number) {
-    if (!Number.isInteger(size) || size < 1) throw new RangeError(`sampling scratch: size must be a positive integer (got ${size})`);
+    if (!Number.isInteger(size) || size < 1)
+      throw new RangeError(`sampling scratch: size must be a positive integer (got ${size})`);
     this.size = size;
     this.ids = new Int32Array(size);
     this.weights = new Float64Array(size);
@@ -96,7 +98,8 @@ export function sampleFromLogits(logits: Float32Array, options: SampleOptions, s
   const s = scratch ?? new SamplingScratch(Math.max(1, n));
   if (s.size < n) throw new RangeError(`sampleFromLogits: scratch holds ${s.size} entries, logits have ${n}`);
   const topK = options.topK ?? 0;
-  if (typeof topK !== 'number' || !(topK >= 0)) throw new RangeError(`sampleFromLogits: topK must be a number ≥ 0 (got ${String(topK)})`);
+  if (typeof topK !== 'number' || !(topK >= 0))
+    throw new RangeError(`sampleFromLogits: topK must be a number ≥ 0 (got ${String(topK)})`);
   const k = topK >= 1 && topK < n ? Math.floor(topK) : n;
   const ids = s.ids;
   const weights = s.weights;

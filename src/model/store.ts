@@ -21,8 +21,17 @@ import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { buildLayersModel } from './layers.js';
 import {
-  MAX_LSTM_LAYERS, flattenStack, isStack, stackShape, stackSpecs, toStack, unflattenStack,
-  toBabyWeights, untrainableReason, type ModelWeights, type RecurrentActivation,
+  MAX_LSTM_LAYERS,
+  flattenStack,
+  isStack,
+  stackShape,
+  stackSpecs,
+  toStack,
+  unflattenStack,
+  toBabyWeights,
+  untrainableReason,
+  type ModelWeights,
+  type RecurrentActivation,
 } from './stack.js';
 import { Vocabulary } from './vocab.js';
 import { flattenWeights, unflattenWeights, weightSpecs, type BabyWeights } from './weights.js';
@@ -164,8 +173,12 @@ const LITTLE_ENDIAN = endianness() === 'LE';
 /** Reverses each 4-byte group in place (only needed on big-endian hosts). */
 function swap32(bytes: Uint8Array): void {
   for (let i = 0; i + 3 < bytes.length; i += 4) {
-    const a = bytes[i]!, b = bytes[i + 1]!;
-    bytes[i] = bytes[i + 3]!; bytes[i + 1] = bytes[i + 2]!; bytes[i + 2] = b; bytes[i + 3] = a;
+    const a = bytes[i]!,
+      b = bytes[i + 1]!;
+    bytes[i] = bytes[i + 3]!;
+    bytes[i + 1] = bytes[i + 2]!;
+    bytes[i + 2] = b;
+    bytes[i + 3] = a;
   }
 }
 
@@ -173,7 +186,10 @@ function encodeFloat32LE(arrays: readonly Float32Array[]): Uint8Array {
   const total = arrays.reduce((n, a) => n + a.length, 0);
   const out = new Float32Array(total);
   let offset = 0;
-  for (const a of arrays) { out.set(a, offset); offset += a.length; }
+  for (const a of arrays) {
+    out.set(a, offset);
+    offset += a.length;
+  }
   const bytes = new Uint8Array(out.buffer);
   if (!LITTLE_ENDIAN) swap32(bytes);
   return bytes;
@@ -197,12 +213,18 @@ function isCount(value: unknown): value is number {
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 function checkSaveMeta(meta: SaveModelMeta): void {
-  if (typeof meta.version !== 'string' || meta.version.trim() === '') throw new Error('saveModel: meta.version must be a non-empty string');
+  if (typeof meta.version !== 'string' || meta.version.trim() === '')
+    throw new Error('saveModel: meta.version must be a non-empty string');
   if (meta.created !== undefined && (typeof meta.created !== 'string' || Number.isNaN(Date.parse(meta.created)))) {
     throw new Error(`saveModel: meta.created must be an ISO date (got ${JSON.stringify(meta.created)})`);
   }
   const c = meta.corpus as unknown;
-  if (!isRecord(c) || typeof c.sha256 !== 'string' || !isCount(c.chars) || (c.lines !== undefined && !isCount(c.lines))) {
+  if (
+    !isRecord(c) ||
+    typeof c.sha256 !== 'string' ||
+    !isCount(c.chars) ||
+    (c.lines !== undefined && !isCount(c.lines))
+  ) {
     throw new Error('saveModel: meta.corpus must be { sha256: string, chars: integer ≥ 0, lines?: integer ≥ 0 }');
   }
   if (!isRecord(meta.training)) throw new Error('saveModel: meta.training must be an object');
@@ -230,7 +252,9 @@ function checkGeneration(generation: unknown, seqLength: unknown, fail: (what: s
 
 function checkWeights(weights: ModelWeights, vocab: Vocabulary): void {
   if (weights.vocabSize !== vocab.size) {
-    throw new Error(`saveModel: the weights are for a vocabulary of ${weights.vocabSize}, the vocabulary has ${vocab.size} characters`);
+    throw new Error(
+      `saveModel: the weights are for a vocabulary of ${weights.vocabSize}, the vocabulary has ${vocab.size} characters`,
+    );
   }
   const stack = toStack(weights);
   if (stack.layers.length < 1 || stack.layers.length > MAX_LSTM_LAYERS) {
@@ -242,10 +266,13 @@ function checkWeights(weights: ModelWeights, vocab: Vocabulary): void {
     const a = arrays[i]!;
     const n = spec.shape.reduce((x: number, y: number) => x * y, 1);
     if (!(a instanceof Float32Array) || a.length !== n) {
-      throw new Error(`saveModel: ${spec.name} must be a Float32Array of ${n} values for shape [${spec.shape.join(', ')}]`);
+      throw new Error(
+        `saveModel: ${spec.name} must be a Float32Array of ${n} values for shape [${spec.shape.join(', ')}]`,
+      );
     }
     for (let j = 0; j < a.length; j++) {
-      if (!Number.isFinite(a[j]!)) throw new Error(`saveModel: ${spec.name}[${j}] is ${a[j]}: refusing to save non-finite weights`);
+      if (!Number.isFinite(a[j]!))
+        throw new Error(`saveModel: ${spec.name}[${j}] is ${a[j]}: refusing to save non-finite weights`);
     }
   });
 }
@@ -301,7 +328,8 @@ export async function saveModel(
     exists = false;
   }
   if (exists) {
-    if (!options.overwrite) throw new Error(`saveModel: ${absDir} already holds a model (meta.json); pass { overwrite: true } to replace it`);
+    if (!options.overwrite)
+      throw new Error(`saveModel: ${absDir} already holds a model (meta.json); pass { overwrite: true } to replace it`);
     await unlink(metaPath);
     await fsyncDir(absDir);
   }
@@ -346,18 +374,25 @@ function parseJson(dir: string, file: string, data: Uint8Array): unknown {
 
 function parseMeta(dir: string, value: unknown): ModelMeta {
   const bad = (what: string) => new ModelLoadError(dir, META_FILE, 'malformed', what);
-  if (!isRecord(value) || value.format !== 'babble-model') throw bad('is not a babble-model document (format must be "babble-model")');
+  if (!isRecord(value) || value.format !== 'babble-model')
+    throw bad('is not a babble-model document (format must be "babble-model")');
   if (typeof value.version !== 'string' || value.version === '') throw bad('has no version string');
   if (typeof value.created !== 'string') throw bad('has no created date');
   const c = value.corpus;
-  if (!isRecord(c) || typeof c.sha256 !== 'string' || !isCount(c.chars) || (c.lines !== undefined && !isCount(c.lines))) {
+  if (
+    !isRecord(c) ||
+    typeof c.sha256 !== 'string' ||
+    !isCount(c.chars) ||
+    (c.lines !== undefined && !isCount(c.lines))
+  ) {
     throw bad('has no valid corpus record { sha256, chars, lines? }');
   }
   if (!isRecord(value.training)) throw bad('has no training record');
   const files = value.files;
   if (!isRecord(files)) throw bad('has no files record');
   for (const [name, rec] of Object.entries(files)) {
-    if (name !== basename(name) || name === META_FILE || name === '.' || name === '..') throw bad(`lists an invalid file name ${JSON.stringify(name)}`);
+    if (name !== basename(name) || name === META_FILE || name === '.' || name === '..')
+      throw bad(`lists an invalid file name ${JSON.stringify(name)}`);
     if (!isRecord(rec) || typeof rec.sha256 !== 'string' || !SHA256_HEX.test(rec.sha256) || !isCount(rec.bytes)) {
       throw bad(`has no valid { sha256, bytes } record for ${name}`);
     }
@@ -365,8 +400,14 @@ function parseMeta(dir: string, value: unknown): ModelMeta {
   for (const name of MODEL_FILES) if (!(name in files)) throw bad(`does not list ${name}`);
   checkGeneration(value.generation, value.seq_length, bad);
   const src = value.source;
-  if (src !== undefined && (!isRecord(src) || typeof src.file !== 'string' || typeof src.sha256 !== 'string'
-    || typeof src.format !== 'string' || (src.keras_version !== null && typeof src.keras_version !== 'string'))) {
+  if (
+    src !== undefined &&
+    (!isRecord(src) ||
+      typeof src.file !== 'string' ||
+      typeof src.sha256 !== 'string' ||
+      typeof src.format !== 'string' ||
+      (src.keras_version !== null && typeof src.keras_version !== 'string'))
+  ) {
     throw bad('has an invalid source record { file, sha256, format, keras_version }');
   }
   return value as unknown as ModelMeta;
@@ -379,10 +420,19 @@ async function readMeta(dir: string): Promise<ModelMeta> {
   } catch (err) {
     if (isErrno(err, 'ENOENT')) {
       let folder = true;
-      try { await stat(dir); } catch { folder = false; }
-      throw new ModelLoadError(dir, META_FILE, 'missing', folder
-        ? 'is missing: not a complete model folder (a save that did not finish leaves no meta.json)'
-        : 'is missing: the folder does not exist');
+      try {
+        await stat(dir);
+      } catch {
+        folder = false;
+      }
+      throw new ModelLoadError(
+        dir,
+        META_FILE,
+        'missing',
+        folder
+          ? 'is missing: not a complete model folder (a save that did not finish leaves no meta.json)'
+          : 'is missing: the folder does not exist',
+      );
     }
     throw err;
   }
@@ -401,9 +451,15 @@ async function readListed(dir: string, name: string, rec: FileRecord): Promise<B
     if (isErrno(err, 'ENOENT')) throw new ModelLoadError(dir, name, 'missing', 'is missing (meta.json lists it)');
     throw err;
   }
-  const sizeError = (actual: number) => new ModelLoadError(dir, name, 'size', actual < rec.bytes
-    ? `is truncated: ${actual} bytes, meta.json records ${rec.bytes} (cut short, or not the file that was saved)`
-    : `is ${actual} bytes, longer than the ${rec.bytes} meta.json records`);
+  const sizeError = (actual: number) =>
+    new ModelLoadError(
+      dir,
+      name,
+      'size',
+      actual < rec.bytes
+        ? `is truncated: ${actual} bytes, meta.json records ${rec.bytes} (cut short, or not the file that was saved)`
+        : `is ${actual} bytes, longer than the ${rec.bytes} meta.json records`,
+    );
   if (size !== rec.bytes) throw sizeError(size);
   let data: Buffer;
   try {
@@ -416,13 +472,21 @@ async function readListed(dir: string, name: string, rec: FileRecord): Promise<B
   const digest = sha256(data);
   if (digest !== rec.sha256) {
     const zeros = data.byteLength > 0 && data.every((b) => b === 0);
-    throw new ModelLoadError(dir, name, 'content', `content does not match meta.json (sha256 ${digest}, recorded ${rec.sha256})`
-      + (zeros ? ': the file is all zero bytes' : ': it was changed, or comes from another model'));
+    throw new ModelLoadError(
+      dir,
+      name,
+      'content',
+      `content does not match meta.json (sha256 ${digest}, recorded ${rec.sha256})` +
+        (zeros ? ': the file is all zero bytes' : ': it was changed, or comes from another model'),
+    );
   }
   return data;
 }
 
-interface LayerJson { className: string; config: Record<string, unknown> }
+interface LayerJson {
+  className: string;
+  config: Record<string, unknown>;
+}
 
 interface CheckedModelJson {
   vocabSize: number;
@@ -442,16 +506,19 @@ function checkModelJson(dir: string, doc: unknown): CheckedModelJson {
   if (!isRecord(doc) || !isRecord(doc.modelTopology) || !Array.isArray(doc.weightsManifest)) {
     throw bad('is not a tfjs layers model (needs modelTopology and weightsManifest)');
   }
-  if (doc.format !== undefined && doc.format !== 'layers-model') throw bad(`has format ${JSON.stringify(doc.format)}, expected "layers-model"`);
+  if (doc.format !== undefined && doc.format !== 'layers-model')
+    throw bad(`has format ${JSON.stringify(doc.format)}, expected "layers-model"`);
   const topo = doc.modelTopology;
   // tfjs saves { class_name, config: { name, layers } }; some Keras exports nest it under model_config.
   const root = isRecord(topo.model_config) ? topo.model_config : topo;
-  if (root.class_name !== 'Sequential') throw arch(`holds a ${JSON.stringify(root.class_name)} model, expected Sequential`);
+  if (root.class_name !== 'Sequential')
+    throw arch(`holds a ${JSON.stringify(root.class_name)} model, expected Sequential`);
   const rawLayers = Array.isArray(root.config) ? root.config : isRecord(root.config) ? root.config.layers : undefined;
   if (!Array.isArray(rawLayers)) throw bad('has no layer list in modelTopology.config.layers');
   const layers: LayerJson[] = [];
   for (const l of rawLayers) {
-    if (!isRecord(l) || typeof l.class_name !== 'string' || !isRecord(l.config)) throw bad('has a layer without class_name/config');
+    if (!isRecord(l) || typeof l.class_name !== 'string' || !isRecord(l.config))
+      throw bad('has a layer without class_name/config');
     if (l.class_name !== 'InputLayer') layers.push({ className: l.class_name, config: l.config });
   }
   const classes = layers.map((l) => l.className);
@@ -460,20 +527,24 @@ function checkModelJson(dir: string, doc: unknown): CheckedModelJson {
   const expected = ['Embedding', ...pairs, 'Dense'];
   const countOk = Number.isInteger(lstmCount) && lstmCount >= 1 && lstmCount <= MAX_LSTM_LAYERS;
   if (!countOk || classes.join(',') !== expected.join(',')) {
-    throw arch(`has layers [${classes.join(', ')}], expected [Embedding, 1 to ${MAX_LSTM_LAYERS} × (LSTM, Dropout), Dense]`);
+    throw arch(
+      `has layers [${classes.join(', ')}], expected [Embedding, 1 to ${MAX_LSTM_LAYERS} × (LSTM, Dropout), Dense]`,
+    );
   }
   const embedding = layers[0]!;
   const dense = layers[layers.length - 1]!;
   const lstms = layers.filter((l) => l.className === 'LSTM');
   const int = (l: LayerJson, key: string): number => {
     const v = l.config[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw arch(`layer ${String(l.config.name)} has ${key} ${JSON.stringify(v)}, expected a positive integer`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+      throw arch(`layer ${String(l.config.name)} has ${key} ${JSON.stringify(v)}, expected a positive integer`);
     return v;
   };
   const expect = (l: LayerJson, key: string, want: unknown, absentOk = false) => {
     const v = l.config[key];
     if (absentOk && (v === undefined || v === null)) return;
-    if (v !== want) throw arch(`layer ${String(l.config.name)} has ${key} ${JSON.stringify(v)}, expected ${JSON.stringify(want)}`);
+    if (v !== want)
+      throw arch(`layer ${String(l.config.name)} has ${key} ${JSON.stringify(v)}, expected ${JSON.stringify(want)}`);
   };
   const vocabSize = int(embedding, 'input_dim');
   const embeddingDim = int(embedding, 'output_dim');
@@ -492,19 +563,25 @@ function checkModelJson(dir: string, doc: unknown): CheckedModelJson {
     expect(l, 'return_state', false, true);
     return r;
   });
-  if (int(dense, 'units') !== vocabSize) throw arch(`has Dense units ${int(dense, 'units')} but Embedding input_dim ${vocabSize}`);
+  if (int(dense, 'units') !== vocabSize)
+    throw arch(`has Dense units ${int(dense, 'units')} but Embedding input_dim ${vocabSize}`);
   expect(dense, 'activation', 'softmax');
   expect(dense, 'use_bias', true, true);
 
   const manifest: { name: string; shape: number[] }[] = [];
   for (const group of doc.weightsManifest) {
-    if (!isRecord(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights)) throw bad('has a weightsManifest group without paths/weights');
-    if (group.paths.length !== 1 || group.paths[0] !== WEIGHTS_FILE) throw bad(`has weightsManifest paths ${JSON.stringify(group.paths)}, expected ["${WEIGHTS_FILE}"]`);
+    if (!isRecord(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights))
+      throw bad('has a weightsManifest group without paths/weights');
+    if (group.paths.length !== 1 || group.paths[0] !== WEIGHTS_FILE)
+      throw bad(`has weightsManifest paths ${JSON.stringify(group.paths)}, expected ["${WEIGHTS_FILE}"]`);
     for (const w of group.weights) {
       if (!isRecord(w) || typeof w.name !== 'string' || !Array.isArray(w.shape) || !w.shape.every((d) => isCount(d))) {
         throw bad('has a weightsManifest entry without name/shape');
       }
-      if (w.dtype !== 'float32' || w.quantization !== undefined) throw bad(`has weight ${w.name} stored as ${JSON.stringify(w.dtype)}${w.quantization ? ' (quantized)' : ''}, expected plain float32`);
+      if (w.dtype !== 'float32' || w.quantization !== undefined)
+        throw bad(
+          `has weight ${w.name} stored as ${JSON.stringify(w.dtype)}${w.quantization ? ' (quantized)' : ''}, expected plain float32`,
+        );
       manifest.push({ name: w.name, shape: w.shape as number[] });
     }
   }
@@ -514,7 +591,8 @@ function checkModelJson(dir: string, doc: unknown): CheckedModelJson {
   for (const spec of specs) {
     const shape = listed.get(spec.name);
     if (!shape) throw arch(`has no weight ${spec.name} in weightsManifest`);
-    if (shape.join(',') !== spec.shape.join(',')) throw arch(`has weight ${spec.name} of shape [${shape.join(', ')}], expected [${spec.shape.join(', ')}]`);
+    if (shape.join(',') !== spec.shape.join(','))
+      throw arch(`has weight ${spec.name} of shape [${shape.join(', ')}], expected [${spec.shape.join(', ')}]`);
   }
   if (manifest.length !== specs.length) throw arch(`lists ${manifest.length} weights, expected ${specs.length}`);
   return { vocabSize, embeddingDim, units, activations, manifest };
@@ -543,16 +621,32 @@ async function inspectModelDir(dir: string): Promise<Inspected> {
   const modelJson = parseJson(absDir, MODEL_JSON_FILE, data.get(MODEL_JSON_FILE)!);
   const { vocabSize, embeddingDim, units, activations, manifest } = checkModelJson(absDir, modelJson);
   if (vocab.size !== vocabSize) {
-    throw new ModelLoadError(absDir, VOCAB_FILE, 'mismatch', `has ${vocab.size} characters but model.json is built for a vocabulary of ${vocabSize}`);
+    throw new ModelLoadError(
+      absDir,
+      VOCAB_FILE,
+      'mismatch',
+      `has ${vocab.size} characters but model.json is built for a vocabulary of ${vocabSize}`,
+    );
   }
   const parameters = manifest.reduce((n, m) => n + m.shape.reduce((a, b) => a * b, 1), 0);
   const weightsData = data.get(WEIGHTS_FILE)!;
   if (weightsData.byteLength !== parameters * 4) {
-    throw new ModelLoadError(absDir, WEIGHTS_FILE, 'mismatch', `is ${weightsData.byteLength} bytes but model.json's manifest needs ${parameters * 4} (${parameters} float32 values)`);
+    throw new ModelLoadError(
+      absDir,
+      WEIGHTS_FILE,
+      'mismatch',
+      `is ${weightsData.byteLength} bytes but model.json's manifest needs ${parameters * 4} (${parameters} float32 values)`,
+    );
   }
   return {
-    dir: absDir, meta, vocab, architecture: { vocabSize, embeddingDim, units, parameters }, activations,
-    modelJson: modelJson as Record<string, unknown>, manifest, weightsData,
+    dir: absDir,
+    meta,
+    vocab,
+    architecture: { vocabSize, embeddingDim, units, parameters },
+    activations,
+    modelJson: modelJson as Record<string, unknown>,
+    manifest,
+    weightsData,
   };
 }
 
@@ -595,7 +689,13 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     const values = decodeFloat32LE(found.weightsData, offset, count);
     offset += count * 4;
     for (let i = 0; i < values.length; i++) {
-      if (!Number.isFinite(values[i]!)) throw new ModelLoadError(found.dir, WEIGHTS_FILE, 'malformed', `holds a non-finite value (${values[i]}) in ${m.name}[${i}]`);
+      if (!Number.isFinite(values[i]!))
+        throw new ModelLoadError(
+          found.dir,
+          WEIGHTS_FILE,
+          'malformed',
+          `holds a non-finite value (${values[i]}) in ${m.name}[${i}]`,
+        );
     }
     byName.set(m.name, values);
   }
@@ -616,12 +716,14 @@ export async function loadLayersModelFromDir(dir: string): Promise<tf.LayersMode
   const bytes = new Uint8Array(found.weightsData); // a copy with its own ArrayBuffer
   if (!LITTLE_ENDIAN) swap32(bytes); // tfjs reads weightData in host byte order
   const weightData = bytes.buffer;
-  return tf.loadLayersModel(tf.io.fromMemory({
-    modelTopology: found.modelJson.modelTopology as tf.io.ModelArtifacts['modelTopology'],
-    weightSpecs: weightsManifest.flatMap((g) => g.weights),
-    weightData,
-    format: 'layers-model',
-    generatedBy: typeof found.modelJson.generatedBy === 'string' ? found.modelJson.generatedBy : undefined,
-    convertedBy: null,
-  }));
+  return tf.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: found.modelJson.modelTopology as tf.io.ModelArtifacts['modelTopology'],
+      weightSpecs: weightsManifest.flatMap((g) => g.weights),
+      weightData,
+      format: 'layers-model',
+      generatedBy: typeof found.modelJson.generatedBy === 'string' ? found.modelJson.generatedBy : undefined,
+      convertedBy: null,
+    }),
+  );
 }

@@ -79,12 +79,19 @@ function byCount(a: WordCount, b: WordCount): number {
 /** Words of the server's lines that the base corpus lacks, used at least `minCount` times, most frequent first. */
 export function newWords(serverLines: readonly string[], baseWords: ReadonlySet<string>, minCount = 3): WordCount[] {
   const counts = new Map<string, number>();
-  for (const line of serverLines) for (const w of wordsOf(line)) if (!baseWords.has(w)) counts.set(w, (counts.get(w) ?? 0) + 1);
-  return [...counts].map(([word, count]) => ({ word, count })).filter((w) => w.count >= minCount).sort(byCount);
+  for (const line of serverLines)
+    for (const w of wordsOf(line)) if (!baseWords.has(w)) counts.set(w, (counts.get(w) ?? 0) + 1);
+  return [...counts]
+    .map(([word, count]) => ({ word, count }))
+    .filter((w) => w.count >= minCount)
+    .sort(byCount);
 }
 
 /** The server's most frequent 2-word openings of lines of 3+ words, with the continuations it has after each. */
-export function topOpenings(serverLines: readonly string[], max = 3): { opening: string; lines: number; continuations: Set<string>; firstWords: Set<string> }[] {
+export function topOpenings(
+  serverLines: readonly string[],
+  max = 3,
+): { opening: string; lines: number; continuations: Set<string>; firstWords: Set<string> }[] {
   const found = new Map<string, { lines: number; continuations: Set<string>; firstWords: Set<string> }>();
   for (const line of serverLines) {
     const words = wordsOf(line);
@@ -149,7 +156,13 @@ export async function measureUptake(
       if (utterance.complete && o.continuations.has(continuation.join(' '))) exact++;
       if (continuation.length > 0 && o.firstWords.has(continuation[0]!)) first++;
     }
-    openings.push({ opening: o.opening, serverLines: o.lines, samples: n, exact: n > 0 ? exact / n : 0, firstWord: n > 0 ? first / n : 0 });
+    openings.push({
+      opening: o.opening,
+      serverLines: o.lines,
+      samples: n,
+      exact: n > 0 ? exact / n : 0,
+      firstWord: n > 0 ? first / n : 0,
+    });
   }
   const total = perSeed.reduce((a, s) => a + s.samples, 0);
   return {

@@ -51,22 +51,47 @@ export function weightSpecs(vocabSize: number, embeddingDim = EMBEDDING_DIM, uni
 export function flattenWeights(w: BabyWeights): Float32Array[] {
   return [
     w.embedding,
-    w.lstm1.kernel, w.lstm1.recurrentKernel, w.lstm1.bias,
-    w.lstm2.kernel, w.lstm2.recurrentKernel, w.lstm2.bias,
-    w.dense.kernel, w.dense.bias,
+    w.lstm1.kernel,
+    w.lstm1.recurrentKernel,
+    w.lstm1.bias,
+    w.lstm2.kernel,
+    w.lstm2.recurrentKernel,
+    w.lstm2.bias,
+    w.dense.kernel,
+    w.dense.bias,
   ];
 }
 
-export function unflattenWeights(arrays: Float32Array[], vocabSize: number, embeddingDim = EMBEDDING_DIM, units = LSTM_UNITS): BabyWeights {
+export function unflattenWeights(
+  arrays: Float32Array[],
+  vocabSize: number,
+  embeddingDim = EMBEDDING_DIM,
+  units = LSTM_UNITS,
+): BabyWeights {
   const specs = weightSpecs(vocabSize, embeddingDim, units);
   if (arrays.length !== specs.length) throw new Error(`weights: expected ${specs.length} arrays, got ${arrays.length}`);
   specs.forEach((spec, i) => {
     const n = spec.shape.reduce((a: number, b: number) => a * b, 1);
-    if (arrays[i]!.length !== n) throw new Error(`weights: ${spec.name} has ${arrays[i]!.length} values, expected ${n} for shape [${spec.shape.join(', ')}]`);
+    if (arrays[i]!.length !== n)
+      throw new Error(
+        `weights: ${spec.name} has ${arrays[i]!.length} values, expected ${n} for shape [${spec.shape.join(', ')}]`,
+      );
   });
-  const a = arrays as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+  const a = arrays as [
+    Float32Array,
+    Float32Array,
+    Float32Array,
+    Float32Array,
+    Float32Array,
+    Float32Array,
+    Float32Array,
+    Float32Array,
+    Float32Array,
+  ];
   return {
-    vocabSize, embeddingDim, units,
+    vocabSize,
+    embeddingDim,
+    units,
     embedding: a[0],
     lstm1: { kernel: a[1], recurrentKernel: a[2], bias: a[3] },
     lstm2: { kernel: a[4], recurrentKernel: a[5], bias: a[6] },
@@ -87,7 +112,12 @@ export function mulberry32(seed: number): () => number {
 }
 
 /** Fresh weights with Keras's default initialisers (glorot uniform kernels, orthogonal-ish recurrent, unit forget bias). */
-export function initWeights(vocabSize: number, seed = 1, embeddingDim = EMBEDDING_DIM, units = LSTM_UNITS): BabyWeights {
+export function initWeights(
+  vocabSize: number,
+  seed = 1,
+  embeddingDim = EMBEDDING_DIM,
+  units = LSTM_UNITS,
+): BabyWeights {
   const rand = mulberry32(seed);
   const uniform = (n: number, limit: number) => {
     const out = new Float32Array(n);
@@ -103,7 +133,9 @@ export function initWeights(vocabSize: number, seed = 1, embeddingDim = EMBEDDIN
   // Recurrent kernels: scaled uniform with the variance of an orthogonal matrix (1/units per entry).
   const recurrent = () => uniform(units * 4 * units, Math.sqrt(3 / units));
   return {
-    vocabSize, embeddingDim, units,
+    vocabSize,
+    embeddingDim,
+    units,
     embedding: uniform(vocabSize * embeddingDim, 0.05),
     lstm1: { kernel: glorot(embeddingDim, 4 * units), recurrentKernel: recurrent(), bias: lstmBias() },
     lstm2: { kernel: glorot(units, 4 * units), recurrentKernel: recurrent(), bias: lstmBias() },

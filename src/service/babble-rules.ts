@@ -25,7 +25,13 @@ export interface BabbleOptions {
   topK?: number | undefined;
 }
 
-function outOfRange(name: string, v: number | undefined, min: number, max: number, integer: boolean): string | undefined {
+function outOfRange(
+  name: string,
+  v: number | undefined,
+  min: number,
+  max: number,
+  integer: boolean,
+): string | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
     return `${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max} (you gave ${v}).`;

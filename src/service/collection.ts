@@ -18,7 +18,14 @@ import { capCollected, DEFAULT_QUOTAS, type Quotas } from './collection/quotas.j
 import type { CollectOutcome, IncomingMessage } from './collection/ingest-queue.js';
 import { createIngestQueue } from './collection/ingest-queue.js';
 import { createLanes } from './collection/lanes.js';
-import { checkId, key, type ChannelRow, type CollectionContext, type MessageRow, type TaughtRow } from './collection/layout.js';
+import {
+  checkId,
+  key,
+  type ChannelRow,
+  type CollectionContext,
+  type MessageRow,
+  type TaughtRow,
+} from './collection/layout.js';
 import { sweepExpired } from './collection/retention.js';
 import { createUnpromptedReplies } from './collection/unprompted-replies.js';
 import { checkSettings, withDefaults, type GuildSettings } from './settings.js';
@@ -65,7 +72,8 @@ export type CollectionService = ReturnType<typeof createCollectionService>;
 export function createCollectionService(options: CollectionOptions) {
   const { store } = options;
   const retentionDays = options.retentionDays ?? DEFAULT_RETENTION_DAYS;
-  if (!Number.isFinite(retentionDays) || retentionDays <= 0) throw new Error(`retentionDays must be positive (got ${retentionDays})`);
+  if (!Number.isFinite(retentionDays) || retentionDays <= 0)
+    throw new Error(`retentionDays must be positive (got ${retentionDays})`);
   const ctx: CollectionContext = {
     store,
     log: options.log ?? silentLogger(),
@@ -108,7 +116,8 @@ export function createCollectionService(options: CollectionOptions) {
     checkSettings(patch);
     return lane(guildId, async () => {
       const next = { ...(await getSettings(guildId)) };
-      for (const [k, v] of Object.entries(patch) as Array<[keyof GuildSettings, number | undefined]>) if (v !== undefined) next[k] = v;
+      for (const [k, v] of Object.entries(patch) as Array<[keyof GuildSettings, number | undefined]>)
+        if (v !== undefined) next[k] = v;
       await store.set(key.settings(guildId), next);
       return next;
     });
@@ -131,7 +140,8 @@ export function createCollectionService(options: CollectionOptions) {
     const prefix = key.channels(guildId);
     const out: CollectionChannel[] = [];
     for await (const page of store.scan<ChannelRow>(prefix)) {
-      for (const row of page) out.push({ channelId: row.key.slice(prefix.length), since: row.value.since, by: row.value.by });
+      for (const row of page)
+        out.push({ channelId: row.key.slice(prefix.length), since: row.value.since, by: row.value.by });
     }
     return out.sort((a, b) => a.since - b.since);
   }

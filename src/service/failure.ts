@@ -22,10 +22,12 @@ export const RETRAIN_FAILURE = {
   lock: "Couldn't check whether this server is already training elsewhere. Please try again in a few minutes.",
   readText: "Couldn't read this server's messages from storage. Please try again in a few minutes.",
   wordFilter: "Couldn't read this server's word filter from storage. Please try again in a few minutes.",
-  load: "The new model could not be checked, so it was thrown away. Please try again; if it keeps happening, " +
+  load:
+    'The new model could not be checked, so it was thrown away. Please try again; if it keeps happening, ' +
     "tell the bot's owner.",
-  swap: 'The new model could not be swapped in. Please try again; if it keeps happening, tell the bot\'s owner.',
-  moved: 'The new model was not swapped in: the served model was changed (rolled back) while it trained, and that ' +
+  swap: "The new model could not be swapped in. Please try again; if it keeps happening, tell the bot's owner.",
+  moved:
+    'The new model was not swapped in: the served model was changed (rolled back) while it trained, and that ' +
     'change stands. Retrain again to build on it.',
   unexpected: "Something went wrong while training. Please try again; if it keeps happening, tell the bot's owner.",
 } as const;
@@ -33,15 +35,18 @@ export const RETRAIN_FAILURE = {
 /** Fixed texts for a trainer that did not finish, by how it ended. */
 export const TRAINER_FAILURE: Record<TrainingFailure, string> = {
   cancelled: 'The training was cancelled.',
-  'not-started': 'The trainer could not be started (the machine may be busy or short of resources). Please try ' +
+  'not-started':
+    'The trainer could not be started (the machine may be busy or short of resources). Please try ' +
     "again later; if it keeps happening, tell the bot's owner.",
   crashed: "The trainer stopped unexpectedly. Please try again; if it keeps happening, tell the bot's owner.",
-  'out-of-memory': "The trainer ran out of memory. Try fewer epochs, or ask the bot's owner to raise " +
-    'TRAIN_MAX_HEAP_MB.',
+  'out-of-memory':
+    "The trainer ran out of memory. Try fewer epochs, or ask the bot's owner to raise " + 'TRAIN_MAX_HEAP_MB.',
   timeout: 'The training took longer than its time limit and was stopped. Try fewer minutes or epochs.',
-  protocol: 'The trainer and the bot could not understand each other. Please try again; if it keeps happening, ' +
+  protocol:
+    'The trainer and the bot could not understand each other. Please try again; if it keeps happening, ' +
     "tell the bot's owner.",
-  failed: "The trainer ran into a problem with this training. Please try again; if it keeps happening, tell the " +
+  failed:
+    'The trainer ran into a problem with this training. Please try again; if it keeps happening, tell the ' +
     "bot's owner.",
 };
 

@@ -61,9 +61,11 @@ export interface LockRedisClient {
 }
 
 /** Deletes KEYS[1] only when its value is ARGV[1]; 1 when deleted. */
-export const RELEASE_SCRIPT = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+export const RELEASE_SCRIPT =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 /** Sets KEYS[1]'s time to live to ARGV[2] ms only when its value is ARGV[1]; 1 when renewed. */
-export const RENEW_SCRIPT = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
+export const RENEW_SCRIPT =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
 
 /** SET key token NX PX ttl: true when taken. */
 export async function tryLock(client: LockRedisClient, key: string, token: string, ttlMs: number): Promise<boolean> {
@@ -78,7 +80,11 @@ export async function unlock(client: LockRedisClient, key: string, token: string
 
 /** Extends the key's time to live only if it still holds `token`; true when it did. */
 export async function renewLock(client: LockRedisClient, key: string, token: string, ttlMs: number): Promise<boolean> {
-  return Number(await client.sendCommand(['EVAL', RENEW_SCRIPT, '1', key, token, String(Math.max(1, Math.round(ttlMs)))])) === 1;
+  return (
+    Number(
+      await client.sendCommand(['EVAL', RENEW_SCRIPT, '1', key, token, String(Math.max(1, Math.round(ttlMs)))]),
+    ) === 1
+  );
 }
 
 export interface RedisLocksOptions {

@@ -48,8 +48,10 @@ export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x
 /** Encodes an RGBA image as a PNG (8-bit RGBA, no interlace, filter 0 on every row). */
 export function encodePng(image: RgbaImage): Buffer {
   const { width, height, data } = image;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new RangeError('encodePng: width and height must be positive integers');
-  if (data.length !== width * height * 4) throw new RangeError(`encodePng: expected ${width * height * 4} bytes, got ${data.length}`);
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1)
+    throw new RangeError('encodePng: width and height must be positive integers');
+  if (data.length !== width * height * 4)
+    throw new RangeError(`encodePng: expected ${width * height * 4} bytes, got ${data.length}`);
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
@@ -61,7 +63,12 @@ export function encodePng(image: RgbaImage): Buffer {
     raw[y * (stride + 1)] = 0;
     raw.set(data.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
   }
-  return Buffer.concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([
+    PNG_SIGNATURE,
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
 }
 
 function blank(width: number, height: number, color: Rgba): RgbaImage {
@@ -78,22 +85,41 @@ function setPixel(img: RgbaImage, x: number, y: number, color: Rgba): void {
 }
 
 /** A line `thickness` pixels wide (a square brush stepped along the line). */
-function line(img: RgbaImage, x0: number, y0: number, x1: number, y1: number, color: Rgba, thickness = 1, dash = 0): void {
+function line(
+  img: RgbaImage,
+  x0: number,
+  y0: number,
+  x1: number,
+  y1: number,
+  color: Rgba,
+  thickness = 1,
+  dash = 0,
+): void {
   const steps = Math.max(1, Math.ceil(Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0))));
   const r = Math.floor(thickness / 2);
   for (let i = 0; i <= steps; i++) {
     if (dash > 0 && Math.floor(i / dash) % 2 === 1) continue;
     const x = x0 + ((x1 - x0) * i) / steps;
     const y = y0 + ((y1 - y0) * i) / steps;
-    for (let dy = -r; dy <= thickness - 1 - r; dy++) for (let dx = -r; dx <= thickness - 1 - r; dx++) setPixel(img, x + dx, y + dy, color);
+    for (let dy = -r; dy <= thickness - 1 - r; dy++)
+      for (let dx = -r; dx <= thickness - 1 - r; dx++) setPixel(img, x + dx, y + dy, color);
   }
 }
 
 /** 3×5 glyphs, one string of 15 '#'/'.' per character, rows top to bottom. */
 const GLYPHS: Record<string, string> = {
-  '0': '####.##.##.####', '1': '.#.##..#..#.###', '2': '###..#####..###', '3': '###..####..####',
-  '4': '#.##.####..#..#', '5': '####..###..####', '6': '####..####.####', '7': '###..#..#..#..#',
-  '8': '####.#####.####', '9': '####.####..####', '.': '............#..', '-': '......###......',
+  '0': '####.##.##.####',
+  '1': '.#.##..#..#.###',
+  '2': '###..#####..###',
+  '3': '###..####..####',
+  '4': '#.##.####..#..#',
+  '5': '####..###..####',
+  '6': '####..####.####',
+  '7': '###..#..#..#..#',
+  '8': '####.#####.####',
+  '9': '####.####..####',
+  '.': '............#..',
+  '-': '......###......',
   k: '#..#.###.##.#.#',
 };
 
@@ -103,9 +129,12 @@ function text(img: RgbaImage, s: string, x: number, y: number, color: Rgba, scal
   for (const ch of s) {
     const g = GLYPHS[ch];
     if (g) {
-      for (let r = 0; r < 5; r++) for (let c = 0; c < 3; c++) {
-        if (g[r * 3 + c] === '#') for (let dy = 0; dy < scale; dy++) for (let dx = 0; dx < scale; dx++) setPixel(img, cx + c * scale + dx, y + r * scale + dy, color);
-      }
+      for (let r = 0; r < 5; r++)
+        for (let c = 0; c < 3; c++) {
+          if (g[r * 3 + c] === '#')
+            for (let dy = 0; dy < scale; dy++)
+              for (let dx = 0; dx < scale; dx++) setPixel(img, cx + c * scale + dx, y + r * scale + dy, color);
+        }
     }
     cx += 4 * scale;
   }
@@ -150,7 +179,12 @@ export interface ChartLayout {
   y(loss: number): number;
 }
 
-export function chartLayout(points: readonly { step: number; loss: number }[], width: number, height: number, references: readonly number[] = []): ChartLayout {
+export function chartLayout(
+  points: readonly { step: number; loss: number }[],
+  width: number,
+  height: number,
+  references: readonly number[] = [],
+): ChartLayout {
   const finite = points.filter((p) => Number.isFinite(p.step) && Number.isFinite(p.loss));
   const losses = [...finite.map((p) => p.loss), ...references.filter(Number.isFinite)];
   let lo = losses.length ? Math.min(...losses) : 0;
@@ -170,19 +204,30 @@ export function chartLayout(points: readonly { step: number; loss: number }[], w
   const right = width - 16;
   const bottom = height - 28;
   return {
-    left, top, right, bottom,
+    left,
+    top,
+    right,
+    bottom,
     x: (step) => left + ((step - s0) / (s1 - s0)) * (right - left),
     y: (loss) => bottom - ((loss - lo) / (hi - lo)) * (bottom - top),
   };
 }
 
 /** The loss curve (one point per training step) as a PNG. */
-export function lossChartPng(points: readonly { step: number; loss: number }[], options: LossChartOptions = {}): Buffer {
+export function lossChartPng(
+  points: readonly { step: number; loss: number }[],
+  options: LossChartOptions = {},
+): Buffer {
   const width = options.width ?? 640;
   const height = options.height ?? 320;
   const img = blank(width, height, CHART_COLORS.background);
   const refs = options.references ?? [];
-  const L = chartLayout(points, width, height, refs.map((r) => r.value));
+  const L = chartLayout(
+    points,
+    width,
+    height,
+    refs.map((r) => r.value),
+  );
   // grid and y labels
   for (let i = 0; i <= 4; i++) {
     const py = L.top + ((L.bottom - L.top) * i) / 4;
@@ -201,7 +246,8 @@ export function lossChartPng(points: readonly { step: number; loss: number }[], 
     text(img, first, L.left, L.bottom + 8, CHART_COLORS.axis);
     text(img, last, L.right - textWidth(last), L.bottom + 8, CHART_COLORS.axis);
   }
-  for (const r of refs) if (Number.isFinite(r.value)) line(img, L.left, L.y(r.value), L.right, L.y(r.value), r.color, 2, 6);
+  for (const r of refs)
+    if (Number.isFinite(r.value)) line(img, L.left, L.y(r.value), L.right, L.y(r.value), r.color, 2, 6);
   const color = options.lineColor ?? CHART_COLORS.line;
   if (finite.length === 1) {
     const p = finite[0]!;
@@ -221,7 +267,10 @@ export function lossChartPng(points: readonly { step: number; loss: number }[], 
 }
 
 /** Centred moving average over up to `radius` points on each side (same steps). */
-export function movingAverage(points: readonly { step: number; loss: number }[], radius: number): { step: number; loss: number }[] {
+export function movingAverage(
+  points: readonly { step: number; loss: number }[],
+  radius: number,
+): { step: number; loss: number }[] {
   return points.map((p, i) => {
     const from = Math.max(0, i - radius);
     const to = Math.min(points.length - 1, i + radius);

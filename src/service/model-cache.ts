@@ -71,7 +71,13 @@ export function createModelCache(options: ModelCacheOptions): ModelCache {
 
   async function loadBase(): Promise<ServedModel> {
     const resolved = await registry.resolve(BASE_SCOPE);
-    if (resolved) return { scope: BASE_SCOPE, version: resolved.version, label: labelFor(BASE_SCOPE, resolved.version), model: await load(resolved.dir) };
+    if (resolved)
+      return {
+        scope: BASE_SCOPE,
+        version: resolved.version,
+        label: labelFor(BASE_SCOPE, resolved.version),
+        model: await load(resolved.dir),
+      };
     return { scope: BASE_SCOPE, version: 0, label: 'base', model: await load(options.baseDir) };
   }
 
@@ -90,7 +96,10 @@ export function createModelCache(options: ModelCacheOptions): ModelCache {
     const resolved = await registry.resolve(scope);
     if (!resolved) return { kind: 'base' };
     const model = await load(resolved.dir);
-    return { kind: 'own', served: { scope, version: resolved.version, label: labelFor(scope, resolved.version), model } };
+    return {
+      kind: 'own',
+      served: { scope, version: resolved.version, label: labelFor(scope, resolved.version), model },
+    };
   }
 
   function put(scope: string, entry: Promise<Entry>): void {
@@ -130,12 +139,16 @@ export function createModelCache(options: ModelCacheOptions): ModelCache {
     },
     install(scope, version, model) {
       if (scope === BASE_SCOPE) {
-        base = model && version > 0
-          ? Promise.resolve({ scope, version, label: labelFor(scope, version), model })
-          : undefined; // back to the shipped model: reload it
+        base =
+          model && version > 0
+            ? Promise.resolve({ scope, version, label: labelFor(scope, version), model })
+            : undefined; // back to the shipped model: reload it
         return;
       }
-      const entry: Entry = model && version > 0 ? { kind: 'own', served: { scope, version, label: labelFor(scope, version), model } } : { kind: 'base' };
+      const entry: Entry =
+        model && version > 0
+          ? { kind: 'own', served: { scope, version, label: labelFor(scope, version), model } }
+          : { kind: 'base' };
       put(scope, Promise.resolve(entry));
     },
     invalidate(scope) {

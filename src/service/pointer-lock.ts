@@ -16,7 +16,10 @@ export const LOCK_WAIT_MS = 5000;
 
 /** The pointer changed under an operation: another commit or rollback won the race. */
 export class PointerMovedError extends RegistryError {
-  constructor(readonly expected: number | undefined, readonly found: number | undefined) {
+  constructor(
+    readonly expected: number | undefined,
+    readonly found: number | undefined,
+  ) {
     super(
       `the serving version changed while this was in progress (from ${expected ?? 'none'} to ${found ?? 'none'}, ` +
         'by another rollback or retraining): nothing was swapped',
@@ -45,7 +48,7 @@ async function acquire(scopeDir: string, waitMs: number): Promise<() => Promise<
       await rm(path, { force: true });
       continue;
     }
-    if (Date.now() > until) throw new RegistryError('another process is swapping this server\'s model: try again');
+    if (Date.now() > until) throw new RegistryError("another process is swapping this server's model: try again");
     await new Promise((r) => setTimeout(r, 10));
   }
 }

@@ -132,7 +132,10 @@ export function createReplyLimiter(options: {
       failuresSinceLog += 1;
       const t = now();
       if (t - lastFailureLog >= FAILURE_LOG_INTERVAL_MS) {
-        log.warn({ err: error, counter: what, failures: failuresSinceLog }, 'rate limiter failed; letting replies through');
+        log.warn(
+          { err: error, counter: what, failures: failuresSinceLog },
+          'rate limiter failed; letting replies through',
+        );
         lastFailureLog = t;
         failuresSinceLog = 0;
       }
@@ -155,7 +158,12 @@ export function createReplyLimiter(options: {
       if (counters.user) {
         const spent = await spend(counters.user, userId, 'user');
         if (spent instanceof RateLimiterRes) {
-          return { allowed: false, scope: 'user', retryAfterMs: spent.msBeforeNext, notify: await shouldNotify(kind, 'user', userId) };
+          return {
+            allowed: false,
+            scope: 'user',
+            retryAfterMs: spent.msBeforeNext,
+            notify: await shouldNotify(kind, 'user', userId),
+          };
         }
       }
       if (counters.server && guildId !== null) {
@@ -163,7 +171,12 @@ export function createReplyLimiter(options: {
         if (spent instanceof RateLimiterRes) {
           // The user didn't get a reply: their point is given back.
           await counters.user?.reward?.(userId).catch(() => undefined);
-          return { allowed: false, scope: 'server', retryAfterMs: spent.msBeforeNext, notify: await shouldNotify(kind, 'server', guildId) };
+          return {
+            allowed: false,
+            scope: 'server',
+            retryAfterMs: spent.msBeforeNext,
+            notify: await shouldNotify(kind, 'server', guildId),
+          };
         }
       }
       return { allowed: true };
@@ -177,12 +190,22 @@ function memoryLimiter(points: number, seconds: number, keyPrefix: string): Rate
 }
 
 /** The four counters' points, windows and key prefixes for `limits` (a notice: one point per window). */
-function counterSpecs(limits: ReplyLimits): Record<keyof Counters, { points: number; seconds: number; keyPrefix: string }> {
+function counterSpecs(
+  limits: ReplyLimits,
+): Record<keyof Counters, { points: number; seconds: number; keyPrefix: string }> {
   return {
     user: { points: limits.userReplies, seconds: limits.userSeconds, keyPrefix: KEY_PREFIXES.user },
     server: { points: limits.serverReplies, seconds: limits.serverSeconds, keyPrefix: KEY_PREFIXES.server },
-    userNotice: { points: limits.userReplies > 0 ? 1 : 0, seconds: limits.userSeconds, keyPrefix: KEY_PREFIXES.userNotice },
-    serverNotice: { points: limits.serverReplies > 0 ? 1 : 0, seconds: limits.serverSeconds, keyPrefix: KEY_PREFIXES.serverNotice },
+    userNotice: {
+      points: limits.userReplies > 0 ? 1 : 0,
+      seconds: limits.userSeconds,
+      keyPrefix: KEY_PREFIXES.userNotice,
+    },
+    serverNotice: {
+      points: limits.serverReplies > 0 ? 1 : 0,
+      seconds: limits.serverSeconds,
+      keyPrefix: KEY_PREFIXES.serverNotice,
+    },
   };
 }
 
@@ -190,9 +213,13 @@ function counterSpecs(limits: ReplyLimits): Record<keyof Counters, { points: num
 export function memoryCounters(limits: ReplyLimits): Counters {
   const specs = counterSpecs(limits);
   const make = (k: keyof Counters) => memoryLimiter(specs[k].points, specs[k].seconds, specs[k].keyPrefix);
-  return { user: make('user'), server: make('server'), userNotice: make('userNotice'), serverNotice: make('serverNotice') };
+  return {
+    user: make('user'),
+    server: make('server'),
+    userNotice: make('userNotice'),
+    serverNotice: make('serverNotice'),
+  };
 }
-
 
 /**
  * Counters on a connected node-redis client (`createClient` of @keyv/redis, with `disableOfflineQueue`), each insured by an in-memory one: while Redis fails or takes longer
@@ -215,7 +242,12 @@ export function redisCounters(client: object, limits: ReplyLimits, timeoutMs = D
     });
     return new RLWrapperTimeouts({ limiter: redis, timeoutMs });
   };
-  return { user: make('user'), server: make('server'), userNotice: make('userNotice'), serverNotice: make('serverNotice') };
+  return {
+    user: make('user'),
+    server: make('server'),
+    userNotice: make('userNotice'),
+    serverNotice: make('serverNotice'),
+  };
 }
 
 export interface OpenLimiterOptions {
@@ -230,7 +262,11 @@ export interface OpenLimiterOptions {
  * The limiter for STORAGE_URL: counts on Redis (its own connection) when the storage is Redis, in memory
  * otherwise. If Redis can't be reached at start-up, counts in memory and says so (the bot still starts).
  */
-export async function openReplyLimiter(storageUrl: string, limits: ReplyLimits, options: OpenLimiterOptions): Promise<ReplyLimiter> {
+export async function openReplyLimiter(
+  storageUrl: string,
+  limits: ReplyLimits,
+  options: OpenLimiterOptions,
+): Promise<ReplyLimiter> {
   const { log } = options;
   const location = parseStorageUrl(storageUrl);
   if (location.kind !== 'redis' || (limits.userReplies <= 0 && limits.serverReplies <= 0)) {
@@ -246,7 +282,10 @@ export async function openReplyLimiter(storageUrl: string, limits: ReplyLimits, 
       onError: () => undefined,
     })) as [RedisClient];
   } catch (error) {
-    log.warn({ err: error, redis: redactUrl(location.url) }, 'rate limits: could not reach Redis; counting in memory in this process');
+    log.warn(
+      { err: error, redis: redactUrl(location.url) },
+      'rate limits: could not reach Redis; counting in memory in this process',
+    );
     return createReplyLimiter({ counters: memoryCounters(limits), log, store: 'memory' });
   }
   return createReplyLimiter({

@@ -49,10 +49,14 @@ export async function openSharedState(options: SharedStateOptions): Promise<Shar
       url: options.url,
       count: 2,
       ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
-      onError: (err, i) => log.warn({ err }, `shared state: Redis${i === 1 ? ' (subscription)' : ''} reported an error`),
+      onError: (err, i) =>
+        log.warn({ err }, `shared state: Redis${i === 1 ? ' (subscription)' : ''} reported an error`),
     })) as [RedisClient, RedisClient];
   } catch (error) {
-    throw new Error(`could not connect to ${redactUrl(options.url)} for the shared training lock and model swaps: ${errorMessage(error)}`, { cause: error });
+    throw new Error(
+      `could not connect to ${redactUrl(options.url)} for the shared training lock and model swaps: ${errorMessage(error)}`,
+      { cause: error },
+    );
   }
   const closeAll = async () => {
     for (const c of [subscriber, commands]) if (c.isOpen) await c.close().catch(() => c.destroy());
@@ -62,7 +66,10 @@ export async function openSharedState(options: SharedStateOptions): Promise<Shar
   try {
     bus = await openSwapBus({
       publisher: commands,
-      subscriber: { subscribe: (ch, l) => subscriber.subscribe(ch, l), unsubscribe: (ch) => subscriber.unsubscribe(ch) },
+      subscriber: {
+        subscribe: (ch, l) => subscriber.subscribe(ch, l),
+        unsubscribe: (ch) => subscriber.unsubscribe(ch),
+      },
       origin,
       registry: options.registry,
       models: options.models,

@@ -143,7 +143,12 @@ export interface ModelRegistry {
    * Verifies, loads (unless given the model loaded from it) and smoke-tests a trained folder, then makes it the next
    * version and the current one.
    */
-  commit(scope: string, tmpDir: string, details: Record<string, unknown>, options?: CommitOptions): Promise<CommitResult>;
+  commit(
+    scope: string,
+    tmpDir: string,
+    details: Record<string, unknown>,
+    options?: CommitOptions,
+  ): Promise<CommitResult>;
   /** Serves `version` (0 = the base), or the newest complete version older than the current one. */
   rollback(scope: string, version?: number): Promise<RollbackResult>;
   /** Moves a trained folder aside (never served) with the reason; returns its path. */
@@ -206,7 +211,8 @@ function stamp(): string {
 /** A model that loaded must also babble: a few characters from a fixed seed, without throwing. */
 function smokeTest(model: BabyLanguageModel): void {
   const out = model.generateDetailed('me ', { length: 24, rng: 1, temperature: 0.5 });
-  if (typeof out.text !== 'string' || out.generated < 1) throw new RegistryError('the new model generated nothing in its smoke test');
+  if (typeof out.text !== 'string' || out.generated < 1)
+    throw new RegistryError('the new model generated nothing in its smoke test');
 }
 
 export function createRegistry(options: RegistryOptions): ModelRegistry {
@@ -258,7 +264,10 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
 
   /** Writes the pointer if it still holds `expected` (what the operation read when it started). */
   async function writePointer(
-    scope: string, expected: number | undefined, version: number, hooks?: CommitHooks,
+    scope: string,
+    expected: number | undefined,
+    version: number,
+    hooks?: CommitHooks,
   ): Promise<void> {
     const dir = scopeDir(scope);
     const tmp = join(dir, `${POINTER_FILE}${TMP_PREFIX}${randomBytes(4).toString('hex')}`);
@@ -266,17 +275,25 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
     await writeFileDurable(tmp, `${JSON.stringify(doc)}\n`);
     await hooks?.afterStep?.('pointer-written', { version });
     try {
-      await compareAndSwap(dir, expected, () => readPointer(scope), async () => {
-        await rename(tmp, join(dir, POINTER_FILE));
-        await fsyncDir(dir);
-      });
+      await compareAndSwap(
+        dir,
+        expected,
+        () => readPointer(scope),
+        async () => {
+          await rename(tmp, join(dir, POINTER_FILE));
+          await fsyncDir(dir);
+        },
+      );
     } finally {
       await rm(tmp, { force: true });
     }
   }
 
   async function versionNumbers(scope: string): Promise<number[]> {
-    return (await listDir(scopeDir(scope))).filter((n) => VERSION_DIR.test(n)).map(Number).sort((a, b) => b - a);
+    return (await listDir(scopeDir(scope)))
+      .filter((n) => VERSION_DIR.test(n))
+      .map(Number)
+      .sort((a, b) => b - a);
   }
 
   async function isComplete(dir: string): Promise<{ meta: ModelMeta } | { problem: string }> {
@@ -333,7 +350,10 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
     const kept = new Set(versions.slice(0, keep));
     kept.add(current);
     for (const v of versions) if (!kept.has(v)) await rm(versionDir(scope, v), { recursive: true, force: true });
-    const rejected = (await listDir(scopeDir(scope))).filter((n) => n.startsWith(REJECTED_PREFIX)).sort().reverse();
+    const rejected = (await listDir(scopeDir(scope)))
+      .filter((n) => n.startsWith(REJECTED_PREFIX))
+      .sort()
+      .reverse();
     for (const name of rejected.slice(keep)) await rm(join(scopeDir(scope), name), { recursive: true, force: true });
     await fsyncDir(scopeDir(scope));
   }
@@ -379,7 +399,8 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
 
     async discard(tmpDir) {
       const abs = resolvePath(tmpDir);
-      if (dirname(dirname(abs)) !== root || !basename(abs).startsWith(TMP_PREFIX)) throw new RegistryError(`${tmpDir} is not a temporary folder`);
+      if (dirname(dirname(abs)) !== root || !basename(abs).startsWith(TMP_PREFIX))
+        throw new RegistryError(`${tmpDir} is not a temporary folder`);
       await rm(abs, { recursive: true, force: true });
     },
 
@@ -399,7 +420,13 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
           if (serving !== hooks.expectCurrent) throw new PointerMovedError(hooks.expectCurrent, serving);
         }
         const version = Math.max(0, previous ?? 0, ...(await versionNumbers(scope))) + 1;
-        const record: VersionRecord = { format: 'babble-version', version, scope, committed: new Date().toISOString(), details };
+        const record: VersionRecord = {
+          format: 'babble-version',
+          version,
+          scope,
+          committed: new Date().toISOString(),
+          details,
+        };
         await writeFileDurable(join(tmp, VERSION_FILE), `${JSON.stringify(record, null, 2)}\n`);
         await fsyncDir(tmp);
         await hooks?.afterStep?.('recorded', { version });
@@ -421,7 +448,8 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
         const current = (await resolveUnlocked(scope))?.version ?? 0;
         let target = version;
         if (target === undefined) {
-          if (current === 0) throw new RegistryError('this server is already on the base model: there is nothing to roll back to');
+          if (current === 0)
+            throw new RegistryError('this server is already on the base model: there is nothing to roll back to');
           target = 0;
           for (const v of await versionNumbers(scope)) {
             if (v < current && 'meta' in (await isComplete(versionDir(scope, v)))) {
@@ -431,7 +459,8 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
           }
         }
         if (!Number.isInteger(target) || target < 0) throw new RegistryError(`there is no version ${target}`);
-        if (target === current) throw new RegistryError(`version ${target === 0 ? 'base' : target} is already the one serving`);
+        if (target === current)
+          throw new RegistryError(`version ${target === 0 ? 'base' : target} is already the one serving`);
         let model: BabyLanguageModel | undefined;
         if (target !== 0) {
           const dir = versionDir(scope, target);
@@ -439,7 +468,9 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
             await stat(dir);
           } catch {
             const have = await versionNumbers(scope);
-            throw new RegistryError(`there is no version ${target} (kept: ${have.length ? have.join(', ') : 'none'}, or 0 for the base)`);
+            throw new RegistryError(
+              `there is no version ${target} (kept: ${have.length ? have.join(', ') : 'none'}, or 0 for the base)`,
+            );
           }
           model = await loadChecked(dir);
         }
@@ -453,7 +484,10 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
       checkScope(scope);
       const tmp = checkTmp(scope, tmpDir);
       return locked(scope, async () => {
-        await writeFileDurable(join(tmp, REJECTED_FILE), `${JSON.stringify({ format: 'babble-rejected', at: new Date().toISOString(), details }, null, 2)}\n`);
+        await writeFileDurable(
+          join(tmp, REJECTED_FILE),
+          `${JSON.stringify({ format: 'babble-rejected', at: new Date().toISOString(), details }, null, 2)}\n`,
+        );
         await fsyncDir(tmp);
         const dir = join(scopeDir(scope), `${REJECTED_PREFIX}${stamp()}`);
         await rename(tmp, dir);
@@ -472,15 +506,23 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
         const dir = versionDir(scope, v);
         const c = await isComplete(dir);
         const doc = await readJson(join(dir, VERSION_FILE));
-        const record = isRecord(doc) && doc.format === 'babble-version' && isRecord(doc.details) ? (doc as unknown as VersionRecord) : undefined;
+        const record =
+          isRecord(doc) && doc.format === 'babble-version' && isRecord(doc.details)
+            ? (doc as unknown as VersionRecord)
+            : undefined;
         versions.push({
-          version: v, dir, complete: 'meta' in c,
+          version: v,
+          dir,
+          complete: 'meta' in c,
           ...('meta' in c ? { meta: c.meta } : { problem: c.problem }),
           ...(record ? { record } : {}),
         });
       }
       const rejected: RejectedInfo[] = [];
-      for (const name of (await listDir(scopeDir(scope))).filter((n) => n.startsWith(REJECTED_PREFIX)).sort().reverse()) {
+      for (const name of (await listDir(scopeDir(scope)))
+        .filter((n) => n.startsWith(REJECTED_PREFIX))
+        .sort()
+        .reverse()) {
         const dir = join(scopeDir(scope), name);
         const doc = await readJson(join(dir, REJECTED_FILE));
         rejected.push({ name, dir, ...(isRecord(doc) && isRecord(doc.details) ? { details: doc.details } : {}) });

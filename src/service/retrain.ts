@@ -34,7 +34,12 @@ import { createModeration, filterGate, shownSample, type Moderation } from './mo
 import { createOutputFilter, type Screener } from './output-filter.js';
 import type { TrainingBudget } from './training-budget.js';
 import { BASE_SCOPE, isValidScope, PointerMovedError, RegistryError, type ModelRegistry } from './registry.js';
-import { runTraining as defaultRunTraining, TrainingError, type RunTrainingOptions, type TrainingResult } from '../training/trainer.js';
+import {
+  runTraining as defaultRunTraining,
+  TrainingError,
+  type RunTrainingOptions,
+  type TrainingResult,
+} from '../training/trainer.js';
 import type { HeldOutFigures, ProgressFigures, TrainJob } from '../training/trainer-protocol.js';
 import { errorMessage } from '../error-message.js';
 import { drawGateSamples } from '../training/baby-likeness.js';
@@ -80,8 +85,8 @@ export interface TrainedRun {
 }
 
 export type RetrainOutcome =
-  | ({ status: 'swapped'; /** The new version, serving now. */ version: number } & TrainedRun)
-  | ({ status: 'rejected'; /** Where the refused model was kept (never served). */ keptAs: string } & TrainedRun)
+  | ({ status: 'swapped' /** The new version, serving now. */; version: number } & TrainedRun)
+  | ({ status: 'rejected' /** Where the refused model was kept (never served). */; keptAs: string } & TrainedRun)
   | { status: 'cancelled' }
   | {
       status: 'failed';
@@ -192,12 +197,20 @@ export interface RetrainManagerOptions {
 
 /** The model a run fine-tunes (the scope's current version, else the base) and its label ("3", "base 2", "base"). */
 async function startingPoint(
-  registry: ModelRegistry, scope: string, baseModelDir: string,
+  registry: ModelRegistry,
+  scope: string,
+  baseModelDir: string,
 ): Promise<{ fromDir: string; previous: string; version: number }> {
   const serving = await registry.resolve(scope);
   const base = scope === BASE_SCOPE ? null : await registry.resolve(BASE_SCOPE);
   const fromDir = serving?.dir ?? base?.dir ?? baseModelDir;
-  const previous = serving ? (scope === BASE_SCOPE ? `base ${serving.version}` : String(serving.version)) : base ? `base ${base.version}` : 'base';
+  const previous = serving
+    ? scope === BASE_SCOPE
+      ? `base ${serving.version}`
+      : String(serving.version)
+    : base
+      ? `base ${base.version}`
+      : 'base';
   return { fromDir, previous, version: serving?.version ?? 0 };
 }
 
@@ -215,7 +228,10 @@ function childSettings(t: TrainingSettings): Partial<TrainJob> {
 }
 
 /** The loss curve as a PNG, with the held-out base corpus loss before and after as reference lines. */
-function runChart(lossCurve: { step: number; loss: number }[], heldOut: { before: HeldOutFigures; after: HeldOutFigures }): Buffer {
+function runChart(
+  lossCurve: { step: number; loss: number }[],
+  heldOut: { before: HeldOutFigures; after: HeldOutFigures },
+): Buffer {
   const nats = (bits: number | null) => (bits === null ? null : bits * Math.LN2);
   const refs = [
     { value: nats(heldOut.before.base), color: CHART_COLORS.before },
@@ -236,7 +252,11 @@ class Job implements RetrainJob {
   /** Set when a run trained again because data was erased meanwhile (erasure-check.ts): once only. */
   retrainedForErasure = false;
 
-  constructor(readonly scope: string, readonly request: RetrainRequest, private readonly onCancel: (job: Job) => void) {
+  constructor(
+    readonly scope: string,
+    readonly request: RetrainRequest,
+    private readonly onCancel: (job: Job) => void,
+  ) {
     this.result = new Promise((resolve) => {
       this.settle = resolve;
     });
@@ -333,16 +353,27 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
     } catch (err) {
       return failedWith(log, { scope: job.scope }, err, RETRAIN_FAILURE.lock);
     }
-    if (!handle) return { status: 'failed', reason: 'this server is already training (in another shard of the bot); try again when that has finished' };
+    if (!handle)
+      return {
+        status: 'failed',
+        reason: 'this server is already training (in another shard of the bot); try again when that has finished',
+      };
     const lock = handle;
     try {
       const outcome = await executeLocked(job, AbortSignal.any([job.controller.signal, lock.lost]));
       if (lock.lost.aborted && !job.controller.signal.aborted && outcome.status === 'cancelled') {
-        return { status: 'failed', reason: 'the training lock was lost (it expired or was taken), so the run was stopped without a swap' };
+        return {
+          status: 'failed',
+          reason: 'the training lock was lost (it expired or was taken), so the run was stopped without a swap',
+        };
       }
       return outcome;
     } finally {
-      await lock.release().catch((err: unknown) => log?.warn({ err, scope: job.scope }, 'retrain: could not release the training lock (it expires by itself)'));
+      await lock
+        .release()
+        .catch((err: unknown) =>
+          log?.warn({ err, scope: job.scope }, 'retrain: could not release the training lock (it expires by itself)'),
+        );
     }
   }
 
@@ -390,10 +421,16 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       seed,
     });
     if (scope !== BASE_SCOPE && lines.length < minLines) {
-      return { status: 'failed', reason: `not enough text to learn from yet: ${lines.length} usable line${lines.length === 1 ? '' : 's'}, at least ${minLines} needed` };
+      return {
+        status: 'failed',
+        reason: `not enough text to learn from yet: ${lines.length} usable line${lines.length === 1 ? '' : 's'}, at least ${minLines} needed`,
+      };
     }
 
-    const minutes = Math.min(request.minutes ?? (request.epochs !== undefined ? maxMinutes : defaultMinutes), maxMinutes);
+    const minutes = Math.min(
+      request.minutes ?? (request.epochs !== undefined ? maxMinutes : defaultMinutes),
+      maxMinutes,
+    );
     const maxSeconds = minutes * 60;
     const tmp = await options.registry.tempDir(scope);
     const trainJob: TrainJob = {
@@ -411,7 +448,9 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
         scope,
         ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}),
         fineTunedFromLabel: previous,
-        ...(strength !== null && mix ? { strength, serverShare: mix.share, serverRepeats: Math.round(mix.serverRepeats * 100) / 100 } : {}),
+        ...(strength !== null && mix
+          ? { strength, serverShare: mix.share, serverRepeats: Math.round(mix.serverRepeats * 100) / 100 }
+          : {}),
       },
     };
 
@@ -443,7 +482,9 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       const untrainable = err instanceof TrainingError && err.kind === 'failed' && err.message.includes(UNTRAINABLE);
       const reason = untrainable
         ? err.message.slice(err.message.indexOf(UNTRAINABLE)).split('\n')[0]! // our own words (stack.ts)
-        : err instanceof TrainingError ? TRAINER_FAILURE[err.kind] : RETRAIN_FAILURE.unexpected;
+        : err instanceof TrainingError
+          ? TRAINER_FAILURE[err.kind]
+          : RETRAIN_FAILURE.unexpected;
       return failedWith(log, { scope }, err, reason);
     }
     await chargeBudget(scope, trainStart);
@@ -462,22 +503,32 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
     }
     const baseLineSet = new Set(options.baseCorpus);
     const gateTolerance = options.gate?.baseTolerance ?? options.gate?.tolerance ?? 0.05;
-    const gate = filterGate(evaluateGate({
-      before: saved.heldOut.before,
-      after: saved.heldOut.after,
-      samples: await drawGateSamples(candidate, options.gate?.samples ?? 36),
-      knownWords: knownWords(baseCorpus.words, lines),
-      serverLines: new Set(lines.filter((l) => !baseLineSet.has(l))),
-      options: { ...options.gate, baseTolerance: round6(gateTolerance * (strength === null ? 1 : STRENGTH_SPECS[strength].baseToleranceFactor)) },
-    }), screen, options.gate?.maxFlaggedRate);
-    const measured = strength === null ? null : await measureUptake(
-      async (seed, o) => {
-        await new Promise<void>((resolve) => setImmediate(resolve)); // one sample at a time: the bot keeps babbling
-        return candidate.generate(seed, { ...o, stopAtEndOfUtterance: true });
-      },
-      { serverLines: lines, baseLines: options.baseCorpus },
-      { temperature: request.temperature ?? 0.5, samplesPerSeed: t.uptakeSamples ?? 20 },
+    const gate = filterGate(
+      evaluateGate({
+        before: saved.heldOut.before,
+        after: saved.heldOut.after,
+        samples: await drawGateSamples(candidate, options.gate?.samples ?? 36),
+        knownWords: knownWords(baseCorpus.words, lines),
+        serverLines: new Set(lines.filter((l) => !baseLineSet.has(l))),
+        options: {
+          ...options.gate,
+          baseTolerance: round6(gateTolerance * (strength === null ? 1 : STRENGTH_SPECS[strength].baseToleranceFactor)),
+        },
+      }),
+      screen,
+      options.gate?.maxFlaggedRate,
     );
+    const measured =
+      strength === null
+        ? null
+        : await measureUptake(
+            async (seed, o) => {
+              await new Promise<void>((resolve) => setImmediate(resolve)); // one sample at a time: the bot keeps babbling
+              return candidate.generate(seed, { ...o, stopAtEndOfUtterance: true });
+            },
+            { serverLines: lines, baseLines: options.baseCorpus },
+            { temperature: request.temperature ?? 0.5, samplesPerSeed: t.uptakeSamples ?? 20 },
+          );
     // The new words are shown to the admin: they pass the word filter like every sample.
     const uptake = measured && { ...measured, used: measured.used.filter((w) => screen(w.word) === undefined) };
     const chart = runChart(saved.lossCurve, saved.heldOut);
@@ -506,7 +557,12 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       baseLines: baseLines.length,
       strength,
       serverShare: mix?.share ?? null,
-      uptake: uptake && { newWordShare: uptake.newWordShare, used: uptake.used.slice(0, 5), samples: uptake.samples, temperature: uptake.temperature },
+      uptake: uptake && {
+        newWordShare: uptake.newWordShare,
+        used: uptake.used.slice(0, 5),
+        samples: uptake.samples,
+        temperature: uptake.temperature,
+      },
     };
     if (signal.aborted) {
       await options.registry.discard(tmp).catch(() => undefined);
@@ -526,7 +582,12 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
   }
 
   /** The gate refused the model: it is kept aside with the reasons, never served. */
-  async function keepAside(scope: string, tmp: string, details: Record<string, unknown>, run: TrainedRun): Promise<RetrainOutcome> {
+  async function keepAside(
+    scope: string,
+    tmp: string,
+    details: Record<string, unknown>,
+    run: TrainedRun,
+  ): Promise<RetrainOutcome> {
     const keptAs = await options.registry.keepAside(scope, tmp, { ...details, reasons: run.gate.reasons });
     log?.info({ scope, reasons: run.gate.reasons }, 'retrain: the new model was kept aside');
     return { status: 'rejected', keptAs, ...run };
@@ -534,14 +595,19 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
 
   /** The gate passed: the candidate becomes the scope's next version and serves at once. */
   async function swapIn(
-    scope: string, tmp: string, candidate: BabyLanguageModel, details: Record<string, unknown>, run: TrainedRun,
+    scope: string,
+    tmp: string,
+    candidate: BabyLanguageModel,
+    details: Record<string, unknown>,
+    run: TrainedRun,
     startedOn: number,
   ): Promise<RetrainOutcome> {
     try {
       // The candidate was loaded (every hash checked) once already: the registry commits it without loading it again.
       // Refused if the server was rolled back meanwhile: the admin's rollback is not silently overridden.
       const committed = await options.registry.commit(scope, tmp, details, {
-        model: candidate, expectCurrent: startedOn,
+        model: candidate,
+        expectCurrent: startedOn,
       });
       options.models.install(scope, committed.version, committed.model);
       log?.info({ scope, version: committed.version }, 'retrain: new version serving');

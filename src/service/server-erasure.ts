@@ -83,7 +83,10 @@ export function createServerErasure(options: ServerErasureOptions) {
     for await (const page of store.scan('g:', 1000)) {
       for (const row of page) {
         const m = GUILD_KEY.exec(row.key);
-        if (m && m[1] !== last) ids.add((last = m[1]!));
+        if (m && m[1] !== last) {
+          last = m[1]!;
+          ids.add(last);
+        }
       }
     }
     return ids;
@@ -94,16 +97,19 @@ export function createServerErasure(options: ServerErasureOptions) {
    * this process answers for (its shards). Missing servers are recorded, and erased after the grace period.
    */
   async function reconcile(
-    joined: ReadonlySet<string>, owns: (guildId: string) => boolean = () => true,
+    joined: ReadonlySet<string>,
+    owns: (guildId: string) => boolean = () => true,
   ): Promise<ReconcileResult> {
     const result: ReconcileResult = { waiting: [], erased: [] };
     const servers = await known();
     // Records of servers seen again, or with nothing left to erase, go.
     for await (const page of store.scan<MissingRecord>(MISSING_PREFIX)) {
-      const done = page.map((r) => r.key).filter((k) => {
-        const id = k.slice(MISSING_PREFIX.length);
-        return joined.has(id) || !servers.has(id);
-      });
+      const done = page
+        .map((r) => r.key)
+        .filter((k) => {
+          const id = k.slice(MISSING_PREFIX.length);
+          return joined.has(id) || !servers.has(id);
+        });
       if (done.length > 0) await store.deleteMany(done);
     }
     for (const guildId of servers) {

@@ -20,7 +20,11 @@ export const SETTING_LIMITS = {
 } as const satisfies Record<keyof GuildSettings, { min: number; max: number; integer: boolean }>;
 
 /** Unprompted replies are off until a server turns them on. */
-export const DEFAULT_SETTINGS: Readonly<GuildSettings> = Object.freeze({ replyChance: 0, cooldownSeconds: 30, temperature: 0.5 });
+export const DEFAULT_SETTINGS: Readonly<GuildSettings> = Object.freeze({
+  replyChance: 0,
+  cooldownSeconds: 30,
+  temperature: 0.5,
+});
 
 const NAMES: Record<keyof GuildSettings, string> = {
   replyChance: 'reply-chance',
@@ -35,7 +39,13 @@ export function checkSettings(patch: Partial<GuildSettings>): void {
     if (!limits) throw new InvalidRequestError(`${String(key)} is not a setting.`);
     const v = patch[key];
     if (v === undefined) continue;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < limits.min || v > limits.max || (limits.integer && !Number.isInteger(v))) {
+    if (
+      typeof v !== 'number' ||
+      !Number.isFinite(v) ||
+      v < limits.min ||
+      v > limits.max ||
+      (limits.integer && !Number.isInteger(v))
+    ) {
       throw new InvalidRequestError(
         `${NAMES[key]} must be ${limits.integer ? 'a whole number' : 'a number'} from ${limits.min} to ${limits.max} (you gave ${String(v)}).`,
       );

@@ -69,7 +69,8 @@ export function parseSwapMessage(text: string): SwapMessage | undefined {
   const base = { scope: m.scope, version: m.version, origin: m.origin };
   if (m.type === 'swap') return { type: 'swap', ...base };
   if (m.type === 'loaded') return { type: 'loaded', ...base };
-  if (m.type === 'load-failed' && typeof m.reason === 'string') return { type: 'load-failed', ...base, reason: m.reason };
+  if (m.type === 'load-failed' && typeof m.reason === 'string')
+    return { type: 'load-failed', ...base, reason: m.reason };
   return undefined;
 }
 
@@ -89,7 +90,9 @@ export async function openSwapBus(options: SwapBusOptions): Promise<SwapBus> {
       if (version !== message.version) {
         // The announced version is incomplete here (the registry fell back) or already replaced; a newer
         // announcement, if any, follows. Keep what is served.
-        throw new Error(`version ${message.version} is not what the models folder serves here (it serves ${version === 0 ? 'the base' : `version ${version}`})`);
+        throw new Error(
+          `version ${message.version} is not what the models folder serves here (it serves ${version === 0 ? 'the base' : `version ${version}`})`,
+        );
       }
       if (resolved === null) {
         // The scope went back to the base: nothing to load for a server; the shipped base reloads on next use.
@@ -100,7 +103,10 @@ export async function openSwapBus(options: SwapBusOptions): Promise<SwapBus> {
       log?.info({ scope, version, from: message.origin }, 'model swap applied');
     } catch (error) {
       const reason = errorMessage(error);
-      log?.error({ scope, version: message.version, from: message.origin, reason }, 'model swap: could not load the new version; still serving the previous one');
+      log?.error(
+        { scope, version: message.version, from: message.origin, reason },
+        'model swap: could not load the new version; still serving the previous one',
+      );
       await publish({ type: 'load-failed', scope, version: message.version, origin, reason }).catch((err: unknown) =>
         log?.warn({ err }, 'model swap: could not report the failed load'),
       );
@@ -119,13 +125,19 @@ export async function openSwapBus(options: SwapBusOptions): Promise<SwapBus> {
     }
     if (message.origin === origin) return;
     if (message.type !== 'swap') {
-      if (message.type === 'load-failed') log?.warn({ scope: message.scope, version: message.version, shard: message.origin, reason: message.reason }, 'model swap: another process could not load the new version');
+      if (message.type === 'load-failed')
+        log?.warn(
+          { scope: message.scope, version: message.version, shard: message.origin, reason: message.reason },
+          'model swap: another process could not load the new version',
+        );
       options.onMessage?.(message);
       return;
     }
     const previous = chains.get(message.scope) ?? Promise.resolve();
     const next = previous.then(() => apply(message)).then(() => options.onMessage?.(message));
-    const settled = next.catch((err: unknown) => log?.error({ err, scope: message.scope }, 'model swap failed unexpectedly'));
+    const settled = next.catch((err: unknown) =>
+      log?.error({ err, scope: message.scope }, 'model swap failed unexpectedly'),
+    );
     chains.set(message.scope, settled);
     void settled.then(() => {
       if (chains.get(message.scope) === settled) chains.delete(message.scope);
@@ -149,12 +161,20 @@ export async function openSwapBus(options: SwapBusOptions): Promise<SwapBus> {
  * The cache with announcements: `install` (a commit or rollback in this process) installs here and announces
  * the swap to the other processes. A failed announcement is logged; this process serves the new model anyway.
  */
-export function announcingModels(models: ModelCache, bus: Pick<SwapBus, 'announce'>, log?: Pick<Logger, 'warn'>): ModelCache {
+export function announcingModels(
+  models: ModelCache,
+  bus: Pick<SwapBus, 'announce'>,
+  log?: Pick<Logger, 'warn'>,
+): ModelCache {
   return {
     ...models,
     install(scope, version, model) {
       models.install(scope, version, model);
-      void bus.announce(scope, version).catch((err: unknown) => log?.warn({ err, scope, version }, 'model swap: could not announce the new version to the other shards'));
+      void bus
+        .announce(scope, version)
+        .catch((err: unknown) =>
+          log?.warn({ err, scope, version }, 'model swap: could not announce the new version to the other shards'),
+        );
     },
   };
 }

@@ -12,7 +12,10 @@ import { errorMessage } from '../error-message.js';
 /** A store operation failed; nothing of that operation can be assumed written (batches are all-or-nothing). */
 export class StorageError extends Error {
   override name = 'StorageError';
-  constructor(readonly operation: string, cause: unknown) {
+  constructor(
+    readonly operation: string,
+    cause: unknown,
+  ) {
     super(`storage ${operation} failed: ${errorMessage(cause)}`, { cause });
   }
 }
@@ -104,8 +107,7 @@ export function keyvKvStore(options: KeyvKvStoreOptions): KvStore {
     kind: options.kind,
     location: options.location,
     get: (key) => guard('read', async () => keyv.get(full(key))),
-    getMany: (keys) =>
-      guard('read', async () => (keys.length === 0 ? [] : await keyv.getMany(keys.map(full)))),
+    getMany: (keys) => guard('read', async () => (keys.length === 0 ? [] : await keyv.getMany(keys.map(full)))),
     set: (key, value, ttlMs) =>
       guard('write', async () => {
         if (ttlMs !== undefined && !(ttlMs > 0)) throw new Error(`time to live must be positive (got ${ttlMs})`);
@@ -116,11 +118,15 @@ export function keyvKvStore(options: KeyvKvStoreOptions): KvStore {
       guard('write', async () => {
         if (entries.length === 0) return;
         for (const e of entries) {
-          if (e.ttlMs !== undefined && !(e.ttlMs > 0)) throw new Error(`time to live must be positive (got ${e.ttlMs})`);
+          if (e.ttlMs !== undefined && !(e.ttlMs > 0))
+            throw new Error(`time to live must be positive (got ${e.ttlMs})`);
         }
-        const results: unknown = await keyv.setMany(entries.map((e) => ({ key: full(e.key), value: e.value, ttl: e.ttlMs })));
+        const results: unknown = await keyv.setMany(
+          entries.map((e) => ({ key: full(e.key), value: e.value, ttl: e.ttlMs })),
+        );
         // @keyv/redis returns nothing on success; an adapter that reports per-entry results must report all true.
-        if (Array.isArray(results) && results.some((r) => r !== true)) throw new Error('keyv setMany() reported a failed entry');
+        if (Array.isArray(results) && results.some((r) => r !== true))
+          throw new Error('keyv setMany() reported a failed entry');
       }),
     deleteMany: (keys) =>
       guard('delete', async () => {

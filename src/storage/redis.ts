@@ -59,7 +59,9 @@ export async function connectRedis(options: RedisConnectOptions): Promise<RedisC
   });
   const clients = [first];
   for (let i = 1; i < (options.count ?? 1); i++) clients.push(first.duplicate());
-  clients.forEach((client, i) => client.on('error', (error: unknown) => options.onError(error, i)));
+  clients.forEach((client, i) => {
+    client.on('error', (error: unknown) => options.onError(error, i));
+  });
   try {
     for (const client of clients) await client.connect();
     connectedOnce = true;

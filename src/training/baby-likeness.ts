@@ -59,7 +59,12 @@ export async function drawGateSamples(model: BabyLanguageModel, count: number): 
   const out: GateSample[] = [];
   for (let i = 0; i < count; i++) {
     const seed = GATE_SEEDS[i % GATE_SEEDS.length]!;
-    const r = model.generateDetailed(seed, { temperature: GATE_TEMPERATURE, length: GATE_SAMPLE_LENGTH, rng: 1000 + i, stopAtEndOfUtterance: true });
+    const r = model.generateDetailed(seed, {
+      temperature: GATE_TEMPERATURE,
+      length: GATE_SAMPLE_LENGTH,
+      rng: 1000 + i,
+      stopAtEndOfUtterance: true,
+    });
     const generated = r.text.slice(r.seed.length).trim();
     // It stops at the end of the utterance, before the newline: fewer characters than allowed means it ended.
     out.push({ utterance: `${r.seed}${generated}`.trim(), generated, complete: r.generated < GATE_SAMPLE_LENGTH });
@@ -106,9 +111,17 @@ export function checkBabyLikeness(input: {
     parrotShare: share(parrots),
   };
   const reasons: string[] = [];
-  if (result.nonEmpty < minNonEmpty) reasons.push(`its samples are mostly empty (${pct(result.nonEmpty)} have text, need ${pct(minNonEmpty)})`);
-  if (result.wordShare < minWordShare) reasons.push(`its samples are mostly made-up words (${pct(result.wordShare)} known words, need ${pct(minWordShare)})`);
-  if (result.shortShare < minShortShare) reasons.push(`its samples ramble on (${pct(result.shortShare)} are short utterances, need ${pct(minShortShare)})`);
-  if (result.parrotShare > maxParrotShare) reasons.push(`it mostly repeats the server's messages word for word (${pct(result.parrotShare)} of its samples, at most ${pct(maxParrotShare)})`);
+  if (result.nonEmpty < minNonEmpty)
+    reasons.push(`its samples are mostly empty (${pct(result.nonEmpty)} have text, need ${pct(minNonEmpty)})`);
+  if (result.wordShare < minWordShare)
+    reasons.push(
+      `its samples are mostly made-up words (${pct(result.wordShare)} known words, need ${pct(minWordShare)})`,
+    );
+  if (result.shortShare < minShortShare)
+    reasons.push(`its samples ramble on (${pct(result.shortShare)} are short utterances, need ${pct(minShortShare)})`);
+  if (result.parrotShare > maxParrotShare)
+    reasons.push(
+      `it mostly repeats the server's messages word for word (${pct(result.parrotShare)} of its samples, at most ${pct(maxParrotShare)})`,
+    );
   return { ok: reasons.length === 0, reasons, ...result };
 }

@@ -55,7 +55,8 @@ export function fitSeqLength(chars: number, requested: number = DEFAULT_SEQ_LENG
 }
 
 function checkPositiveInt(name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 1) throw new RangeError(`batches: ${name} must be a positive integer (got ${value})`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new RangeError(`batches: ${name} must be a positive integer (got ${value})`);
 }
 
 /** Fisher–Yates permutation of 0..n-1 from a seeded generator. */
@@ -84,7 +85,9 @@ export function makeBatcher(data: Int32Array, options: BatchOptions): Batcher {
   // seq: pieces of T inputs + 1 target overhang, at any offset in [0, T): floor((len - T) / T) always fit.
   const samples = scheme === 'seq' ? Math.floor((data.length - T) / T) : data.length - T;
   if (samples < 1) {
-    throw new RangeError(`batches: ${data.length} characters are too few for ${scheme} training with ${scheme === 'seq' ? 'seqLength' : 'window'} ${T}`);
+    throw new RangeError(
+      `batches: ${data.length} characters are too few for ${scheme} training with ${scheme === 'seq' ? 'seqLength' : 'window'} ${T}`,
+    );
   }
   const stepsPerEpoch = Math.ceil(samples / B);
   let cachedEpoch = -1;
@@ -103,7 +106,8 @@ export function makeBatcher(data: Int32Array, options: BatchOptions): Batcher {
     stepsPerEpoch,
     targetsPerBatch: scheme === 'seq' ? B * T : B,
     batch(step: number): Batch {
-      if (!Number.isInteger(step) || step < 0) throw new RangeError(`batches: step must be a non-negative integer (got ${step})`);
+      if (!Number.isInteger(step) || step < 0)
+        throw new RangeError(`batches: step must be a non-negative integer (got ${step})`);
       const epoch = Math.floor(step / stepsPerEpoch);
       prepare(epoch);
       const first = (step - epoch * stepsPerEpoch) * B;

@@ -31,7 +31,17 @@ const BACKEND = 'wasm';
 /** Kernels here take named inputs, except Concat (a list). */
 type RawKernel = WasmRawKernel<Record<string, TensorInfo | undefined> | TensorInfo[]>;
 
-const REPLACED = ['Slice', 'SplitV', 'Unpack', 'Concat', 'Tanh', 'Transpose', 'BatchMatMul', 'Sum', 'GatherV2'] as const;
+const REPLACED = [
+  'Slice',
+  'SplitV',
+  'Unpack',
+  'Concat',
+  'Tanh',
+  'Transpose',
+  'BatchMatMul',
+  'Sum',
+  'GatherV2',
+] as const;
 type Replaced = (typeof REPLACED)[number];
 
 let stock: Map<Replaced, KernelConfig> | undefined;
@@ -219,14 +229,24 @@ const fastBatchMatMul: RawKernel = (args) => {
   const { a, b } = args.inputs as Record<string, TensorInfo>;
   const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
   const batchOf = (t: TensorInfo) => util.sizeFromShape(t.shape.slice(0, -2));
-  if ((!transposeA && !transposeB) || a!.dtype !== 'float32' || b!.dtype !== 'float32' || batchOf(a!) !== 1 || batchOf(b!) !== 1) {
+  if (
+    (!transposeA && !transposeB) ||
+    a!.dtype !== 'float32' ||
+    b!.dtype !== 'float32' ||
+    batchOf(a!) !== 1 ||
+    batchOf(b!) !== 1
+  ) {
     return stockFunc('BatchMatMul')(args);
   }
   const { backend } = args;
   // Fresh tensors (new ids) for the transposed operands: the stock operator cache is keyed on B's id.
   const a2 = transposeA ? transposedCopy(backend, a!) : a!;
   const b2 = transposeB ? transposedCopy(backend, b!) : b!;
-  const out = stockFunc('BatchMatMul')({ inputs: { a: a2, b: b2 }, backend, attrs: { transposeA: false, transposeB: false } }) as TensorInfo;
+  const out = stockFunc('BatchMatMul')({
+    inputs: { a: a2, b: b2 },
+    backend,
+    attrs: { transposeA: false, transposeB: false },
+  }) as TensorInfo;
   if (a2 !== a) backend.disposeData(a2.dataId);
   if (b2 !== b) backend.disposeData(b2.dataId);
   const outShape = [
@@ -266,7 +286,13 @@ const fastGatherV2: RawKernel = (args) => {
   const { x, indices } = args.inputs as Record<string, TensorInfo>;
   const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
   const ax = util.parseAxisParam(axis, x!.shape)[0]!;
-  if (ax !== 0 || (batchDims ?? 0) !== 0 || x!.dtype === 'string' || indices!.dtype !== 'int32' || x!.shape.length < 1) {
+  if (
+    ax !== 0 ||
+    (batchDims ?? 0) !== 0 ||
+    x!.dtype === 'string' ||
+    indices!.dtype !== 'int32' ||
+    x!.shape.length < 1
+  ) {
     return stockFunc('GatherV2')(args);
   }
   const { backend } = args;
@@ -296,10 +322,17 @@ const fastConcat: RawKernel = (args) => {
   const inputs = args.inputs as TensorInfo[];
   const { axis } = args.attrs as unknown as { axis: number | number[] };
   const first = inputs[0];
-  if (!first || inputs.some((t) => t.dtype === 'string' || t.dtype !== first.dtype) || inputs.length === 1) return stockFunc('Concat')(args);
+  if (!first || inputs.some((t) => t.dtype === 'string' || t.dtype !== first.dtype) || inputs.length === 1)
+    return stockFunc('Concat')(args);
   const ax = util.parseAxisParam(axis, first.shape)[0]!;
-  backend_util.assertParamsConsistent(inputs.map((t) => t.shape), ax);
-  const outShape = backend_util.computeOutShape(inputs.map((t) => t.shape), ax);
+  backend_util.assertParamsConsistent(
+    inputs.map((t) => t.shape),
+    ax,
+  );
+  const outShape = backend_util.computeOutShape(
+    inputs.map((t) => t.shape),
+    ax,
+  );
   const { backend } = args;
   const out = backend.makeOutput(outShape, first.dtype);
   const heap = backend.wasm.HEAPU8; // read after makeOutput

@@ -34,10 +34,17 @@ export type RateSchedule = (step: number, elapsedSeconds: number) => number;
 export function fineTuneSchedule(options: ScheduleOptions): RateSchedule {
   const peak = options.peak ?? FINE_TUNE_PEAK_RATE;
   const floor = options.floor ?? FINE_TUNE_FLOOR;
-  const warmup = Math.max(1, Math.min(options.warmupSteps ?? FINE_TUNE_WARMUP_STEPS, Number.isFinite(options.stepLimit) ? Math.ceil(options.stepLimit / 10) : Infinity));
+  const warmup = Math.max(
+    1,
+    Math.min(
+      options.warmupSteps ?? FINE_TUNE_WARMUP_STEPS,
+      Number.isFinite(options.stepLimit) ? Math.ceil(options.stepLimit / 10) : Infinity,
+    ),
+  );
   return (step, elapsedSeconds) => {
     const bySteps = Number.isFinite(options.stepLimit) && options.stepLimit > 0 ? step / options.stepLimit : 0;
-    const byTime = Number.isFinite(options.maxSeconds) && options.maxSeconds > 0 ? elapsedSeconds / options.maxSeconds : 0;
+    const byTime =
+      Number.isFinite(options.maxSeconds) && options.maxSeconds > 0 ? elapsedSeconds / options.maxSeconds : 0;
     const progress = Math.min(1, Math.max(bySteps, byTime, 0));
     const warm = Math.min(1, (step + 1) / warmup);
     return peak * warm * (floor + (1 - floor) * 0.5 * (1 + Math.cos(Math.PI * progress)));

@@ -37,7 +37,10 @@ export interface GradientReply {
   grads: Float32Array[];
 }
 
-type WorkerMessage = GradientReply | { type: 'ready'; backend: string } | { type: 'error'; id: number; message: string };
+type WorkerMessage =
+  | GradientReply
+  | { type: 'ready'; backend: string }
+  | { type: 'error'; id: number; message: string };
 
 export interface GradientWorker {
   /** The backend the worker runs on. */
@@ -54,7 +57,10 @@ export async function startGradientWorker(backend: string): Promise<GradientWork
   // From TypeScript sources (tsx, vitest) the worker registers tsx's loader in its own thread first: on Node 20
   // neither inherited nor explicit `--import tsx` applies to a worker's entry module.
   const worker = isTs
-    ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`, { eval: true, workerData: data })
+    ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`, {
+        eval: true,
+        workerData: data,
+      })
     : new Worker(url, { workerData: data });
   const pending = new Map<number, { resolve: (r: GradientReply) => void; reject: (e: Error) => void }>();
   let failure: Error | undefined;
@@ -96,7 +102,10 @@ export async function startGradientWorker(backend: string): Promise<GradientWork
       const id = nextId++;
       return new Promise<GradientReply>((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        worker.postMessage({ type: 'step', id, ...request } satisfies GradientRequest, request.params.map((p) => p.buffer as ArrayBuffer));
+        worker.postMessage(
+          { type: 'step', id, ...request } satisfies GradientRequest,
+          request.params.map((p) => p.buffer as ArrayBuffer),
+        );
       });
     },
     async terminate() {
@@ -124,10 +133,20 @@ async function serve(backend: string): Promise<void> {
   port.postMessage({ type: 'ready', backend: tf.getBackend() });
   port.on('message', (msg: GradientRequest) => {
     try {
-      const { loss, grads } = gradientArrays(msg.params, msg.shapes, msg.batch, msg.scheme, msg.dropout, mulberry32(msg.maskSeed));
+      const { loss, grads } = gradientArrays(
+        msg.params,
+        msg.shapes,
+        msg.batch,
+        msg.scheme,
+        msg.dropout,
+        mulberry32(msg.maskSeed),
+      );
       // transfer whole buffers only: a view into a bigger buffer is copied first
       const own = grads.map((g) => (g.byteOffset === 0 && g.byteLength === g.buffer.byteLength ? g : g.slice()));
-      port.postMessage({ type: 'result', id: msg.id, loss, grads: own } satisfies GradientReply, own.map((g) => g.buffer as ArrayBuffer));
+      port.postMessage(
+        { type: 'result', id: msg.id, loss, grads: own } satisfies GradientReply,
+        own.map((g) => g.buffer as ArrayBuffer),
+      );
     } catch (err) {
       port.postMessage({ type: 'error', id: msg.id, message: errorMessage(err) });
     }

@@ -22,18 +22,28 @@ export interface Shapes {
 export function paramShapes({ vocabSize: V, embeddingDim: D, units: H }: Shapes): Record<ParamName, number[]> {
   return {
     embedding: [V, D],
-    w1: [D, 4 * H], u1: [H, 4 * H], b1: [4 * H],
-    w2: [H, 4 * H], u2: [H, 4 * H], b2: [4 * H],
-    wd: [H, V], bd: [V],
+    w1: [D, 4 * H],
+    u1: [H, 4 * H],
+    b1: [4 * H],
+    w2: [H, 4 * H],
+    u2: [H, 4 * H],
+    b2: [4 * H],
+    wd: [H, V],
+    bd: [V],
   };
 }
 
 export function weightArrays(w: BabyWeights): Record<ParamName, Float32Array> {
   return {
     embedding: w.embedding,
-    w1: w.lstm1.kernel, u1: w.lstm1.recurrentKernel, b1: w.lstm1.bias,
-    w2: w.lstm2.kernel, u2: w.lstm2.recurrentKernel, b2: w.lstm2.bias,
-    wd: w.dense.kernel, bd: w.dense.bias,
+    w1: w.lstm1.kernel,
+    u1: w.lstm1.recurrentKernel,
+    b1: w.lstm1.bias,
+    w2: w.lstm2.kernel,
+    u2: w.lstm2.recurrentKernel,
+    b2: w.lstm2.bias,
+    wd: w.dense.kernel,
+    bd: w.dense.bias,
   };
 }
 
@@ -57,7 +67,9 @@ export function toTensors(w: BabyWeights): Params {
 export function toWeights(arrays: Float32Array[], s: Shapes): BabyWeights {
   const a = (name: ParamName) => new Float32Array(arrays[PARAMS.indexOf(name)]!);
   return {
-    vocabSize: s.vocabSize, embeddingDim: s.embeddingDim, units: s.units,
+    vocabSize: s.vocabSize,
+    embeddingDim: s.embeddingDim,
+    units: s.units,
     embedding: a('embedding'),
     lstm1: { kernel: a('w1'), recurrentKernel: a('u1'), bias: a('b1') },
     lstm2: { kernel: a('w2'), recurrentKernel: a('u2'), bias: a('b2') },
@@ -95,7 +107,13 @@ export type StepOutput = {
  * Mean cross-entropy loss of one batch and its gradients for every parameter, by the hand-written backward pass
  * (call inside tf.tidy). `dropout` 0 disables the masks; `rand` draws them.
  */
-export function lossAndGradients(p: Params, batch: Batch, scheme: Scheme, dropout: number, rand: () => number): StepOutput {
+export function lossAndGradients(
+  p: Params,
+  batch: Batch,
+  scheme: Scheme,
+  dropout: number,
+  rand: () => number,
+): StepOutput {
   const { steps: T, batchSize: B } = batch;
   const N = T * B;
   const [V, H] = [p.wd.shape[1]!, p.u1.shape[0]!];
@@ -131,7 +149,10 @@ export function lossAndGradients(p: Params, batch: Batch, scheme: Scheme, dropou
   const dbd = tf.sum(dLogits, 0);
   const dhd = matMulBias(dLogits, tf.transpose(wd) as tf.Tensor2D);
   const dTop = mask2 ? (tf.mul(dhd, mask2) as tf.Tensor2D) : dhd;
-  const g2 = scheme === 'seq' ? lstmBackward(l2.tape!, p.u2 as tf.Tensor2D, dTop) : lstmBackward(l2.tape!, p.u2 as tf.Tensor2D, undefined, dTop);
+  const g2 =
+    scheme === 'seq'
+      ? lstmBackward(l2.tape!, p.u2 as tf.Tensor2D, dTop)
+      : lstmBackward(l2.tape!, p.u2 as tf.Tensor2D, undefined, dTop);
   const dw2 = g2.dKernel!;
   const db2 = g2.dBias!;
   const dx2 = matMulBias(g2.dxw, tf.transpose(w2) as tf.Tensor2D);
@@ -155,8 +176,15 @@ export function lossAndGradients(p: Params, batch: Batch, scheme: Scheme, dropou
   return {
     loss,
     grads: {
-      embedding: dEmbedding, w1: dw1, u1: du1, b1: db1,
-      w2: dw2, u2: g2.dRecurrentKernel, b2: db2, wd: dwd, bd: dbd,
+      embedding: dEmbedding,
+      w1: dw1,
+      u1: du1,
+      b1: db1,
+      w2: dw2,
+      u2: g2.dRecurrentKernel,
+      b2: db2,
+      wd: dwd,
+      bd: dbd,
     },
   };
 }

@@ -119,9 +119,11 @@ export interface LstmGradients {
 function checkShapes(xw: tf.Tensor2D, recurrentKernel: tf.Tensor2D, steps: number): { batch: number; units: number } {
   const [rows, cols] = xw.shape;
   const [units, four] = recurrentKernel.shape;
-  if (four !== 4 * units) throw new Error(`lstm: recurrent kernel must be [H, 4H], got [${recurrentKernel.shape.join(', ')}]`);
+  if (four !== 4 * units)
+    throw new Error(`lstm: recurrent kernel must be [H, 4H], got [${recurrentKernel.shape.join(', ')}]`);
   if (cols !== 4 * units) throw new Error(`lstm: xw must have 4H = ${4 * units} columns, got ${cols}`);
-  if (!Number.isInteger(steps) || steps < 1 || rows % steps !== 0) throw new Error(`lstm: ${rows} rows of xw do not split into ${steps} time steps`);
+  if (!Number.isInteger(steps) || steps < 1 || rows % steps !== 0)
+    throw new Error(`lstm: ${rows} rows of xw do not split into ${steps} time steps`);
   return { batch: rows / steps, units };
 }
 
@@ -131,10 +133,17 @@ export function inputProjection(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Te
 }
 
 /** Runs the recurrence over `steps` time steps of the time-major input projection `xw` [steps * batch, 4H]. */
-export function lstmForward(xw: tf.Tensor2D, recurrentKernel: tf.Tensor2D, steps: number, options: LstmForwardOptions = {}): LstmForwardResult {
+export function lstmForward(
+  xw: tf.Tensor2D,
+  recurrentKernel: tf.Tensor2D,
+  steps: number,
+  options: LstmForwardOptions = {},
+): LstmForwardResult {
   const { batch, units } = checkShapes(xw, recurrentKernel, steps);
-  if (options.input && options.input.shape[0] !== steps * batch) throw new Error(`lstm: input has ${options.input.shape[0]} rows, expected ${steps * batch}`);
-  if (options.impl !== 'ops' && fusedLstmAvailable(units)) return fusedForward(xw, recurrentKernel, steps, batch, units, options);
+  if (options.input && options.input.shape[0] !== steps * batch)
+    throw new Error(`lstm: input has ${options.input.shape[0]} rows, expected ${steps * batch}`);
+  if (options.impl !== 'ops' && fusedLstmAvailable(units))
+    return fusedForward(xw, recurrentKernel, steps, batch, units, options);
   const xs = (steps === 1 ? [xw] : tf.split(xw, steps, 0)) as tf.Tensor2D[];
   const zeros = (): tf.Tensor2D => tf.zeros([batch, units]);
   let h: tf.Tensor2D | undefined = options.h0;
@@ -183,39 +192,68 @@ export function lstmForward(xw: tf.Tensor2D, recurrentKernel: tf.Tensor2D, steps
     const sigmoidSlope = (s: tf.Tensor2D) => tf.sub(s, tf.square(s));
     const tanhSlope = (t: tf.Tensor2D) => tf.sub(1, tf.square(t));
     // dz_i = dc*g*i', dz_f = dc*c_{t-1}*f', dz_g = dc*i*g', dz_o = dh*tanh(c)*o'
-    const Q = tf.concat([
-      tf.mul(G, sigmoidSlope(I)),
-      tf.mul(C, sigmoidSlope(F)),
-      tf.mul(I, tanhSlope(G)),
-      tf.mul(TC, sigmoidSlope(O)),
-    ], 1) as tf.Tensor2D;
+    const Q = tf.concat(
+      [tf.mul(G, sigmoidSlope(I)), tf.mul(C, sigmoidSlope(F)), tf.mul(I, tanhSlope(G)), tf.mul(TC, sigmoidSlope(O))],
+      1,
+    ) as tf.Tensor2D;
     const K = tf.mul(O, tanhSlope(TC)) as tf.Tensor2D;
     const split = (m: tf.Tensor2D) => (steps === 1 ? [m] : tf.split(m, steps, 0)) as tf.Tensor2D[];
-    const hPrev = (steps === 1 ? (options.h0 ?? zeros()) : tf.concat([options.h0 ?? zeros(), ...hs.slice(0, -1)], 0)) as tf.Tensor2D;
+    const hPrev = (
+      steps === 1 ? (options.h0 ?? zeros()) : tf.concat([options.h0 ?? zeros(), ...hs.slice(0, -1)], 0)
+    ) as tf.Tensor2D;
     let blocks: tf.Tensor2D[] | undefined;
     const input = options.input;
     if (input) {
-      if (input.shape[0] !== steps * batch) throw new Error(`lstm: input has ${input.shape[0]} rows, expected ${steps * batch}`);
+      if (input.shape[0] !== steps * batch)
+        throw new Error(`lstm: input has ${input.shape[0]} rows, expected ${steps * batch}`);
       const xh1T = tf.transpose(tf.concat([input, hPrev, tf.ones([steps * batch, 1])], 1)) as tf.Tensor2D; // [D+H+1, N]
       blocks = (steps === 1 ? [xh1T] : tf.split(xh1T, steps, 1)) as tf.Tensor2D[];
     }
-    result.tape = { kind: 'ops', steps, batch, units, hPrev, q: split(Q), k: split(K), f: fs, ...(input && { inputDim: input.shape[1], blocks }) };
+    result.tape = {
+      kind: 'ops',
+      steps,
+      batch,
+      units,
+      hPrev,
+      q: split(Q),
+      k: split(K),
+      f: fs,
+      ...(input && { inputDim: input.shape[1], blocks }),
+    };
   }
   return result;
 }
 
-function fusedForward(xw: tf.Tensor2D, u: tf.Tensor2D, steps: number, batch: number, units: number, options: LstmForwardOptions): LstmForwardResult {
+function fusedForward(
+  xw: tf.Tensor2D,
+  u: tf.Tensor2D,
+  steps: number,
+  batch: number,
+  units: number,
+  options: LstmForwardOptions,
+): LstmForwardResult {
   const inputs: tf.NamedTensorMap = { xw, u };
   if (options.h0) inputs.h0 = options.h0;
   if (options.c0) inputs.c0 = options.c0;
-  const [outputs, hPrev, cs, gates, tcs] = tf.engine().runKernel(LSTM_FORWARD, inputs, { steps }) as tf.Tensor2D[] as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+  const [outputs, hPrev, cs, gates, tcs] = tf.engine().runKernel(LSTM_FORWARD, inputs, { steps }) as tf.Tensor2D[] as [
+    tf.Tensor2D,
+    tf.Tensor2D,
+    tf.Tensor2D,
+    tf.Tensor2D,
+    tf.Tensor2D,
+  ];
   const h = tf.slice(outputs, [(steps - 1) * batch, 0], [batch, units]);
   const c = tf.slice(cs, [steps * batch, 0], [batch, units]);
   if (options.tape !== true) {
     tf.dispose([hPrev, cs, gates, tcs]);
     return { outputs, h, c };
   }
-  return { outputs, h, c, tape: { kind: 'fused', steps, batch, units, hPrev, cs, gates, tcs, ...(options.input && { input: options.input }) } };
+  return {
+    outputs,
+    h,
+    c,
+    tape: { kind: 'fused', steps, batch, units, hPrev, cs, gates, tcs, ...(options.input && { input: options.input }) },
+  };
 }
 
 function fusedBackward(
@@ -230,13 +268,20 @@ function fusedBackward(
   if (dOutputs) inputs.dOutputs = dOutputs;
   if (dhFinal) inputs.dh = dhFinal;
   if (dcFinal) inputs.dc = dcFinal;
-  const [dz, dBias, dh0, dc0] = tf.engine().runKernel(LSTM_BACKWARD, inputs, { steps: tape.steps }) as tf.Tensor[] as [tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.Tensor2D];
+  const [dz, dBias, dh0, dc0] = tf.engine().runKernel(LSTM_BACKWARD, inputs, { steps: tape.steps }) as tf.Tensor[] as [
+    tf.Tensor2D,
+    tf.Tensor1D,
+    tf.Tensor2D,
+    tf.Tensor2D,
+  ];
   // Weight gradients as dzᵀ·X ([4H, N]·[N, ·], then a small transpose): on wasm faster than Xᵀ·dz.
   const dzT = tf.transpose(dz) as tf.Tensor2D;
   const dRecurrentKernel = tf.transpose(matMulBias(dzT, tape.hPrev)) as tf.Tensor2D;
   const state = { dh0, dc0 };
   const inputGrads = tape.input ? { dKernel: tf.transpose(matMulBias(dzT, tape.input)) as tf.Tensor2D, dBias } : {};
-  return wantDxw ? { dxw: dz, dRecurrentKernel, ...inputGrads, ...state } : { dRecurrentKernel, ...inputGrads, ...state };
+  return wantDxw
+    ? { dxw: dz, dRecurrentKernel, ...inputGrads, ...state }
+    : { dRecurrentKernel, ...inputGrads, ...state };
 }
 
 /**
@@ -270,7 +315,8 @@ export function lstmBackward(
   if (dOutputs && (dOutputs.shape[0] !== steps * batch || dOutputs.shape[1] !== units)) {
     throw new Error(`lstm: dOutputs must be [${steps * batch}, ${units}], got [${dOutputs.shape.join(', ')}]`);
   }
-  if (tape.kind === 'fused') return fusedBackward(tape, recurrentKernel, dOutputs, dhFinal, dcFinal, options.dxw !== false);
+  if (tape.kind === 'fused')
+    return fusedBackward(tape, recurrentKernel, dOutputs, dhFinal, dcFinal, options.dxw !== false);
   const dOut = dOutputs ? ((steps === 1 ? [dOutputs] : tf.split(dOutputs, steps, 0)) as tf.Tensor2D[]) : undefined;
   const recurrentT = tf.transpose(recurrentKernel) as tf.Tensor2D; // [4H, H], once: no transposed matMul per step
   let dhRec: tf.Tensor2D | undefined = dhFinal;
@@ -294,7 +340,11 @@ export function lstmBackward(
   let grads: Pick<LstmGradients, 'dRecurrentKernel' | 'dKernel' | 'dBias'>;
   if (tape.blocks) {
     const sum = (blockGrads.length === 1 ? blockGrads[0]! : tf.addN(blockGrads)) as tf.Tensor2D; // [D+H+1, 4H]
-    const [dKernel, dRecurrentKernel, dBias] = tf.split(sum, [tape.inputDim!, units, 1], 0) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+    const [dKernel, dRecurrentKernel, dBias] = tf.split(sum, [tape.inputDim!, units, 1], 0) as [
+      tf.Tensor2D,
+      tf.Tensor2D,
+      tf.Tensor2D,
+    ];
     grads = { dKernel, dRecurrentKernel, dBias: tf.reshape(dBias, [4 * units]) };
   } else {
     grads = { dRecurrentKernel: tf.matMul(tf.transpose(tape.hPrev), dxw!) as tf.Tensor2D };

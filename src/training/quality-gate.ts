@@ -33,7 +33,14 @@ export interface GateResult {
   /** Held-out figures compared, and notes such as "no held-out server text". */
   server: GateCheck;
   base: GateCheck;
-  samples: { wordShare: number; nonEmpty: number; shortShare: number; parrotShare: number; ok: boolean; texts: string[] };
+  samples: {
+    wordShare: number;
+    nonEmpty: number;
+    shortShare: number;
+    parrotShare: number;
+    ok: boolean;
+    texts: string[];
+  };
   notes: string[];
   tolerance: number;
   baseTolerance: number;
@@ -64,9 +71,15 @@ export function evaluateGate(input: {
   const base = checkFigure(input.before.base, input.after.base, baseTolerance);
   const f = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
   if (input.after.server === null || input.before.server === null) notes.push('no held-out server text to compare on');
-  else if (!server.ok) reasons.push(`worse on the server's held-out messages: ${f(server.after)} bits/char, was ${f(server.before)} (tolerance ${tolerance})`);
+  else if (!server.ok)
+    reasons.push(
+      `worse on the server's held-out messages: ${f(server.after)} bits/char, was ${f(server.before)} (tolerance ${tolerance})`,
+    );
   if (input.after.base === null || input.before.base === null) notes.push('no held-out base corpus to compare on');
-  else if (!base.ok) reasons.push(`worse on the held-out baby corpus: ${f(base.after)} bits/char, was ${f(base.before)} (tolerance ${baseTolerance})`);
+  else if (!base.ok)
+    reasons.push(
+      `worse on the held-out baby corpus: ${f(base.after)} bits/char, was ${f(base.before)} (tolerance ${baseTolerance})`,
+    );
   const likeness = checkBabyLikeness({
     samples: input.samples,
     knownWords: input.knownWords,

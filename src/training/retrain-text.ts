@@ -66,6 +66,9 @@ export function retrainText(messages: readonly string[], base: BaseCorpus, mix: 
   const lines = normalizeLines(messages, mix.vocab);
   const server = splitHeldOut(lines, 0.1);
   if (mix.share === null) return { lines, server, trainLines: server.train, baseLines: base.split.train, mix: null };
-  const shared = mixForShare(server.train, base.split.train, mix.share, { minBaseChars: mix.minChars ?? base.trainChars, seed: mix.seed });
+  const shared = mixForShare(server.train, base.split.train, mix.share, {
+    minBaseChars: mix.minChars ?? base.trainChars,
+    seed: mix.seed,
+  });
   return { lines, server, trainLines: shared.server, baseLines: shared.base, mix: shared };
 }

@@ -25,7 +25,16 @@ import * as tf from '@tensorflow/tfjs';
 import { makeBatcher, splitBatch, type Batch, type Batcher, type Scheme } from './batches.js';
 import { DROPOUT_RATE, initWeights, mulberry32, type BabyWeights } from '../model/weights.js';
 import { startGradientWorker, type GradientWorker } from './gradient-worker.js';
-import { gradientArrays, PARAMS, paramShapes, toTensors, toWeights, weightArrays, type Params, type Shapes } from './gradients.js';
+import {
+  gradientArrays,
+  PARAMS,
+  paramShapes,
+  toTensors,
+  toWeights,
+  weightArrays,
+  type Params,
+  type Shapes,
+} from './gradients.js';
 import { lstmForward, matMulBias } from './lstm-gradients.js';
 
 export interface TrainOptions {
@@ -134,7 +143,13 @@ export function adamState(params: readonly Float32Array[]): AdamState {
  * after scaling the gradients to a global norm of at most `clipNorm` (0 or Infinity: no clipping). Returns the
  * gradients' global norm before clipping.
  */
-export function adamUpdate(params: Float32Array[], grads: readonly Float32Array[], state: AdamState, lr: number, clipNorm: number): number {
+export function adamUpdate(
+  params: Float32Array[],
+  grads: readonly Float32Array[],
+  state: AdamState,
+  lr: number,
+  clipNorm: number,
+): number {
   let squares = 0;
   for (const g of grads) for (let i = 0; i < g.length; i++) squares += g[i]! * g[i]!;
   const norm = Math.sqrt(squares);
@@ -145,7 +160,8 @@ export function adamUpdate(params: Float32Array[], grads: readonly Float32Array[
     const g = grads[k]!;
     const m = state.m[k]!;
     const v = state.v[k]!;
-    if (g.length !== p.length) throw new Error(`adamUpdate: gradient ${k} has ${g.length} values, parameter ${p.length}`);
+    if (g.length !== p.length)
+      throw new Error(`adamUpdate: gradient ${k} has ${g.length} values, parameter ${p.length}`);
     for (let i = 0; i < p.length; i++) {
       const gi = g[i]! * scale;
       const mi = BETA1 * m[i]! + (1 - BETA1) * gi;
@@ -160,7 +176,9 @@ export function adamUpdate(params: Float32Array[], grads: readonly Float32Array[
 }
 
 function stepSeed(seed: number, step: number, replica: number): number {
-  return (Math.imul(seed >>> 0, 0x2c1b3c6d) ^ Math.imul(step + 1, 0x297a2d39) ^ Math.imul(replica + 1, 0x5bd1e995)) >>> 0;
+  return (
+    (Math.imul(seed >>> 0, 0x2c1b3c6d) ^ Math.imul(step + 1, 0x297a2d39) ^ Math.imul(replica + 1, 0x5bd1e995)) >>> 0
+  );
 }
 
 function stepRandom(seed: number, step: number, replica = 0): () => number {
@@ -170,7 +188,8 @@ function stepRandom(seed: number, step: number, replica = 0): () => number {
 function checkIds(data: Int32Array, vocabSize: number, what: string): void {
   for (let i = 0; i < data.length; i++) {
     const id = data[i]!;
-    if (!(id >= 0 && id < vocabSize)) throw new RangeError(`${what}: id ${id} at position ${i} is outside 0..${vocabSize - 1}`);
+    if (!(id >= 0 && id < vocabSize))
+      throw new RangeError(`${what}: id ${id} at position ${i} is outside 0..${vocabSize - 1}`);
   }
 }
 
@@ -436,7 +455,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const helper = await gradientHelper(opts, plan.workers);
   const ctx: StepContext = { ...plan, shapeList, params, adam };
   const run: StepRun = {
-    started: performance.now(), step: 0, lossCurve: [], sinceReport: [], lastReport: -Infinity, stoppedBy: 'epochs',
+    started: performance.now(),
+    step: 0,
+    lossCurve: [],
+    sinceReport: [],
+    lastReport: -Infinity,
+    stoppedBy: 'epochs',
   };
   try {
     await runSteps(ctx, helper, run, opts);
@@ -462,10 +486,15 @@ export interface CrossEntropyOptions {
  * CARRIED from chunk to chunk (as generation carries it), starting from a zero state, so every character of a
  * stream after its first is scored once, with all of its stream before it as context.
  */
-export async function crossEntropyBits(weights: BabyWeights, data: Int32Array, opts: CrossEntropyOptions = {}): Promise<number> {
+export async function crossEntropyBits(
+  weights: BabyWeights,
+  data: Int32Array,
+  opts: CrossEntropyOptions = {},
+): Promise<number> {
   const T = opts.seqLength ?? 64;
   const B = opts.batchSize ?? 128;
-  if (!Number.isInteger(T) || T < 1 || !Number.isInteger(B) || B < 1) throw new RangeError('crossEntropyBits: seqLength and batchSize must be positive integers');
+  if (!Number.isInteger(T) || T < 1 || !Number.isInteger(B) || B < 1)
+    throw new RangeError('crossEntropyBits: seqLength and batchSize must be positive integers');
   if (data.length < 2) throw new RangeError('crossEntropyBits: need at least 2 characters');
   checkIds(data, weights.vocabSize, 'crossEntropyBits');
   const streams = Math.max(1, Math.min(B, Math.floor((data.length - 1) / T)));

@@ -248,7 +248,13 @@ async function trainInChunks(
 ): Promise<ChunkedRun> {
   const { maxSeconds, stepLimit, seed } = plan;
   const run: ChunkedRun = {
-    curve: [], steps: 0, chunks: 0, sample: sampleOf(model, 0), stoppedBy: 'epochs', targetChars: 0, adam: undefined,
+    curve: [],
+    steps: 0,
+    chunks: 0,
+    sample: sampleOf(model, 0),
+    stoppedBy: 'epochs',
+    targetChars: 0,
+    adam: undefined,
   };
   const rateAt = fineTuneSchedule({ peak: plan.peakRate, stepLimit, maxSeconds });
   for (;;) {
@@ -371,7 +377,6 @@ export async function runJob(job: TrainJob, emit: (m: ChildMessage) => Promise<v
   await emit({ type: 'done' });
 }
 
-
 /** The child's main: wires the IPC channel to runJob. */
 export function serveTrainerChild(): void {
   const exitNow = (code: number) => process.exit(code);
@@ -380,10 +385,13 @@ export function serveTrainerChild(): void {
   lowerPriority();
   let started = false;
   const fail = (err: unknown) => {
-    send({ type: 'error', message: errorMessage(err) }).then(() => exitNow(1), () => exitNow(1));
+    send({ type: 'error', message: errorMessage(err) }).then(
+      () => exitNow(1),
+      () => exitNow(1),
+    );
   };
   process.on('message', (raw: unknown) => {
-    let message;
+    let message: ReturnType<typeof parseParentMessage>;
     try {
       message = parseParentMessage(raw);
     } catch (err) {
@@ -399,10 +407,12 @@ export function serveTrainerChild(): void {
       return;
     }
     started = true;
-    withTrainingText(message.job).then((job) => runJob(job, send)).then(() => {
-      process.disconnect();
-      exitNow(0);
-    }, fail);
+    withTrainingText(message.job)
+      .then((job) => runJob(job, send))
+      .then(() => {
+        process.disconnect();
+        exitNow(0);
+      }, fail);
   });
   send({ type: 'ready', pid: process.pid, envKeys: Object.keys(process.env).sort() }).catch(() => exitNow(0));
 }

@@ -71,9 +71,7 @@ export interface ProgressFigures {
   sample: string;
 }
 
-export type ParentMessage =
-  | { type: 'start'; job: TrainJob }
-  | { type: 'cancel' };
+export type ParentMessage = { type: 'start'; job: TrainJob } | { type: 'cancel' };
 
 export type ChildMessage =
   | { type: 'ready'; pid: number; envKeys: string[] }
@@ -150,24 +148,30 @@ const nullableFinite: Check = (v, p) => {
   if (v !== null) finite(v, p);
 };
 /** An array of at most `limits.items` strings, each a valid string field, of at most `limits.chars` in all. */
-const stringArray = (limits: { items: number; chars: number }): Check => (v, p) => {
-  if (!Array.isArray(v)) fail(p, 'must be an array of strings');
-  if (v.length > limits.items) fail(p, `has more than ${limits.items} entries`);
-  let chars = 0;
-  v.forEach((s, i) => {
-    str(s, `${p}[${i}]`);
-    chars += (s as string).length;
-  });
-  if (chars > limits.chars) fail(p, `has more than ${limits.chars} characters in all`);
-};
+const stringArray =
+  (limits: { items: number; chars: number }): Check =>
+  (v, p) => {
+    if (!Array.isArray(v)) fail(p, 'must be an array of strings');
+    if (v.length > limits.items) fail(p, `has more than ${limits.items} entries`);
+    let chars = 0;
+    v.forEach((s, i) => {
+      str(s, `${p}[${i}]`);
+      chars += (s as string).length;
+    });
+    if (chars > limits.chars) fail(p, `has more than ${limits.chars} characters in all`);
+  };
 const lineArray = stringArray(ARRAY_LIMITS.lines);
 const shortArray = stringArray(ARRAY_LIMITS.short);
-const oneOf = (...allowed: readonly unknown[]): Check => (v, p) => {
-  if (!allowed.includes(v)) fail(p, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`);
-};
-const literal = (want: string): Check => (v, p) => {
-  if (v !== want) fail(p, `must be ${JSON.stringify(want)}`);
-};
+const oneOf =
+  (...allowed: readonly unknown[]): Check =>
+  (v, p) => {
+    if (!allowed.includes(v)) fail(p, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`);
+  };
+const literal =
+  (want: string): Check =>
+  (v, p) => {
+    if (v !== want) fail(p, `must be ${JSON.stringify(want)}`);
+  };
 
 interface Field {
   check: Check;
@@ -195,7 +199,8 @@ const opt = (check: Check): Field => ({ check, optional: true });
 const noteCheck: Check = (v, p) => {
   if (!isRecord(v)) fail(p, 'must be an object');
   for (const [k, x] of Object.entries(v)) {
-    if (typeof x !== 'string' && typeof x !== 'boolean' && !(typeof x === 'number' && Number.isFinite(x))) fail(`${p}.${k}`, 'must be a string, finite number or boolean');
+    if (typeof x !== 'string' && typeof x !== 'boolean' && !(typeof x === 'number' && Number.isFinite(x)))
+      fail(`${p}.${k}`, 'must be a string, finite number or boolean');
   }
 };
 
@@ -260,7 +265,9 @@ const CHILD_CHECKS: Record<ChildMessage['type'], Check> = {
     lossCurve: (v, p) => {
       if (!Array.isArray(v)) fail(p, 'must be an array');
       if (v.length > MAX_CURVE_POINTS) fail(p, `has more than ${MAX_CURVE_POINTS} points`);
-      v.forEach((point, i) => object({ step: count, loss: finite })(point, `${p}[${i}]`));
+      v.forEach((point, i) => {
+        object({ step: count, loss: finite })(point, `${p}[${i}]`);
+      });
     },
     samples: shortArray,
   }),
@@ -271,7 +278,7 @@ const CHILD_CHECKS: Record<ChildMessage['type'], Check> = {
 function parseWith<T extends { type: string }>(checks: Record<string, Check>, value: unknown, who: string): T {
   if (!isRecord(value)) throw new ProtocolError(`${who} message must be an object`);
   const type = value.type;
-  if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(checks, type)) {
+  if (typeof type !== 'string' || !Object.hasOwn(checks, type)) {
     throw new ProtocolError(`${who} message has unknown type ${JSON.stringify(type)}`);
   }
   checks[type]!(value, `${who} ${type}`);
@@ -295,7 +302,10 @@ export function parseChildMessage(value: unknown): ChildMessage {
 }
 
 /** At most `max` points of a curve, evenly spaced, the last point always kept. */
-export function downsampleCurve(curve: readonly { step: number; loss: number }[], max = MAX_CURVE_POINTS): { step: number; loss: number }[] {
+export function downsampleCurve(
+  curve: readonly { step: number; loss: number }[],
+  max = MAX_CURVE_POINTS,
+): { step: number; loss: number }[] {
   if (curve.length <= max) return curve.map((p) => ({ step: p.step, loss: p.loss }));
   const out: { step: number; loss: number }[] = [];
   for (let i = 0; i < max; i++) {

@@ -28,7 +28,13 @@ import {
 import { writeTrainingTextFile } from './training-text-file.js';
 
 export type TrainingFailure =
-  | 'not-started' | 'crashed' | 'out-of-memory' | 'timeout' | 'cancelled' | 'protocol' | 'failed';
+  | 'not-started'
+  | 'crashed'
+  | 'out-of-memory'
+  | 'timeout'
+  | 'cancelled'
+  | 'protocol'
+  | 'failed';
 
 export class TrainingError extends Error {
   override readonly name = 'TrainingError';
@@ -74,9 +80,20 @@ export interface TrainingResult {
 
 /** Environment variables passed on to the child when the parent has them. Nothing else is. */
 export const CHILD_ENV_ALLOWLIST = [
-  'PATH', 'HOME', 'TMPDIR', 'TMP', 'TEMP', 'LANG', 'LC_ALL', 'TZ', 'NODE_ENV', 'SystemRoot', 'SYSTEMROOT',
+  'PATH',
+  'HOME',
+  'TMPDIR',
+  'TMP',
+  'TEMP',
+  'LANG',
+  'LC_ALL',
+  'TZ',
+  'NODE_ENV',
+  'SystemRoot',
+  'SYSTEMROOT',
   // The child trains: the backend and the fused kernels' FMA switch (src/model/cell-kernel.ts) apply there.
-  'BABBLE_BACKEND', 'BABBLE_WASM_FMA',
+  'BABBLE_BACKEND',
+  'BABBLE_WASM_FMA',
 ] as const;
 const SECRET_NAME = /token|secret|password|passwd|credential|api_?key/i;
 
@@ -178,7 +195,9 @@ function forkTrainer(start: ParentMessage, options: RunTrainingOptions): Promise
       stopReason = reason;
       let delay = 0;
       if (politely && child.connected) {
-        child.send({ type: 'cancel' } satisfies ParentMessage, (err) => { if (err) kill('SIGTERM'); });
+        child.send({ type: 'cancel' } satisfies ParentMessage, (err) => {
+          if (err) kill('SIGTERM');
+        });
         delay = graceMs;
       }
       timers.push(setTimeout(() => kill('SIGTERM'), delay).unref());
@@ -186,7 +205,19 @@ function forkTrainer(start: ParentMessage, options: RunTrainingOptions): Promise
     };
     const onAbort = () => stop(new TrainingError('cancelled', 'training was cancelled'), true);
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    timers.push(setTimeout(() => stop(new TrainingError('timeout', `training took longer than the ${Math.round(timeoutMs / 1000)} s limit and was stopped`), false), timeoutMs).unref());
+    timers.push(
+      setTimeout(
+        () =>
+          stop(
+            new TrainingError(
+              'timeout',
+              `training took longer than the ${Math.round(timeoutMs / 1000)} s limit and was stopped`,
+            ),
+            false,
+          ),
+        timeoutMs,
+      ).unref(),
+    );
 
     child.on('spawn', () => {
       spawned = true;
@@ -197,13 +228,23 @@ function forkTrainer(start: ParentMessage, options: RunTrainingOptions): Promise
       try {
         message = parseChildMessage(raw);
       } catch (err) {
-        stop(new TrainingError('protocol', `the trainer sent a malformed message: ${err instanceof ProtocolError ? err.message : String(err)}`), false);
+        stop(
+          new TrainingError(
+            'protocol',
+            `the trainer sent a malformed message: ${err instanceof ProtocolError ? err.message : String(err)}`,
+          ),
+          false,
+        );
         return;
       }
       switch (message.type) {
         case 'ready':
           options.onReady?.({ pid: message.pid, envKeys: message.envKeys });
-          if (!stopReason) child.send(start, (err) => { if (err) stop(new TrainingError('crashed', `could not send the job to the trainer: ${err.message}`), false); });
+          if (!stopReason)
+            child.send(start, (err) => {
+              if (err)
+                stop(new TrainingError('crashed', `could not send the job to the trainer: ${err.message}`), false);
+            });
           break;
         case 'progress': {
           const { type: _type, ...progress } = message;
@@ -249,13 +290,22 @@ function forkTrainer(start: ParentMessage, options: RunTrainingOptions): Promise
       }
       const tail = stderr.trim().split('\n').slice(-3).join(' | ');
       if (signal === 'SIGABRT' || /heap out of memory|Allocation failed/i.test(stderr)) {
-        reject(new TrainingError('out-of-memory', `the trainer ran out of memory (heap limit ${maxHeapMb} MB)`, code, signal));
+        reject(
+          new TrainingError(
+            'out-of-memory',
+            `the trainer ran out of memory (heap limit ${maxHeapMb} MB)`,
+            code,
+            signal,
+          ),
+        );
       } else if (reported !== undefined) {
         reject(new TrainingError('failed', `training failed: ${reported}`, code, signal));
       } else if (signal) {
         reject(new TrainingError('crashed', `the trainer was killed by ${signal}`, code, signal));
       } else if (code !== 0) {
-        reject(new TrainingError('crashed', `the trainer exited with code ${code}${tail ? `: ${tail}` : ''}`, code, signal));
+        reject(
+          new TrainingError('crashed', `the trainer exited with code ${code}${tail ? `: ${tail}` : ''}`, code, signal),
+        );
       } else {
         reject(new TrainingError('crashed', 'the trainer exited before it finished saving the model', code, signal));
       }

@@ -78,7 +78,9 @@ export const STALE_TRAINING_TEXT_MS = 60 * 60_000;
  * `maxAgeMs`, so that another bot process's training that just started keeps its file. Returns how many.
  */
 export async function removeStaleTrainingText(
-  parent = tmpdir(), maxAgeMs = STALE_TRAINING_TEXT_MS, now = Date.now(),
+  parent = tmpdir(),
+  maxAgeMs = STALE_TRAINING_TEXT_MS,
+  now = Date.now(),
 ): Promise<number> {
   let removed = 0;
   for (const name of await readdir(parent).catch(() => [] as string[])) {

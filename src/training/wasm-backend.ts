@@ -29,7 +29,9 @@ export interface KernelArgs<Inputs = Record<string, TensorInfo | undefined>> {
 }
 
 /** A kernel function as the wasm backend calls it (tfjs types it loosely as KernelFunc). */
-export type RawKernel<Inputs = Record<string, TensorInfo | undefined>> = (args: KernelArgs<Inputs>) => TensorInfo | TensorInfo[];
+export type RawKernel<Inputs = Record<string, TensorInfo | undefined>> = (
+  args: KernelArgs<Inputs>,
+) => TensorInfo | TensorInfo[];
 
 /** Byte offset of a tensor's data in the backend's memory. */
 export function offsetOf(backend: WasmBackend, t: TensorInfo): number {

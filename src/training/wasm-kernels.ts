@@ -78,12 +78,20 @@ function shuffle(a: Code, b: Code, lanes: [number, number, number, number]): Cod
 }
 /** A loop that runs `body` then repeats while `cond` holds (do … while). */
 const doWhile = (body: Code, cond: Code): Code => [0x03, 0x40, ...body, ...cond, 0x0d, 0, 0x0b];
-const locals = (...groups: [count: number, type: number][]): Code => [...uleb(groups.length), ...groups.flatMap(([n, t]) => [...uleb(n), t])];
+const locals = (...groups: [count: number, type: number][]): Code => [
+  ...uleb(groups.length),
+  ...groups.flatMap(([n, t]) => [...uleb(n), t]),
+];
 
 const P = EXP_POLY;
 
 /** Temporaries an inlined exp needs: four v128 locals. */
-interface ExpTemps { x: number; n: number; r: number; y: number }
+interface ExpTemps {
+  x: number;
+  n: number;
+  r: number;
+  y: number;
+}
 
 /** exp(value), inlined (value is evaluated once). */
 function exp(value: Code, t: ExpTemps): Code {
@@ -95,12 +103,19 @@ function exp(value: Code, t: ExpTemps): Code {
     ...set(r, fsub(get(x), fmul(get(n), f32x4(C1)))),
     ...set(r, fsub(get(r), fmul(get(n), f32x4(C2)))),
     ...set(y, fadd(fmul(f32x4(P[0]!), get(r)), f32x4(P[1]!))),
-    ...horner(2), ...horner(3), ...horner(4), ...horner(5),
+    ...horner(2),
+    ...horner(3),
+    ...horner(4),
+    ...horner(5),
     // ((y·r² + r) + 1) · 2^n, 2^n from the exponent bits
-    ...fmul(
-      fadd(fadd(fmul(get(y), fmul(get(r), get(r))), get(r)), f32x4(1)),
-      [...get(n), ...simd(0xf8), ...i32x4(127), ...simd(0xae), ...i32(23), ...simd(0xab)],
-    ),
+    ...fmul(fadd(fadd(fmul(get(y), fmul(get(r), get(r))), get(r)), f32x4(1)), [
+      ...get(n),
+      ...simd(0xf8),
+      ...i32x4(127),
+      ...simd(0xae),
+      ...i32(23),
+      ...simd(0xab),
+    ]),
   ];
 }
 const sigmoid = (value: Code, t: ExpTemps): Code => fdiv(f32x4(1), fadd(f32x4(1), exp(fneg(value), t)));
@@ -117,7 +132,8 @@ function lstmFwdBody(): Code {
   // v128 locals 18..27
   const [VI, VF, VG, VO, VC, VT] = [18, 19, 20, 21, 22, 23];
   const t: ExpTemps = { x: 24, n: 25, r: 26, y: 27 };
-  const at = (base: number, idx: number, off?: number): Code => (off === undefined ? iadd(get(base), get(idx)) : iadd(get(base), get(idx), get(off)));
+  const at = (base: number, idx: number, off?: number): Code =>
+    off === undefined ? iadd(get(base), get(idx)) : iadd(get(base), get(idx), get(off));
   const pre = (off?: number): Code => ld(at(Z, A, off));
   return [
     ...locals([10, I32], [10, V128]),
@@ -126,29 +142,35 @@ function lstmFwdBody(): Code {
     ...set(HB3, iadd(get(HB), get(HB2))),
     ...set(HB4, ishl(get(UNITS), 4)),
     ...set(END, imul(get(ROWS), get(HB))),
-    ...doWhile([
-      ...set(UB, i32(0)),
-      ...doWhile([
-        ...set(A, iadd(get(RQ), get(UB))),
-        ...set(PA, iadd(get(RP), get(UB))),
-        ...set(VI, sigmoid(pre(), t)),
-        ...set(VF, sigmoid(pre(HB), t)),
-        ...set(VG, tanh(pre(HB2), t)),
-        ...set(VO, sigmoid(pre(HB3), t)),
-        ...set(VC, fadd(fmul(get(VF), ld(at(CP, PA))), fmul(get(VI), get(VG)))),
-        ...st(at(CN, PA), get(VC)),
-        ...set(VT, tanh(get(VC), t)),
-        ...st(at(TC, PA), get(VT)),
-        ...st(at(H, PA), fmul(get(VO), get(VT))),
-        ...st(at(G, A), get(VI)),
-        ...st(at(G, A, HB), get(VF)),
-        ...st(at(G, A, HB2), get(VG)),
-        ...st(at(G, A, HB3), get(VO)),
-        ...set(UB, iadd(get(UB), i32(16))),
-      ], iltu(get(UB), get(HB))),
-      ...set(RP, iadd(get(RP), get(HB))),
-      ...set(RQ, iadd(get(RQ), get(HB4))),
-    ], iltu(get(RP), get(END))),
+    ...doWhile(
+      [
+        ...set(UB, i32(0)),
+        ...doWhile(
+          [
+            ...set(A, iadd(get(RQ), get(UB))),
+            ...set(PA, iadd(get(RP), get(UB))),
+            ...set(VI, sigmoid(pre(), t)),
+            ...set(VF, sigmoid(pre(HB), t)),
+            ...set(VG, tanh(pre(HB2), t)),
+            ...set(VO, sigmoid(pre(HB3), t)),
+            ...set(VC, fadd(fmul(get(VF), ld(at(CP, PA))), fmul(get(VI), get(VG)))),
+            ...st(at(CN, PA), get(VC)),
+            ...set(VT, tanh(get(VC), t)),
+            ...st(at(TC, PA), get(VT)),
+            ...st(at(H, PA), fmul(get(VO), get(VT))),
+            ...st(at(G, A), get(VI)),
+            ...st(at(G, A, HB), get(VF)),
+            ...st(at(G, A, HB2), get(VG)),
+            ...st(at(G, A, HB3), get(VO)),
+            ...set(UB, iadd(get(UB), i32(16))),
+          ],
+          iltu(get(UB), get(HB)),
+        ),
+        ...set(RP, iadd(get(RP), get(HB))),
+        ...set(RQ, iadd(get(RQ), get(HB4))),
+      ],
+      iltu(get(RP), get(END)),
+    ),
     0x0b,
   ];
 }
@@ -158,7 +180,8 @@ function lstmBwdBody(): Code {
   const [DH, DC, G, CP, TC, DZ, DB, ROWS, UNITS] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const [HB, HB2, HB3, HB4, RP, RQ, UB, END, A, PA] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18];
   const [VDH, VI, VF, VG, VO, VT, VDC, VDZ] = [19, 20, 21, 22, 23, 24, 25, 26];
-  const at = (base: number, idx: number, off?: number): Code => (off === undefined ? iadd(get(base), get(idx)) : iadd(get(base), get(idx), get(off)));
+  const at = (base: number, idx: number, off?: number): Code =>
+    off === undefined ? iadd(get(base), get(idx)) : iadd(get(base), get(idx), get(off));
   const out = (off: number | undefined, value: Code): Code => [
     ...set(VDZ, value),
     ...st(at(DZ, A, off), get(VDZ)),
@@ -172,28 +195,34 @@ function lstmBwdBody(): Code {
     ...set(HB3, iadd(get(HB), get(HB2))),
     ...set(HB4, ishl(get(UNITS), 4)),
     ...set(END, imul(get(ROWS), get(HB))),
-    ...doWhile([
-      ...set(UB, i32(0)),
-      ...doWhile([
-        ...set(A, iadd(get(RQ), get(UB))),
-        ...set(PA, iadd(get(RP), get(UB))),
-        ...set(VDH, ld(at(DH, PA))),
-        ...set(VI, ld(at(G, A))),
-        ...set(VF, ld(at(G, A, HB))),
-        ...set(VG, ld(at(G, A, HB2))),
-        ...set(VO, ld(at(G, A, HB3))),
-        ...set(VT, ld(at(TC, PA))),
-        ...set(VDC, fadd(fmul(get(VDH), get(VO), fsub(f32x4(1), fmul(get(VT), get(VT)))), ld(at(DC, PA)))),
-        ...st(at(DC, PA), fmul(get(VDC), get(VF))),
-        ...out(undefined, fmul(get(VDC), get(VG), slope(VI))),
-        ...out(HB, fmul(get(VDC), ld(at(CP, PA)), slope(VF))),
-        ...out(HB2, fmul(get(VDC), get(VI), fsub(f32x4(1), fmul(get(VG), get(VG))))),
-        ...out(HB3, fmul(get(VDH), get(VT), slope(VO))),
-        ...set(UB, iadd(get(UB), i32(16))),
-      ], iltu(get(UB), get(HB))),
-      ...set(RP, iadd(get(RP), get(HB))),
-      ...set(RQ, iadd(get(RQ), get(HB4))),
-    ], iltu(get(RP), get(END))),
+    ...doWhile(
+      [
+        ...set(UB, i32(0)),
+        ...doWhile(
+          [
+            ...set(A, iadd(get(RQ), get(UB))),
+            ...set(PA, iadd(get(RP), get(UB))),
+            ...set(VDH, ld(at(DH, PA))),
+            ...set(VI, ld(at(G, A))),
+            ...set(VF, ld(at(G, A, HB))),
+            ...set(VG, ld(at(G, A, HB2))),
+            ...set(VO, ld(at(G, A, HB3))),
+            ...set(VT, ld(at(TC, PA))),
+            ...set(VDC, fadd(fmul(get(VDH), get(VO), fsub(f32x4(1), fmul(get(VT), get(VT)))), ld(at(DC, PA)))),
+            ...st(at(DC, PA), fmul(get(VDC), get(VF))),
+            ...out(undefined, fmul(get(VDC), get(VG), slope(VI))),
+            ...out(HB, fmul(get(VDC), ld(at(CP, PA)), slope(VF))),
+            ...out(HB2, fmul(get(VDC), get(VI), fsub(f32x4(1), fmul(get(VG), get(VG))))),
+            ...out(HB3, fmul(get(VDH), get(VT), slope(VO))),
+            ...set(UB, iadd(get(UB), i32(16))),
+          ],
+          iltu(get(UB), get(HB)),
+        ),
+        ...set(RP, iadd(get(RP), get(HB))),
+        ...set(RQ, iadd(get(RQ), get(HB4))),
+      ],
+      iltu(get(RP), get(END)),
+    ),
     0x0b,
   ];
 }
@@ -214,33 +243,42 @@ function transposeBody(): Code {
     ...locals([8, I32], [8, V128]),
     ...set(SS, ishl(get(SSTRIDE), 2)),
     ...set(DS, ishl(get(DSTRIDE), 2)),
-    ...doWhile([
-      // cEnd = min(cb + 16, cols)
-      ...set(CEND, [...bandEnd, ...get(COLS), ...iltu(bandEnd, get(COLS)), 0x1b]),
-      ...set(R, i32(0)),
-      ...doWhile([
-        ...set(C, get(CB)),
-        ...doWhile([
-          ...set(S, iadd(get(SRC), imul(get(R), get(SS)), ishl(get(C), 2))),
-          ...set(R0, ld(get(S))),
-          ...set(R1, ld(iadd(get(S), get(SS)))),
-          ...set(R2, ld(iadd(get(S), get(SS), get(SS)))),
-          ...set(R3, ld(iadd(get(S), get(SS), get(SS), get(SS)))),
-          ...set(T0, shuffle(get(R0), get(R1), lo)),
-          ...set(T1, shuffle(get(R0), get(R1), hi)),
-          ...set(T2, shuffle(get(R2), get(R3), lo)),
-          ...set(T3, shuffle(get(R2), get(R3), hi)),
-          ...set(D, iadd(get(DST), imul(get(C), get(DS)), ishl(get(R), 2))),
-          ...st(get(D), shuffle(get(T0), get(T2), first)),
-          ...st(iadd(get(D), get(DS)), shuffle(get(T0), get(T2), second)),
-          ...st(iadd(get(D), get(DS), get(DS)), shuffle(get(T1), get(T3), first)),
-          ...st(iadd(get(D), get(DS), get(DS), get(DS)), shuffle(get(T1), get(T3), second)),
-          ...set(C, iadd(get(C), i32(4))),
-        ], iltu(get(C), get(CEND))),
-        ...set(R, iadd(get(R), i32(4))),
-      ], iltu(get(R), get(ROWS))),
-      ...set(CB, iadd(get(CB), i32(16))),
-    ], iltu(get(CB), get(COLS))),
+    ...doWhile(
+      [
+        // cEnd = min(cb + 16, cols)
+        ...set(CEND, [...bandEnd, ...get(COLS), ...iltu(bandEnd, get(COLS)), 0x1b]),
+        ...set(R, i32(0)),
+        ...doWhile(
+          [
+            ...set(C, get(CB)),
+            ...doWhile(
+              [
+                ...set(S, iadd(get(SRC), imul(get(R), get(SS)), ishl(get(C), 2))),
+                ...set(R0, ld(get(S))),
+                ...set(R1, ld(iadd(get(S), get(SS)))),
+                ...set(R2, ld(iadd(get(S), get(SS), get(SS)))),
+                ...set(R3, ld(iadd(get(S), get(SS), get(SS), get(SS)))),
+                ...set(T0, shuffle(get(R0), get(R1), lo)),
+                ...set(T1, shuffle(get(R0), get(R1), hi)),
+                ...set(T2, shuffle(get(R2), get(R3), lo)),
+                ...set(T3, shuffle(get(R2), get(R3), hi)),
+                ...set(D, iadd(get(DST), imul(get(C), get(DS)), ishl(get(R), 2))),
+                ...st(get(D), shuffle(get(T0), get(T2), first)),
+                ...st(iadd(get(D), get(DS)), shuffle(get(T0), get(T2), second)),
+                ...st(iadd(get(D), get(DS), get(DS)), shuffle(get(T1), get(T3), first)),
+                ...st(iadd(get(D), get(DS), get(DS), get(DS)), shuffle(get(T1), get(T3), second)),
+                ...set(C, iadd(get(C), i32(4))),
+              ],
+              iltu(get(C), get(CEND)),
+            ),
+            ...set(R, iadd(get(R), i32(4))),
+          ],
+          iltu(get(R), get(ROWS)),
+        ),
+        ...set(CB, iadd(get(CB), i32(16))),
+      ],
+      iltu(get(CB), get(COLS)),
+    ),
     0x0b,
   ];
 }
@@ -252,16 +290,22 @@ function scatterAddBody(): Code {
   return [
     ...locals([5, I32]),
     ...set(CB, ishl(get(COLS), 2)),
-    ...doWhile([
-      ...set(D, iadd(get(DST), imul(i32load(iadd(get(IDS), ishl(get(R), 2))), get(CB)))),
-      ...set(S, iadd(get(SRC), imul(get(R), get(CB)))),
-      ...set(C, i32(0)),
-      ...doWhile([
-        ...st(iadd(get(D), get(C)), fadd(ld(iadd(get(D), get(C))), ld(iadd(get(S), get(C))))),
-        ...set(C, iadd(get(C), i32(16))),
-      ], iltu(get(C), get(CB))),
-      ...set(R, iadd(get(R), i32(1))),
-    ], iltu(get(R), get(ROWS))),
+    ...doWhile(
+      [
+        ...set(D, iadd(get(DST), imul(i32load(iadd(get(IDS), ishl(get(R), 2))), get(CB)))),
+        ...set(S, iadd(get(SRC), imul(get(R), get(CB)))),
+        ...set(C, i32(0)),
+        ...doWhile(
+          [
+            ...st(iadd(get(D), get(C)), fadd(ld(iadd(get(D), get(C))), ld(iadd(get(S), get(C))))),
+            ...set(C, iadd(get(C), i32(16))),
+          ],
+          iltu(get(C), get(CB)),
+        ),
+        ...set(R, iadd(get(R), i32(1))),
+      ],
+      iltu(get(R), get(ROWS)),
+    ),
     0x0b,
   ];
 }
@@ -278,12 +322,17 @@ function gemmBody(fma: boolean, MR = 4): Code {
   const Q = Array.from({ length: MR }, (_, r) => 22 + r); // A row pointers
   const ACC = (r: number, h: number) => 22 + MR + 2 * r + h;
   const [B0, B1, AV] = [22 + 3 * MR, 23 + 3 * MR, 24 + 3 * MR];
-  const madd = (acc: number, a: Code, b: Code): Code => (fma
-    ? set(acc, [...a, ...b, ...get(acc), ...simd(0x105)])
-    : set(acc, fadd(get(acc), fmul(a, b))));
+  const madd = (acc: number, a: Code, b: Code): Code =>
+    fma ? set(acc, [...a, ...b, ...get(acc), ...simd(0x105)]) : set(acc, fadd(get(acc), fmul(a, b)));
   const splat = (q: number, offset: number): Code => [...get(q), ...simd(0x09), 2, ...uleb(offset)];
   const ldOff = (addr: Code, offset: number): Code => [...addr, ...simd(0x00), 4, ...uleb(offset)];
-  const stOff = (addr: Code, offset: number, value: Code): Code => [...addr, ...value, ...simd(0x0b), 4, ...uleb(offset)];
+  const stOff = (addr: Code, offset: number, value: Code): Code => [
+    ...addr,
+    ...value,
+    ...simd(0x0b),
+    4,
+    ...uleb(offset),
+  ];
   const zero = f32x4(0);
   /** One k step for `rows` rows at A offset `u` (elements) and panel row u. */
   const kStep = (rows: number, u: number): Code => [
@@ -303,45 +352,63 @@ function gemmBody(fma: boolean, MR = 4): Code {
     ...set(IROW, iadd(get(INIT), imul(get(I), get(LDI4)))),
     ...set(J, i32(0)),
     ...set(PB0, get(BP)),
-    ...doWhile([
-      // accumulators from init (or zero)
-      ...get(INIT), 0x04, 0x40,
-      ...Array.from({ length: rows }, (_, r) => [
-        ...set(ACC(r, 0), ldOff(iadd(get(IROW), imul(get(LDI4), i32(r)), ishl(get(J), 5)), 0)),
-        ...set(ACC(r, 1), ldOff(iadd(get(IROW), imul(get(LDI4), i32(r)), ishl(get(J), 5)), 16)),
-      ]).flat(),
-      0x05,
-      ...Array.from({ length: rows }, (_, r) => [...set(ACC(r, 0), zero), ...set(ACC(r, 1), zero)]).flat(),
-      0x0b,
-      ...set(PB, get(PB0)),
-      ...set(KK, i32(0)),
-      // k in steps of 4 …
-      ...get(K4), 0x04, 0x40,
-      ...doWhile([
-        ...kStep(rows, 0), ...kStep(rows, 1), ...kStep(rows, 2), ...kStep(rows, 3),
-        ...Array.from({ length: rows }, (_, r) => set(Q[r]!, iadd(get(Q[r]!), i32(16)))).flat(),
-        ...set(PB, iadd(get(PB), i32(128))),
-        ...set(KK, iadd(get(KK), i32(4))),
-      ], iltu(get(KK), get(K4))),
-      0x0b,
-      // … then one at a time
-      ...iltu(get(KK), get(K)), 0x04, 0x40,
-      ...doWhile([
-        ...kStep(rows, 0),
-        ...Array.from({ length: rows }, (_, r) => set(Q[r]!, iadd(get(Q[r]!), i32(4)))).flat(),
-        ...set(PB, iadd(get(PB), i32(32))),
-        ...set(KK, iadd(get(KK), i32(1))),
-      ], iltu(get(KK), get(K))),
-      0x0b,
-      // store; rewind the A pointers
-      ...Array.from({ length: rows }, (_, r) => [
-        ...stOff(iadd(get(CROW), imul(get(LDC4), i32(r)), ishl(get(J), 5)), 0, get(ACC(r, 0))),
-        ...stOff(iadd(get(CROW), imul(get(LDC4), i32(r)), ishl(get(J), 5)), 16, get(ACC(r, 1))),
-        ...set(Q[r]!, [...get(Q[r]!), ...ishl(get(K), 2), 0x6b]),
-      ]).flat(),
-      ...set(PB0, iadd(get(PB0), get(KB))),
-      ...set(J, iadd(get(J), i32(1))),
-    ], iltu(get(J), get(NP))),
+    ...doWhile(
+      [
+        // accumulators from init (or zero)
+        ...get(INIT),
+        0x04,
+        0x40,
+        ...Array.from({ length: rows }, (_, r) => [
+          ...set(ACC(r, 0), ldOff(iadd(get(IROW), imul(get(LDI4), i32(r)), ishl(get(J), 5)), 0)),
+          ...set(ACC(r, 1), ldOff(iadd(get(IROW), imul(get(LDI4), i32(r)), ishl(get(J), 5)), 16)),
+        ]).flat(),
+        0x05,
+        ...Array.from({ length: rows }, (_, r) => [...set(ACC(r, 0), zero), ...set(ACC(r, 1), zero)]).flat(),
+        0x0b,
+        ...set(PB, get(PB0)),
+        ...set(KK, i32(0)),
+        // k in steps of 4 …
+        ...get(K4),
+        0x04,
+        0x40,
+        ...doWhile(
+          [
+            ...kStep(rows, 0),
+            ...kStep(rows, 1),
+            ...kStep(rows, 2),
+            ...kStep(rows, 3),
+            ...Array.from({ length: rows }, (_, r) => set(Q[r]!, iadd(get(Q[r]!), i32(16)))).flat(),
+            ...set(PB, iadd(get(PB), i32(128))),
+            ...set(KK, iadd(get(KK), i32(4))),
+          ],
+          iltu(get(KK), get(K4)),
+        ),
+        0x0b,
+        // … then one at a time
+        ...iltu(get(KK), get(K)),
+        0x04,
+        0x40,
+        ...doWhile(
+          [
+            ...kStep(rows, 0),
+            ...Array.from({ length: rows }, (_, r) => set(Q[r]!, iadd(get(Q[r]!), i32(4)))).flat(),
+            ...set(PB, iadd(get(PB), i32(32))),
+            ...set(KK, iadd(get(KK), i32(1))),
+          ],
+          iltu(get(KK), get(K)),
+        ),
+        0x0b,
+        // store; rewind the A pointers
+        ...Array.from({ length: rows }, (_, r) => [
+          ...stOff(iadd(get(CROW), imul(get(LDC4), i32(r)), ishl(get(J), 5)), 0, get(ACC(r, 0))),
+          ...stOff(iadd(get(CROW), imul(get(LDC4), i32(r)), ishl(get(J), 5)), 16, get(ACC(r, 1))),
+          ...set(Q[r]!, [...get(Q[r]!), ...ishl(get(K), 2), 0x6b]),
+        ]).flat(),
+        ...set(PB0, iadd(get(PB0), get(KB))),
+        ...set(J, iadd(get(J), i32(1))),
+      ],
+      iltu(get(J), get(NP)),
+    ),
   ];
   return [
     ...locals([12 + MR, I32], [2 * MR + 3, V128]),
@@ -351,18 +418,16 @@ function gemmBody(fma: boolean, MR = 4): Code {
     ...set(KB, ishl(get(K), 5)),
     ...set(K4, [...get(K), ...i32(-4), 0x71]), // k & ~3
     // blocks of MR rows
-    ...iltu(i32(MR - 1), get(M)), 0x04, 0x40,
-    ...doWhile([
-      ...rowBlock(MR),
-      ...set(I, iadd(get(I), i32(MR))),
-    ], iltu(iadd(get(I), i32(MR - 1)), get(M))),
+    ...iltu(i32(MR - 1), get(M)),
+    0x04,
+    0x40,
+    ...doWhile([...rowBlock(MR), ...set(I, iadd(get(I), i32(MR)))], iltu(iadd(get(I), i32(MR - 1)), get(M))),
     0x0b,
     // the remaining rows one at a time
-    ...iltu(get(I), get(M)), 0x04, 0x40,
-    ...doWhile([
-      ...rowBlock(1),
-      ...set(I, iadd(get(I), i32(1))),
-    ], iltu(get(I), get(M))),
+    ...iltu(get(I), get(M)),
+    0x04,
+    0x40,
+    ...doWhile([...rowBlock(1), ...set(I, iadd(get(I), i32(1)))], iltu(get(I), get(M))),
     0x0b,
     0x0b,
   ];
@@ -375,19 +440,25 @@ function packBody(): Code {
   return [
     ...locals([5, I32]),
     ...set(KB, ishl(get(K), 5)),
-    ...doWhile([
-      ...set(S, iadd(get(SRC), imul(get(KK), ishl(get(LDB), 2)))),
-      ...set(D, iadd(get(DST), ishl(get(KK), 5))),
-      ...set(J, i32(0)),
-      ...doWhile([
-        ...st(get(D), ld(get(S))),
-        ...st(iadd(get(D), i32(16)), ld(iadd(get(S), i32(16)))),
-        ...set(S, iadd(get(S), i32(32))),
-        ...set(D, iadd(get(D), get(KB))),
-        ...set(J, iadd(get(J), i32(1))),
-      ], iltu(get(J), get(NP))),
-      ...set(KK, iadd(get(KK), i32(1))),
-    ], iltu(get(KK), get(K))),
+    ...doWhile(
+      [
+        ...set(S, iadd(get(SRC), imul(get(KK), ishl(get(LDB), 2)))),
+        ...set(D, iadd(get(DST), ishl(get(KK), 5))),
+        ...set(J, i32(0)),
+        ...doWhile(
+          [
+            ...st(get(D), ld(get(S))),
+            ...st(iadd(get(D), i32(16)), ld(iadd(get(S), i32(16)))),
+            ...set(S, iadd(get(S), i32(32))),
+            ...set(D, iadd(get(D), get(KB))),
+            ...set(J, iadd(get(J), i32(1))),
+          ],
+          iltu(get(J), get(NP)),
+        ),
+        ...set(KK, iadd(get(KK), i32(1))),
+      ],
+      iltu(get(KK), get(K)),
+    ),
     0x0b,
   ];
 }
@@ -404,7 +475,14 @@ export function fusedModuleBytes(fma = false, mr = 4): Uint8Array {
     { name: 'pack_b', params: 5, body: packBody() },
   ];
   const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, [...uleb(functions.length), ...functions.flatMap((f) => sig(f.params))]),
     ...section(2, [...uleb(1), ...wasmName('env'), ...wasmName('memory'), 0x02, 0x00, ...uleb(0)]),
     ...section(3, [...uleb(functions.length), ...functions.flatMap((_, i) => uleb(i))]),
@@ -417,13 +495,33 @@ export function fusedModuleBytes(fma = false, mr = 4): Uint8Array {
 // ---------------------------------------------------------------------------------------------------------------
 // Instances on the wasm backend's memory.
 
-
 export interface FusedFunctions {
   lstm_fwd(z: number, cp: number, cn: number, h: number, gates: number, tc: number, rows: number, units: number): void;
-  lstm_bwd(dh: number, dc: number, gates: number, cp: number, tc: number, dz: number, dbias: number, rows: number, units: number): void;
+  lstm_bwd(
+    dh: number,
+    dc: number,
+    gates: number,
+    cp: number,
+    tc: number,
+    dz: number,
+    dbias: number,
+    rows: number,
+    units: number,
+  ): void;
   transpose(src: number, dst: number, rows: number, cols: number, srcStride: number, dstStride: number): void;
   scatter_add(src: number, ids: number, dst: number, rows: number, cols: number): void;
-  gemm(a: number, lda: number, bp: number, c: number, ldc: number, init: number, ldi: number, m: number, k: number, np: number): void;
+  gemm(
+    a: number,
+    lda: number,
+    bp: number,
+    c: number,
+    ldc: number,
+    init: number,
+    ldi: number,
+    m: number,
+    k: number,
+    np: number,
+  ): void;
   pack_b(src: number, ldb: number, k: number, np: number, dst: number): void;
 }
 
@@ -496,7 +594,6 @@ export function fusedFunctions(backend: WasmBackend): FusedFunctions | null {
   return fns;
 }
 
-
 /** Whether the fused module runs here (WebAssembly SIMD and an initialised wasm backend). */
 export function fusedKernelsSupported(): boolean {
   const backend = wasmBackend();
@@ -525,7 +622,9 @@ function need(backend: WasmBackend): FusedFunctions {
 function checkFloat(name: string, t: TensorInfo | undefined, shape: number[]): void {
   if (!t) throw new Error(`cell-kernel: missing input ${name}`);
   if (t.dtype !== 'float32' || t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-    throw new Error(`cell-kernel: ${name} must be float32 [${shape.join(', ')}], got ${t.dtype} [${t.shape.join(', ')}]`);
+    throw new Error(
+      `cell-kernel: ${name} must be float32 [${shape.join(', ')}], got ${t.dtype} [${t.shape.join(', ')}]`,
+    );
   }
 }
 
@@ -553,7 +652,8 @@ const lstmForwardKernel: RawKernel = ({ inputs, backend, attrs }) => {
   const { xw, u, h0, c0 } = inputs;
   const T = Number(attrs?.steps);
   const H = u?.shape[0] ?? 0;
-  if (!xw || !u || !Number.isInteger(T) || T < 1 || xw.shape[0]! % T !== 0 || H % GEMM_PANEL !== 0 || H === 0) throw new Error('cell-kernel: bad LSTM forward arguments');
+  if (!xw || !u || !Number.isInteger(T) || T < 1 || xw.shape[0]! % T !== 0 || H % GEMM_PANEL !== 0 || H === 0)
+    throw new Error('cell-kernel: bad LSTM forward arguments');
   const B = xw.shape[0]! / T;
   checkFloat('xw', xw, [T * B, 4 * H]);
   checkFloat('u', u, [H, 4 * H]);
@@ -571,7 +671,9 @@ const lstmForwardKernel: RawKernel = ({ inputs, backend, attrs }) => {
   if (c0) copyInto(backend, c0, offsetOf(backend, cs));
   else backend.wasm.HEAPU8.fill(0, offsetOf(backend, cs), offsetOf(backend, cs) + 4 * B * H);
   // no allocation below: the offsets stay valid
-  const [pXw, pOut, pPrev, pCs, pGates, pTcs, pZ, pU] = [xw, outputs, hPrev, cs, gates, tcs, z, up].map((t) => offsetOf(backend, t)) as [number, number, number, number, number, number, number, number];
+  const [pXw, pOut, pPrev, pCs, pGates, pTcs, pZ, pU] = [xw, outputs, hPrev, cs, gates, tcs, z, up].map((t) =>
+    offsetOf(backend, t),
+  ) as [number, number, number, number, number, number, number, number];
   const row = 4 * B * H; // bytes of one [B, H] block
   const row4 = 4 * row; // bytes of one [B, 4H] block
   for (let t = 0; t < T; t++) {
@@ -594,7 +696,17 @@ const lstmBackwardKernel: RawKernel = ({ inputs, backend, attrs }) => {
   const { uT, gates, cs, tcs, dOutputs, dh, dc } = inputs;
   const T = Number(attrs?.steps);
   const H = uT?.shape[1] ?? 0;
-  if (!uT || !gates || !cs || !tcs || !Number.isInteger(T) || T < 1 || gates.shape[0]! % T !== 0 || H % GEMM_PANEL !== 0 || H === 0) {
+  if (
+    !uT ||
+    !gates ||
+    !cs ||
+    !tcs ||
+    !Number.isInteger(T) ||
+    T < 1 ||
+    gates.shape[0]! % T !== 0 ||
+    H % GEMM_PANEL !== 0 ||
+    H === 0
+  ) {
     throw new Error('cell-kernel: bad LSTM backward arguments');
   }
   const B = gates.shape[0]! / T;
@@ -618,14 +730,21 @@ const lstmBackwardKernel: RawKernel = ({ inputs, backend, attrs }) => {
   const row = 4 * B * H;
   const row4 = 4 * row;
   const pDh = offsetOf(backend, dhState);
-  if (dOutputs) backend.wasm.HEAPU8.copyWithin(pDh, offsetOf(backend, dOutputs) + (T - 1) * row, offsetOf(backend, dOutputs) + T * row);
+  if (dOutputs)
+    backend.wasm.HEAPU8.copyWithin(
+      pDh,
+      offsetOf(backend, dOutputs) + (T - 1) * row,
+      offsetOf(backend, dOutputs) + T * row,
+    );
   else zeroFill(backend, dhState);
   if (dh) {
     const s = offsetOf(backend, dh) >>> 2;
     const d = pDh >>> 2;
     for (let i = 0; i < B * H; i++) heap[d + i] = heap[d + i]! + heap[s + i]!;
   }
-  const [pDz, pDb, pDc, pGates, pCs, pTcs, pU] = [dz, dBias, dcState, gates, cs, tcs, up].map((t) => offsetOf(backend, t)) as [number, number, number, number, number, number, number];
+  const [pDz, pDb, pDc, pGates, pCs, pTcs, pU] = [dz, dBias, dcState, gates, cs, tcs, up].map((t) =>
+    offsetOf(backend, t),
+  ) as [number, number, number, number, number, number, number];
   const pOut = dOutputs ? offsetOf(backend, dOutputs) : 0;
   for (let t = T - 1; t >= 0; t--) {
     fns.lstm_bwd(pDh, pDc, pGates + t * row4, pCs + t * row, pTcs + t * row, pDz + t * row4, pDb, B, H);
@@ -650,7 +769,8 @@ const matMulKernel: RawKernel = ({ inputs, backend }) => {
   checkFloat('a', a, [M, K]);
   checkFloat('b', b, [K, N]);
   if (bias) checkFloat('bias', bias, [N]);
-  if (N % GEMM_PANEL !== 0 || N === 0) throw new Error(`BabbleMatMul: the column count ${N} is not a multiple of ${GEMM_PANEL}`);
+  if (N % GEMM_PANEL !== 0 || N === 0)
+    throw new Error(`BabbleMatMul: the column count ${N} is not a multiple of ${GEMM_PANEL}`);
   const out = backend.makeOutput([M, N], 'float32');
   if (M === 0) return out;
   if (K === 0) {
@@ -659,7 +779,18 @@ const matMulKernel: RawKernel = ({ inputs, backend }) => {
     return out;
   }
   const bp = packed(backend, fns, offsetOf(backend, b), N, K, N);
-  fns.gemm(offsetOf(backend, a), K, offsetOf(backend, bp), offsetOf(backend, out), N, bias ? offsetOf(backend, bias) : 0, 0, M, K, N / GEMM_PANEL);
+  fns.gemm(
+    offsetOf(backend, a),
+    K,
+    offsetOf(backend, bp),
+    offsetOf(backend, out),
+    N,
+    bias ? offsetOf(backend, bias) : 0,
+    0,
+    M,
+    K,
+    N / GEMM_PANEL,
+  );
   backend.disposeData(bp.dataId);
   return out;
 };
@@ -669,10 +800,12 @@ const unsortedSegmentSumKernel: RawKernel = ({ inputs, backend, attrs }) => {
   const { x, segmentIds } = inputs;
   const numSegments = Number(attrs?.numSegments);
   if (!x || !segmentIds) throw new Error('UnsortedSegmentSum: missing inputs');
-  if (x.dtype !== 'float32' && x.dtype !== 'int32') throw new Error(`UnsortedSegmentSum: dtype ${x.dtype} is not supported on wasm`);
+  if (x.dtype !== 'float32' && x.dtype !== 'int32')
+    throw new Error(`UnsortedSegmentSum: dtype ${x.dtype} is not supported on wasm`);
   const n = util.sizeFromShape(segmentIds.shape);
   const rank = segmentIds.shape.length;
-  if (segmentIds.shape.some((d, i) => d !== x.shape[i])) throw new Error('UnsortedSegmentSum: segmentIds must match the leading axes of x');
+  if (segmentIds.shape.some((d, i) => d !== x.shape[i]))
+    throw new Error('UnsortedSegmentSum: segmentIds must match the leading axes of x');
   const cols = util.sizeFromShape(x.shape.slice(rank));
   const out = backend.makeOutput([numSegments, ...x.shape.slice(rank)], x.dtype);
   zeroFill(backend, out);
@@ -687,8 +820,14 @@ const unsortedSegmentSumKernel: RawKernel = ({ inputs, backend, attrs }) => {
     return out;
   }
   const idValues = segmentIds.dtype === 'int32' ? ids : new Float32Array(heap.buffer, offsetOf(backend, segmentIds), n);
-  const src = x.dtype === 'float32' ? new Float32Array(heap.buffer, offsetOf(backend, x), n * cols) : new Int32Array(heap.buffer, offsetOf(backend, x), n * cols);
-  const dst = x.dtype === 'float32' ? new Float32Array(heap.buffer, offsetOf(backend, out), numSegments * cols) : new Int32Array(heap.buffer, offsetOf(backend, out), numSegments * cols);
+  const src =
+    x.dtype === 'float32'
+      ? new Float32Array(heap.buffer, offsetOf(backend, x), n * cols)
+      : new Int32Array(heap.buffer, offsetOf(backend, x), n * cols);
+  const dst =
+    x.dtype === 'float32'
+      ? new Float32Array(heap.buffer, offsetOf(backend, out), numSegments * cols)
+      : new Int32Array(heap.buffer, offsetOf(backend, out), numSegments * cols);
   for (let i = 0; i < n; i++) {
     const id = idValues[i]!;
     if (!(id >= 0 && id < numSegments)) continue;

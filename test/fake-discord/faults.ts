@@ -7,9 +7,7 @@ import type { RecordedRequest } from './recording.js';
 export type RouteMatcher = string | RegExp | ((request: RecordedRequest) => boolean);
 
 /** An injected REST failure. `retryAfter` is in seconds (sent as Retry-After and in the JSON body). */
-export type Fault =
-  | { status: 429; retryAfter: number; global?: boolean }
-  | { status: number; body?: unknown };
+export type Fault = { status: 429; retryAfter: number; global?: boolean } | { status: number; body?: unknown };
 
 export interface FaultOptions {
   /** How many matching requests get the fault. Default 1. */

@@ -322,8 +322,7 @@ export type OptionValue = string | number | boolean;
  * 5 boolean).
  */
 export function option(name: string, value: OptionValue, type?: number): ApiObject {
-  const inferred =
-    typeof value === 'string' ? 3 : typeof value === 'boolean' ? 5 : Number.isInteger(value) ? 4 : 10;
+  const inferred = typeof value === 'string' ? 3 : typeof value === 'boolean' ? 5 : Number.isInteger(value) ? 4 : 10;
   return { name, type: type ?? inferred, value };
 }
 

@@ -39,5 +39,13 @@ export async function setup(options: Omit<CollectionOptions, 'store'> = {}, stor
 }
 
 export function msg(partial: Partial<IncomingMessage> & { id: string }): IncomingMessage {
-  return { guildId: G, channelId: C, authorId: U, human: true, content: 'me want cookie', createdAt: T0 + 1000, ...partial };
+  return {
+    guildId: G,
+    channelId: C,
+    authorId: U,
+    human: true,
+    content: 'me want cookie',
+    createdAt: T0 + 1000,
+    ...partial,
+  };
 }

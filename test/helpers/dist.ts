@@ -55,7 +55,11 @@ export function ensureFreshDist(): void {
     execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe', timeout: 300_000 });
   } catch (error) {
     // Type errors still emit JavaScript; `npm test` (tsc first) is where they fail the run.
-    const out = String((error as { stdout?: Buffer }).stdout ?? '').trim().split('\n').slice(0, 5).join('\n');
+    const out = String((error as { stdout?: Buffer }).stdout ?? '')
+      .trim()
+      .split('\n')
+      .slice(0, 5)
+      .join('\n');
     process.stderr.write(`${COMPILE} reported errors (the end-to-end tests run what it emitted):\n${out}\n`);
   }
   const after = staleSources();

@@ -64,7 +64,9 @@ export function entryArgs(how: Omit<EntryProcessOptions, 'env' | 'ipc' | 'cwd'>)
   const modules = preload.map((m) => compiledPath(m, distDir));
   for (const file of [main, ...modules]) {
     if (!existsSync(file)) {
-      throw new Error(`${file} does not exist: the end-to-end tests run the compiled bot; run npx tsc -p tsconfig.json`);
+      throw new Error(
+        `${file} does not exist: the end-to-end tests run the compiled bot; run npx tsc -p tsconfig.json`,
+      );
     }
   }
   return [...modules.flatMap((m) => ['--import', m]), main];
@@ -102,8 +104,7 @@ export function startEntryProcess({ env, ipc = false, cwd = ROOT, ...how }: Entr
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
     out += chunk;
     pending += chunk;
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
+    for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
       const line = pending.slice(0, nl);
       pending = pending.slice(nl + 1);
       if (line.trim() === '') continue;
@@ -158,7 +159,11 @@ export function startEntryProcess({ env, ipc = false, cwd = ROOT, ...how }: Entr
           } else if (child.exitCode !== null || child.signalCode !== null) {
             waiters.delete(check);
             clearTimeout(timer);
-            reject(new Error(`bot exited (${child.exitCode ?? child.signalCode}) before the log line; stderr: ${err}; logs: ${JSON.stringify(logs).slice(-4000)}`));
+            reject(
+              new Error(
+                `bot exited (${child.exitCode ?? child.signalCode}) before the log line; stderr: ${err}; logs: ${JSON.stringify(logs).slice(-4000)}`,
+              ),
+            );
           }
         };
         const timer = setTimeout(() => {

@@ -3,13 +3,13 @@
  */
 import { expect } from 'vitest';
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** An asymmetric matcher for `text` with any error id after it. */
 export function withAnyErrorId(text: string): unknown {
-  return expect.stringMatching(new RegExp(`^${escape(text)} \\(error id [0-9a-f]{8}\\)$`));
+  return expect.stringMatching(new RegExp(`^${escapeRegExp(text)} \\(error id [0-9a-f]{8}\\)$`));
 }
 
 /** The error id at the end of a message, or undefined. */

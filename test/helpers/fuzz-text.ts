@@ -41,16 +41,96 @@ function anyPlaneChar(rand: Rand): string {
   return String.fromCodePoint(plane * 0x10000 + randInt(rand, 0, 0xffff));
 }
 
-const CONTROL = [...Array(32).keys()].map((i) => String.fromCharCode(i)).concat(['\u007f', '\u0085', '\u009b', '\u0080']);
+const CONTROL = [...Array(32).keys()]
+  .map((i) => String.fromCharCode(i))
+  .concat(['\u007f', '\u0085', '\u009b', '\u0080']);
 const ZERO_WIDTH = ['\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u180e', '\u034f', '\u00ad'];
-const BIDI = ['\u200e', '\u200f', '\u061c', '\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069'];
-const WORDS = ['me', 'want', 'cookie', 'mama', 'dada', 'doggy', 'no', 'yes', 'ba', 'goo', 'hi', 'nap', 'ball', 'kitty', "don't", 'WANT', 'Ça', 'naïve', 'ÉCOLE', 'straße'];
-const SCRIPTS = ['שלום עולם', 'مرحبا بالعالم', 'こんにちは', '你好世界', 'Привет', 'नमस्ते', 'ﷺ', '𒀱𒀲', '𝕳𝖊𝖑𝖑𝖔', 'Ⓜⓔ', 'ｆｕｌｌｗｉｄｔｈ'];
-const EMOJI = ['👶', '🍪', '👨‍👩‍👧‍👦', '🏳️‍🌈', '🇺🇸', '👍🏽', '❤️', '🫠', '<:baby:123456789012345678>', '<a:dance:123456789012345678>'];
+const BIDI = [
+  '\u200e',
+  '\u200f',
+  '\u061c',
+  '\u202a',
+  '\u202b',
+  '\u202c',
+  '\u202d',
+  '\u202e',
+  '\u2066',
+  '\u2067',
+  '\u2068',
+  '\u2069',
+];
+const WORDS = [
+  'me',
+  'want',
+  'cookie',
+  'mama',
+  'dada',
+  'doggy',
+  'no',
+  'yes',
+  'ba',
+  'goo',
+  'hi',
+  'nap',
+  'ball',
+  'kitty',
+  "don't",
+  'WANT',
+  'Ça',
+  'naïve',
+  'ÉCOLE',
+  'straße',
+];
+const SCRIPTS = [
+  'שלום עולם',
+  'مرحبا بالعالم',
+  'こんにちは',
+  '你好世界',
+  'Привет',
+  'नमस्ते',
+  'ﷺ',
+  '𒀱𒀲',
+  '𝕳𝖊𝖑𝖑𝖔',
+  'Ⓜⓔ',
+  'ｆｕｌｌｗｉｄｔｈ',
+];
+const EMOJI = [
+  '👶',
+  '🍪',
+  '👨‍👩‍👧‍👦',
+  '🏳️‍🌈',
+  '🇺🇸',
+  '👍🏽',
+  '❤️',
+  '🫠',
+  '<:baby:123456789012345678>',
+  '<a:dance:123456789012345678>',
+];
 const MARKDOWN = [
-  '**', '__', '~~', '||', '*', '_', '`', '```', '> ', '>>> ', '# ', '## ', '-# ', '- ', '1. ', '\\', '[link](https://example.com)',
-  '```js\nconsole.log("@everyone")\n```', '`@here`', '||<@&1>||', '<t:1700000000:R>', '</babble:123456789012345678>',
-  'https://discord.gg/invite', 'www.example.com/@everyone',
+  '**',
+  '__',
+  '~~',
+  '||',
+  '*',
+  '_',
+  '`',
+  '```',
+  '> ',
+  '>>> ',
+  '# ',
+  '## ',
+  '-# ',
+  '- ',
+  '1. ',
+  '\\',
+  '[link](https://example.com)',
+  '```js\nconsole.log("@everyone")\n```',
+  '`@here`',
+  '||<@&1>||',
+  '<t:1700000000:R>',
+  '</babble:123456789012345678>',
+  'https://discord.gg/invite',
+  'www.example.com/@everyone',
 ];
 
 export interface FuzzContext {
@@ -71,7 +151,11 @@ export function fragment(rand: Rand, ctx: FuzzContext = {}): string {
     }
     case 2:
       // A lone surrogate (high or low), or a pair in the wrong order.
-      return pick(rand, [String.fromCharCode(randInt(rand, 0xd800, 0xdbff)), String.fromCharCode(randInt(rand, 0xdc00, 0xdfff)), '\udc00\ud800']);
+      return pick(rand, [
+        String.fromCharCode(randInt(rand, 0xd800, 0xdbff)),
+        String.fromCharCode(randInt(rand, 0xdc00, 0xdfff)),
+        '\udc00\ud800',
+      ]);
     case 3:
       return pick(rand, BIDI) + pick(rand, SCRIPTS) + pick(rand, BIDI);
     case 4:
@@ -79,22 +163,54 @@ export function fragment(rand: Rand, ctx: FuzzContext = {}): string {
     case 5:
       return pick(rand, ZERO_WIDTH).repeat(randInt(rand, 1, 4));
     case 6:
-      return pick(rand, ['@everyone', '@here', '@Everyone', '@\u200beveryone', '＠everyone', '@everyone@here', '@@everyone']);
+      return pick(rand, [
+        '@everyone',
+        '@here',
+        '@Everyone',
+        '@\u200beveryone',
+        '＠everyone',
+        '@everyone@here',
+        '@@everyone',
+      ]);
     case 7:
-      return pick(rand, [`<@${id()}>`, `<@!${id()}>`, `<@&${id()}>`, `<#${id()}>`, `<@${id()}`, `<@&>`, `<@${'9'.repeat(40)}>`]);
+      return pick(rand, [
+        `<@${id()}>`,
+        `<@!${id()}>`,
+        `<@&${id()}>`,
+        `<#${id()}>`,
+        `<@${id()}`,
+        `<@&>`,
+        `<@${'9'.repeat(40)}>`,
+      ]);
     case 8:
       return pick(rand, MARKDOWN);
     case 9:
       return pick(rand, EMOJI);
     case 10:
       // Zalgo: a letter drowning in combining marks.
-      return 'a' + Array.from({ length: randInt(rand, 1, 30) }, () => String.fromCharCode(randInt(rand, 0x300, 0x36f))).join('');
+      return (
+        'a' +
+        Array.from({ length: randInt(rand, 1, 30) }, () => String.fromCharCode(randInt(rand, 0x300, 0x36f))).join('')
+      );
     case 11:
       return pick(rand, ['\n', '\r\n', '\t', '\u2028', '\u2029', '\u00a0', '\u3000', ' '.repeat(randInt(rand, 2, 40))]);
     case 12:
       return pick(rand, SCRIPTS);
     case 13:
-      return pick(rand, ['"', "'", '\\u0000', '%s', '${x}', '{{x}}', '<script>', '&amp;', 'null', 'undefined', '__proto__', 'constructor']);
+      return pick(rand, [
+        '"',
+        "'",
+        '\\u0000',
+        '%s',
+        '${x}',
+        '{{x}}',
+        '<script>',
+        '&amp;',
+        'null',
+        'undefined',
+        '__proto__',
+        'constructor',
+      ]);
     case 14:
       return String.fromCodePoint(pick(rand, [0xfffe, 0xffff, 0x1fffe, 0x10ffff, 0xe0001, 0xe0041, 0xf0000]));
     default:

@@ -24,7 +24,15 @@ if (!gc || !process.send) throw new Error('run me with --expose-gc as a forked c
 const service: GenerationService = {
   babble: async (req) => req.seed,
   reply: async () => 'goo',
-  info: () => ({ version: 'memory', created: '', trainingChars: 0, corpusSha256: '', vocabSize: 1, parameters: 0, training: {} }),
+  info: () => ({
+    version: 'memory',
+    created: '',
+    trainingChars: 0,
+    corpusSha256: '',
+    vocabSize: 1,
+    parameters: 0,
+    training: {},
+  }),
 };
 
 const bot = await startBot({

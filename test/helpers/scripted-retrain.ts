@@ -2,7 +2,14 @@
  * A training manager and its jobs driven by hand, for tests of /retrain through Discord: `start` hands out a
  * ScriptedJob the test moves on with `emit` and `finish`.
  */
-import type { RetrainEvent, RetrainJob, RetrainManager, RetrainOutcome, RetrainRequest, StartResult } from '../../src/service/retrain.js';
+import type {
+  RetrainEvent,
+  RetrainJob,
+  RetrainManager,
+  RetrainOutcome,
+  RetrainRequest,
+  StartResult,
+} from '../../src/service/retrain.js';
 import type { ProgressFigures } from '../../src/training/trainer-protocol.js';
 
 /** A job the test drives by hand. */
@@ -13,8 +20,13 @@ export class ScriptedJob implements RetrainJob {
   readonly result: Promise<RetrainOutcome>;
   private settle!: (o: RetrainOutcome) => void;
   private readonly listeners = new Set<(e: RetrainEvent) => void>();
-  constructor(readonly scope: string, readonly request: RetrainRequest) {
-    this.result = new Promise((r) => { this.settle = r; });
+  constructor(
+    readonly scope: string,
+    readonly request: RetrainRequest,
+  ) {
+    this.result = new Promise((r) => {
+      this.settle = r;
+    });
   }
   subscribe(l: (e: RetrainEvent) => void) {
     this.listeners.add(l);
@@ -48,12 +60,18 @@ export class ScriptedManager implements RetrainManager {
     this.jobs.set(request.scope, job);
     return { status: this.status, job };
   }
-  get(scope: string) { return this.jobs.get(scope); }
+  get(scope: string) {
+    return this.jobs.get(scope);
+  }
   cancel(scope: string) {
     this.cancels.push(scope);
     return this.jobs.has(scope);
   }
-  queued() { return []; }
-  running() { return [...this.jobs.keys()]; }
+  queued() {
+    return [];
+  }
+  running() {
+    return [...this.jobs.keys()];
+  }
   async close() {}
 }

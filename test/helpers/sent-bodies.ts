@@ -5,7 +5,13 @@
  */
 import type { RecordedRequest } from '../fake-discord/index.js';
 
-export const MESSAGE_OPERATIONS = ['update_original_webhook_message', 'execute_webhook', 'update_webhook_message', 'create_message', 'update_message'] as const;
+export const MESSAGE_OPERATIONS = [
+  'update_original_webhook_message',
+  'execute_webhook',
+  'update_webhook_message',
+  'create_message',
+  'update_message',
+] as const;
 
 export interface SentBody {
   request: RecordedRequest;
@@ -33,11 +39,20 @@ export function sentBodies(requests: readonly RecordedRequest[]): SentBody[] {
 export function bodyProblems(sent: SentBody): string[] {
   const problems: string[] = [];
   const { body } = sent;
-  const mentions = body.allowed_mentions as { parse?: unknown; users?: unknown; roles?: unknown; replied_user?: unknown } | undefined;
-  if (!mentions || !Array.isArray(mentions.parse) || mentions.parse.length !== 0) problems.push(`allowed_mentions.parse is not []: ${JSON.stringify(mentions)}`);
-  if (mentions && Array.isArray(mentions.users) && mentions.users.length > 0) problems.push('allowed_mentions lists users');
-  if (mentions && Array.isArray(mentions.roles) && mentions.roles.length > 0) problems.push('allowed_mentions lists roles');
-  if (sent.request.operationId === 'create_message' && body.message_reference !== undefined && mentions?.replied_user !== false) {
+  const mentions = body.allowed_mentions as
+    | { parse?: unknown; users?: unknown; roles?: unknown; replied_user?: unknown }
+    | undefined;
+  if (!mentions || !Array.isArray(mentions.parse) || mentions.parse.length !== 0)
+    problems.push(`allowed_mentions.parse is not []: ${JSON.stringify(mentions)}`);
+  if (mentions && Array.isArray(mentions.users) && mentions.users.length > 0)
+    problems.push('allowed_mentions lists users');
+  if (mentions && Array.isArray(mentions.roles) && mentions.roles.length > 0)
+    problems.push('allowed_mentions lists roles');
+  if (
+    sent.request.operationId === 'create_message' &&
+    body.message_reference !== undefined &&
+    mentions?.replied_user !== false
+  ) {
     problems.push('a reply without replied_user: false');
   }
   const content = body.content;

@@ -18,7 +18,12 @@ const data = new SlashCommandBuilder()
   .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM)
   .setIntegrationTypes(ApplicationIntegrationType.GuildInstall)
   .addStringOption((o) =>
-    o.setName('seed').setDescription('Words for the baby to start from').setRequired(true).setMinLength(1).setMaxLength(BABBLE_BOUNDS.seedMaxLength),
+    o
+      .setName('seed')
+      .setDescription('Words for the baby to start from')
+      .setRequired(true)
+      .setMinLength(1)
+      .setMaxLength(BABBLE_BOUNDS.seedMaxLength),
   )
   .addNumberOption((o) =>
     o
@@ -59,9 +64,18 @@ export default {
     }
     // Only a valid request spends a reply from the budgets.
     const where = { interaction: interaction.id, guild: interaction.guildId, user: interaction.user.id };
-    const verdict = await checkReplyLimit(limiter, { kind: 'babble', userId: interaction.user.id, guildId: interaction.guildId }, log, where);
+    const verdict = await checkReplyLimit(
+      limiter,
+      { kind: 'babble', userId: interaction.user.id, guildId: interaction.guildId },
+      log,
+      where,
+    );
     if (!verdict.allowed) {
-      await interaction.reply({ content: napMessage(verdict), flags: MessageFlags.Ephemeral, allowedMentions: noPings() });
+      await interaction.reply({
+        content: napMessage(verdict),
+        flags: MessageFlags.Ephemeral,
+        allowedMentions: noPings(),
+      });
       return;
     }
     // Without a temperature option, the server's default temperature (/settings) if it has one.

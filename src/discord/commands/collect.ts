@@ -47,9 +47,14 @@ export function statusText(channels: readonly CollectionChannel[], waiting: numb
       ? ['Collection is off in every channel of this server. Switch it on with `/collect set`.']
       : [
           'Collection is on in:',
-          ...channels.map((c) => `- <#${c.channelId}> since <t:${Math.floor(c.since / 1000)}:f> (switched on by <@${c.by}>)`),
+          ...channels.map(
+            (c) => `- <#${c.channelId}> since <t:${Math.floor(c.since / 1000)}:f> (switched on by <@${c.by}>)`,
+          ),
         ];
-  if (waiting > 0) lines.push(`Warning: ${waiting} message events are waiting to be saved (the storage is failing; they are retried).`);
+  if (waiting > 0)
+    lines.push(
+      `Warning: ${waiting} message events are waiting to be saved (the storage is failing; they are retried).`,
+    );
   return clampContent(lines.join('\n'));
 }
 
@@ -63,17 +68,28 @@ const data = new SlashCommandBuilder()
     s
       .setName('set')
       .setDescription('Switch collection on (posts a notice there) or off in a channel')
-      .addChannelOption((o) => o.setName('channel').setDescription('The channel').setRequired(true).addChannelTypes(...COLLECT_CHANNEL_TYPES))
+      .addChannelOption((o) =>
+        o
+          .setName('channel')
+          .setDescription('The channel')
+          .setRequired(true)
+          .addChannelTypes(...COLLECT_CHANNEL_TYPES),
+      )
       .addBooleanOption((o) => o.setName('enabled').setDescription('On or off').setRequired(true)),
   )
   .addSubcommand((s) => s.setName('status').setDescription('The channels where collection is on'))
   .toJSON();
 
-async function set(interaction: ChatInputCommandInteraction, guildId: string, { collection, log }: CommandContext): Promise<void> {
+async function set(
+  interaction: ChatInputCommandInteraction,
+  guildId: string,
+  { collection, log }: CommandContext,
+): Promise<void> {
   const channelOption = interaction.options.getChannel('channel', true, [...COLLECT_CHANNEL_TYPES]);
   const enabled = interaction.options.getBoolean('enabled', true);
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-  const answer = (content: string) => interaction.editReply({ content: clampContent(content), allowedMentions: noPings() });
+  const answer = (content: string) =>
+    interaction.editReply({ content: clampContent(content), allowedMentions: noPings() });
   const on = (await collection.channels(guildId)).some((c) => c.channelId === channelOption.id);
   const channel = await interaction.client.channels.fetch(channelOption.id).catch(() => null);
   const target = interactionTarget(interaction);
@@ -104,7 +120,10 @@ async function set(interaction: ChatInputCommandInteraction, guildId: string, { 
         await answer(`${refusalText(refusal)} The notice must go up first, so collection stays off.`);
         return;
       }
-      log.warn({ err: error, guild: guildId, channel: channel.id }, 'could not post the collection notice; collection stays off');
+      log.warn(
+        { err: error, guild: guildId, channel: channel.id },
+        'could not post the collection notice; collection stays off',
+      );
       await answer(
         `I couldn't post the notice in <#${channel.id}> (I need View Channel and Send Messages there), so collection stays off.`,
       );
@@ -112,7 +131,9 @@ async function set(interaction: ChatInputCommandInteraction, guildId: string, { 
     }
     await collection.setChannel(guildId, channel.id, true, interaction.user.id);
     log.info({ guild: guildId, channel: channel.id, by: interaction.user.id }, 'collection switched on');
-    await answer(`Collection is on in <#${channel.id}>. I posted the notice there; members can \`/optout\`, \`/forget\` and \`/privacy\`.`);
+    await answer(
+      `Collection is on in <#${channel.id}>. I posted the notice there; members can \`/optout\`, \`/forget\` and \`/privacy\`.`,
+    );
     return;
   }
 

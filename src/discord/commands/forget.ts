@@ -37,15 +37,28 @@ const data = new SlashCommandBuilder()
 
 function buttons(userId: string) {
   return new ActionRowBuilder<ButtonBuilder>().addComponents(
-    new ButtonBuilder().setCustomId(buttonId('forget', FORGET_CONFIRM, userId)).setLabel('Erase everything').setStyle(ButtonStyle.Danger),
-    new ButtonBuilder().setCustomId(buttonId('forget', FORGET_CANCEL, userId)).setLabel('Cancel').setStyle(ButtonStyle.Secondary),
+    new ButtonBuilder()
+      .setCustomId(buttonId('forget', FORGET_CONFIRM, userId))
+      .setLabel('Erase everything')
+      .setStyle(ButtonStyle.Danger),
+    new ButtonBuilder()
+      .setCustomId(buttonId('forget', FORGET_CANCEL, userId))
+      .setLabel('Cancel')
+      .setStyle(ButtonStyle.Secondary),
   );
 }
 
-async function onButton(interaction: ButtonInteraction, { collection, log }: Parameters<NonNullable<Command['button']>>[1]): Promise<void> {
+async function onButton(
+  interaction: ButtonInteraction,
+  { collection, log }: Parameters<NonNullable<Command['button']>>[1],
+): Promise<void> {
   const [, action, userId] = interaction.customId.split(':');
   if (userId !== interaction.user.id || !interaction.inGuild()) {
-    await interaction.reply({ content: 'This button is not for you: use `/forget` yourself.', flags: MessageFlags.Ephemeral, allowedMentions: noPings() });
+    await interaction.reply({
+      content: 'This button is not for you: use `/forget` yourself.',
+      flags: MessageFlags.Ephemeral,
+      allowedMentions: noPings(),
+    });
     return;
   }
   if (action === FORGET_CANCEL) {
@@ -53,7 +66,11 @@ async function onButton(interaction: ButtonInteraction, { collection, log }: Par
     return;
   }
   if (action !== FORGET_CONFIRM) {
-    await interaction.reply({ content: 'That button no longer does anything.', flags: MessageFlags.Ephemeral, allowedMentions: noPings() });
+    await interaction.reply({
+      content: 'That button no longer does anything.',
+      flags: MessageFlags.Ephemeral,
+      allowedMentions: noPings(),
+    });
     return;
   }
   await interaction.deferUpdate();

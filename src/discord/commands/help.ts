@@ -1,14 +1,20 @@
 /**
  * /help — what the baby does, the commands, and what happens to your messages.
  */
-import { ApplicationIntegrationType, InteractionContextType, MessageFlags, SlashCommandBuilder, type APIEmbed } from 'discord.js';
+import {
+  ApplicationIntegrationType,
+  InteractionContextType,
+  MessageFlags,
+  SlashCommandBuilder,
+  type APIEmbed,
+} from 'discord.js';
 import type { Command } from '../command.js';
 import { clampEmbed, noPings } from '../message-rules.js';
 
 export const PRIVACY_SUMMARY =
   'Messages are stored only in channels where a server manager switched collection on with /collect; the baby ' +
   'posts a notice there first. Stored: the text (lowercased, without links or mentions), channel and time, for ' +
-  'the next retraining of this server\'s baby; deleted after a set number of days, when you delete or edit the ' +
+  "the next retraining of this server's baby; deleted after a set number of days, when you delete or edit the " +
   'message, or when the bot leaves. /privacy shows what is stored about you, /optout stops it, /forget erases it. ' +
   'Elsewhere, a message that mentions the baby is used only for that one reply.';
 
@@ -30,7 +36,7 @@ export function helpEmbed(): APIEmbed {
             '`/forget` Erase everything of yours here and opt out.',
           '`/collect set|status`, `/settings` For server managers: where I learn, how often I chime in.',
           '`/wordfilter add|remove|list` For server managers: words I never say here (swear words never anyway).',
-          '`/retrain start|cancel` For server managers: I learn this server\'s words (in the background; the new ' +
+          "`/retrain start|cancel` For server managers: I learn this server's words (in the background; the new " +
             'me talks only if I got no worse). `/model rollback` Go back to an earlier me.',
           '`/help` This message.',
           'Mention me (@Babble) in a message and I babble back.',

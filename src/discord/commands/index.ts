@@ -17,5 +17,16 @@ import teach from './teach.js';
 import wordfilter from './wordfilter.js';
 
 export const commands: readonly Command[] = [
-  babble, help, model, teach, privacy, optout, optin, forget, collect, settings, retrain, wordfilter,
+  babble,
+  help,
+  model,
+  teach,
+  privacy,
+  optout,
+  optin,
+  forget,
+  collect,
+  settings,
+  retrain,
+  wordfilter,
 ];

@@ -57,10 +57,15 @@ export function modelInfoEmbed(info: ModelInfo): APIEmbed {
       { name: 'Trained', value: formatDate(info.created), inline: true },
       {
         name: 'Training text',
-        value: `${info.trainingChars.toLocaleString('en-US')} characters` + (info.corpusSha256 ? `\nsha256 ${info.corpusSha256.slice(0, 12)}…` : ''),
+        value:
+          `${info.trainingChars.toLocaleString('en-US')} characters` +
+          (info.corpusSha256 ? `\nsha256 ${info.corpusSha256.slice(0, 12)}…` : ''),
         inline: true,
       },
-      { name: 'Size', value: `${info.parameters.toLocaleString('en-US')} parameters, ${info.vocabSize} characters in the alphabet` },
+      {
+        name: 'Size',
+        value: `${info.parameters.toLocaleString('en-US')} parameters, ${info.vocabSize} characters in the alphabet`,
+      },
       { name: 'Training figures', value: training || 'none recorded' },
       ...(info.source ? [{ name: 'Imported from', value: sourceText(info.source) }] : []),
     ],
@@ -78,14 +83,22 @@ function sourceText(source: NonNullable<ModelInfo['source']>): string {
 export function rollbackSubcommand(s: SlashCommandSubcommandBuilder): SlashCommandSubcommandBuilder {
   return s
     .setName('rollback')
-    .setDescription('Go back to an earlier version of this server\'s model (server managers)')
-    .addIntegerOption((o) => o.setName('version').setDescription('The version to serve (0 = the base model); default: the one before').setMinValue(0).setMaxValue(999_999_999));
+    .setDescription("Go back to an earlier version of this server's model (server managers)")
+    .addIntegerOption((o) =>
+      o
+        .setName('version')
+        .setDescription('The version to serve (0 = the base model); default: the one before')
+        .setMinValue(0)
+        .setMaxValue(999_999_999),
+    );
 }
 
 const bits = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(3) : 'n/a');
 
 function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
 }
 
 function dateOf(iso: unknown): string {
@@ -100,7 +113,9 @@ export function historyFields(history: History): APIEmbedField[] {
     const held = record(record(d.heldOut)?.after);
     const before = record(record(d.heldOut)?.before);
     const who = typeof d.requestedBy === 'string' ? ` by <@${d.requestedBy}>` : '';
-    const figures = held ? ` · server ${bits(before?.server)}→${bits(held.server)}, corpus ${bits(before?.base)}→${bits(held.base)} bits/char` : '';
+    const figures = held
+      ? ` · server ${bits(before?.server)}→${bits(held.server)}, corpus ${bits(before?.base)}→${bits(held.base)} bits/char`
+      : '';
     const mark = v.version === history.current ? ' **(talking now)**' : '';
     const broken = v.complete ? '' : ' ⚠ damaged, cannot be used';
     return `**${v.version}**${mark} · ${dateOf(v.record?.committed ?? v.meta?.created)}${who}${historyShare(d)}${figures}${broken}`;
@@ -110,9 +125,15 @@ export function historyFields(history: History): APIEmbedField[] {
   if (history.rejected.length > 0) {
     const rejected = history.rejected.map((r) => {
       const reasons = r.details?.reasons;
-      const why = Array.isArray(reasons) ? reasons.filter((x) => typeof x === 'string').join(' ') : 'no reason recorded';
+      const why = Array.isArray(reasons)
+        ? reasons.filter((x) => typeof x === 'string').join(' ')
+        : 'no reason recorded';
       const at = /^rejected-(\d{8}T\d{6})/.exec(r.name)?.[1];
-      const when = at ? dateOf(`${at.slice(0, 4)}-${at.slice(4, 6)}-${at.slice(6, 8)}T${at.slice(9, 11)}:${at.slice(11, 13)}:${at.slice(13, 15)}Z`) : '';
+      const when = at
+        ? dateOf(
+            `${at.slice(0, 4)}-${at.slice(4, 6)}-${at.slice(6, 8)}T${at.slice(9, 11)}:${at.slice(11, 13)}:${at.slice(13, 15)}Z`,
+          )
+        : '';
       return `${when ? `${when}: ` : ''}${why}`;
     });
     fields.push({ name: 'Kept aside (failed the quality check, never used)', value: rejected.join('\n') });
@@ -132,12 +153,15 @@ export async function executeRollback(interaction: ChatInputCommandInteraction, 
   if (guildId === undefined || !(await requireManageGuild(interaction))) return;
   const running = deps.manager?.get(guildId);
   if (running) {
-    await replyEphemeral(interaction, 'A training of this server\'s model is running or waiting. Wait for it to finish, or stop it with /retrain cancel, then roll back.');
+    await replyEphemeral(
+      interaction,
+      "A training of this server's model is running or waiting. Wait for it to finish, or stop it with /retrain cancel, then roll back.",
+    );
     return;
   }
   const version = interaction.options.getInteger('version') ?? undefined;
   await interaction.deferReply();
-  let result;
+  let result: Awaited<ReturnType<typeof deps.registry.rollback>>;
   try {
     result = await deps.registry.rollback(guildId, version);
   } catch (err) {
@@ -147,9 +171,10 @@ export async function executeRollback(interaction: ChatInputCommandInteraction, 
   }
   deps.models.install(guildId, result.version, result.model);
   await interaction.editReply({
-    content: result.version === 0
-      ? 'Rolled back: the base model is talking in this server now.'
-      : `Rolled back: version ${result.version} is talking in this server now.`,
+    content:
+      result.version === 0
+        ? 'Rolled back: the base model is talking in this server now.'
+        : `Rolled back: version ${result.version} is talking in this server now.`,
     allowedMentions: noPings(),
   });
 }

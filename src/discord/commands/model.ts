@@ -15,7 +15,9 @@ const data = new SlashCommandBuilder()
   .setDescription('About the model that does the talking')
   .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM)
   .setIntegrationTypes(ApplicationIntegrationType.GuildInstall)
-  .addSubcommand((s) => s.setName('info').setDescription('Version, when and on how much text it was trained, its versions here'))
+  .addSubcommand((s) =>
+    s.setName('info').setDescription('Version, when and on how much text it was trained, its versions here'),
+  )
   .addSubcommand(rollbackSubcommand)
   .toJSON();
 
@@ -38,7 +40,8 @@ export default {
     const guildId = interaction.guildId;
     const work = (async () => {
       const info = (await models.serviceFor(guildId)).info();
-      const embed = registry && guildId ? modelInfoWithHistory(info, await registry.history(guildId)) : modelInfoEmbed(info);
+      const embed =
+        registry && guildId ? modelInfoWithHistory(info, await registry.history(guildId)) : modelInfoEmbed(info);
       return { embeds: [embed] };
     })();
     await replyWhenReady(interaction, work, deferAfterMs, { ephemeral: true });

@@ -20,7 +20,9 @@ export default {
     const changed = await collection.optOut(guildId, interaction.user.id);
     await replyEphemeral(
       interaction,
-      (changed ? 'Done: your messages in this server are no longer stored.' : 'You had already opted out: your messages here are not stored.') +
+      (changed
+        ? 'Done: your messages in this server are no longer stored.'
+        : 'You had already opted out: your messages here are not stored.') +
         ' What was stored before stays until it expires; `/forget` erases it now. `/optin` undoes this.',
     );
   },

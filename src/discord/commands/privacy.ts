@@ -19,7 +19,9 @@ export function privacyEmbed(report: PrivacyReport, collecting: readonly Collect
       { name: 'Texts you taught (/teach)', value: report.taught.toLocaleString('en-US'), inline: true },
       {
         name: 'Collection of your messages',
-        value: report.optedOut ? 'Off: you opted out (`/optin` undoes it)' : 'On in collection channels (`/optout` stops it)',
+        value: report.optedOut
+          ? 'Off: you opted out (`/optin` undoes it)'
+          : 'On in collection channels (`/optout` stops it)',
         inline: true,
       },
       {
@@ -50,7 +52,10 @@ export default {
   async execute(interaction, { collection }) {
     const guildId = await guildOnly(interaction);
     if (guildId === undefined) return;
-    const [report, collecting] = await Promise.all([collection.privacy(guildId, interaction.user.id), collection.channels(guildId)]);
+    const [report, collecting] = await Promise.all([
+      collection.privacy(guildId, interaction.user.id),
+      collection.channels(guildId),
+    ]);
     await replyEphemeral(interaction, { embeds: [privacyEmbed(report, collecting)] });
   },
 } satisfies Command;

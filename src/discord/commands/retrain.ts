@@ -83,13 +83,17 @@ function quote(sample: string): string {
 const bits = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
 
 /** The message shown while waiting or training. */
-export function progressEmbed(scope: string, state: { position?: number | undefined; progress?: ProgressFigures | undefined }): APIEmbed {
+export function progressEmbed(
+  scope: string,
+  state: { position?: number | undefined; progress?: ProgressFigures | undefined },
+): APIEmbed {
   if (state.progress === undefined) {
     return clampEmbed({
       title: `Retraining ${modelLabel(scope)}`,
-      description: state.position !== undefined
-        ? `Waiting for a free trainer: position ${state.position} in the queue.`
-        : 'Starting the trainer…',
+      description:
+        state.position !== undefined
+          ? `Waiting for a free trainer: position ${state.position} in the queue.`
+          : 'Starting the trainer…',
       footer: { text: '/retrain cancel stops it.' },
     });
   }
@@ -98,12 +102,18 @@ export function progressEmbed(scope: string, state: { position?: number | undefi
     title: `Retraining ${modelLabel(scope)}`,
     description: progressBar(p.totalSteps > 0 ? p.step / p.totalSteps : 0),
     fields: [
-      { name: 'Step', value: `${p.step.toLocaleString('en-US')} / ${p.totalSteps.toLocaleString('en-US')} (epoch ${p.epoch.toFixed(2)})`, inline: true },
+      {
+        name: 'Step',
+        value: `${p.step.toLocaleString('en-US')} / ${p.totalSteps.toLocaleString('en-US')} (epoch ${p.epoch.toFixed(2)})`,
+        inline: true,
+      },
       { name: 'Loss', value: p.loss.toFixed(3), inline: true },
       { name: 'Time left', value: `about ${formatDuration(p.etaSeconds)}`, inline: true },
       { name: 'The baby says', value: quote(p.sample) },
     ],
-    footer: { text: `${Math.round(p.charsPerSecond).toLocaleString('en-US')} characters/s · /retrain cancel stops it.` },
+    footer: {
+      text: `${Math.round(p.charsPerSecond).toLocaleString('en-US')} characters/s · /retrain cancel stops it.`,
+    },
   });
 }
 
@@ -118,7 +128,14 @@ export interface FinalMessage {
 export function finalMessage(scope: string, outcome: RetrainOutcome): FinalMessage {
   switch (outcome.status) {
     case 'cancelled':
-      return { embeds: [clampEmbed({ title: 'Training cancelled', description: `Nothing changed: ${modelLabel(scope)} is the same as before.` })] };
+      return {
+        embeds: [
+          clampEmbed({
+            title: 'Training cancelled',
+            description: `Nothing changed: ${modelLabel(scope)} is the same as before.`,
+          }),
+        ],
+      };
     case 'failed': {
       const reason = outcome.errorId ? withErrorId(outcome.reason, outcome.errorId) : outcome.reason;
       const description = `${reason}\n\nNothing changed: ${modelLabel(scope)} is the same as before.`;
@@ -132,7 +149,10 @@ export function finalMessage(scope: string, outcome: RetrainOutcome): FinalMessa
         `Baby corpus: ${bits(g.base.before)} → ${bits(g.base.after)} bits/char`,
         ...g.notes.map((n) => `(${n})`),
       ].join('\n');
-      const samples = g.samples.texts.slice(0, 5).map((s) => `• ${quote(s)}`).join('\n');
+      const samples = g.samples.texts
+        .slice(0, 5)
+        .map((s) => `• ${quote(s)}`)
+        .join('\n');
       const swapped = outcome.status === 'swapped';
       const share = shareLine(outcome.strength, outcome.serverShare);
       const newWords = newWordsField(outcome.uptake);
@@ -149,7 +169,9 @@ export function finalMessage(scope: string, outcome: RetrainOutcome): FinalMessa
           { name: 'Samples from the new model', value: samples || '*(none)*' },
         ],
         image: { url: `attachment://${CHART_NAME}` },
-        footer: { text: 'Loss curve: blue = training loss (nats/char); dashed = held-out baby corpus before (orange) and after (green).' },
+        footer: {
+          text: 'Loss curve: blue = training loss (nats/char); dashed = held-out baby corpus before (orange) and after (green).',
+        },
       };
       if (outcome.erasedDuringTraining) embed.description = `${RETRAINED_AFTER_ERASURE}\n${embed.description}`;
       return { embeds: [clampEmbed(embed)], chart: outcome.chart };
@@ -172,7 +194,11 @@ function isExpiredToken(err: unknown): boolean {
  * (a trailing edit goes out when the interval has passed), edits never overlapping; then the final message, on
  * the reply or (token expired) in the channel.
  */
-export async function followJob(interaction: ChatInputCommandInteraction, job: RetrainJob, deps: RetrainCommandDeps): Promise<void> {
+export async function followJob(
+  interaction: ChatInputCommandInteraction,
+  job: RetrainJob,
+  deps: RetrainCommandDeps,
+): Promise<void> {
   const interval = deps.editIntervalMs ?? 5000;
   const lifetime = deps.tokenLifetimeMs ?? 14.5 * 60_000;
   const now = deps.now ?? Date.now;
@@ -184,7 +210,10 @@ export async function followJob(interaction: ChatInputCommandInteraction, job: R
   let tokenDead = false;
   let progressRefused = false;
   let finished = false;
-  let view: { position?: number | undefined; progress?: ProgressFigures | undefined } = { position: job.position, progress: job.latest };
+  let view: { position?: number | undefined; progress?: ProgressFigures | undefined } = {
+    position: job.position,
+    progress: job.latest,
+  };
 
   const expired = () => tokenDead || now() - started >= lifetime;
   const refused = (err: unknown) =>
@@ -249,7 +278,13 @@ export async function followJob(interaction: ChatInputCommandInteraction, job: R
   await sendFinal(interaction, scope, outcome, expired(), deps);
 }
 
-async function sendFinal(interaction: ChatInputCommandInteraction, scope: string, outcome: RetrainOutcome, tokenExpired: boolean, deps: RetrainCommandDeps): Promise<void> {
+async function sendFinal(
+  interaction: ChatInputCommandInteraction,
+  scope: string,
+  outcome: RetrainOutcome,
+  tokenExpired: boolean,
+  deps: RetrainCommandDeps,
+): Promise<void> {
   const message = finalMessage(scope, outcome);
   const files = message.chart ? [new AttachmentBuilder(message.chart, { name: CHART_NAME })] : [];
   const result = `The result: ${message.embeds[0]?.title ?? 'finished'}.`;
@@ -267,9 +302,13 @@ async function sendFinal(interaction: ChatInputCommandInteraction, scope: string
       }
     }
   }
-  const channel = interaction.channel ?? (await interaction.client.channels.fetch(interaction.channelId).catch(() => null));
+  const channel =
+    interaction.channel ?? (await interaction.client.channels.fetch(interaction.channelId).catch(() => null));
   if (!channel || !channel.isSendable()) {
-    deps.log.warn({ scope, channel: interaction.channelId }, 'retrain: the result could not be posted (token expired, channel not reachable)');
+    deps.log.warn(
+      { scope, channel: interaction.channelId },
+      'retrain: the result could not be posted (token expired, channel not reachable)',
+    );
     return;
   }
   try {
@@ -298,11 +337,34 @@ export function retrainCommandData(maxMinutes: number = SETTINGS.trainMinutes.ma
       s
         .setName('start')
         .setDescription("Fine-tune the model on this server's collected and taught messages")
-        .addNumberOption((o) => o.setName('minutes').setDescription(`Training time in minutes (default set by the bot; ${MIN_MINUTES} at least)`).setMinValue(MIN_MINUTES).setMaxValue(maxMinutes))
-        .addNumberOption((o) => o.setName('epochs').setDescription(`Passes over the text (${MIN_EPOCHS}–${maxEpochs}); with minutes, whichever ends first`).setMinValue(MIN_EPOCHS).setMaxValue(maxEpochs))
-        .addStringOption((o) => o.setName('strength').setDescription("How much of the training text is this server's (more: more of its words, less baby)").addChoices(...strengthChoices()))
+        .addNumberOption((o) =>
+          o
+            .setName('minutes')
+            .setDescription(`Training time in minutes (default set by the bot; ${MIN_MINUTES} at least)`)
+            .setMinValue(MIN_MINUTES)
+            .setMaxValue(maxMinutes),
+        )
+        .addNumberOption((o) =>
+          o
+            .setName('epochs')
+            .setDescription(`Passes over the text (${MIN_EPOCHS}–${maxEpochs}); with minutes, whichever ends first`)
+            .setMinValue(MIN_EPOCHS)
+            .setMaxValue(maxEpochs),
+        )
         .addStringOption((o) =>
-          o.setName('model').setDescription('Which model (default: this server\'s)').addChoices({ name: "this server's", value: 'server' }, { name: 'shared base (bot owners)', value: 'base' }),
+          o
+            .setName('strength')
+            .setDescription("How much of the training text is this server's (more: more of its words, less baby)")
+            .addChoices(...strengthChoices()),
+        )
+        .addStringOption((o) =>
+          o
+            .setName('model')
+            .setDescription("Which model (default: this server's)")
+            .addChoices(
+              { name: "this server's", value: 'server' },
+              { name: 'shared base (bot owners)', value: 'base' },
+            ),
         ),
     )
     .addSubcommand((s) =>
@@ -310,24 +372,41 @@ export function retrainCommandData(maxMinutes: number = SETTINGS.trainMinutes.ma
         .setName('cancel')
         .setDescription('Stop the training that is running or waiting')
         .addStringOption((o) =>
-          o.setName('model').setDescription('Which model (default: this server\'s)').addChoices({ name: "this server's", value: 'server' }, { name: 'shared base (bot owners)', value: 'base' }),
+          o
+            .setName('model')
+            .setDescription("Which model (default: this server's)")
+            .addChoices(
+              { name: "this server's", value: 'server' },
+              { name: 'shared base (bot owners)', value: 'base' },
+            ),
         ),
     )
     .toJSON();
 }
 
 /** The scope the member asked for, or undefined after telling them they may not. */
-async function allowedScope(interaction: ChatInputCommandInteraction, guildId: string, deps: RetrainCommandDeps): Promise<string | undefined> {
+async function allowedScope(
+  interaction: ChatInputCommandInteraction,
+  guildId: string,
+  deps: RetrainCommandDeps,
+): Promise<string | undefined> {
   if (interaction.options.getString('model') === 'base') {
     if (deps.ownerIds.includes(interaction.user.id)) return BASE_SCOPE;
-    await replyEphemeral(interaction, "Only the bot's owners can retrain the shared base model. Leave out `model` to retrain this server's.");
+    await replyEphemeral(
+      interaction,
+      "Only the bot's owners can retrain the shared base model. Leave out `model` to retrain this server's.",
+    );
     return undefined;
   }
   return (await requireManageGuild(interaction)) ? guildId : undefined;
 }
 
 /** What is wrong with the options, or undefined. Discord enforces the bounds; they are checked again here. */
-export function retrainOptionsProblem(o: { minutes?: number | undefined; epochs?: number | undefined }, maxMinutes: number, maxEpochs = DEFAULT_MAX_EPOCHS): string | undefined {
+export function retrainOptionsProblem(
+  o: { minutes?: number | undefined; epochs?: number | undefined },
+  maxMinutes: number,
+  maxEpochs = DEFAULT_MAX_EPOCHS,
+): string | undefined {
   if (o.minutes !== undefined && (!Number.isFinite(o.minutes) || o.minutes < MIN_MINUTES || o.minutes > maxMinutes)) {
     return `minutes must be a number from ${MIN_MINUTES} to ${maxMinutes} on this bot (you gave ${o.minutes}).`;
   }
@@ -343,11 +422,14 @@ export function budgetRefusal(verdict: Extract<BudgetVerdict, { allowed: false }
   return verdict.why === 'cooldown'
     ? `The baby needs a rest between trainings: this server's next one can start ${when}.`
     : `This server has used its training time for today: a training this long can start ${when} ` +
-      '(a shorter one may fit sooner).';
+        '(a shorter one may fit sooner).';
 }
 
 /** Handles /retrain start and /retrain cancel. */
-export async function executeRetrain(interaction: ChatInputCommandInteraction, deps: RetrainCommandDeps): Promise<void> {
+export async function executeRetrain(
+  interaction: ChatInputCommandInteraction,
+  deps: RetrainCommandDeps,
+): Promise<void> {
   const maxEpochs = deps.maxEpochs ?? DEFAULT_MAX_EPOCHS;
   const guildId = await guildOnly(interaction);
   if (guildId === undefined) return;
@@ -356,7 +438,12 @@ export async function executeRetrain(interaction: ChatInputCommandInteraction, d
   const sub = interaction.options.getSubcommand(true);
   if (sub === 'cancel') {
     const cancelled = deps.manager.cancel(scope);
-    await replyEphemeral(interaction, cancelled ? `Stopping the training of ${modelLabel(scope)}. Nothing will change.` : `No training of ${modelLabel(scope)} is running or waiting.`);
+    await replyEphemeral(
+      interaction,
+      cancelled
+        ? `Stopping the training of ${modelLabel(scope)}. Nothing will change.`
+        : `No training of ${modelLabel(scope)} is running or waiting.`,
+    );
     return;
   }
   const options = {
@@ -398,7 +485,8 @@ export async function executeRetrain(interaction: ChatInputCommandInteraction, d
     return;
   }
   if (result.status === 'busy') {
-    const where = result.job.state === 'queued' ? `waiting in the queue (position ${result.job.position ?? '?'})` : 'running';
+    const where =
+      result.job.state === 'queued' ? `waiting in the queue (position ${result.job.position ?? '?'})` : 'running';
     const by = result.job.request.requestedBy ? `, started by <@${result.job.request.requestedBy}>` : '';
     await interaction.editReply({
       content: `A training of ${modelLabel(scope)} is already ${where}${by}. Wait for it to finish, or stop it with /retrain cancel.`,

@@ -2,7 +2,12 @@
  * /settings [reply-chance] [cooldown] [temperature] — the server's settings (server managers); no option shows
  * them. Manage Server only: by default permissions, and checked again here.
  */
-import { ApplicationIntegrationType, InteractionContextType, PermissionFlagsBits, SlashCommandBuilder } from 'discord.js';
+import {
+  ApplicationIntegrationType,
+  InteractionContextType,
+  PermissionFlagsBits,
+  SlashCommandBuilder,
+} from 'discord.js';
 import { SETTING_LIMITS, type GuildSettings } from '../../service/settings.js';
 import type { Command } from '../command.js';
 import { guildOnly, replyEphemeral, requireManageGuild } from '../respond.js';
@@ -38,7 +43,11 @@ const data = new SlashCommandBuilder()
       .setMaxValue(L.cooldownSeconds.max),
   )
   .addNumberOption((o) =>
-    o.setName('temperature').setDescription('How wild replies are: 0 to 2').setMinValue(L.temperature.min).setMaxValue(L.temperature.max),
+    o
+      .setName('temperature')
+      .setDescription('How wild replies are: 0 to 2')
+      .setMinValue(L.temperature.min)
+      .setMaxValue(L.temperature.max),
   )
   .toJSON();
 

@@ -14,7 +14,12 @@ const data = new SlashCommandBuilder()
   .setContexts(InteractionContextType.Guild)
   .setIntegrationTypes(ApplicationIntegrationType.GuildInstall)
   .addStringOption((o) =>
-    o.setName('text').setDescription('What the baby should learn to say').setRequired(true).setMinLength(1).setMaxLength(TEACH_MAX_LENGTH),
+    o
+      .setName('text')
+      .setDescription('What the baby should learn to say')
+      .setRequired(true)
+      .setMinLength(1)
+      .setMaxLength(TEACH_MAX_LENGTH),
   )
   .toJSON();
 
@@ -30,7 +35,12 @@ export default {
       await replyEphemeral(interaction, napMessage(verdict));
       return;
     }
-    const { text } = await collection.teach(guildId, interaction.user.id, interaction.id, interaction.options.getString('text', true));
+    const { text } = await collection.teach(
+      guildId,
+      interaction.user.id,
+      interaction.id,
+      interaction.options.getString('text', true),
+    );
     await replyEphemeral(
       interaction,
       `Thank you! The baby will learn this at the next retraining:\n> ${text.replace(/\n/g, '\n> ')}\n` +

@@ -81,6 +81,6 @@ export default {
     }
     const removed = await words.remove(guildId, word);
     if (removed) log.info(where, 'word filter: a word was removed');
-    await replyEphemeral(interaction, removed ? 'Unblocked.' : 'That word was not on this server\'s list.');
+    await replyEphemeral(interaction, removed ? 'Unblocked.' : "That word was not on this server's list.");
   },
 } satisfies Command;

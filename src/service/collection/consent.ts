@@ -33,10 +33,15 @@ export function createConsent(ctx: CollectionContext, retentionDays: number, quo
   const { store, lane, now } = ctx;
 
   async function teach(guildId: string, userId: string, teachId: string, text: string): Promise<{ text: string }> {
-    if (text.length > TEACH_MAX_LENGTH) throw new InvalidRequestError(`That is too long: at most ${TEACH_MAX_LENGTH} characters (yours has ${text.length}).`);
+    if (text.length > TEACH_MAX_LENGTH)
+      throw new InvalidRequestError(
+        `That is too long: at most ${TEACH_MAX_LENGTH} characters (yours has ${text.length}).`,
+      );
     const normalised = normaliseForTraining(text);
     if (normalised === '') {
-      throw new InvalidRequestError('The baby found no words in that to learn (it knows letters, digits and basic punctuation).');
+      throw new InvalidRequestError(
+        'The baby found no words in that to learn (it knows letters, digits and basic punctuation).',
+      );
     }
     const at = now();
     const ttl = ctx.retentionMs;
@@ -129,8 +134,17 @@ export function createConsent(ctx: CollectionContext, retentionDays: number, quo
         if (oldest === undefined || row.value.at < oldest) oldest = row.value.at;
       }
     }
-    const channelsList = [...perChannel].map(([channelId, n]) => ({ channelId, messages: n })).sort((a, b) => b.messages - a.messages);
-    return { optedOut: await isOptedOut(guildId, userId), messages, channels: channelsList, taught, oldest, retentionDays };
+    const channelsList = [...perChannel]
+      .map(([channelId, n]) => ({ channelId, messages: n }))
+      .sort((a, b) => b.messages - a.messages);
+    return {
+      optedOut: await isOptedOut(guildId, userId),
+      messages,
+      channels: channelsList,
+      taught,
+      oldest,
+      retentionDays,
+    };
   }
 
   return { teach, isOptedOut, optOut, optIn, forget, privacy };

@@ -11,7 +11,15 @@
 import { bumpDataGeneration } from './data-generation.js';
 import { StorageError, type KvEntry } from '../../storage/kv.js';
 import { isErasure, readJournal, writeJournal, type Erasure } from './erasure-journal.js';
-import { key, normaliseForTraining, ttlFor, type ChannelRow, type CollectionContext, type IndexRow, type MessageRow } from './layout.js';
+import {
+  key,
+  normaliseForTraining,
+  ttlFor,
+  type ChannelRow,
+  type CollectionContext,
+  type IndexRow,
+  type MessageRow,
+} from './layout.js';
 
 export interface IncomingMessage {
   id: string;
@@ -49,10 +57,7 @@ export interface IngestOptions {
   journalPath?: string;
 }
 
-type GatewayOp =
-  | { kind: 'collect'; message: IncomingMessage }
-  | { kind: 'edit'; edit: MessageEdit }
-  | Erasure;
+type GatewayOp = { kind: 'collect'; message: IncomingMessage } | { kind: 'edit'; edit: MessageEdit } | Erasure;
 
 class QueuedBehind extends Error {}
 
@@ -72,7 +77,10 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
     const text = normaliseForTraining(message.content);
     if (text === '') return 'empty';
     if (ttlFor(ctx, message.createdAt) === undefined) return 'too-old';
-    const [channel, optedOut] = await store.getMany<unknown>([key.channel(guildId, channelId), key.optOut(guildId, authorId)]);
+    const [channel, optedOut] = await store.getMany<unknown>([
+      key.channel(guildId, channelId),
+      key.optOut(guildId, authorId),
+    ]);
     const on = channel as ChannelRow | undefined;
     // Only what was said after the notice went up.
     if (!on || message.createdAt < on.since) return 'not-enabled';
@@ -80,8 +88,16 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
     const ttl = ttlFor(ctx, message.createdAt);
     if (ttl === undefined) return 'too-old';
     await store.setMany([
-      { key: key.message(guildId, id), value: { a: authorId, c: channelId, t: text, at: message.createdAt } satisfies MessageRow, ttlMs: ttl },
-      { key: key.userMessage(guildId, authorId, id), value: { c: channelId, at: message.createdAt } satisfies IndexRow, ttlMs: ttl },
+      {
+        key: key.message(guildId, id),
+        value: { a: authorId, c: channelId, t: text, at: message.createdAt } satisfies MessageRow,
+        ttlMs: ttl,
+      },
+      {
+        key: key.userMessage(guildId, authorId, id),
+        value: { c: channelId, at: message.createdAt } satisfies IndexRow,
+        ttlMs: ttl,
+      },
     ]);
     return 'collected';
   }
@@ -233,10 +249,16 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
         } catch (error) {
           if (error instanceof StorageError) {
             retryDelay = Math.min(retryDelay * 2, retryMaxMs);
-            log.warn({ waiting: pending.length, retryInMs: retryDelay, err: error }, 'storage still failing; gateway events keep waiting');
+            log.warn(
+              { waiting: pending.length, retryInMs: retryDelay, err: error },
+              'storage still failing; gateway events keep waiting',
+            );
             return;
           }
-          log.error({ err: error, kind: op.kind, guild: opGuild(op) }, 'gateway event failed for good (not a storage failure); skipped');
+          log.error(
+            { err: error, kind: op.kind, guild: opGuild(op) },
+            'gateway event failed for good (not a storage failure); skipped',
+          );
         }
         pending.shift();
         written += 1;
@@ -264,7 +286,10 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
         return 'queued';
       }
       if (!(error instanceof StorageError)) throw error;
-      log.error({ err: error, kind: op.kind, guild: opGuild(op), waiting: pending.length + 1 }, 'storage failed: gateway event queued for retry');
+      log.error(
+        { err: error, kind: op.kind, guild: opGuild(op), waiting: pending.length + 1 },
+        'storage failed: gateway event queued for retry',
+      );
       enqueue(op);
       return 'queued';
     }
@@ -274,27 +299,61 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
    * The batched write path (imports, backfills, tests): the same rules as `collect` for each message, decided
    * with one read per channel and member, written in atomic batches. Rejects with a StorageError on failure.
    */
-  async function collectMany(messages: readonly IncomingMessage[], batchSize = 500): Promise<Record<CollectOutcome, number>> {
-    const counts: Record<CollectOutcome, number> = { collected: 0, 'not-human': 0, empty: 0, 'too-old': 0, 'not-enabled': 0, 'opted-out': 0, queued: 0 };
+  async function collectMany(
+    messages: readonly IncomingMessage[],
+    batchSize = 500,
+  ): Promise<Record<CollectOutcome, number>> {
+    const counts: Record<CollectOutcome, number> = {
+      collected: 0,
+      'not-human': 0,
+      empty: 0,
+      'too-old': 0,
+      'not-enabled': 0,
+      'opted-out': 0,
+      queued: 0,
+    };
     const channelCache = new Map<string, ChannelRow | undefined>();
     const optOutCache = new Map<string, boolean>();
     let batch: KvEntry[] = [];
     for (const m of messages) {
-      if (!m.human) { counts['not-human'] += 1; continue; }
+      if (!m.human) {
+        counts['not-human'] += 1;
+        continue;
+      }
       const text = normaliseForTraining(m.content);
-      if (text === '') { counts.empty += 1; continue; }
+      if (text === '') {
+        counts.empty += 1;
+        continue;
+      }
       const ttl = ttlFor(ctx, m.createdAt);
-      if (ttl === undefined) { counts['too-old'] += 1; continue; }
+      if (ttl === undefined) {
+        counts['too-old'] += 1;
+        continue;
+      }
       const ck = key.channel(m.guildId, m.channelId);
       if (!channelCache.has(ck)) channelCache.set(ck, await store.get<ChannelRow>(ck));
       const on = channelCache.get(ck);
-      if (!on || m.createdAt < on.since) { counts['not-enabled'] += 1; continue; }
+      if (!on || m.createdAt < on.since) {
+        counts['not-enabled'] += 1;
+        continue;
+      }
       const ok = key.optOut(m.guildId, m.authorId);
       if (!optOutCache.has(ok)) optOutCache.set(ok, (await store.get(ok)) !== undefined);
-      if (optOutCache.get(ok)) { counts['opted-out'] += 1; continue; }
+      if (optOutCache.get(ok)) {
+        counts['opted-out'] += 1;
+        continue;
+      }
       batch.push(
-        { key: key.message(m.guildId, m.id), value: { a: m.authorId, c: m.channelId, t: text, at: m.createdAt } satisfies MessageRow, ttlMs: ttl },
-        { key: key.userMessage(m.guildId, m.authorId, m.id), value: { c: m.channelId, at: m.createdAt } satisfies IndexRow, ttlMs: ttl },
+        {
+          key: key.message(m.guildId, m.id),
+          value: { a: m.authorId, c: m.channelId, t: text, at: m.createdAt } satisfies MessageRow,
+          ttlMs: ttl,
+        },
+        {
+          key: key.userMessage(m.guildId, m.authorId, m.id),
+          value: { c: m.channelId, at: m.createdAt } satisfies IndexRow,
+          ttlMs: ttl,
+        },
       );
       counts.collected += 1;
       if (batch.length >= batchSize * 2) {
@@ -310,7 +369,8 @@ export function createIngestQueue(ctx: CollectionContext, options: IngestOptions
     /** A new message. Resolves with what was decided ('queued' if the store failed; it is retried). */
     collect: (message: IncomingMessage) => submit({ kind: 'collect', message }) as Promise<CollectOutcome>,
     /** An edit: a stored message gets the new text (or is removed if nothing is left of it). */
-    edit: async (edit: MessageEdit): Promise<Done> => ((await submit({ kind: 'edit', edit })) === 'queued' ? 'queued' : 'done'),
+    edit: async (edit: MessageEdit): Promise<Done> =>
+      (await submit({ kind: 'edit', edit })) === 'queued' ? 'queued' : 'done',
     /** Deleted messages (single, bulk or uncached): removed if stored. */
     remove: async (guildId: string, ids: readonly string[]): Promise<Done> =>
       ids.length > 0 && (await submit({ kind: 'remove', guildId, ids: [...ids] })) === 'queued' ? 'queued' : 'done',

@@ -28,9 +28,16 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 
 /** Throws InvalidRequestError (a message the member sees) when `chars` more taught characters would pass a quota. */
 export async function checkTeachQuota(
-  ctx: Pick<CollectionContext, 'store'>, q: Quotas, guildId: string, userId: string, chars: number,
+  ctx: Pick<CollectionContext, 'store'>,
+  q: Quotas,
+  guildId: string,
+  userId: string,
+  chars: number,
 ): Promise<void> {
-  let mine = 0, mineChars = 0, all = 0, allChars = 0;
+  let mine = 0,
+    mineChars = 0,
+    all = 0,
+    allChars = 0;
   for await (const page of ctx.store.scan<TaughtRow>(key.taughtAll(guildId))) {
     for (const row of page) {
       all += 1;
@@ -59,7 +66,9 @@ export async function checkTeachQuota(
 
 /** Deletes the server's oldest collected messages (and their index entries) beyond the cap; returns how many. */
 export async function capCollected(
-  ctx: Pick<CollectionContext, 'store'>, cap: number, guildId: string,
+  ctx: Pick<CollectionContext, 'store'>,
+  cap: number,
+  guildId: string,
 ): Promise<number> {
   const rows: Array<{ id: string; author: string; at: number }> = [];
   const prefix = key.messages(guildId);
@@ -70,7 +79,8 @@ export async function capCollected(
   rows.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const excess = rows.slice(0, rows.length - cap);
   for (let i = 0; i < excess.length; i += 500) {
-    const doomed = excess.slice(i, i + 500)
+    const doomed = excess
+      .slice(i, i + 500)
       .flatMap((r) => [key.message(guildId, r.id), key.userMessage(guildId, r.author, r.id)]);
     await ctx.store.deleteMany(doomed);
   }

@@ -6,12 +6,16 @@ import type { Logger } from '../../log.js';
 import { DATED_ROW, type CollectionContext } from './layout.js';
 
 /** Deletes every message and taught text sent more than RETENTION_DAYS ago (and their index entries). */
-export async function sweepExpired(ctx: Pick<CollectionContext, 'store' | 'now' | 'retentionMs'>): Promise<{ deleted: number; purged: number }> {
+export async function sweepExpired(
+  ctx: Pick<CollectionContext, 'store' | 'now' | 'retentionMs'>,
+): Promise<{ deleted: number; purged: number }> {
   const cutoff = ctx.now() - ctx.retentionMs;
   let deleted = 0;
   // Every key of every server: streamed (a row may come twice; deleting it twice is harmless), not remembered.
   for await (const page of ctx.store.scan<{ at?: unknown }>('g:', 1000, { distinct: false })) {
-    const doomed = page.filter((r) => DATED_ROW.test(r.key) && typeof r.value.at === 'number' && r.value.at <= cutoff).map((r) => r.key);
+    const doomed = page
+      .filter((r) => DATED_ROW.test(r.key) && typeof r.value.at === 'number' && r.value.at <= cutoff)
+      .map((r) => r.key);
     if (doomed.length > 0) {
       await ctx.store.deleteMany(doomed);
       deleted += doomed.length;
@@ -28,7 +32,11 @@ export interface Sweeper {
 }
 
 /** Sweeps now and then every `intervalMs` (default 1 h); failures are logged and retried next time. */
-export function startRetentionSweeper(collection: { sweep(): Promise<{ deleted: number; purged: number }> }, log: Logger, intervalMs = 3_600_000): Sweeper {
+export function startRetentionSweeper(
+  collection: { sweep(): Promise<{ deleted: number; purged: number }> },
+  log: Logger,
+  intervalMs = 3_600_000,
+): Sweeper {
   let current: Promise<void> | undefined;
   const run = () => {
     if (current) return;

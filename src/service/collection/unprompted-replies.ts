@@ -18,10 +18,16 @@ export function createUnpromptedReplies(ctx: Pick<CollectionContext, 'store' | '
   /**
    * Whether to babble a reply to this message without being asked. Starts the channel's cooldown when it says yes.
    */
-  async function decide(message: Pick<IncomingMessage, 'guildId' | 'channelId' | 'authorId' | 'human'>): Promise<UnpromptedReply | undefined> {
+  async function decide(
+    message: Pick<IncomingMessage, 'guildId' | 'channelId' | 'authorId' | 'human'>,
+  ): Promise<UnpromptedReply | undefined> {
     if (!message.human) return undefined;
     const { guildId, channelId, authorId } = message;
-    const [channel, optedOut, stored] = await ctx.store.getMany<unknown>([key.channel(guildId, channelId), key.optOut(guildId, authorId), key.settings(guildId)]);
+    const [channel, optedOut, stored] = await ctx.store.getMany<unknown>([
+      key.channel(guildId, channelId),
+      key.optOut(guildId, authorId),
+      key.settings(guildId),
+    ]);
     if (channel === undefined || optedOut !== undefined) return undefined;
     const settings = withDefaults(stored);
     if (settings.replyChance <= 0) return undefined;

@@ -82,7 +82,10 @@ function oneCommand(state: FakeState, ctx: HandlerContext, scope: string, action
   const command = existing.find((c) => c.id === ctx.params.command_id);
   if (!command) return apiError(404, 10063, 'Unknown application command');
   if (action === 'delete') {
-    state.commands.set(scope, existing.filter((c) => c !== command));
+    state.commands.set(
+      scope,
+      existing.filter((c) => c !== command),
+    );
     return { status: 204 };
   }
   return { status: 200, body: command };

@@ -49,8 +49,7 @@ export function editMessage(state: FakeState, message: ApiObject, ctx: HandlerCo
   if ('embeds' in b) message.embeds = Array.isArray(b.embeds) ? b.embeds : [];
   if ('components' in b) message.components = Array.isArray(b.components) ? b.components : [];
   if ('flags' in b && b.flags !== null && b.flags !== undefined) {
-    message.flags =
-      (Number(message.flags ?? 0) & MESSAGE_FLAG.Ephemeral) | (Number(b.flags) & ~MESSAGE_FLAG.Loading);
+    message.flags = (Number(message.flags ?? 0) & MESSAGE_FLAG.Ephemeral) | (Number(b.flags) & ~MESSAGE_FLAG.Loading);
   }
   message.flags = Number(message.flags ?? 0) & ~MESSAGE_FLAG.Loading;
   if ('content' in b) message.mentions = allowedMentionUsers(state, String(message.content), b.allowed_mentions);
