@@ -15,9 +15,9 @@ const NOT_SETTINGS = new Set(['SHARDING_MANAGER']);
 const READS = [
   /\bprocess\.env\.([A-Z][A-Z0-9_]*)/g,
   /\benv\.([A-Z][A-Z0-9_]*)/g,
-  /\b(?:value|numberValue)\(env, '([A-Z][A-Z0-9_]*)'/g,
+  /\b(?:value|numberValue)\(\s*env,\s*'([A-Z][A-Z0-9_]*)'/g,
   /\benv\[['"]([A-Z][A-Z0-9_]*)['"]\]/g,
-  /\benv, '([A-Z][A-Z0-9_]*)'/g,
+  /\benv,\s*'([A-Z][A-Z0-9_]*)'/g,
 ];
 
 /** Environment variable names a source text reads. */
