@@ -11,6 +11,7 @@ import path from 'node:path';
 import { measureUptake, type UptakeReport } from '../src/model/uptake.js';
 import { createModelCache } from '../src/service/model-cache.js';
 import { createRegistry } from '../src/service/registry.js';
+import { DEFAULT_TRAIN_EPOCHS } from '../src/config.js';
 import { createRetrainManager, loadBaseCorpus, type TrainingSettings } from '../src/service/retrain.js';
 import { DEFAULT_STRENGTH, STRENGTH_SPECS, type Strength } from '../src/training/server-share.js';
 import type { Outcome, Section } from './report.js';
@@ -75,6 +76,7 @@ export async function measureServerVoice(opts: {
       baseCorpus,
       trainingText: () => Promise.resolve(messages),
       gate: { tolerance: VOICE_GATE_TOLERANCE },
+      defaultEpochs: DEFAULT_TRAIN_EPOCHS, // as the bot runs it (TRAIN_DEFAULT_EPOCHS)
       ...(opts.training ? { training: opts.training } : {}),
     });
     const runs: RunFigures[] = [];

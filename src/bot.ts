@@ -157,6 +157,7 @@ async function createRetrain(
     baseCorpus,
     concurrency: config.trainConcurrency,
     defaultMinutes: config.trainDefaultMinutes,
+    ...(config.trainDefaultEpochs > 0 ? { defaultEpochs: config.trainDefaultEpochs } : {}),
     maxMinutes: config.trainMaxMinutes,
     minLines: config.trainMinLines,
     gate: { tolerance: config.trainGateTolerance, maxFlaggedRate: config.trainGateMaxFlagged },

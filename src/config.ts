@@ -38,6 +38,8 @@ export interface Config {
   trainMaxMinutes: number;
   /** Minutes of a /retrain that doesn't say (at most trainMaxMinutes). */
   trainDefaultMinutes: number;
+  /** TRAIN_DEFAULT_EPOCHS: passes over the text when /retrain gives no epochs (0: minutes alone bound it). */
+  trainDefaultEpochs: number;
   /** The trainer child's V8 heap cap. */
   trainMaxHeapMb: number;
   /** How much worse (bits per character) a held-out figure may get for a new model to be swapped in. */
@@ -80,6 +82,8 @@ export const DEFAULT_RETENTION_DAYS = 90;
 export const MAX_RETENTION_DAYS = 3650;
 export const DEFAULT_MODELS_DIR = 'var/models';
 export const DEFAULT_ERASURE_JOURNAL = 'var/pending-erasures.json';
+/** Passes over the text a /retrain makes when it gives no epochs (TRAIN_DEFAULT_EPOCHS): measured with bench server_voice. */
+export const DEFAULT_TRAIN_EPOCHS = 3;
 
 /**
  * Bounds and defaults of the numeric settings. TRAIN_MAX_MINUTES can be at most `trainMinutes.max`, which is also
@@ -93,6 +97,7 @@ export const SETTINGS = {
   trainMinutes: { min: 0.1, max: 120, integer: false },
   trainMaxMinutes: { default: 30 },
   trainDefaultMinutes: { default: 5 },
+  trainDefaultEpochs: { min: 0, max: 1000, default: DEFAULT_TRAIN_EPOCHS, integer: true },
   trainMaxHeapMb: { min: 128, max: 65_536, default: 1024, integer: true },
   trainGateTolerance: { min: 0, max: 10, default: 0.05, integer: false },
   trainMinLines: { min: 1, max: 1_000_000, default: 20, integer: true },
@@ -432,6 +437,14 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
     problems,
     ' minutes (0: no limit)',
   );
+  const trainDefaultEpochs = numberValue(
+    env,
+    'TRAIN_DEFAULT_EPOCHS',
+    S.trainDefaultEpochs,
+    S.trainDefaultEpochs.default,
+    problems,
+    ' epochs (0: no limit)',
+  );
   const trainCooldownMinutes = numberValue(
     env,
     'TRAIN_COOLDOWN_MINUTES',
@@ -475,6 +488,7 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
     trainConcurrency,
     trainMaxMinutes,
     trainDefaultMinutes,
+    trainDefaultEpochs,
     trainMaxHeapMb,
     trainGateTolerance,
     trainMinLines,

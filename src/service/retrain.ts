@@ -170,6 +170,11 @@ export interface RetrainManagerOptions {
   progressIntervalMs?: number;
   /** Default training minutes. Default 5. */
   defaultMinutes?: number;
+  /**
+   * Passes over the text when a request gives no epochs (TRAIN_DEFAULT_EPOCHS), so that a fast machine does not
+   * spend the whole time budget learning a small server's lines by heart. Default: none (minutes alone).
+   */
+  defaultEpochs?: number;
   /** Most training minutes (TRAIN_MAX_MINUTES). Default 30. */
   maxMinutes?: number;
   /** Least usable lines of server text to train on. Default 20. */
@@ -431,6 +436,9 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       request.minutes ?? (request.epochs !== undefined ? maxMinutes : defaultMinutes),
       maxMinutes,
     );
+    // Epochs bound the run too: the request's, else the default (so minutes alone don't make a fast machine learn a
+    // small server's lines by heart: measured with bench server_voice).
+    const epochs = request.epochs ?? options.defaultEpochs;
     const maxSeconds = minutes * 60;
     const tmp = await options.registry.tempDir(scope);
     const trainJob: TrainJob = {
@@ -441,7 +449,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
       baseCorpusLines: baseLines,
       heldOut: { server: server.heldOut, base: baseCorpus.split.heldOut },
       maxSeconds,
-      ...(request.epochs !== undefined ? { epochs: request.epochs } : {}),
+      ...(epochs !== undefined ? { epochs } : {}),
       ...childSettings(t),
       seed,
       note: {
@@ -457,7 +465,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
     let result: TrainingResult;
     const trainStart = Date.now();
     try {
-      log?.info({ scope, minutes, epochs: request.epochs, strength, lines: lines.length }, 'retrain started');
+      log?.info({ scope, minutes, epochs, strength, lines: lines.length }, 'retrain started');
       result = await train(trainJob, {
         signal,
         timeoutMs: (maxSeconds + (t.slackSeconds ?? 120)) * 1000,
