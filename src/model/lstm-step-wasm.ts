@@ -25,7 +25,7 @@
  * cell_hard(z, c, h, units) — the same with the hard sigmoid of Keras 2 and TensorFlow.js for the i, f, o gates:
  *     σ(x) = min(max(0.2·x + 0.5, 0), 1)   (g and the output still tanh)
  */
-import { sleb, section, uleb, wasmName } from './wasm-encoding.js';
+import { section, sleb, uleb, WASM_HEADER, wasmName } from './wasm-encoding.js';
 import { C1, C2, EXP_HI, EXP_LO, EXP_POLY, LOG2E, ROUND_MAGIC } from './exp-constants.js';
 
 /** Columns per panel (eight f32x4 accumulators). Column counts given to `matvec` must be multiples of this. */
@@ -467,14 +467,7 @@ export function kernelModuleBytes(): Uint8Array {
     cellBody(FN_HARD_SIGMOID),
   ];
   const bytes = [
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
+    ...WASM_HEADER,
     ...section(1, [...uleb(types.length), ...types.flat()]),
     ...section(2, [...uleb(1), ...wasmName('env'), ...wasmName('memory'), 0x02, 0x00, ...uleb(1)]),
     ...section(3, [...uleb(funcTypes.length), ...funcTypes.flatMap((t) => uleb(t))]),

@@ -33,6 +33,9 @@ export function sleb(n: number): Code {
 }
 
 /** A module section: id, byte length, content. */
+/** The start of every module: the magic `\0asm` and version 1. */
+export const WASM_HEADER: readonly number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+
 export function section(id: number, content: Code): Code {
   return [id, ...uleb(content.length), ...content];
 }

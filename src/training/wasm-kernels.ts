@@ -34,7 +34,7 @@ import { setFlagsFromString } from 'node:v8';
 import * as tf from '@tensorflow/tfjs';
 import { util } from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-import { sleb, section, uleb, wasmName, type Code } from '../model/wasm-encoding.js';
+import { type Code, section, sleb, uleb, WASM_HEADER, wasmName } from '../model/wasm-encoding.js';
 import { offsetOf, wasmBackend, type RawKernel, type WasmBackend } from './wasm-backend.js';
 import { C1, C2, EXP_HI, EXP_LO, EXP_POLY, LOG2E, ROUND_MAGIC } from '../model/exp-constants.js';
 
@@ -124,6 +124,25 @@ const tanh = (value: Code, t: ExpTemps): Code => {
   return [...set(t.y, value), ...fsub(f32x4(1), fdiv(f32x4(2), fadd(f32x4(1), exp(fadd(get(t.y), get(t.y)), t))))];
 };
 
+/** The byte address base + idx (+ off), all three i32 locals. */
+function addr(base: number, idx: number, off?: number): Code {
+  return off === undefined ? iadd(get(base), get(idx)) : iadd(get(base), get(idx), get(off));
+}
+
+/**
+ * Gate strides of a rows × 4·units float32 layout into i32 locals: hb, 2·hb, 3·hb (one gate's bytes each, so the
+ * gate offsets), hb4 (a whole row of gates) and end = rows · hb.
+ */
+function gateStrides(rows: number, units: number, [hb, hb2, hb3, hb4, end]: readonly number[]): Code {
+  return [
+    ...set(hb!, ishl(get(units), 2)),
+    ...set(hb2!, ishl(get(units), 3)),
+    ...set(hb3!, iadd(get(hb!), get(hb2!))),
+    ...set(hb4!, ishl(get(units), 4)),
+    ...set(end!, imul(get(rows), get(hb!))),
+  ];
+}
+
 function lstmFwdBody(): Code {
   // params 0..7: z, cp, cn, h, gates, tc, rows, units
   const [Z, CP, CN, H, G, TC, ROWS, UNITS] = [0, 1, 2, 3, 4, 5, 6, 7];
@@ -132,16 +151,10 @@ function lstmFwdBody(): Code {
   // v128 locals 18..27
   const [VI, VF, VG, VO, VC, VT] = [18, 19, 20, 21, 22, 23];
   const t: ExpTemps = { x: 24, n: 25, r: 26, y: 27 };
-  const at = (base: number, idx: number, off?: number): Code =>
-    off === undefined ? iadd(get(base), get(idx)) : iadd(get(base), get(idx), get(off));
-  const pre = (off?: number): Code => ld(at(Z, A, off));
+  const pre = (off?: number): Code => ld(addr(Z, A, off));
   return [
     ...locals([10, I32], [10, V128]),
-    ...set(HB, ishl(get(UNITS), 2)),
-    ...set(HB2, ishl(get(UNITS), 3)),
-    ...set(HB3, iadd(get(HB), get(HB2))),
-    ...set(HB4, ishl(get(UNITS), 4)),
-    ...set(END, imul(get(ROWS), get(HB))),
+    ...gateStrides(ROWS, UNITS, [HB, HB2, HB3, HB4, END]),
     ...doWhile(
       [
         ...set(UB, i32(0)),
@@ -153,15 +166,15 @@ function lstmFwdBody(): Code {
             ...set(VF, sigmoid(pre(HB), t)),
             ...set(VG, tanh(pre(HB2), t)),
             ...set(VO, sigmoid(pre(HB3), t)),
-            ...set(VC, fadd(fmul(get(VF), ld(at(CP, PA))), fmul(get(VI), get(VG)))),
-            ...st(at(CN, PA), get(VC)),
+            ...set(VC, fadd(fmul(get(VF), ld(addr(CP, PA))), fmul(get(VI), get(VG)))),
+            ...st(addr(CN, PA), get(VC)),
             ...set(VT, tanh(get(VC), t)),
-            ...st(at(TC, PA), get(VT)),
-            ...st(at(H, PA), fmul(get(VO), get(VT))),
-            ...st(at(G, A), get(VI)),
-            ...st(at(G, A, HB), get(VF)),
-            ...st(at(G, A, HB2), get(VG)),
-            ...st(at(G, A, HB3), get(VO)),
+            ...st(addr(TC, PA), get(VT)),
+            ...st(addr(H, PA), fmul(get(VO), get(VT))),
+            ...st(addr(G, A), get(VI)),
+            ...st(addr(G, A, HB), get(VF)),
+            ...st(addr(G, A, HB2), get(VG)),
+            ...st(addr(G, A, HB3), get(VO)),
             ...set(UB, iadd(get(UB), i32(16))),
           ],
           iltu(get(UB), get(HB)),
@@ -180,21 +193,15 @@ function lstmBwdBody(): Code {
   const [DH, DC, G, CP, TC, DZ, DB, ROWS, UNITS] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const [HB, HB2, HB3, HB4, RP, RQ, UB, END, A, PA] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18];
   const [VDH, VI, VF, VG, VO, VT, VDC, VDZ] = [19, 20, 21, 22, 23, 24, 25, 26];
-  const at = (base: number, idx: number, off?: number): Code =>
-    off === undefined ? iadd(get(base), get(idx)) : iadd(get(base), get(idx), get(off));
   const out = (off: number | undefined, value: Code): Code => [
     ...set(VDZ, value),
-    ...st(at(DZ, A, off), get(VDZ)),
-    ...st(at(DB, UB, off), fadd(ld(at(DB, UB, off)), get(VDZ))),
+    ...st(addr(DZ, A, off), get(VDZ)),
+    ...st(addr(DB, UB, off), fadd(ld(addr(DB, UB, off)), get(VDZ))),
   ];
   const slope = (s: number): Code => fsub(get(s), fmul(get(s), get(s))); // s(1 − s)
   return [
     ...locals([10, I32], [8, V128]),
-    ...set(HB, ishl(get(UNITS), 2)),
-    ...set(HB2, ishl(get(UNITS), 3)),
-    ...set(HB3, iadd(get(HB), get(HB2))),
-    ...set(HB4, ishl(get(UNITS), 4)),
-    ...set(END, imul(get(ROWS), get(HB))),
+    ...gateStrides(ROWS, UNITS, [HB, HB2, HB3, HB4, END]),
     ...doWhile(
       [
         ...set(UB, i32(0)),
@@ -202,16 +209,16 @@ function lstmBwdBody(): Code {
           [
             ...set(A, iadd(get(RQ), get(UB))),
             ...set(PA, iadd(get(RP), get(UB))),
-            ...set(VDH, ld(at(DH, PA))),
-            ...set(VI, ld(at(G, A))),
-            ...set(VF, ld(at(G, A, HB))),
-            ...set(VG, ld(at(G, A, HB2))),
-            ...set(VO, ld(at(G, A, HB3))),
-            ...set(VT, ld(at(TC, PA))),
-            ...set(VDC, fadd(fmul(get(VDH), get(VO), fsub(f32x4(1), fmul(get(VT), get(VT)))), ld(at(DC, PA)))),
-            ...st(at(DC, PA), fmul(get(VDC), get(VF))),
+            ...set(VDH, ld(addr(DH, PA))),
+            ...set(VI, ld(addr(G, A))),
+            ...set(VF, ld(addr(G, A, HB))),
+            ...set(VG, ld(addr(G, A, HB2))),
+            ...set(VO, ld(addr(G, A, HB3))),
+            ...set(VT, ld(addr(TC, PA))),
+            ...set(VDC, fadd(fmul(get(VDH), get(VO), fsub(f32x4(1), fmul(get(VT), get(VT)))), ld(addr(DC, PA)))),
+            ...st(addr(DC, PA), fmul(get(VDC), get(VF))),
             ...out(undefined, fmul(get(VDC), get(VG), slope(VI))),
-            ...out(HB, fmul(get(VDC), ld(at(CP, PA)), slope(VF))),
+            ...out(HB, fmul(get(VDC), ld(addr(CP, PA)), slope(VF))),
             ...out(HB2, fmul(get(VDC), get(VI), fsub(f32x4(1), fmul(get(VG), get(VG))))),
             ...out(HB3, fmul(get(VDH), get(VT), slope(VO))),
             ...set(UB, iadd(get(UB), i32(16))),
@@ -475,14 +482,7 @@ export function fusedModuleBytes(fma = false, mr = 4): Uint8Array {
     { name: 'pack_b', params: 5, body: packBody() },
   ];
   const bytes = [
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
+    ...WASM_HEADER,
     ...section(1, [...uleb(functions.length), ...functions.flatMap((f) => sig(f.params))]),
     ...section(2, [...uleb(1), ...wasmName('env'), ...wasmName('memory'), 0x02, 0x00, ...uleb(0)]),
     ...section(3, [...uleb(functions.length), ...functions.flatMap((_, i) => uleb(i))]),
