@@ -25,6 +25,7 @@ import {
 } from '../src/service/retrain.js';
 import { runTraining } from '../src/training/trainer.js';
 import { commandLineOf, trainerRecord, type TensorCounts } from './bot-retrain.js';
+import type { HeldOutFigures } from '../src/training/trainer-protocol.js';
 import { serverLikeText, textChars } from './server-text.js';
 
 /** A guild id for the bench's server. */
@@ -58,10 +59,7 @@ export interface RetrainFigures {
   trainSeconds: number | null;
   /** Target characters per second of the training itself (the child's figure; null unless swapped). */
   trainCharsPerSecond: number | null;
-  heldOut: {
-    before: { server: number | null; base: number | null };
-    after: { server: number | null; base: number | null };
-  } | null;
+  heldOut: { before: HeldOutFigures; after: HeldOutFigures } | null;
   chunks: number | null;
   phases: RetrainPhases;
   /** The trainer child's command line (null when unreadable). */
@@ -69,6 +67,13 @@ export interface RetrainFigures {
   /** Training threads and the trainer's tensor counts from meta.json (null unless swapped). */
   workers: number | null;
   trainerTensors: TensorCounts | null;
+}
+
+/** Why a retrain did not swap a model in (the failure, or the gate's reasons), or null when it did. */
+export function outcomeProblem(outcome: RetrainOutcome): string | null {
+  if (outcome.status === 'failed') return outcome.reason;
+  if (outcome.status === 'rejected') return outcome.gate.reasons.join('; ');
+  return null;
 }
 
 export async function measureRetrain(opts: {
@@ -150,12 +155,7 @@ export async function measureRetrain(opts: {
     return {
       seconds: (t1 - t0) / 1000,
       status: outcome.status,
-      problem:
-        outcome.status === 'failed'
-          ? outcome.reason
-          : outcome.status === 'rejected'
-            ? outcome.gate.reasons.join('; ')
-            : null,
+      problem: outcomeProblem(outcome),
       version: outcome.status === 'swapped' ? outcome.version : null,
       serving,
       epochs: opts.epochs,

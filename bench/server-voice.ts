@@ -12,6 +12,8 @@ import { measureUptake, type UptakeReport } from '../src/model/uptake.js';
 import { createModelCache } from '../src/service/model-cache.js';
 import { createRegistry } from '../src/service/registry.js';
 import { DEFAULT_TRAIN_EPOCHS } from '../src/config.js';
+import type { HeldOutFigures } from '../src/training/trainer-protocol.js';
+import { outcomeProblem } from './retrain.js';
 import { createRetrainManager, loadBaseCorpus, type TrainingSettings } from '../src/service/retrain.js';
 import { DEFAULT_STRENGTH, STRENGTH_SPECS, type Strength } from '../src/training/server-share.js';
 import type { Outcome, Section } from './report.js';
@@ -28,10 +30,7 @@ export interface RunFigures {
   seconds: number;
   steps: number | null;
   trainSeconds: number | null;
-  heldOut: {
-    before: { server: number | null; base: number | null };
-    after: { server: number | null; base: number | null };
-  } | null;
+  heldOut: { before: HeldOutFigures; after: HeldOutFigures } | null;
   baseTolerance: number | null;
   gateSamples: { wordShare: number; shortShare: number; parrotShare: number } | null;
   /** Uptake of the model serving afterwards: "me want " babbles, and the default uptake seeds with the openings. */
@@ -109,12 +108,7 @@ export async function measureServerVoice(opts: {
         );
         runs.push({
           status: outcome.status,
-          problem:
-            outcome.status === 'failed'
-              ? outcome.reason
-              : outcome.status === 'rejected'
-                ? outcome.gate.reasons.join('; ')
-                : null,
+          problem: outcomeProblem(outcome),
           seconds,
           steps: trained?.steps ?? null,
           trainSeconds: trained?.seconds ?? null,
