@@ -29,6 +29,7 @@ import { createOutputFilter } from './service/output-filter.js';
 import { createTrainingBudget, type TrainingBudget } from './service/training-budget.js';
 import { openReplyLimiter, type ReplyLimiter } from './service/rate-limiter.js';
 import type { ModelRegistry } from './service/registry.js';
+import type { OpenedRegistry } from './model-store/open-registry.js';
 import type { TrainingLocks } from './service/lock.js';
 import type { RetrainManager } from './service/retrain.js';
 import type { SharedState } from './service/redis-coordination.js';
@@ -80,14 +81,18 @@ type Stop = { kind: 'signal'; signal: NodeJS.Signals } | { kind: 'fatal'; error:
  * model; logs which backend is in use. TensorFlow.js is imported only here, so a bad configuration is reported at
  * once. Rejects with a message that names the setting to fix.
  */
-async function loadModels(config: Config, log: Logger): Promise<{ registry: ModelRegistry; models: ModelCache }> {
+async function loadModels(
+  config: Config,
+  log: Logger,
+  opened: Opened,
+): Promise<{ registry: ModelRegistry; models: ModelCache }> {
   const { initBackend } = await import('./model/backend.js');
   const { createModelCache } = await import('./service/model-cache.js');
-  const { createRegistry } = await import('./service/registry.js');
   // One log line: which backend, and why any before it was skipped (failed to load, or failed the smoke check).
   const backend = await initBackend(config.backend, { log });
 
-  const registry = createRegistry({ root: config.modelsDir, keep: config.modelVersionsKept });
+  opened.modelStore = await openConfiguredRegistry(config, log);
+  const { registry } = opened.modelStore;
   try {
     // Before any training or swap: temporary folders are never served, and a crash can leave some behind.
     const { removed } = await registry.init();
@@ -99,10 +104,9 @@ async function loadModels(config: Config, log: Logger): Promise<{ registry: Mode
     const texts = await removeStaleTrainingText(); // left by a killed bot: erased text must not linger in /tmp
     if (texts > 0) log.warn({ removed: texts }, 'removed training text file(s) left by an interrupted training');
   } catch (error) {
-    throw new Error(
-      `could not prepare the model versions folder MODELS_DIR ${config.modelsDir}: ${errorMessage(error)}`,
-      { cause: error },
-    );
+    throw new Error(`could not prepare the model versions folder ${registry.root}: ${errorMessage(error)}`, {
+      cause: error,
+    });
   }
 
   const models = createModelCache({ registry, baseDir: config.modelDir, size: config.modelCacheSize, backend });
@@ -115,7 +119,7 @@ async function loadModels(config: Config, log: Logger): Promise<{ registry: Mode
   log.info(
     {
       modelDir: config.modelDir,
-      modelsDir: registry.root,
+      modelStore: opened.modelStore.location,
       version: base.label,
       parameters: info.parameters,
       ms: Date.now() - started,
@@ -227,8 +231,27 @@ function listenForStop(log: Logger, deadlineMs: number, exit: (code: number) => 
   };
 }
 
+/** The model registry MODEL_STORE_URL names (the folder, or S3 with its pointers in Redis). */
+export async function openConfiguredRegistry(config: Config, log: Logger): Promise<OpenedRegistry> {
+  const { openModelRegistry } = await import('./model-store/open-registry.js');
+  const storage = parseStorageUrl(config.storageUrl);
+  try {
+    return await openModelRegistry({
+      location: config.modelStore,
+      keep: config.modelVersionsKept,
+      cacheDir: config.modelCacheDir,
+      s3: config.s3,
+      redisUrl: storage.kind === 'redis' ? storage.url : undefined,
+      log,
+    });
+  } catch (error) {
+    throw new Error(`could not open the model store MODEL_STORE_URL: ${errorMessage(error)}`, { cause: error });
+  }
+}
+
 /** What main() has opened so far (closed by closeAll). */
 interface Opened {
+  modelStore?: OpenedRegistry | undefined;
   bot?: RunningBot | undefined;
   retrain?: RetrainManager | undefined;
   limiter?: ReplyLimiter | undefined;
@@ -335,7 +358,7 @@ async function startModels(
   opened: Opened,
 ): Promise<{ registry: ModelRegistry; models: ModelCache; retrain: RetrainManager } | undefined> {
   try {
-    const { registry, models: local } = await loadModels(config, log);
+    const { registry, models: local } = await loadModels(config, log, opened);
     let models = local;
     const location = parseStorageUrl(config.storageUrl);
     if (location.kind === 'redis') {
@@ -408,7 +431,7 @@ async function startDiscord(
  * and the rate limiter; replies in progress get until SHUTDOWN_CLOSE_RESERVE_MS before the deadline.
  */
 async function closeAll(opened: Opened, log: Logger, deadline: { at: number }): Promise<void> {
-  const { bot, retrain, shared, sweeper, collection, store, limiter } = opened;
+  const { bot, retrain, shared, sweeper, collection, store, limiter, modelStore } = opened;
   const stopStarted = Date.now();
   const stopTraining = async () => {
     if (!retrain) return;
@@ -432,5 +455,6 @@ async function closeAll(opened: Opened, log: Logger, deadline: { at: number }): 
   });
   await store?.close().catch((error: unknown) => log.error({ err: error }, 'error while closing the storage'));
   await limiter?.close().catch((error: unknown) => log.warn({ err: error }, 'error while closing the rate limiter'));
+  await modelStore?.close().catch((error: unknown) => log.warn({ err: error }, 'error while closing the model store'));
   if (bot) log.info({ ms: Date.now() - stopStarted }, 'stopped');
 }

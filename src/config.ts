@@ -9,6 +9,8 @@ import type { BackendName } from './model/backend.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 import type { ReplyLimits } from './service/rate-limiter.js';
 import { DEFAULT_STORAGE_URL, parseStorageUrl } from './storage/url.js';
+import { parseModelStoreUrl, type ModelStoreLocation } from './model-store/location.js';
+import type { S3Settings } from './model-store/open-registry.js';
 
 export interface Config {
   /** The bot token, without any "Bot " prefix. */
@@ -69,6 +71,20 @@ export interface Config {
   purgeAfterDays: number;
   /** ERASURE_JOURNAL: where erasures not applied at shutdown are recorded, for the next start. */
   erasureJournal: string;
+  /** MODEL_STORE_URL: the model versions' folder (default MODELS_DIR) or an S3 bucket (pointers in Redis). */
+  modelStore: ModelStoreLocation;
+  /** MODEL_CACHE_DIR: this host's verified copies of versions from an S3 store, and its temporary folders. */
+  modelCacheDir: string;
+  /** S3_ENDPOINT, S3_FORCE_PATH_STYLE, AWS_REGION (credentials: the AWS SDK reads AWS_ACCESS_KEY_ID and the rest). */
+  s3: S3Settings;
+  /** TRAINER_MODE: fork (the bot forks its own trainer) or queue (BullMQ jobs for `npm run trainer` hosts). */
+  trainerMode: 'fork' | 'queue';
+  /** MODEL_RECONCILE_SECONDS: how often each process compares the versions it serves with the pointers. */
+  modelReconcileSeconds: number;
+  /** TRAIN_STALLED_SECONDS: a trainer host silent this long has its job failed (BullMQ stalled-job check). */
+  trainStalledSeconds: number;
+  /** SHARD_IDS (with SHARD_COUNT): the shards this host runs; undefined = all of `shards`. */
+  shardList: number[] | undefined;
 }
 
 /** The backends BABBLE_BACKEND may force (same list as src/model/backend.ts, kept here so config loads without tfjs). */
@@ -82,6 +98,7 @@ export const DEFAULT_RETENTION_DAYS = 90;
 export const MAX_RETENTION_DAYS = 3650;
 export const DEFAULT_MODELS_DIR = 'var/models';
 export const DEFAULT_ERASURE_JOURNAL = 'var/pending-erasures.json';
+export const DEFAULT_MODEL_CACHE_DIR = 'var/model-cache';
 /** Passes over the text a /retrain makes when it gives no epochs (TRAIN_DEFAULT_EPOCHS): measured with bench server_voice. */
 export const DEFAULT_TRAIN_EPOCHS = 3;
 
@@ -109,6 +126,8 @@ export const SETTINGS = {
   trainDailyMinutes: { min: 0, max: 1440, default: 60, integer: false },
   trainCooldownMinutes: { min: 0, max: 1440, default: 5, integer: false },
   purgeAfterDays: { min: 1, max: 3650, default: 7, integer: true },
+  modelReconcileSeconds: { min: 1, max: 86_400, default: 60, integer: true },
+  trainStalledSeconds: { min: 5, max: 3600, default: 30, integer: true },
   teachPerMember: { min: 1, max: 1_000_000, default: DEFAULT_QUOTAS.teachPerMember, integer: true },
   teachCharsPerMember: { min: 1, max: 100_000_000, default: DEFAULT_QUOTAS.teachCharsPerMember, integer: true },
   teachPerServer: { min: 1, max: 10_000_000, default: DEFAULT_QUOTAS.teachPerServer, integer: true },
@@ -127,6 +146,8 @@ export class ConfigError extends Error {
 }
 
 export interface ConfigOptions {
+  /** 'trainer' (npm run trainer): no Discord token is read or needed. Default 'bot'. */
+  role?: 'bot' | 'trainer';
   /** Check that MODEL_DIR is an existing folder (default true; the command deployer doesn't need a model). */
   requireModelDir?: boolean;
   /** Folder that a relative MODEL_DIR is resolved against (default process.cwd()). */
@@ -171,6 +192,106 @@ export function parseShards(value: string | undefined): 'auto' | number | undefi
   throw new Error(`SHARDS must be "auto" or a whole number from 1 to 1000, not ${JSON.stringify(v)}`);
 }
 
+/**
+ * SHARD_COUNT and SHARD_IDS ("0-3", "4,5,6-7"): this host runs those of SHARD_COUNT shards (all of them without
+ * SHARD_IDS). Undefined when SHARD_COUNT is unset. Throws with a one-line message.
+ */
+export function parseShardHosting(
+  countText: string | undefined,
+  idsText: string | undefined,
+  shardsSet: boolean,
+): { count: number; ids: number[] | undefined } | undefined {
+  const c = countText?.trim();
+  const i = idsText?.trim();
+  if (!c) {
+    if (i) throw new Error('SHARD_IDS needs SHARD_COUNT (the total number of shards over every host)');
+    return undefined;
+  }
+  if (shardsSet) throw new Error('set SHARDS (one host) or SHARD_COUNT with SHARD_IDS (several hosts), not both');
+  if (!/^[1-9]\d*$/.test(c) || Number(c) > 1000)
+    throw new Error(`SHARD_COUNT must be a whole number from 1 to 1000, not ${JSON.stringify(c)}`);
+  const count = Number(c);
+  if (!i) return { count, ids: undefined };
+  const ids: number[] = [];
+  for (const part of i.split(',').map((p) => p.trim())) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    const from = Number(m?.[1]);
+    const to = Number(m?.[2] ?? m?.[1]);
+    if (!m || from > to || to >= count)
+      throw new Error(
+        `SHARD_IDS must be shard numbers or ranges from 0 to ${count - 1}, like 0-3 or 4,5,6-7 (not ${JSON.stringify(part)})`,
+      );
+    for (let id = from; id <= to; id++) {
+      if (ids.includes(id)) throw new Error(`SHARD_IDS names shard ${id} twice`);
+      ids.push(id);
+    }
+  }
+  return { count, ids };
+}
+
+type MultiHost = Pick<
+  Config,
+  'modelStore' | 'modelCacheDir' | 's3' | 'trainerMode' | 'modelReconcileSeconds' | 'trainStalledSeconds'
+>;
+
+/** MODEL_STORE_URL and the S3 settings, TRAINER_MODE and the reconcile and stalled-job intervals. */
+function multiHostSettings(
+  env: Env,
+  storageKind: 'sqlite' | 'redis' | undefined,
+  modelsDir: string,
+  problems: string[],
+): MultiHost {
+  let modelStore: ModelStoreLocation = { kind: 'file', dir: modelsDir };
+  try {
+    modelStore = parseModelStoreUrl(value(env, 'MODEL_STORE_URL'), modelsDir);
+  } catch (error) {
+    problems.push(`MODEL_STORE_URL ${(error as Error).message}`);
+  }
+  if (modelStore.kind === 's3' && storageKind === 'sqlite')
+    problems.push('MODEL_STORE_URL=s3://… needs STORAGE_URL=redis://… (the version pointers live in Redis)');
+  const endpoint = value(env, 'S3_ENDPOINT');
+  if (endpoint !== undefined && !/^https?:\/\/[^/\s]+/.test(endpoint))
+    problems.push(`S3_ENDPOINT must be an http(s) URL such as http://127.0.0.1:9000 (got ${JSON.stringify(endpoint)})`);
+  const pathStyleText = value(env, 'S3_FORCE_PATH_STYLE')?.toLowerCase();
+  if (pathStyleText !== undefined && pathStyleText !== 'true' && pathStyleText !== 'false')
+    problems.push(`S3_FORCE_PATH_STYLE must be true or false (got ${JSON.stringify(pathStyleText)})`);
+  const region = value(env, 'AWS_REGION') ?? (endpoint !== undefined ? 'us-east-1' : undefined);
+  if (modelStore.kind === 's3' && region === undefined)
+    problems.push('MODEL_STORE_URL=s3://… needs AWS_REGION (or S3_ENDPOINT for an S3-compatible server)');
+  const modeText = value(env, 'TRAINER_MODE')?.toLowerCase() ?? (storageKind === 'redis' ? 'queue' : 'fork');
+  if (modeText !== 'fork' && modeText !== 'queue')
+    problems.push(`TRAINER_MODE must be fork or queue (got ${JSON.stringify(env.TRAINER_MODE)})`);
+  else if (modeText === 'queue' && storageKind === 'sqlite')
+    problems.push('TRAINER_MODE=queue needs STORAGE_URL=redis://… (the training queue lives in Redis)');
+  const S = SETTINGS;
+  return {
+    modelStore,
+    modelCacheDir: value(env, 'MODEL_CACHE_DIR') ?? DEFAULT_MODEL_CACHE_DIR,
+    s3: {
+      endpoint,
+      forcePathStyle: pathStyleText === undefined ? endpoint !== undefined : pathStyleText === 'true',
+      region: region ?? 'us-east-1',
+    },
+    trainerMode: modeText === 'queue' ? 'queue' : 'fork',
+    modelReconcileSeconds: numberValue(
+      env,
+      'MODEL_RECONCILE_SECONDS',
+      S.modelReconcileSeconds,
+      S.modelReconcileSeconds.default,
+      problems,
+      ' seconds',
+    ),
+    trainStalledSeconds: numberValue(
+      env,
+      'TRAIN_STALLED_SECONDS',
+      S.trainStalledSeconds,
+      S.trainStalledSeconds.default,
+      problems,
+      ' seconds',
+    ),
+  };
+}
+
 /** A Discord bot token is three dot-separated base64url parts (user id, timestamp, HMAC). */
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const SNOWFLAKE = /^\d{1,20}$/;
@@ -181,8 +302,10 @@ const SNOWFLAKE = /^\d{1,20}$/;
 export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
   const problems: string[] = [];
 
-  let discordToken = value(env, 'DISCORD_TOKEN')?.replace(/^Bot\s+/i, '') ?? '';
-  if (discordToken === '') {
+  let discordToken = options.role === 'trainer' ? '' : (value(env, 'DISCORD_TOKEN')?.replace(/^Bot\s+/i, '') ?? '');
+  if (options.role === 'trainer') {
+    // A trainer host never talks to Discord: it gets no token.
+  } else if (discordToken === '') {
     problems.push(`DISCORD_TOKEN is missing: ${TOKEN_HELP}`);
   } else if (!TOKEN_SHAPE.test(discordToken)) {
     problems.push(
@@ -251,10 +374,19 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
   // In a shard process discord.js's ShardingManager sets SHARDS to that shard's ids (and SHARDING_MANAGER): it is
   // one shard then, not a manager, and the manager has checked the operator's SHARDS already.
   let shards: 'auto' | number | undefined;
-  try {
-    shards = value(env, 'SHARDING_MANAGER') === undefined ? parseShards(env.SHARDS) : undefined;
-  } catch (error) {
-    problems.push((error as Error).message);
+  let shardList: number[] | undefined;
+  if (value(env, 'SHARDING_MANAGER') === undefined) {
+    try {
+      shards = parseShards(env.SHARDS);
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+    try {
+      const hosted = parseShardHosting(env.SHARD_COUNT, env.SHARD_IDS, shards !== undefined);
+      if (hosted) [shards, shardList] = [hosted.count, hosted.ids];
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
   }
   if (shards !== undefined && storageKind !== undefined && storageKind !== 'redis') {
     problems.push(
@@ -472,8 +604,11 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
     messagesPerServer: numberValue(env, 'COLLECT_MAX_MESSAGES', ...q('messagesPerServer'), ' messages'),
   };
 
+  const hosts = multiHostSettings(env, storageKind, modelsDir, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
+    ...hosts,
+    shardList,
     discordToken,
     discordApiUrl,
     logLevel,

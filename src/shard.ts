@@ -21,7 +21,7 @@ import { errorMessage } from './error-message.js';
 
 /** True in the process that should run the ShardingManager: SHARDS set and not itself a shard. */
 export function isShardManager(env: NodeJS.ProcessEnv): boolean {
-  return !env.SHARDING_MANAGER && (env.SHARDS ?? '').trim() !== '';
+  return !env.SHARDING_MANAGER && ((env.SHARDS ?? '').trim() !== '' || (env.SHARD_COUNT ?? '').trim() !== '');
 }
 
 export interface ShardManagerOptions {
@@ -53,7 +53,7 @@ export async function runShardManager(options: ShardManagerOptions = {}): Promis
     return 1;
   }
   const log = options.log ?? createLogger(config.logLevel);
-  const { shards, discordToken: token } = config;
+  const { shards, shardList, discordToken: token } = config;
   if (shards === undefined) {
     log.fatal('SHARDS is not set: nothing to shard');
     return 1;
@@ -65,6 +65,8 @@ export async function runShardManager(options: ShardManagerOptions = {}): Promis
   }
   const manager = new ShardingManager(file, {
     totalShards: shards,
+    // SHARD_IDS: this host runs these of SHARD_COUNT shards; the other hosts run the rest.
+    ...(shardList ? { shardList } : {}),
     token,
     mode: 'process',
     respawn: false,

@@ -70,6 +70,13 @@ describe('parseConfig', () => {
       purgeAfterDays: 7,
       erasureJournal: 'var/pending-erasures.json',
       quotas: DEFAULT_QUOTAS,
+      modelStore: { kind: 'file', dir: 'var/models' },
+      modelCacheDir: 'var/model-cache',
+      s3: { endpoint: undefined, forcePathStyle: false, region: 'us-east-1' },
+      trainerMode: 'fork',
+      modelReconcileSeconds: 60,
+      trainStalledSeconds: 30,
+      shardList: undefined,
     });
     expect(SETTINGS.rateUserReplies.default).toBeGreaterThan(0);
     expect(SETTINGS.rateServerReplies.default).toBeGreaterThan(SETTINGS.rateUserReplies.default);
@@ -140,6 +147,16 @@ describe('parseConfig', () => {
       TEACH_MAX_PER_SERVER: '70',
       TEACH_MAX_CHARS_PER_SERVER: '7000',
       COLLECT_MAX_MESSAGES: '700000',
+      MODEL_STORE_URL: ' s3://babble-models/prod/eu ',
+      MODEL_CACHE_DIR: ' /srv/babble/cache ',
+      S3_ENDPOINT: 'http://127.0.0.1:9000',
+      S3_FORCE_PATH_STYLE: 'FALSE',
+      AWS_REGION: 'eu-west-1',
+      TRAINER_MODE: ' Fork ',
+      MODEL_RECONCILE_SECONDS: '5',
+      TRAIN_STALLED_SECONDS: '45',
+      SHARD_COUNT: '8',
+      SHARD_IDS: '4-5, 7',
     });
     expect(config).toEqual({
       discordToken: TOKEN,
@@ -175,7 +192,50 @@ describe('parseConfig', () => {
         teachCharsPerServer: 7000,
         messagesPerServer: 700_000,
       },
+      modelStore: { kind: 's3', bucket: 'babble-models', prefix: 'prod/eu' },
+      modelCacheDir: '/srv/babble/cache',
+      s3: { endpoint: 'http://127.0.0.1:9000', forcePathStyle: false, region: 'eu-west-1' },
+      trainerMode: 'fork',
+      modelReconcileSeconds: 5,
+      trainStalledSeconds: 45,
+      shards: 8,
+      shardList: [4, 5, 7],
     });
+  });
+
+  it('says what is wrong with each multi-host setting, one line each', () => {
+    const base = { DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir };
+    expect(problems({ ...base, MODEL_STORE_URL: 's3://babble-models/x' })).toEqual([
+      'MODEL_STORE_URL=s3://… needs STORAGE_URL=redis://… (the version pointers live in Redis)',
+      'MODEL_STORE_URL=s3://… needs AWS_REGION (or S3_ENDPOINT for an S3-compatible server)',
+    ]);
+    const redis = { ...base, STORAGE_URL: 'redis://127.0.0.1:6379' };
+    expect(parseConfig(redis).trainerMode).toBe('queue');
+    expect(problems({ ...base, TRAINER_MODE: 'queue' })).toEqual([
+      'TRAINER_MODE=queue needs STORAGE_URL=redis://… (the training queue lives in Redis)',
+    ]);
+    expect(problems({ ...redis, MODEL_STORE_URL: 'ftp://x', S3_FORCE_PATH_STYLE: 'yes', TRAINER_MODE: 'x' })).toEqual([
+      'MODEL_STORE_URL must be file://<folder> or s3://<bucket>/<prefix> (got "ftp://x")',
+      'S3_FORCE_PATH_STYLE must be true or false (got "yes")',
+      'TRAINER_MODE must be fork or queue (got "x")',
+    ]);
+    expect(problems({ ...redis, MODEL_STORE_URL: 's3://B/x' })[0]).toMatch(
+      /^MODEL_STORE_URL s3:\/\/ needs a bucket name/,
+    );
+    expect(problems({ ...redis, SHARD_IDS: '0-1' })).toEqual([
+      'SHARD_IDS needs SHARD_COUNT (the total number of shards over every host)',
+    ]);
+    expect(problems({ ...redis, SHARDS: '2', SHARD_COUNT: '4' })).toEqual([
+      'set SHARDS (one host) or SHARD_COUNT with SHARD_IDS (several hosts), not both',
+    ]);
+    expect(problems({ ...redis, SHARD_COUNT: '4', SHARD_IDS: '2-4' })[0]).toMatch(
+      /SHARD_IDS must be shard numbers or ranges from 0 to 3/,
+    );
+    expect(problems({ ...redis, SHARD_COUNT: '4', SHARD_IDS: '1,0-2' })).toEqual(['SHARD_IDS names shard 1 twice']);
+    expect(problems({ ...base, SHARD_COUNT: '4' })[0]).toMatch(/needs STORAGE_URL=redis/);
+    expect(parseConfig({ ...redis, SHARD_COUNT: '4' })).toMatchObject({ shards: 4, shardList: undefined });
+    const trainer = parseConfig({ MODEL_DIR: modelDir, STORAGE_URL: 'redis://h:1' }, { role: 'trainer' });
+    expect(trainer.discordToken).toBe('');
   });
 
   it('says in one line where to get a token when DISCORD_TOKEN is missing or blank', () => {

@@ -31,8 +31,9 @@ import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { currentOwner, ownerAlive, ownerGone, parseOwner, writeOwner } from './folder-owner.js';
 import { compareAndSwap, PointerMovedError } from './pointer-lock.js';
-import { BabyLanguageModel } from '../model/baby.js';
-import { loadModel, verifyModelDir, type ModelMeta } from '../model/store.js';
+import type { BabyLanguageModel } from '../model/baby.js';
+import { verifyModelDir, type ModelMeta } from '../model/store.js';
+import { keyedQueue, loadChecked, smokeTested } from './version-check.js';
 import { BASE_SCOPE, isValidScope, RegistryError } from './scope.js';
 import { errorMessage } from '../error-message.js';
 import { fsyncDir, isErrno, writeFileDurable } from '../durable-file.js';
@@ -94,7 +95,8 @@ export interface History {
   rejected: RejectedInfo[];
 }
 
-export type CommitStep = 'verified' | 'recorded' | 'renamed' | 'pointer-written' | 'flipped';
+/** 'uploaded': the object store's files are in and verified (model-store/object-registry.ts). */
+export type CommitStep = 'verified' | 'recorded' | 'uploaded' | 'renamed' | 'pointer-written' | 'flipped';
 
 export interface CommitHooks {
   /** Awaited after each step (fault-injection tests pause or crash here). */
@@ -139,6 +141,11 @@ export interface ModelRegistry {
   discard(tmpDir: string): Promise<void>;
   /** The version to serve, or null for the base. */
   resolve(scope: string): Promise<ResolvedVersion | null>;
+  /**
+   * The version the pointer names (0 = the base), cheaply: no hash is checked (model-reconcile.ts compares it with
+   * what a process serves). Without a usable pointer, resolve()'s answer.
+   */
+  currentVersion(scope: string): Promise<number>;
   /**
    * Verifies, loads (unless given the model loaded from it) and smoke-tests a trained folder, then makes it the next
    * version and the current one.
@@ -204,36 +211,17 @@ function ownerFields(): { pid: number; host: string; start: string | null } {
   return { pid, host, start };
 }
 
-function stamp(): string {
+export function stamp(): string {
   return `${new Date().toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
-}
-
-/** A model that loaded must also babble: a few characters from a fixed seed, without throwing. */
-function smokeTest(model: BabyLanguageModel): void {
-  const out = model.generateDetailed('me ', { length: 24, rng: 1, temperature: 0.5 });
-  if (typeof out.text !== 'string' || out.generated < 1)
-    throw new RegistryError('the new model generated nothing in its smoke test');
 }
 
 export function createRegistry(options: RegistryOptions): ModelRegistry {
   const root = resolvePath(options.root);
   const keep = Math.max(1, Math.floor(options.keep ?? DEFAULT_KEEP));
-  const locks = new Map<string, Promise<unknown>>();
+  const locked = keyedQueue();
 
   const scopeDir = (scope: string) => join(root, scope);
   const versionDir = (scope: string, version: number) => join(scopeDir(scope), String(version));
-
-  /** Runs `fn` after every earlier locked call of the scope has settled. */
-  function locked<T>(scope: string, fn: () => Promise<T>): Promise<T> {
-    const prev = locks.get(scope) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    locks.set(scope, tail);
-    void tail.then(() => {
-      if (locks.get(scope) === tail) locks.delete(scope);
-    });
-    return next;
-  }
 
   async function ensureScopeDir(scope: string): Promise<string> {
     const dir = scopeDir(scope);
@@ -321,30 +309,6 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
     return null;
   }
 
-  /** Loads with every hash checked and smoke-tests; a RegistryError says what is wrong. */
-  async function loadChecked(dir: string): Promise<BabyLanguageModel> {
-    let model: BabyLanguageModel;
-    try {
-      const loaded = await loadModel(dir);
-      model = BabyLanguageModel.fromWeights(loaded.weights, loaded.vocab, loaded.meta);
-    } catch (err) {
-      // The details (which file, its path) stay in the cause, for the log: the message is shown to admins.
-      throw new RegistryError('the model files are damaged or incomplete', { cause: err });
-    }
-    return smokeTested(model);
-  }
-
-  /** The model, once it has passed the smoke test; a RegistryError says why it did not. */
-  function smokeTested(model: BabyLanguageModel): BabyLanguageModel {
-    try {
-      smokeTest(model);
-    } catch (err) {
-      if (err instanceof RegistryError) throw err;
-      throw new RegistryError('the model failed its smoke test', { cause: err });
-    }
-    return model;
-  }
-
   async function prune(scope: string, current: number): Promise<void> {
     const versions = await versionNumbers(scope);
     const kept = new Set(versions.slice(0, keep));
@@ -406,6 +370,11 @@ export function createRegistry(options: RegistryOptions): ModelRegistry {
 
     async resolve(scope) {
       return resolveUnlocked(scope);
+    },
+
+    async currentVersion(scope) {
+      checkScope(scope);
+      return (await readPointer(scope)) ?? (await resolveUnlocked(scope))?.version ?? 0;
     },
 
     async commit(scope, tmpDir, details, hooks) {
