@@ -1,6 +1,7 @@
 // @ts-check
 /**
- * `npm start`: runs the compiled bot (dist/src/main.js) in this same process, after rebuilding it only when a
+ * `npm start` (and `npm run trainer`, which passes `trainer`): runs the compiled bot (dist/src/main.js; the trainer
+ * host: dist/src/trainer-main.js) in this same process, after rebuilding it only when a
  * source is newer than its output (scripts/build.mjs; a fresh build costs nothing but a few stat calls).
  *
  * npm does not pass SIGTERM on to the program it runs (it exits and leaves the bot running), so a process manager
@@ -12,7 +13,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, findTsc, staleReasons } from './build.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const main = path.join(root, 'dist', 'src', 'main.js');
+const ENTRIES = { bot: 'main.js', trainer: 'trainer-main.js' };
+const role = process.argv[2] ?? 'bot';
+if (!Object.hasOwn(ENTRIES, role)) {
+  process.stderr.write(`usage: node scripts/start.mjs [${Object.keys(ENTRIES).join('|')}]\n`);
+  process.exit(2);
+}
+const main = path.join(root, 'dist', 'src', ENTRIES[/** @type {keyof typeof ENTRIES} */ (role)]);
 
 const stale = staleReasons(root);
 if (stale.length > 0) {
@@ -32,5 +39,5 @@ if (stale.length > 0) {
   }
 }
 // The bot then sees itself as dist/src/main.js, e.g. as the script each shard runs (src/shard.ts).
-process.argv[1] = main;
+process.argv.splice(1, 2, main);
 await import(pathToFileURL(main).href);

@@ -34,11 +34,11 @@ import type { TrainingLocks } from './service/lock.js';
 import type { RetrainManager } from './service/retrain.js';
 import type { SharedState } from './service/redis-coordination.js';
 import { openStore, parseStorageUrl } from './storage/open.js';
+import { createRetrain } from './retrain-setup.js';
 import type { KvStore } from './storage/kv.js';
 import { errorMessage } from './error-message.js';
 
-/** The base corpus mixed into every retraining so that the model stays a baby (relative to the working folder). */
-export const BASE_CORPUS_FILE = 'data/corpus.txt';
+export { BASE_CORPUS_FILE } from './retrain-setup.js';
 
 /** From the signal to the end of the process, at most. */
 export const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -91,6 +91,7 @@ async function loadModels(
   // One log line: which backend, and why any before it was skipped (failed to load, or failed the smoke check).
   const backend = await initBackend(config.backend, { log });
 
+  const { openConfiguredRegistry } = await import('./model-store/open-registry.js');
   opened.modelStore = await openConfiguredRegistry(config, log);
   const { registry } = opened.modelStore;
   try {
@@ -127,49 +128,6 @@ async function loadModels(
     'model loaded',
   );
   return { registry, models };
-}
-
-async function createRetrain(
-  config: Config,
-  log: Logger,
-  registry: ModelRegistry,
-  models: ModelCache,
-  collection: CollectionService,
-  locks: TrainingLocks | undefined,
-  moderation: Moderation,
-  budget: TrainingBudget,
-): Promise<RetrainManager> {
-  const { createRetrainManager, loadBaseCorpus } = await import('./service/retrain.js');
-  const { BASE_SCOPE } = await import('./service/registry.js');
-  let baseCorpus: string[];
-  try {
-    baseCorpus = await loadBaseCorpus(BASE_CORPUS_FILE);
-  } catch (error) {
-    throw new Error(
-      `could not read the base corpus ${BASE_CORPUS_FILE} (retraining mixes it in; run the bot from the project folder): ${errorMessage(error)}`,
-      { cause: error },
-    );
-  }
-  return createRetrainManager({
-    registry,
-    models,
-    baseModelDir: config.modelDir,
-    log,
-    // The shared base model is retrained on the base corpus alone; a server's on what it collected and was taught.
-    trainingText: (scope) => (scope === BASE_SCOPE ? Promise.resolve([]) : collection.trainingText(scope)),
-    dataGeneration: (scope) => (scope === BASE_SCOPE ? Promise.resolve('') : collection.dataGeneration(scope)),
-    baseCorpus,
-    concurrency: config.trainConcurrency,
-    defaultMinutes: config.trainDefaultMinutes,
-    ...(config.trainDefaultEpochs > 0 ? { defaultEpochs: config.trainDefaultEpochs } : {}),
-    maxMinutes: config.trainMaxMinutes,
-    minLines: config.trainMinLines,
-    gate: { tolerance: config.trainGateTolerance, maxFlaggedRate: config.trainGateMaxFlagged },
-    moderation,
-    budget,
-    training: { maxHeapMb: config.trainMaxHeapMb },
-    ...(locks ? { locks } : {}),
-  });
 }
 
 /** The config from the environment, or undefined after writing each problem (one line each). */
@@ -229,24 +187,6 @@ function listenForStop(log: Logger, deadlineMs: number, exit: (code: number) => 
       process.off('unhandledRejection', onUnhandled);
     },
   };
-}
-
-/** The model registry MODEL_STORE_URL names (the folder, or S3 with its pointers in Redis). */
-export async function openConfiguredRegistry(config: Config, log: Logger): Promise<OpenedRegistry> {
-  const { openModelRegistry } = await import('./model-store/open-registry.js');
-  const storage = parseStorageUrl(config.storageUrl);
-  try {
-    return await openModelRegistry({
-      location: config.modelStore,
-      keep: config.modelVersionsKept,
-      cacheDir: config.modelCacheDir,
-      s3: config.s3,
-      redisUrl: storage.kind === 'redis' ? storage.url : undefined,
-      log,
-    });
-  } catch (error) {
-    throw new Error(`could not open the model store MODEL_STORE_URL: ${errorMessage(error)}`, { cause: error });
-  }
 }
 
 /** What main() has opened so far (closed by closeAll). */
@@ -369,12 +309,43 @@ async function startModels(
     }
     const { collection, moderation, budget } = services;
     const locks = opened.shared?.locks;
-    opened.retrain = await createRetrain(config, log, registry, models, collection, locks, moderation, budget);
+    opened.retrain =
+      config.trainerMode === 'queue' && opened.shared && location.kind === 'redis'
+        ? await queuedRetrain(config, log, location.url, opened.shared, models)
+        : await createRetrain(config, log, { registry, models, collection, locks, moderation, budget });
     return { registry, models, retrain: opened.retrain };
   } catch (error) {
     log.fatal({ err: error }, errorMessage(error));
     return undefined;
   }
+}
+
+/**
+ * TRAINER_MODE=queue: /retrain becomes a job for the trainer hosts (npm run trainer); a version they swap in is
+ * loaded here before the reply says it is talking.
+ */
+async function queuedRetrain(
+  config: Config,
+  log: Logger,
+  redisUrl: string,
+  shared: SharedState,
+  models: ModelCache,
+): Promise<RetrainManager> {
+  const { createQueuedRetrain } = await import('./training-queue/queued-retrain.js');
+  const manager = await createQueuedRetrain({
+    redisUrl,
+    stalledMs: config.trainStalledSeconds * 1000,
+    shared,
+    log,
+    onSwapped: async (scope) => {
+      models.invalidate(scope);
+      await models
+        .modelFor(scope === 'base' ? null : scope)
+        .catch((err: unknown) => log.warn({ err, scope }, 'retrain: could not load the new version here yet'));
+    },
+  });
+  log.info({ stalledSeconds: config.trainStalledSeconds }, 'trainings go to the queue for `npm run trainer` hosts');
+  return manager;
 }
 
 /** Logs in to Discord and serves; undefined (logged) when Discord refuses for good. */

@@ -2,7 +2,10 @@
  * The model registry MODEL_STORE_URL asks for: the folder registry (service/registry.ts, the single-host default)
  * or the object store on S3 with its pointers in Redis (object-registry.ts), and how to close what it opened.
  */
+import type { Config } from '../config.js';
+import { errorMessage } from '../error-message.js';
 import type { Logger } from '../log.js';
+import { parseStorageUrl } from '../storage/url.js';
 import { createRegistry, type ModelRegistry } from '../service/registry.js';
 import { redactUrl } from '../storage/url.js';
 import type { ModelStoreLocation } from './location.js';
@@ -65,4 +68,24 @@ export async function openModelRegistry(options: OpenRegistryOptions): Promise<O
       if (client?.isOpen) await client.close().catch(() => client.destroy());
     },
   };
+}
+
+/** The registry MODEL_STORE_URL names, for a bot or a trainer host; rejects with a message naming the setting. */
+export async function openConfiguredRegistry(
+  config: Config,
+  log: Pick<Logger, 'info' | 'warn'>,
+): Promise<OpenedRegistry> {
+  const storage = parseStorageUrl(config.storageUrl);
+  try {
+    return await openModelRegistry({
+      location: config.modelStore,
+      keep: config.modelVersionsKept,
+      cacheDir: config.modelCacheDir,
+      s3: config.s3,
+      redisUrl: storage.kind === 'redis' ? storage.url : undefined,
+      log,
+    });
+  } catch (error) {
+    throw new Error(`could not open the model store MODEL_STORE_URL: ${errorMessage(error)}`, { cause: error });
+  }
 }

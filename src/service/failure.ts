@@ -30,6 +30,9 @@ export const RETRAIN_FAILURE = {
     'The new model was not swapped in: the served model was changed (rolled back) while it trained, and that ' +
     'change stands. Retrain again to build on it.',
   unexpected: "Something went wrong while training. Please try again; if it keeps happening, tell the bot's owner.",
+  queue: "Couldn't hand the training to the trainers (the queue can't be reached). Please try again in a few minutes.",
+  trainerLost: 'The trainer host running this training stopped, so nothing was swapped. Run /retrain start again.',
+  busyElsewhere: 'This server is already training (started from another shard); try again when that has finished.',
 } as const;
 
 /** Fixed texts for a trainer that did not finish, by how it ended. */

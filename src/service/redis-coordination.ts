@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import type { Logger } from '../log.js';
 import type { RedisClient } from '../storage/redis.js';
 import { redactUrl } from '../storage/url.js';
-import { DEFAULT_LOCK_PREFIX, redisLocks, type TrainingLocks } from './lock.js';
+import { DEFAULT_LOCK_PREFIX, redisLocks, unlock, type TrainingLocks } from './lock.js';
 import type { ModelCache } from './model-cache.js';
 import type { ModelRegistry } from './registry.js';
 import { announcingModels, DEFAULT_SWAP_CHANNEL, openSwapBus, type SwapBus } from './swap-bus.js';
@@ -35,6 +35,13 @@ export interface SharedState {
   /** The cache to use from now on: its installs (commit, rollback) are announced to the other processes. */
   models: ModelCache;
   bus: SwapBus;
+  /**
+   * Frees a scope's training lock held by `token` (a trainer host that died: training-queue/queued-retrain.ts);
+   * true when it was still held by that token. A lock taken since by anyone else is left alone.
+   */
+  releaseLock(scope: string, token: string): Promise<boolean>;
+  /** Publishes on a channel with the command connection (the training queue's cancel requests). */
+  publish(channel: string, message: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -80,9 +87,11 @@ export async function openSharedState(options: SharedStateOptions): Promise<Shar
     await closeAll();
     throw error;
   }
+  const lockPrefix = options.lockPrefix ?? DEFAULT_LOCK_PREFIX;
+  const lockClient = { sendCommand: (args: string[]) => commands.sendCommand(args) };
   const locks = redisLocks({
-    client: { sendCommand: (args) => commands.sendCommand(args) },
-    prefix: options.lockPrefix ?? DEFAULT_LOCK_PREFIX,
+    client: lockClient,
+    prefix: lockPrefix,
     ...(options.lockTtlMs !== undefined ? { ttlMs: options.lockTtlMs } : {}),
     onRenewError: (scope, err) => log.warn({ err, scope }, 'training lock: renewal failed'),
   });
@@ -91,6 +100,10 @@ export async function openSharedState(options: SharedStateOptions): Promise<Shar
     locks,
     models: announcingModels(options.models, bus, log),
     bus,
+    releaseLock: (scope, token) => unlock(lockClient, lockPrefix + scope, token),
+    async publish(channel, message) {
+      await commands.publish(channel, message);
+    },
     async close() {
       await bus.close().catch((err: unknown) => log.warn({ err }, 'shared state: error while unsubscribing'));
       await closeAll();

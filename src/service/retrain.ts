@@ -245,7 +245,8 @@ function runChart(
   return lossChartPng(lossCurve, { references: refs });
 }
 
-class Job implements RetrainJob {
+/** A run as the retrain managers keep it: its state, listeners and outcome (also used by training-queue/queued-retrain.ts). */
+export class Job implements RetrainJob {
   state: 'queued' | 'running' | 'finished' = 'queued';
   position: number | undefined;
   latest: ProgressFigures | undefined;

@@ -8,6 +8,28 @@
  * child → parent:  ready { pid, envKeys } · progress { … } · saved { dir, heldOut, … } · done · error { message }
  */
 
+import {
+  count,
+  fail,
+  finite,
+  isRecord,
+  literal,
+  nonEmptyStr,
+  nonNegative,
+  nullableFinite,
+  object,
+  oneOf,
+  opt,
+  positive,
+  positiveInt,
+  ProtocolError,
+  str,
+  stringArray,
+  type Check,
+} from '../message-checks.js';
+
+export { ProtocolError };
+
 /** Set by the parent in the trainer child's environment; without it, importing trainer-child.ts does nothing. */
 export const TRAINER_CHILD_FLAG = 'BABBLE_TRAINER_CHILD';
 
@@ -95,8 +117,6 @@ export type SavedMessage = Extract<ChildMessage, { type: 'saved' }>;
 export type ProgressMessage = Extract<ChildMessage, { type: 'progress' }>;
 
 export const MAX_CURVE_POINTS = 500;
-/** Longest error message / sample / string field accepted. */
-const MAX_STRING = 100_000;
 /**
  * The most entries and characters (all entries together) of each string array: text lines (training, base mix,
  * held out), and the short lists (environment variable names, samples).
@@ -106,95 +126,8 @@ export const ARRAY_LIMITS = {
   short: { items: 1000, chars: 1_000_000 },
 } as const;
 
-export class ProtocolError extends Error {
-  override readonly name = 'ProtocolError';
-}
-
-type Check = (value: unknown, path: string) => void;
-
-function fail(path: string, what: string): never {
-  throw new ProtocolError(`${path} ${what}`);
-}
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-const str: Check = (v, p) => {
-  if (typeof v !== 'string') fail(p, 'must be a string');
-  if (v.length > MAX_STRING) fail(p, `is longer than ${MAX_STRING} characters`);
-};
-const nonEmptyStr: Check = (v, p) => {
-  str(v, p);
-  if ((v as string).length === 0) fail(p, 'must not be empty');
-};
-const finite: Check = (v, p) => {
-  if (typeof v !== 'number' || !Number.isFinite(v)) fail(p, 'must be a finite number');
-};
-const nonNegative: Check = (v, p) => {
-  finite(v, p);
-  if ((v as number) < 0) fail(p, 'must be ≥ 0');
-};
-const positive: Check = (v, p) => {
-  finite(v, p);
-  if ((v as number) <= 0) fail(p, 'must be > 0');
-};
-const count: Check = (v, p) => {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) fail(p, 'must be an integer ≥ 0');
-};
-const positiveInt: Check = (v, p) => {
-  count(v, p);
-  if ((v as number) < 1) fail(p, 'must be an integer ≥ 1');
-};
-const nullableFinite: Check = (v, p) => {
-  if (v !== null) finite(v, p);
-};
-/** An array of at most `limits.items` strings, each a valid string field, of at most `limits.chars` in all. */
-const stringArray =
-  (limits: { items: number; chars: number }): Check =>
-  (v, p) => {
-    if (!Array.isArray(v)) fail(p, 'must be an array of strings');
-    if (v.length > limits.items) fail(p, `has more than ${limits.items} entries`);
-    let chars = 0;
-    v.forEach((s, i) => {
-      str(s, `${p}[${i}]`);
-      chars += (s as string).length;
-    });
-    if (chars > limits.chars) fail(p, `has more than ${limits.chars} characters in all`);
-  };
 const lineArray = stringArray(ARRAY_LIMITS.lines);
 const shortArray = stringArray(ARRAY_LIMITS.short);
-const oneOf =
-  (...allowed: readonly unknown[]): Check =>
-  (v, p) => {
-    if (!allowed.includes(v)) fail(p, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`);
-  };
-const literal =
-  (want: string): Check =>
-  (v, p) => {
-    if (v !== want) fail(p, `must be ${JSON.stringify(want)}`);
-  };
-
-interface Field {
-  check: Check;
-  optional?: boolean;
-}
-
-/** Checks an object's fields: every required one present, each valid, and no field that is not listed. */
-function object(fields: Record<string, Field | Check>): Check {
-  return (v, p) => {
-    if (!isRecord(v)) fail(p, 'must be an object');
-    for (const key of Object.keys(v)) if (!(key in fields)) fail(`${p}.${key}`, 'is not a known field');
-    for (const [key, spec] of Object.entries(fields)) {
-      const f = typeof spec === 'function' ? { check: spec } : spec;
-      if (!(key in v) || v[key] === undefined) {
-        if (!f.optional) fail(`${p}.${key}`, 'is missing');
-        continue;
-      }
-      f.check(v[key], `${p}.${key}`);
-    }
-  };
-}
-
-const opt = (check: Check): Field => ({ check, optional: true });
 
 const noteCheck: Check = (v, p) => {
   if (!isRecord(v)) fail(p, 'must be an object');
