@@ -273,6 +273,7 @@ describe('rollback', () => {
 describe('currentVersion', () => {
   it('names the version the pointer names without checking its files, else what resolve serves, else the base', async () => {
     expect(await registry.currentVersion(GUILD)).toBe(0);
+    expect(await registry.currentVersion('base')).toBe(0);
     await commitVersions('a', 'b');
     expect(await registry.currentVersion(GUILD)).toBe(2);
     // Damaged files are not looked at (resolve would fall back to version 1): only the pointer is read.
