@@ -23,7 +23,7 @@ export interface ModelReconcileOptions {
 }
 
 export interface ReconcileRun {
-  /** Scopes compared (their pointer read). */
+  /** Scopes compared (their pointer read, or not held here). */
   checked: number;
   /** Scopes whose pointer named another version than the one served, and were loaded (or tried). */
   applied: { scope: string; from: number; to: number }[];
@@ -38,35 +38,46 @@ export interface ModelReconciler {
   stop(): Promise<void>;
 }
 
-/** Compares one scope; the version it moved to, or undefined when nothing was to do (or its pointer is unreadable). */
+/** Compares one scope: the move it loaded, 'same' when nothing was to do, or the error reading its pointer. */
 async function reconcileScope(
   options: ModelReconcileOptions,
   scope: string,
-): Promise<{ from: number; to: number } | undefined> {
+): Promise<{ from: number; to: number } | 'same' | { error: unknown }> {
   const served = await options.models.servedVersion(scope);
-  if (served === undefined) return undefined; // not held here: the next use reads the pointer anyway
+  if (served === undefined) return 'same'; // not held here: its next use reads the pointer anyway
   let current: number;
   try {
     current = await options.registry.currentVersion(scope);
-  } catch (err) {
-    options.log?.warn({ err, scope }, 'model reconcile: could not read the pointer; still serving what is loaded');
-    return undefined;
+  } catch (error) {
+    return { error };
   }
-  if (current === served) return undefined;
+  if (current === served) return 'same';
   options.log?.info({ scope, served, pointer: current }, 'model reconcile: the pointer moved; loading its version');
   await options.apply(scope, current);
   return { from: served, to: current };
 }
 
-/** One pass over the base scope and every server scope in the cache. */
+/** One pass over the base scope and every server scope in the cache; unreadable pointers are logged once a pass. */
 async function reconcileOnce(options: ModelReconcileOptions): Promise<ReconcileRun> {
   const scopes = [BASE_SCOPE, ...options.models.cached().filter((s) => s !== BASE_SCOPE)];
   const run: ReconcileRun = { checked: 0, applied: [] };
+  const unreadable: string[] = [];
+  let firstError: unknown;
   for (const scope of scopes) {
-    const moved = await reconcileScope(options, scope);
+    const outcome = await reconcileScope(options, scope);
+    if (outcome !== 'same' && 'error' in outcome) {
+      if (unreadable.length === 0) firstError = outcome.error;
+      unreadable.push(scope);
+      continue;
+    }
     run.checked += 1;
-    if (moved) run.applied.push({ scope, ...moved });
+    if (outcome !== 'same') run.applied.push({ scope, ...outcome });
   }
+  if (unreadable.length > 0)
+    options.log?.warn(
+      { err: firstError, scopes: unreadable },
+      'model reconcile: could not read the pointers; still serving what is loaded',
+    );
   return run;
 }
 
