@@ -2,7 +2,8 @@
  * The shared state of several bot processes on one Redis: the training lock and swap announcements, opened the
  * way the bot opens them, and a clear error (password hidden) when Redis can't be reached; and the versions served
  * reconciled with the pointers — a pointer moved with no announcement at all is served within the interval, and a
- * subscription connection Redis dropped (CLIENT KILL TYPE pubsub, on a private redis-server) reconciles on reconnect.
+ * subscription connection Redis dropped (CLIENT KILL TYPE pubsub, on a private redis-server) or a restarted
+ * redis-server reconciles on reconnect.
  *
  * Redis: REDIS_URL (set by .ci/run). Without it the Redis part is skipped locally; with CI=true it fails.
  */
@@ -192,6 +193,24 @@ describe.skipIf(!(hasRedisServer() || process.env.CI === 'true'))(
         );
       } finally {
         await admin.close();
+        await b.shared.close();
+      }
+    });
+
+    it('reconciles once Redis is back after a restart, for a pointer moved during the outage', async () => {
+      const root = join(work, 'models-restart');
+      const b = await openProcess(redis.url, root, 'restart', 'b', 3_600_000);
+      try {
+        expect((await b.shared.models.modelFor(G1)).label).toBe('base');
+        await redis.stop();
+        const version = await commitSilently(createRegistry({ root })); // no Redis to announce it on
+        await redis.start();
+        // node-redis retries with a growing pause (at most 5 s, storage/redis.ts): poll for up to 20 s.
+        expect(await servedLabel(b.shared.models, String(version), 1000)).toBe(String(version));
+        expect(b.lines).toContain(
+          'shared state: the swap subscription reconnected; comparing the versions served with the pointers',
+        );
+      } finally {
         await b.shared.close();
       }
     });
