@@ -304,7 +304,13 @@ async function startModels(
     if (location.kind === 'redis') {
       // Several processes (shards) on one Redis: one training per server among them, and swaps announced.
       const { openSharedState } = await import('./service/redis-coordination.js');
-      opened.shared = await openSharedState({ url: location.url, registry, models, log });
+      opened.shared = await openSharedState({
+        url: location.url,
+        registry,
+        models,
+        log,
+        reconcileIntervalMs: config.modelReconcileSeconds * 1000,
+      });
       models = opened.shared.models;
     }
     const { collection, moderation, budget } = services;

@@ -389,8 +389,9 @@ export function parseConfig(env: Env, options: ConfigOptions = {}): Config {
     }
   }
   if (shards !== undefined && storageKind !== undefined && storageKind !== 'redis') {
+    const name = value(env, 'SHARDS') === undefined ? 'SHARD_COUNT' : 'SHARDS';
     problems.push(
-      'SHARDS needs STORAGE_URL=redis://… (the shards share the stored text, the training lock and model swaps there)',
+      `${name} needs STORAGE_URL=redis://… (the shards share the stored text, the training lock and model swaps there)`,
     );
   }
 

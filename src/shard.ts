@@ -1,12 +1,18 @@
 /**
  * `SHARDS=auto|N`: discord.js's ShardingManager runs this same entry point once per shard, each a child process
  * (discord.js gives each child its shard id and count, and the Discord client picks them up). The shards share
- * the storage, the training lock and model swaps through Redis, so SHARDS needs STORAGE_URL=redis://…; the models
- * folder (MODELS_DIR) is shared on disk. `auto` asks Discord (discord.com, not DISCORD_API_URL) how many shards.
+ * the storage, the training lock and model swaps through Redis, so sharding needs STORAGE_URL=redis://…
+ * `auto` asks Discord (discord.com, not DISCORD_API_URL) how many shards.
  *
- * SHARDS is read and checked with the rest of the configuration (src/config.ts); the manager checks it all once, so
- * a bad setting is reported once, not by every shard. A shard child is recognised by SHARDING_MANAGER in its
- * environment (set by discord.js) and runs the bot as usual.
+ * Shards over several hosts: `SHARD_COUNT` (the total over every host) with `SHARD_IDS` (this host's: "0-3",
+ * "4,5,6-7"), given to the manager as totalShards and shardList; each host runs only its own shards, so each server
+ * is answered by exactly one host. Hosts share no folder: server versions trained on one host reach the others
+ * through an S3 model store (MODEL_STORE_URL=s3://…, pointers in Redis) and every process keeps serving what the
+ * pointers name (swap-bus.ts, model-reconcile.ts); with the default folder store each host has only its own.
+ *
+ * The settings are read and checked with the rest of the configuration (src/config.ts); the manager checks it all
+ * once, so a bad setting is reported once, not by every shard. A shard child is recognised by SHARDING_MANAGER in
+ * its environment (set by discord.js) and runs the bot as usual.
  * Stopping: SIGTERM is passed on to every shard (each stops gracefully, bot.ts) and the manager exits 0 when all
  * exited 0; on SIGINT the shards, in the same process group, got the signal from the terminal themselves. A shard
  * that dies on its own is not respawned: every other shard is stopped and the manager exits 1 (the supervisor
@@ -19,7 +25,7 @@ import { ConfigError, parseConfig, type Config } from './config.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './log.js';
 import { errorMessage } from './error-message.js';
 
-/** True in the process that should run the ShardingManager: SHARDS set and not itself a shard. */
+/** True in the process that should run the ShardingManager: SHARDS or SHARD_COUNT set and not itself a shard. */
 export function isShardManager(env: NodeJS.ProcessEnv): boolean {
   return !env.SHARDING_MANAGER && ((env.SHARDS ?? '').trim() !== '' || (env.SHARD_COUNT ?? '').trim() !== '');
 }
@@ -55,7 +61,7 @@ export async function runShardManager(options: ShardManagerOptions = {}): Promis
   const log = options.log ?? createLogger(config.logLevel);
   const { shards, shardList, discordToken: token } = config;
   if (shards === undefined) {
-    log.fatal('SHARDS is not set: nothing to shard');
+    log.fatal('neither SHARDS nor SHARD_COUNT is set: nothing to shard');
     return 1;
   }
   const file = options.file ?? process.argv[1];

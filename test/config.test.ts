@@ -414,6 +414,40 @@ describe('parseConfig', () => {
     expect(problems({ MODEL_DIR: modelDir, SHARDS: '0', LOG_LEVEL: 'loud' })).toHaveLength(3);
   });
 
+  it('reads SHARD_COUNT and SHARD_IDS per host (numbers and ranges) and refuses each bad combination in one line', () => {
+    const redis = { DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, STORAGE_URL: 'redis://127.0.0.1:6379' };
+    expect(parseConfig({ ...redis, SHARD_COUNT: '4', SHARD_IDS: '0-1' })).toMatchObject({
+      shards: 4,
+      shardList: [0, 1],
+    });
+    expect(parseConfig({ ...redis, SHARD_COUNT: '8', SHARD_IDS: ' 4,5, 6-7 ' }).shardList).toEqual([4, 5, 6, 7]);
+    expect(parseConfig({ ...redis, SHARD_COUNT: '2', SHARD_IDS: '' }).shardList).toBeUndefined(); // all of them
+    for (const count of ['0', '-1', 'x', '1.5', '1001'])
+      expect(problems({ ...redis, SHARD_COUNT: count, SHARD_IDS: '0' })).toEqual([
+        `SHARD_COUNT must be a whole number from 1 to 1000, not ${JSON.stringify(count)}`,
+      ]);
+    for (const [ids, part] of [
+      ['4', '4'],
+      ['3-1', '3-1'],
+      ['a', 'a'],
+      ['0,,1', ''],
+      ['0-', '0-'],
+    ])
+      expect(problems({ ...redis, SHARD_COUNT: '4', SHARD_IDS: ids })).toEqual([
+        `SHARD_IDS must be shard numbers or ranges from 0 to 3, like 0-3 or 4,5,6-7 (not ${JSON.stringify(part)})`,
+      ]);
+    expect(problems({ ...redis, SHARD_COUNT: '4', SHARD_IDS: '0-2,2' })).toEqual(['SHARD_IDS names shard 2 twice']);
+    expect(problems({ ...redis, SHARD_IDS: '0' })).toEqual([
+      'SHARD_IDS needs SHARD_COUNT (the total number of shards over every host)',
+    ]);
+    expect(problems({ ...redis, SHARDS: 'auto', SHARD_COUNT: '4', SHARD_IDS: '0' })).toEqual([
+      'set SHARDS (one host) or SHARD_COUNT with SHARD_IDS (several hosts), not both',
+    ]);
+    expect(problems({ DISCORD_TOKEN: TOKEN, MODEL_DIR: modelDir, SHARD_COUNT: '4', SHARD_IDS: '0-1' })).toEqual([
+      expect.stringMatching(/^SHARD_COUNT needs STORAGE_URL=redis:\/\//),
+    ]);
+  });
+
   it('offers the same backend choices as the backend module', () => {
     expect([...BACKEND_CHOICES]).toEqual([...BACKEND_NAMES]);
   });

@@ -131,6 +131,22 @@ describe('modelFor', () => {
     expect((await cache.modelFor(A)).version).toBe(version);
   });
 
+  it('tells the version it serves for a scope without loading anything or changing the LRU order', async () => {
+    const version = await commit(A, 'x');
+    expect(await cache.servedVersion(A)).toBeUndefined();
+    expect(await cache.servedVersion('base')).toBeUndefined();
+    expect(loads).toEqual([]);
+    await cache.modelFor(A);
+    await cache.modelFor(B); // no model of its own: served the base
+    expect(await cache.servedVersion(A)).toBe(version);
+    expect(await cache.servedVersion(B)).toBe(0);
+    expect(await cache.servedVersion('base')).toBe(0);
+    expect(cache.cached()).toEqual([A, B]);
+    cache.install(A, 0, undefined);
+    expect(await cache.servedVersion(A)).toBe(0);
+    expect(loads).toHaveLength(2); // A's version and the shipped base
+  });
+
   it('a retrained base serves every server without its own model, and not the others', async () => {
     await commit(A, 'x');
     const ownA = await babble(A);

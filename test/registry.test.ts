@@ -270,6 +270,23 @@ describe('rollback', () => {
   });
 });
 
+describe('currentVersion', () => {
+  it('names the version the pointer names without checking its files, else what resolve serves, else the base', async () => {
+    expect(await registry.currentVersion(GUILD)).toBe(0);
+    expect(await registry.currentVersion('base')).toBe(0);
+    await commitVersions('a', 'b');
+    expect(await registry.currentVersion(GUILD)).toBe(2);
+    // Damaged files are not looked at (resolve would fall back to version 1): only the pointer is read.
+    await writeFile(join(root, GUILD, '2', 'weights.bin'), Buffer.alloc(10));
+    expect(await registry.currentVersion(GUILD)).toBe(2);
+    await writeFile(join(root, GUILD, 'current'), 'not json');
+    expect(await registry.currentVersion(GUILD)).toBe(1);
+    await registry.rollback(GUILD, 0);
+    expect(await registry.currentVersion(GUILD)).toBe(0);
+    await expect(registry.currentVersion('not-a-server')).rejects.toThrow(RegistryError);
+  });
+});
+
 describe('keepAside', () => {
   it('keeps a refused model with its reason, never serves it, and keeps only the last K', async () => {
     await commitVersions('served');

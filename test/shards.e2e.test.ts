@@ -2,7 +2,9 @@
  * End to end: `SHARDS=2` with STORAGE_URL=redis://… — the real entry point runs discord.js's ShardingManager, two
  * shard processes log in to the fake Discord (which routes each server's events to its shard), each server's
  * /babble is answered once by its own shard, a swap announced on Redis is loaded by both shards, and SIGTERM
- * stops everything with exit code 0. Also: SHARDS without Redis, and a bad SHARDS, are refused.
+ * stops everything with exit code 0. Also: SHARDS without Redis, and a bad SHARDS, are refused. And shards spread
+ * over hosts: two entry processes as two hosts (SHARD_COUNT=4, SHARD_IDS=0-1 and 2-3, each its own MODELS_DIR, one
+ * Redis), each server answered exactly once, by the host that runs its shard; SIGTERM stops both with exit code 0.
  *
  * Redis: REDIS_URL (set by .ci/run). Without it the two-shard part is skipped locally; with CI=true it fails.
  */
@@ -185,4 +187,102 @@ describe.skipIf(!REDIS_URL)('a shard that cannot start', () => {
       await rm(root, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+/** Server ids on shards 0 to 3 of 4: (id >> 22) % 4 = k. */
+const ON_SHARD_OF_4 = [0, 1, 2, 3].map((k) => String(((1_000_000_000n + BigInt(k)) << 22n) | 7n));
+
+describe.skipIf(!REDIS_URL)('SHARD_COUNT=4 over two hosts (SHARD_IDS 0-1 and 2-3) against the fake Discord', () => {
+  let fake: FakeDiscord;
+  let work: string;
+  const hosts: { name: string; shards: number[]; bot: EntryProcess }[] = [];
+  /** Every /babble sent: its server's shard, the interaction id and token. */
+  const sent: { shard: number; id: string; token: string }[] = [];
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'babble-hosts-e2e-'));
+    fake = await startFakeDiscord({
+      token: TOKEN,
+      shards: 4,
+      guilds: ON_SHARD_OF_4.map((id, k) => makeGuild({ id, name: `Shard ${k}` })),
+    });
+    for (const [name, ids, shards] of [
+      ['A', '0-1', [0, 1]],
+      ['B', '2-3', [2, 3]],
+    ] as const) {
+      // Separate process groups with their own models folder: nothing on disk is shared, only Redis.
+      const bot = startEntryProcess({
+        env: {
+          SHARD_COUNT: '4',
+          SHARD_IDS: ids,
+          DISCORD_TOKEN: TOKEN,
+          DISCORD_API_URL: fake.apiUrl,
+          STORAGE_URL: REDIS_URL!,
+          MODELS_DIR: join(work, name),
+        },
+      });
+      hosts.push({ name, shards: [...shards], bot });
+    }
+    // Each host starts its two shards 5.5 s apart (discord.js's IDENTIFY spacing); the hosts start side by side.
+    await Promise.all(hosts.map((h) => h.bot.waitForLog((l) => l.msg === 'all shards serving', 180_000)));
+    const serving = () => hosts.every((h) => h.bot.logs.filter((l) => l.msg === 'serving').length === 2);
+    for (let i = 0; i < 600 && !serving(); i++) await new Promise((r) => setTimeout(r, 100));
+  }, 250_000);
+
+  afterAll(async () => {
+    for (const { bot } of hosts)
+      if (bot.child.exitCode === null && bot.child.signalCode === null) bot.child.kill('SIGKILL');
+    await fake?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('logs in all four shards, each host starting only the shards its SHARD_IDS names', () => {
+    const sessions = fake.sessions().filter((s) => s.connected);
+    expect(sessions.map((s) => s.shard).sort()).toEqual([
+      [0, 4],
+      [1, 4],
+      [2, 4],
+      [3, 4],
+    ]);
+    for (const { bot, shards } of hosts) {
+      const started = bot.logs.filter((l) => l.msg === 'shard starting');
+      expect(started.map((l) => l.shard).sort()).toEqual(shards);
+      expect(started.every((l) => l.of === 4)).toBe(true);
+      expect(bot.logs.filter((l) => l.msg === 'serving')).toHaveLength(2);
+    }
+  });
+
+  it('answers /babble in a server of each shard, from the host that runs its shard', async () => {
+    for (const [shard, guild] of ON_SHARD_OF_4.entries()) {
+      const { id, token } = fake.sendInteraction({
+        guild_id: guild,
+        data: { name: 'babble', options: [option('seed', 'me want'), option('rng', 3)] },
+      });
+      sent.push({ shard, id, token });
+      await fake.waitForRequest(
+        (r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token,
+        30_000,
+      );
+      const owner = hosts.find((h) => h.shards.includes(shard))!;
+      const done = await owner.bot.waitForLog((l) => l.msg === 'command done' && l.interaction === id, 30_000);
+      expect(done.guild).toBe(guild);
+    }
+  }, 150_000);
+
+  it('stops both hosts with exit code 0 on SIGTERM; each /babble was answered exactly once, by one host', async () => {
+    for (const { bot } of hosts) bot.child.kill('SIGTERM');
+    const exits = await Promise.all(hosts.map((h) => h.bot.exited));
+    expect(exits.map((e) => e.code)).toEqual([0, 0]);
+    for (const { bot } of hosts) expect(bot.logs.filter((l) => l.msg === 'stopped')).toHaveLength(2);
+    // Nothing is left running that could still answer: count over the whole run.
+    expect(sent).toHaveLength(4);
+    for (const { shard, id, token } of sent) {
+      const responses = fake.requests.filter(
+        (r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token,
+      );
+      expect(responses).toHaveLength(1);
+      const handledBy = hosts.filter((h) => h.bot.logs.some((l) => l.interaction === id)).map((h) => h.name);
+      expect(handledBy).toEqual([shard < 2 ? 'A' : 'B']);
+    }
+  }, 60_000);
 });

@@ -51,6 +51,11 @@ export interface ModelCache {
   invalidate(scope: string): void;
   /** Server scopes in the cache, least recently used first. */
   cached(): string[];
+  /**
+   * The version served for a scope (0 = the base) if it is loaded or loading, without loading anything and without
+   * touching the LRU order; undefined when the cache doesn't hold it (or its load failed).
+   */
+  servedVersion(scope: string): Promise<number | undefined>;
 }
 
 type Entry = { kind: 'own'; served: ServedModel } | { kind: 'base' };
@@ -157,6 +162,17 @@ export function createModelCache(options: ModelCacheOptions): ModelCache {
     },
     cached() {
       return [...entries.keys()];
+    },
+    async servedVersion(scope) {
+      try {
+        if (scope === BASE_SCOPE) return base ? (await base).version : undefined;
+        const entry = entries.get(scope);
+        if (!entry) return undefined;
+        const e = await entry;
+        return e.kind === 'own' ? e.served.version : 0;
+      } catch {
+        return undefined; // a failed load: nothing is served for it (the next use loads it again)
+      }
     },
   };
 }

@@ -50,6 +50,11 @@ export interface SwapBus {
   readonly origin: string;
   /** Tells the other processes that `scope` now serves `version` (0 = the base). */
   announce(scope: string, version: number): Promise<void>;
+  /**
+   * Loads `version` of `scope` (what its pointer names now) exactly as if `from` had announced it: after the swaps
+   * already queued for the scope, reporting loaded or load-failed on the channel (model-reconcile.ts). Never rejects.
+   */
+  apply(scope: string, version: number, from: string): Promise<void>;
   /** Waits for the swaps being applied, then stops listening. */
   close(): Promise<void>;
 }
@@ -117,6 +122,19 @@ export async function openSwapBus(options: SwapBusOptions): Promise<SwapBus> {
     );
   }
 
+  /** Applies a swap after those queued for its scope; resolves when done (failures are logged, never thrown). */
+  function enqueue(message: Extract<SwapMessage, { type: 'swap' }>): Promise<void> {
+    const previous = chains.get(message.scope) ?? Promise.resolve();
+    const next = previous.then(() => apply(message)).then(() => options.onMessage?.(message));
+    const settled: Promise<void> = next
+      .catch((err: unknown) => log?.error({ err, scope: message.scope }, 'model swap failed unexpectedly'))
+      .then(() => {
+        if (chains.get(message.scope) === settled) chains.delete(message.scope);
+      });
+    chains.set(message.scope, settled);
+    return settled;
+  }
+
   function onRaw(text: string): void {
     const message = parseSwapMessage(text);
     if (!message) {
@@ -133,15 +151,8 @@ export async function openSwapBus(options: SwapBusOptions): Promise<SwapBus> {
       options.onMessage?.(message);
       return;
     }
-    const previous = chains.get(message.scope) ?? Promise.resolve();
-    const next = previous.then(() => apply(message)).then(() => options.onMessage?.(message));
-    const settled = next.catch((err: unknown) =>
-      log?.error({ err, scope: message.scope }, 'model swap failed unexpectedly'),
-    );
-    chains.set(message.scope, settled);
-    void settled.then(() => {
-      if (chains.get(message.scope) === settled) chains.delete(message.scope);
-    });
+    // Never rejects (failures are logged and reported in apply); the next message for the scope waits for it.
+    void enqueue(message).catch(() => undefined);
   }
 
   await options.subscriber.subscribe(channel, onRaw);
@@ -149,6 +160,9 @@ export async function openSwapBus(options: SwapBusOptions): Promise<SwapBus> {
     origin,
     async announce(scope, version) {
       await publish({ type: 'swap', scope, version, origin });
+    },
+    apply(scope, version, from) {
+      return enqueue({ type: 'swap', scope, version, origin: from });
     },
     async close() {
       await options.subscriber.unsubscribe(channel);
