@@ -130,9 +130,14 @@ async function openAll(config: Config, log: Logger, redisUrl: string, opened: Op
 
 async function closeAll(opened: Opened, log: Logger): Promise<void> {
   const quietly = (what: string) => (err: unknown) => log.warn({ err }, `error while closing ${what}`);
+  log.debug('closing the queue worker');
   await opened.worker?.close().catch(quietly('the queue worker'));
+  log.debug('closing the cancel channel');
   if (opened.subscriber?.isOpen) await opened.subscriber.close().catch(quietly('the cancel channel'));
+  log.debug('closing the shared state');
   await opened.shared?.close().catch(quietly('the shared lock and swaps'));
+  log.debug('closing the model store');
   await opened.modelStore?.close().catch(quietly('the model store'));
+  log.debug('closing the storage');
   await opened.store?.close().catch(quietly('the storage'));
 }

@@ -163,8 +163,7 @@ describe.runIf(run)('the S3 model store', () => {
     await s3.stop();
     try {
       expect(await servedTag(b!)).toBe('cached');
-      const tmp = await trained(a!, 'refused');
-      await expect(a!.commit(GUILD, tmp, {})).rejects.toThrow(STORE_UNREACHABLE);
+      await expect(a!.tempDir(GUILD)).rejects.toThrow(STORE_UNREACHABLE); // a training is refused before it starts
       await expect(a!.rollback(GUILD)).rejects.toThrow(STORE_UNREACHABLE);
     } finally {
       await s3.start();

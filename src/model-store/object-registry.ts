@@ -48,7 +48,7 @@ import {
   type VersionRecord,
 } from '../service/registry.js';
 import { keyedQueue, loadChecked, smokeTested } from '../service/version-check.js';
-import { ObjectMissingError, type ObjectStore } from './object-store.js';
+import { ObjectMissingError, StoreUnavailableError, type ObjectStore } from './object-store.js';
 import type { PointerStore } from './redis-pointers.js';
 
 export interface ObjectRegistryOptions {
@@ -83,11 +83,15 @@ function parseJson(bytes: Uint8Array): unknown {
   }
 }
 
-/** Store and Redis failures become the fixed text (the cause keeps the details for the log). */
+/**
+ * Store and Redis failures become the fixed text; a missing object names itself; anything else (this host's disk)
+ * says so. The cause keeps the details for the log.
+ */
 function storeFailure(err: unknown): RegistryError {
   if (err instanceof RegistryError) return err;
   if (err instanceof ObjectMissingError) return new RegistryError(err.message, { cause: err });
-  return new RegistryError(STORE_UNREACHABLE, { cause: err });
+  if (err instanceof StoreUnavailableError) return new RegistryError(STORE_UNREACHABLE, { cause: err });
+  return new RegistryError("the model files could not be written on this host: tell the bot's owner", { cause: err });
 }
 
 async function listDir(dir: string): Promise<string[]> {
@@ -199,8 +203,14 @@ export function createObjectRegistry(options: ObjectRegistryOptions): ModelRegis
         });
       }
       await rm(join(tmp, OWNER_FILE), { force: true });
-      await rm(versionDir(scope, version), { recursive: true, force: true });
-      await rename(tmp, versionDir(scope, version));
+      try {
+        await rename(tmp, versionDir(scope, version));
+      } catch (err) {
+        // Another process of this host (a shard) put the same immutable version in place first: use its copy.
+        const theirs =
+          isErrno(err, 'ENOTEMPTY') || isErrno(err, 'EEXIST') ? await cachedMeta(scope, version) : undefined;
+        if (!theirs) throw err;
+      }
       return meta;
     } finally {
       await rm(tmp, { recursive: true, force: true });
@@ -370,6 +380,10 @@ export function createObjectRegistry(options: ObjectRegistryOptions): ModelRegis
 
     async tempDir(scope) {
       checkScope(scope);
+      // A training is refused before it starts when its model could not be stored at the end.
+      await objects.list(`${scopeKey(scope)}${TMP_PREFIX}`).catch((err: unknown) => {
+        throw storeFailure(err);
+      });
       const dir = join(scopeDir(scope), `${TMP_PREFIX}${stamp()}`);
       await mkdir(dir, { recursive: true });
       await writeOwner(dir);

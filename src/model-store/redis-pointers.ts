@@ -4,7 +4,9 @@
  * writers that read the same pointer only one can win. Version numbers come from an INCR counter per server, so
  * two trainers never upload to the same version.
  */
+import { errorMessage } from '../error-message.js';
 import { scanPattern, type RedisClient } from '../storage/redis.js';
+import { StoreUnavailableError } from './object-store.js';
 
 export const POINTER_PREFIX = 'babble:model-current:';
 export const COUNTER_PREFIX = 'babble:model-next:';
@@ -36,7 +38,10 @@ function parseVersion(text: unknown): number | undefined {
  * keys `babble:model-current:<namespace>:<scope>` and `babble:model-next:<namespace>:<scope>`.
  */
 export function redisPointers(client: Pick<RedisClient, 'sendCommand'>, namespace: string): PointerStore {
-  const send = (args: string[]) => client.sendCommand(args);
+  const send = (args: string[]) =>
+    client.sendCommand(args).catch((err: unknown) => {
+      throw new StoreUnavailableError(`Redis did not answer ${args[0]}: ${errorMessage(err)}`, { cause: err });
+    });
   const pointerKey = (scope: string) => `${POINTER_PREFIX}${namespace}:${scope}`;
   const counterKey = (scope: string) => `${COUNTER_PREFIX}${namespace}:${scope}`;
   return {

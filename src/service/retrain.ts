@@ -441,7 +441,13 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
     // small server's lines by heart: measured with bench server_voice).
     const epochs = request.epochs ?? options.defaultEpochs;
     const maxSeconds = minutes * 60;
-    const tmp = await options.registry.tempDir(scope);
+    let tmp: string;
+    try {
+      tmp = await options.registry.tempDir(scope);
+    } catch (err) {
+      // e.g. the model store can't be reached: its RegistryError is a fixed text for admins (object-registry.ts).
+      return failedWith(log, { scope }, err, err instanceof RegistryError ? err.message : RETRAIN_FAILURE.unexpected);
+    }
     const trainJob: TrainJob = {
       baseModelDir: fromDir,
       outDir: tmp,

@@ -129,6 +129,7 @@ const gate = object({
   notes: short,
   tolerance: finite,
   baseTolerance: finite,
+  filter: opt(object({ flagged: count, rate: finite, maxRate: finite, ok: bool })),
 });
 const uptake = object({
   newWords: list(wordCount, 10_000),

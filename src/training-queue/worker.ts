@@ -47,6 +47,28 @@ export interface TrainerWorker {
   close(): Promise<void>;
 }
 
+/** How long close() waits for BullMQ's graceful close before forcing it. */
+const CLOSE_WAIT_MS = 5000;
+
+/** 'late' when `work` has not settled within `ms`. */
+async function within(work: Promise<unknown>, ms: number): Promise<'done' | 'late'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), ms);
+  });
+  try {
+    return await Promise.race([
+      work.then(
+        () => 'done' as const,
+        () => 'done' as const,
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** What a server whose job arrives while it is already training here gets. */
 const BUSY: JobResult = {
   status: 'failed',
@@ -124,9 +146,18 @@ export async function startTrainerWorker(options: TrainerWorkerOptions): Promise
   log.info({ concurrency: options.concurrency, stalledMs: options.stalledMs }, 'training queue: taking jobs');
   return {
     async close() {
-      await worker.pause(true); // no new jobs
-      await manager.close(); // the running ones cancelled (nothing swapped): their jobs complete as cancelled
-      await worker.close();
+      const graceful = (async () => {
+        await worker.pause(true); // no new jobs
+        await manager.close(); // the running ones cancelled (nothing swapped): their jobs complete as cancelled
+        await worker.close();
+      })();
+      // After a Redis outage BullMQ's close can wait for ever on its blocking connection: bounded, then forced.
+      if ((await within(graceful, CLOSE_WAIT_MS)) === 'late') {
+        log.warn({ waitedMs: CLOSE_WAIT_MS }, 'training queue: the worker did not close in time; closing it by force');
+        await manager.close();
+        if ((await within(worker.close(true), CLOSE_WAIT_MS)) === 'late')
+          log.warn('training queue: the worker connection is left to the process exit');
+      }
     },
   };
 }

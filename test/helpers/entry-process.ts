@@ -52,15 +52,17 @@ export interface EntryProcessOptions {
   ipc?: boolean;
   /** The working folder of the process (default: this repository). */
   cwd?: string;
+  /** Which entry point: the bot (`main`, default) or a trainer host (`trainer-main`, as `npm run trainer` runs). */
+  role?: 'main' | 'trainer-main';
 }
 
 /** The node arguments that start the bot as `npm start` does (or from sources), preloads first. */
 export function entryArgs(how: Omit<EntryProcessOptions, 'env' | 'ipc' | 'cwd'>): string[] {
-  const { preload = [], distDir = DIST, fromSources = false } = how;
+  const { preload = [], distDir = DIST, fromSources = false, role = 'main' } = how;
   if (fromSources) {
-    return ['--import', 'tsx', ...preload.flatMap((m) => ['--import', path.resolve(ROOT, m)]), 'src/main.ts'];
+    return ['--import', 'tsx', ...preload.flatMap((m) => ['--import', path.resolve(ROOT, m)]), `src/${role}.ts`];
   }
-  const main = path.join(distDir, 'src', 'main.js');
+  const main = path.join(distDir, 'src', `${role}.js`);
   const modules = preload.map((m) => compiledPath(m, distDir));
   for (const file of [main, ...modules]) {
     if (!existsSync(file)) {

@@ -1,6 +1,6 @@
 /**
  * A private redis-server (the Debian package .ci/run installs) on a free port, for tests that stop and restart
- * Redis: start, stop (SHUTDOWN NOSAVE: an outage), start again on the same port (empty: nothing was saved).
+ * Redis: start, stop (SHUTDOWN NOSAVE: an outage), start again on the same port (empty, unless `persist`).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -38,12 +38,19 @@ export function hasRedisServer(): boolean {
   return spawnSync('redis-server', ['--version']).status === 0;
 }
 
-export async function startLocalRedis(): Promise<LocalRedis> {
+/**
+ * `persist`: append-only file in `persist` (a folder), fsynced every write, so a restart keeps every key — as a
+ * production Redis should be set up (README) — instead of starting empty.
+ */
+export async function startLocalRedis(options: { persist?: string } = {}): Promise<LocalRedis> {
   const port = await freePort();
+  const durability = options.persist
+    ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', options.persist]
+    : ['--appendonly', 'no'];
   const launch = async () => {
     const child = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'yes'],
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...durability, '--daemonize', 'yes'],
       { stdio: 'ignore' },
     );
     await new Promise((resolve) => child.once('exit', resolve));
