@@ -1,7 +1,7 @@
 /**
  * Command line of `npm run bench`: [--quick] [--strict] [--strength gentle|normal|strong]
  * [--skip torch,training,babble,window,memory,discord,retrain,bot-retrain,bot-memory,compiled,startup,server-voice,
- * ingest].
+ * ingest,multi-host].
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_STRENGTH, isStrength, STRENGTHS, type Strength } from '../src/training/server-share.js';
@@ -20,6 +20,7 @@ export const SECTIONS = [
   'startup',
   'server-voice',
   'ingest',
+  'multi-host',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
 

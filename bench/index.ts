@@ -64,6 +64,7 @@ import {
   type Section,
 } from './report.js';
 import { ingestSection, measureIngest, type IngestFigures } from './ingest.js';
+import { measureMultiHost, multiHostSection, type MultiHostFigures } from './multi-host.js';
 import { measureRetrain, type RetrainFigures } from './retrain.js';
 import { measureStartup, type StartupFigures } from './startup.js';
 import { STALL_MS } from './stats.js';
@@ -204,7 +205,7 @@ async function main(): Promise<number> {
   // The bot runs as npm start runs it: compiled, from the sources as they are now (not whatever dist/ holds).
   let compiled: CompiledBot | undefined;
   let compileProblem = 'not compiled';
-  if ((['discord', 'bot-retrain', 'compiled'] as const).some((n) => !args.skip.has(n))) {
+  if ((['discord', 'bot-retrain', 'compiled', 'multi-host'] as const).some((n) => !args.skip.has(n))) {
     try {
       compiled = await compileProject(ROOT);
       log(`compiled the project with tsc in ${compiled.seconds.toFixed(1)} s`);
@@ -226,6 +227,7 @@ async function main(): Promise<number> {
   let startup: Outcome<StartupFigures>;
   let voice: Outcome<VoiceFigures>;
   let ingest: Outcome<IngestFigures>;
+  let multiHost: Outcome<MultiHostFigures>;
   try {
     babble = await attempt<BabbleFigures>(
       'babble',
@@ -297,6 +299,23 @@ async function main(): Promise<number> {
         measureServerVoice({ root: ROOT, modelDir: dir, minutes: plan.voiceMinutes, strength: args.strength, log }),
       ),
     );
+    multiHost = await attempt<MultiHostFigures>(
+      'multi-host',
+      args,
+      withBot((dir, entry) =>
+        'distDir' in entry
+          ? measureMultiHost({
+              root: ROOT,
+              distDir: entry.distDir,
+              modelDir: dir,
+              chars: plan.retrainChars,
+              epochs: plan.retrainEpochs,
+              rate: 200,
+              log,
+            })
+          : Promise.reject(new Error('the multi-host bed runs the compiled bot only')),
+      ),
+    );
     ingest = await attempt<IngestFigures>('ingest', args, () =>
       measureIngest({ messages: args.quick ? 500 : 3000, log }),
     );
@@ -329,6 +348,7 @@ async function main(): Promise<number> {
     startup: startupSection(startup),
     server_voice: serverVoiceSection(voice),
     ingest: ingestSection(ingest),
+    multi_host: multiHostSection(multiHost),
   };
   const failed = failures(sections);
   const errors = [

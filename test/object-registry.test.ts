@@ -4,6 +4,7 @@
  * stopped before the pointer moved, a damaged object, a stopped S3 or a stopped Redis never serve anything but a
  * complete, verified version.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -180,8 +181,11 @@ describe.runIf(run)('the S3 model store', () => {
     expect(await servedTag(a!)).toBe('v2');
     await expect(b!.rollback(GUILD, 1)).rejects.toThrow(/there is no version 1/);
     expect(await a!.scopes()).toContain(GUILD);
+    const cachedOnB = join(work, `t${prefixCount - 1}`, 'host-1', GUILD, '2');
+    expect(existsSync(cachedOnB)).toBe(true);
     expect(await a!.removeScope(GUILD)).toBe(true);
     expect(await b!.resolve(GUILD)).toBeNull();
+    expect(existsSync(cachedOnB)).toBe(false); // the other host's copy goes when it learns of the erasure
     expect((await b!.history(GUILD)).versions).toEqual([]);
     expect(await a!.scopes()).not.toContain(GUILD);
   });

@@ -62,7 +62,7 @@ describe.each(kinds)('on $name', ({ available, open }) => {
         store,
         collection,
         registry,
-        models: { invalidate: (s) => void invalidated.push(s) },
+        models: { install: () => undefined, invalidate: (s) => void invalidated.push(s) },
         log: createLogger('silent'),
         now: () => clock,
         purgeAfterDays: 3,

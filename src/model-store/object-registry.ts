@@ -244,6 +244,12 @@ export function createObjectRegistry(options: ObjectRegistryOptions): ModelRegis
     return null;
   }
 
+  /** Deletes this host's cached versions of a scope (never a temporary folder: a training may be writing there). */
+  async function dropCachedVersions(scope: string): Promise<void> {
+    for (const name of await listDir(scopeDir(scope)))
+      if (VERSION_DIR.test(name)) await rm(join(scopeDir(scope), name), { recursive: true, force: true });
+  }
+
   async function readPointer(scope: string): Promise<number | undefined> {
     try {
       return await pointers.get(scope);
@@ -406,6 +412,8 @@ export function createObjectRegistry(options: ObjectRegistryOptions): ModelRegis
         return lastKnown(scope, err);
       }
       seen.set(scope, pointer ?? 0);
+      // No pointer: never trained, or erased (removeScope on some host): no copy of its versions stays here.
+      if (pointer === undefined) await dropCachedVersions(scope);
       if (!pointer) return null;
       const meta = await ensureCached(scope, pointer);
       return { version: pointer, dir: versionDir(scope, pointer), meta, via: 'pointer' };

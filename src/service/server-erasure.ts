@@ -9,6 +9,7 @@
  * (`erase:missing:<id>`), and it is erased only once it has been missing for PURGE_AFTER_DAYS; a server seen
  * again has its record cleared. Free of Discord: the adapter says which servers are joined.
  */
+import type { ModelCache } from './model-cache.js';
 import type { Logger } from '../log.js';
 import type { KvStore } from '../storage/kv.js';
 import type { Done } from './collection/ingest-queue.js';
@@ -29,7 +30,7 @@ export interface ServerErasureOptions {
   store: KvStore;
   collection: { purgeGuild(guildId: string): Promise<Done> };
   registry: { removeScope(scope: string): Promise<boolean>; scopes(): Promise<string[]> };
-  models: { invalidate(scope: string): void };
+  models: Pick<ModelCache, 'install' | 'invalidate'>;
   /** The training to cancel (its end is awaited, so that it cannot write into the server's folder again). */
   retrain?: { get(scope: string): { cancel(): void; result: Promise<unknown> } | undefined } | undefined;
   log: Logger;
@@ -68,6 +69,9 @@ export function createServerErasure(options: ServerErasureOptions) {
       await job.result;
     }
     const models = await options.registry.removeScope(guildId);
+    // Announced (with Redis) as a swap to the base: every other process drops the server's model too, and a host
+    // with an S3 store deletes its cached copies (model-store/object-registry.ts resolve).
+    options.models.install(guildId, 0, undefined);
     options.models.invalidate(guildId);
     const data = await options.collection.purgeGuild(guildId);
     // A failing store: the purge waits in the ingest queue; a stale record is cleared by the next reconcile.
