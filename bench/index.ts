@@ -185,6 +185,7 @@ async function main(): Promise<number> {
       'bot-memory',
       'startup',
       'server-voice',
+      'multi-host',
     ] as const
   ).some((n) => !args.skip.has(n));
   let modelDir: ModelDir | undefined;
