@@ -1,7 +1,7 @@
 /**
  * Command line of `npm run bench`: [--quick] [--strict] [--strength gentle|normal|strong]
  * [--skip torch,training,babble,window,memory,discord,retrain,bot-retrain,bot-memory,compiled,startup,server-voice,
- * ingest,multi-host].
+ * ingest,multi-host,teach-flood].
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_STRENGTH, isStrength, STRENGTHS, type Strength } from '../src/training/server-share.js';
@@ -21,6 +21,7 @@ export const SECTIONS = [
   'server-voice',
   'ingest',
   'multi-host',
+  'teach-flood',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
 

@@ -65,6 +65,7 @@ import {
 } from './report.js';
 import { ingestSection, measureIngest, type IngestFigures } from './ingest.js';
 import { measureMultiHost, multiHostSection, type MultiHostFigures } from './multi-host.js';
+import { measureTeachFlood, teachFloodSection, type TeachFloodFigures } from './teach-flood.js';
 import { measureRetrain, type RetrainFigures } from './retrain.js';
 import { measureStartup, type StartupFigures } from './startup.js';
 import { STALL_MS } from './stats.js';
@@ -186,6 +187,7 @@ async function main(): Promise<number> {
       'startup',
       'server-voice',
       'multi-host',
+      'teach-flood',
     ] as const
   ).some((n) => !args.skip.has(n));
   let modelDir: ModelDir | undefined;
@@ -206,7 +208,7 @@ async function main(): Promise<number> {
   // The bot runs as npm start runs it: compiled, from the sources as they are now (not whatever dist/ holds).
   let compiled: CompiledBot | undefined;
   let compileProblem = 'not compiled';
-  if ((['discord', 'bot-retrain', 'compiled', 'multi-host'] as const).some((n) => !args.skip.has(n))) {
+  if ((['discord', 'bot-retrain', 'compiled', 'multi-host', 'teach-flood'] as const).some((n) => !args.skip.has(n))) {
     try {
       compiled = await compileProject(ROOT);
       log(`compiled the project with tsc in ${compiled.seconds.toFixed(1)} s`);
@@ -229,6 +231,7 @@ async function main(): Promise<number> {
   let voice: Outcome<VoiceFigures>;
   let ingest: Outcome<IngestFigures>;
   let multiHost: Outcome<MultiHostFigures>;
+  let teachFlood: Outcome<TeachFloodFigures>;
   try {
     babble = await attempt<BabbleFigures>(
       'babble',
@@ -317,6 +320,13 @@ async function main(): Promise<number> {
           : Promise.reject(new Error('the multi-host bed runs the compiled bot only')),
       ),
     );
+    teachFlood = await attempt<TeachFloodFigures>(
+      'teach-flood',
+      args,
+      withBot((dir, entry) =>
+        measureTeachFlood({ entry, modelDir: dir, megabytes: 50, teachRate: 1000, rate: 200, log }),
+      ),
+    );
     ingest = await attempt<IngestFigures>('ingest', args, () =>
       measureIngest({ messages: args.quick ? 500 : 3000, log }),
     );
@@ -350,6 +360,7 @@ async function main(): Promise<number> {
     server_voice: serverVoiceSection(voice),
     ingest: ingestSection(ingest),
     multi_host: multiHostSection(multiHost),
+    teach_flood: teachFloodSection(teachFlood),
   };
   const failed = failures(sections);
   const errors = [
@@ -364,6 +375,9 @@ async function main(): Promise<number> {
     compiledMemory,
     startup,
     voice,
+    ingest,
+    multiHost,
+    teachFlood,
   ].filter((o) => !o.ok && o.reason.startsWith('error:')).length;
 
   const notes: string[] = [

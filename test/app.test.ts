@@ -18,7 +18,7 @@ import {
 import { commands } from '../src/discord/commands/index.js';
 import { createLogger, type Logger } from '../src/log.js';
 import type { ModelSource } from '../src/discord/command.js';
-import { createReplyLimiter, memoryCounters, type ReplyLimits } from '../src/service/rate-limiter.js';
+import { COMMAND_NOTICES, createReplyLimiter, memoryCounters, type ReplyLimits } from '../src/service/rate-limiter.js';
 import type { GenerationService, ModelInfo } from '../src/service/types.js';
 import { makeGuild, option, startFakeDiscord, type FakeDiscord, type RecordedRequest } from './fake-discord/index.js';
 import { memoryCollection } from './helpers/collection.js';
@@ -376,6 +376,59 @@ describe('rate limits', () => {
     // Another person still has their budget.
     const other = fake.sendInteraction({
       user: { id: '5500000000000000055', username: 'other' },
+      data: { name: 'babble', options: [option('seed', 'me too')] },
+    });
+    const cb = await fake.waitForRequest(
+      (r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === other.token,
+    );
+    expect(cb.body).toMatchObject({ type: 4, data: { content: `me too ${PINGY}` } });
+    fake.assertNoViolations();
+  });
+
+  it('tells a member pressing /babble and /teach past the budget COMMAND_NOTICES times a window, then leaves the flood unanswered and off the info log', async () => {
+    fake = await startFakeDiscord({ token: TOKEN });
+    const service = stubService();
+    const { log, lines } = captureLog();
+    bot = await startBot({
+      collection: await memoryCollection(),
+      token: TOKEN,
+      apiUrl: fake.apiUrl,
+      service,
+      log,
+      limiter: limiterFor({ userReplies: 1 }, log),
+    });
+    const tokens: string[] = [];
+    for (let i = 0; i < 9; i++) {
+      const data =
+        i % 2 === 0
+          ? { name: 'babble', options: [option('seed', `try ${i}`)] }
+          : { name: 'teach', options: [option('text', `me want ${i}`)] };
+      tokens.push(fake.sendInteraction({ data }).token);
+    }
+    const { requests } = fake;
+    const answered = (token: string) =>
+      requests.some((r) => r.operationId === 'create_interaction_response' && r.params.interaction_token === token);
+    await fake.waitFor(
+      () =>
+        lines.filter((l) => l.msg === 'command left unanswered').length === 9 - 1 - COMMAND_NOTICES &&
+        tokens.filter(answered).length === 1 + COMMAND_NOTICES,
+      10_000,
+      'the flood handled',
+    );
+    expect(answered(tokens[0]!)).toBe(true);
+    expect(tokens.filter(answered)).toHaveLength(1 + COMMAND_NOTICES);
+    const naps = sentBodies(fake).filter((b) => String(b.body.content).startsWith('The baby needs a nap'));
+    expect(naps).toHaveLength(COMMAND_NOTICES);
+    expect(service.calls).toEqual(['babble:try 0']);
+    const INFO = 30;
+    const unanswered = lines.filter(
+      (l) => l.msg === 'command left unanswered' || (l.msg === 'rate limited' && l.told === false),
+    );
+    expect(unanswered).toHaveLength(2 * (9 - 1 - COMMAND_NOTICES));
+    expect(unanswered.every((l) => (l.level as number) < INFO)).toBe(true);
+    // Another member is answered as usual.
+    const other = fake.sendInteraction({
+      user: { id: '5500000000000000056', username: 'other' },
       data: { name: 'babble', options: [option('seed', 'me too')] },
     });
     const cb = await fake.waitForRequest(

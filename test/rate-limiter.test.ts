@@ -11,6 +11,7 @@ import { RateLimiterRes } from 'rate-limiter-flexible';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, type Logger } from '../src/log.js';
 import {
+  COMMAND_NOTICES,
   createReplyLimiter,
   memoryCounters,
   napMessage,
@@ -93,15 +94,23 @@ describe('reply limits in memory', () => {
     expect(allowedCount(await takeMany(none, 50, { kind: 'mention', userId: 'u', guildId: 'g' }))).toBe(50);
   });
 
-  it('tells a /babble every time, a mention once per window (per user, or per server), an unprompted reply never', async () => {
+  it("tells a member's refused commands COMMAND_NOTICES times per window, a mention once per window (per user, or per server), an unprompted reply never", async () => {
     const limiter = memoryLimiter({ userReplies: 1, userSeconds: 60, serverReplies: 3, serverSeconds: 60 });
     const refusedNotices = (vs: Verdict[]) => vs.filter((v) => !v.allowed).map((v) => (v.allowed ? null : v.notify));
 
-    expect(refusedNotices(await takeMany(limiter, 4, { kind: 'babble', userId: 'b', guildId: 'g0' }))).toEqual([
-      true,
+    expect(COMMAND_NOTICES).toBe(3);
+    expect(refusedNotices(await takeMany(limiter, 3, { kind: 'babble', userId: 'b', guildId: 'g0' }))).toEqual([
       true,
       true,
     ]);
+    // /teach spends from the same notices as /babble: one more is told, then none.
+    expect(refusedNotices(await takeMany(limiter, 3, { kind: 'teach', userId: 'b', guildId: 'g0' }))).toEqual([
+      true,
+      false,
+      false,
+    ]);
+    // Another member of the same server is told as usual.
+    expect(refusedNotices(await takeMany(limiter, 2, { kind: 'babble', userId: 'b2', guildId: 'g0' }))).toEqual([true]);
     expect(refusedNotices(await takeMany(limiter, 6, { kind: 'mention', userId: 'm', guildId: 'g1' }))).toEqual([
       true,
       false,
@@ -150,6 +159,24 @@ describe('a failing counter', () => {
     expect(lines).toHaveLength(2);
     // 20 counter calls failed in the ten takes; the first was logged; 19 more, and this one.
     expect(lines[1]!.failures).toBe(20);
+  });
+
+  it('tells a refused command when the command notice counter fails (a member pressing a command is owed an answer)', async () => {
+    const spent: Counter = { consume: () => Promise.reject(new RateLimiterRes(0, 5000, 2, false)) };
+    const limiter = createReplyLimiter({ counters: { user: spent, commandNotice: broken }, log: warnings().log });
+    expect(await limiter.take({ kind: 'babble', userId: 'u', guildId: null })).toMatchObject({
+      allowed: false,
+      notify: true,
+    });
+  });
+
+  it('leaves a refused command untold once the command notice counter is spent', async () => {
+    const spent: Counter = { consume: () => Promise.reject(new RateLimiterRes(0, 5000, 2, false)) };
+    const limiter = createReplyLimiter({ counters: { user: spent, commandNotice: spent }, log: warnings().log });
+    expect(await limiter.take({ kind: 'teach', userId: 'u', guildId: null })).toMatchObject({
+      allowed: false,
+      notify: false,
+    });
   });
 
   it('keeps a refused mention quiet when the notice counter fails (never spam)', async () => {

@@ -76,10 +76,18 @@ export interface CommandContext {
   moderation?: Moderation | undefined;
 }
 
+/**
+ * What `execute` returns when it left the interaction unanswered on purpose (a member flooding refused commands,
+ * rate-limiter.ts COMMAND_NOTICES): the router logs it at debug instead of "command done".
+ */
+export const UNANSWERED = 'unanswered';
+
 export interface Command {
   /** The definition registered with Discord (bounds included). */
   data: RESTPostAPIChatInputApplicationCommandsJSONBody;
-  execute(interaction: ChatInputCommandInteraction, context: CommandContext): Promise<void>;
+  /** Answers the interaction, or returns UNANSWERED when it deliberately did not. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a command that answered returns nothing (Promise<void>)
+  execute(interaction: ChatInputCommandInteraction, context: CommandContext): Promise<void | typeof UNANSWERED>;
   /** Presses of buttons whose custom id starts with "<command name>:". */
   button?(interaction: ButtonInteraction, context: CommandContext): Promise<void>;
 }

@@ -4,7 +4,7 @@
  */
 import { MessageFlags, type Interaction, type RepliableInteraction } from 'discord.js';
 import { newErrorId, withErrorId } from '../service/failure.js';
-import type { Command, CommandContext } from './command.js';
+import { UNANSWERED, type Command, type CommandContext } from './command.js';
 import { noPings } from './message-rules.js';
 import { handleRefusal, interactionTarget } from './permissions.js';
 
@@ -67,7 +67,10 @@ export function createInteractionRouter(commands: readonly Command[], context: C
           });
           return;
         }
-        await command.execute(interaction, context);
+        if ((await command.execute(interaction, context)) === UNANSWERED) {
+          log.debug({ ...where, ms: Date.now() - started }, 'command left unanswered');
+          return;
+        }
       } else {
         if (!command?.button) {
           log.warn(where, 'unknown button');

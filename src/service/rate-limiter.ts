@@ -4,9 +4,10 @@
  * rate-limiter-flexible: in memory by default, on Redis when the storage is Redis (so that every process shares
  * the counts).
  *
- * When a budget is spent: a /babble is answered with a short nap message (ephemeral, so nobody else sees it); a
- * mention gets at most one nap reply per user (or server) per window, later ones get nothing; an unprompted
- * reply is silently skipped.
+ * When a budget is spent: a command (/babble, /teach) is answered with a short nap message (ephemeral, so nobody
+ * else sees it) the first COMMAND_NOTICES times per member and window, later ones are left unanswered (a member
+ * flooding commands costs the bot no reply and no log line at info); a mention gets at most one nap reply per user
+ * (or server) per window, later ones get nothing; an unprompted reply is silently skipped.
  *
  * Failures: Redis down, refusing or slow (over `timeoutMs`) → the same limits counted in this process's memory
  * until Redis answers again (rate-limiter-flexible's insurance limiter). Any other failure of a counter → that
@@ -50,7 +51,10 @@ export type Verdict =
       scope: LimitScope;
       /** When the next reply will be allowed. */
       retryAfterMs: number;
-      /** Whether to tell the person (always for /babble; once per window for mentions; never for unprompted replies). */
+      /**
+       * Whether to tell the person (commands: the first COMMAND_NOTICES refusals per member and window; mentions:
+       * once per window; unprompted replies: never).
+       */
       notify: boolean;
     };
 
@@ -79,7 +83,15 @@ export interface Counters {
   userNotice?: Counter | undefined;
   /** One point per window: whether a mention's refusal is told (server scope). */
   serverNotice?: Counter | undefined;
+  /** COMMAND_NOTICES points per member and window: whether a command's refusal is told. */
+  commandNotice?: Counter | undefined;
 }
+
+/**
+ * How many refused commands a member is told about per window (the user window, or the server's without a user
+ * limit). Enough for anyone pressing again by mistake; a flood beyond it gets no answer at all.
+ */
+export const COMMAND_NOTICES = 3;
 
 /** Redis and memory key prefixes (rate-limiter-flexible adds ":<key>"). */
 export const KEY_PREFIXES = {
@@ -87,6 +99,7 @@ export const KEY_PREFIXES = {
   server: 'babble:rl:server',
   userNotice: 'babble:rl:notice:user',
   serverNotice: 'babble:rl:notice:server',
+  commandNotice: 'babble:rl:notice:command',
 } as const;
 
 /** How long a Redis count may take before the in-memory count answers instead. */
@@ -143,8 +156,12 @@ export function createReplyLimiter(options: {
     }
   }
 
-  async function shouldNotify(kind: ReplyKind, scope: LimitScope, id: string): Promise<boolean> {
-    if (kind === 'babble' || kind === 'teach') return true;
+  async function shouldNotify(kind: ReplyKind, scope: LimitScope, id: string, userId: string): Promise<boolean> {
+    if (kind === 'babble' || kind === 'teach') {
+      if (!counters.commandNotice) return true;
+      // A failing counter tells: a member pressing a command is owed an answer.
+      return !((await spend(counters.commandNotice, userId, 'command notice')) instanceof RateLimiterRes);
+    }
     if (kind === 'unprompted') return false;
     const counter = scope === 'user' ? counters.userNotice : counters.serverNotice;
     if (!counter) return true;
@@ -162,7 +179,7 @@ export function createReplyLimiter(options: {
             allowed: false,
             scope: 'user',
             retryAfterMs: spent.msBeforeNext,
-            notify: await shouldNotify(kind, 'user', userId),
+            notify: await shouldNotify(kind, 'user', userId, userId),
           };
         }
       }
@@ -175,7 +192,7 @@ export function createReplyLimiter(options: {
             allowed: false,
             scope: 'server',
             retryAfterMs: spent.msBeforeNext,
-            notify: await shouldNotify(kind, 'server', guildId),
+            notify: await shouldNotify(kind, 'server', guildId, userId),
           };
         }
       }
@@ -206,6 +223,11 @@ function counterSpecs(
       seconds: limits.serverSeconds,
       keyPrefix: KEY_PREFIXES.serverNotice,
     },
+    commandNotice: {
+      points: limits.userReplies > 0 || limits.serverReplies > 0 ? COMMAND_NOTICES : 0,
+      seconds: limits.userReplies > 0 ? limits.userSeconds : limits.serverSeconds,
+      keyPrefix: KEY_PREFIXES.commandNotice,
+    },
   };
 }
 
@@ -218,6 +240,7 @@ export function memoryCounters(limits: ReplyLimits): Counters {
     server: make('server'),
     userNotice: make('userNotice'),
     serverNotice: make('serverNotice'),
+    commandNotice: make('commandNotice'),
   };
 }
 
@@ -247,6 +270,7 @@ export function redisCounters(client: object, limits: ReplyLimits, timeoutMs = D
     server: make('server'),
     userNotice: make('userNotice'),
     serverNotice: make('serverNotice'),
+    commandNotice: make('commandNotice'),
   };
 }
 

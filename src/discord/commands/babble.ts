@@ -7,7 +7,7 @@ import { ApplicationIntegrationType, InteractionContextType, MessageFlags, Slash
 import { BABBLE_BOUNDS, babbleOptionsProblem, type BabbleOptions } from '../../service/babble-rules.js';
 import { napMessage } from '../../service/rate-limiter.js';
 import { serverTemperature } from '../../service/settings.js';
-import type { Command } from '../command.js';
+import { UNANSWERED, type Command } from '../command.js';
 import { checkReplyLimit } from '../rate-limit-check.js';
 import { replyWhenReady } from '../respond.js';
 import { noPings } from '../message-rules.js';
@@ -71,6 +71,7 @@ export default {
       where,
     );
     if (!verdict.allowed) {
+      if (!verdict.notify) return UNANSWERED;
       await interaction.reply({
         content: napMessage(verdict),
         flags: MessageFlags.Ephemeral,

@@ -4,7 +4,7 @@
 import { ApplicationIntegrationType, InteractionContextType, SlashCommandBuilder } from 'discord.js';
 import { TEACH_MAX_LENGTH } from '../../service/collection.js';
 import { napMessage } from '../../service/rate-limiter.js';
-import type { Command } from '../command.js';
+import { UNANSWERED, type Command } from '../command.js';
 import { checkReplyLimit } from '../rate-limit-check.js';
 import { guildOnly, replyEphemeral } from '../respond.js';
 
@@ -32,6 +32,7 @@ export default {
     const where = { interaction: interaction.id, guild: guildId, user: interaction.user.id };
     const verdict = await checkReplyLimit(limiter, { kind: 'teach', userId: interaction.user.id, guildId }, log, where);
     if (!verdict.allowed) {
+      if (!verdict.notify) return UNANSWERED;
       await replyEphemeral(interaction, napMessage(verdict));
       return;
     }
