@@ -252,6 +252,31 @@ describe.each(backends)('$name store', (backend) => {
       expect((await all(store, '')).map((r) => r.key).sort()).toEqual([...outside].sort());
     });
 
+    it('lets timers and I/O run between the pages of a scan (a long read never holds the event loop throughout)', async () => {
+      const store = await open();
+      await store.setMany(
+        Array.from({ length: 1000 }, (_, i) => ({ key: `t:${String(i).padStart(4, '0')}`, value: i })),
+      );
+      let ticks = 0;
+      let ticking = true;
+      const tick = () => {
+        ticks += 1;
+        if (ticking) setImmediate(tick);
+      };
+      setImmediate(tick);
+      let pages = 0;
+      const ticksAtPage: number[] = [];
+      for await (const page of store.scan<number>('t:', 100)) {
+        pages += 1;
+        ticksAtPage.push(ticks);
+        expect(page.length).toBeGreaterThan(0);
+      }
+      ticking = false;
+      expect(pages).toBe(10);
+      // The loop turned between every two pages.
+      for (let i = 1; i < ticksAtPage.length; i++) expect(ticksAtPage[i]).toBeGreaterThan(ticksAtPage[i - 1]!);
+    });
+
     it('200,000 messages with interleaved expiries: the training set has every live message exactly once', async () => {
       const place = backend.fresh();
       const store = await open(place);

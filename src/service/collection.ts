@@ -150,11 +150,14 @@ export function createCollectionService(options: CollectionOptions) {
    * What /retrain learns from for one server: its live collected messages and taught texts, normalised, one
    * utterance per entry (a message of several lines gives several), oldest first. Nothing of another server.
    */
+  /** Rows read per page for a /retrain: a page (read and parsed at once) takes ~10 ms, the event loop runs between. */
+  const TRAINING_TEXT_PAGE = 500;
+
   async function trainingText(guildId: string): Promise<string[]> {
     await lane(guildId, () => capCollected(ctx, quotas.messagesPerServer, guildId)); // the oldest past the cap go
     const rows: Array<{ at: number; key: string; text: string }> = [];
     for (const prefix of [key.messages(guildId), key.taughtAll(guildId)]) {
-      for await (const page of store.scan<MessageRow | TaughtRow>(prefix)) {
+      for await (const page of store.scan<MessageRow | TaughtRow>(prefix, TRAINING_TEXT_PAGE)) {
         for (const row of page) rows.push({ at: row.value.at, key: row.key, text: row.value.t });
       }
     }

@@ -15,14 +15,15 @@ import type { ForgetResult } from '../../service/collection.js';
 import { buttonId, type Command } from '../command.js';
 import { guildOnly } from '../respond.js';
 import { noPings } from '../message-rules.js';
+import { countText } from '../../count-text.js';
 
 export const FORGET_CONFIRM = 'confirm';
 export const FORGET_CANCEL = 'cancel';
 
 export function forgetDoneText(result: ForgetResult): string {
   return (
-    `Done. I erased ${result.messages.toLocaleString('en-US')} collected message${result.messages === 1 ? '' : 's'} and ` +
-    `${result.taught.toLocaleString('en-US')} taught text${result.taught === 1 ? '' : 's'} of yours in this server, and ` +
+    `Done. I erased ${countText(result.messages)} collected message${result.messages === 1 ? '' : 's'} and ` +
+    `${countText(result.taught)} taught text${result.taught === 1 ? '' : 's'} of yours in this server, and ` +
     'opted you out: your messages here are no longer stored (`/optin` undoes that). A model already trained keeps what ' +
     'it learned until the next retraining.'
   );

@@ -18,6 +18,7 @@ import type { ModelInfo } from '../../service/types.js';
 import { guildOnly, replyEphemeral, requireManageGuild } from '../respond.js';
 import { clampEmbed, noPings } from '../message-rules.js';
 import { historyShare } from '../uptake-text.js';
+import { countText } from '../../count-text.js';
 
 export interface ModelHistoryDeps {
   registry: ModelRegistry;
@@ -29,7 +30,7 @@ export interface ModelHistoryDeps {
 
 function formatValue(v: unknown): string {
   if (typeof v === 'number') {
-    if (Number.isInteger(v)) return v.toLocaleString('en-US');
+    if (Number.isInteger(v)) return countText(v);
     return Number(v.toPrecision(4)).toString();
   }
   if (typeof v === 'string') return v;
@@ -58,13 +59,13 @@ export function modelInfoEmbed(info: ModelInfo): APIEmbed {
       {
         name: 'Training text',
         value:
-          `${info.trainingChars.toLocaleString('en-US')} characters` +
+          `${countText(info.trainingChars)} characters` +
           (info.corpusSha256 ? `\nsha256 ${info.corpusSha256.slice(0, 12)}…` : ''),
         inline: true,
       },
       {
         name: 'Size',
-        value: `${info.parameters.toLocaleString('en-US')} parameters, ${info.vocabSize} characters in the alphabet`,
+        value: `${countText(info.parameters)} parameters, ${info.vocabSize} characters in the alphabet`,
       },
       { name: 'Training figures', value: training || 'none recorded' },
       ...(info.source ? [{ name: 'Imported from', value: sourceText(info.source) }] : []),

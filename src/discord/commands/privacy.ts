@@ -6,17 +6,18 @@ import type { CollectionChannel, PrivacyReport } from '../../service/collection.
 import type { Command } from '../command.js';
 import { guildOnly, replyEphemeral } from '../respond.js';
 import { clampEmbed } from '../message-rules.js';
+import { countText } from '../../count-text.js';
 
 export function privacyEmbed(report: PrivacyReport, collecting: readonly CollectionChannel[]): APIEmbed {
-  const perChannel = report.channels.map((c) => `<#${c.channelId}>: ${c.messages.toLocaleString('en-US')}`).join('\n');
+  const perChannel = report.channels.map((c) => `<#${c.channelId}>: ${countText(c.messages)}`).join('\n');
   return clampEmbed({
     title: 'What Babble stores about you in this server',
     fields: [
       {
         name: 'Collected messages',
-        value: `${report.messages.toLocaleString('en-US')}${perChannel ? `\n${perChannel}` : ''}`,
+        value: `${countText(report.messages)}${perChannel ? `\n${perChannel}` : ''}`,
       },
-      { name: 'Texts you taught (/teach)', value: report.taught.toLocaleString('en-US'), inline: true },
+      { name: 'Texts you taught (/teach)', value: countText(report.taught), inline: true },
       {
         name: 'Collection of your messages',
         value: report.optedOut

@@ -39,6 +39,7 @@ import { clampEmbed, noPings } from '../message-rules.js';
 import { serverTemperature } from '../../service/settings.js';
 import { RETRAINED_AFTER_ERASURE } from '../../service/erasure-check.js';
 import { newWordsField, shareLine, strengthChoices } from '../uptake-text.js';
+import { countText } from '../../count-text.js';
 
 export interface RetrainCommandDeps extends RetrainContext {
   log: Pick<Logger, 'info' | 'warn' | 'error'>;
@@ -104,7 +105,7 @@ export function progressEmbed(
     fields: [
       {
         name: 'Step',
-        value: `${p.step.toLocaleString('en-US')} / ${p.totalSteps.toLocaleString('en-US')} (epoch ${p.epoch.toFixed(2)})`,
+        value: `${countText(p.step)} / ${countText(p.totalSteps)} (epoch ${p.epoch.toFixed(2)})`,
         inline: true,
       },
       { name: 'Loss', value: p.loss.toFixed(3), inline: true },
@@ -112,7 +113,7 @@ export function progressEmbed(
       { name: 'The baby says', value: quote(p.sample) },
     ],
     footer: {
-      text: `${Math.round(p.charsPerSecond).toLocaleString('en-US')} characters/s · /retrain cancel stops it.`,
+      text: `${countText(p.charsPerSecond)} characters/s · /retrain cancel stops it.`,
     },
   });
 }
@@ -161,7 +162,7 @@ export function finalMessage(scope: string, outcome: RetrainOutcome): FinalMessa
           ? `New model: version ${outcome.version} is talking now`
           : `Kept the old model: the new one did not pass the quality check`,
         description: swapped
-          ? `Trained ${outcome.steps.toLocaleString('en-US')} steps in ${formatDuration(outcome.seconds)} on ${outcome.trainingLines.toLocaleString('en-US')} lines, fine-tuned from ${outcome.previous}${share ? ` (${share})` : ''}. Lower is better:`
+          ? `Trained ${countText(outcome.steps)} steps in ${formatDuration(outcome.seconds)} on ${countText(outcome.trainingLines)} lines, fine-tuned from ${outcome.previous}${share ? ` (${share})` : ''}. Lower is better:`
           : `Why: ${g.reasons.join(' ')}\nThe model keeps talking as before (${outcome.previous}); the new one was set aside, never used.${share ? ` (${share}.)` : ''}`,
         fields: [
           { name: 'Held-out text (old → new)', value: figures },

@@ -7,6 +7,7 @@
  */
 import { InvalidRequestError } from '../errors.js';
 import { key, type CollectionContext, type MessageRow, type TaughtRow } from './layout.js';
+import { countText } from '../../count-text.js';
 
 export interface Quotas {
   teachPerMember: number;
@@ -24,7 +25,7 @@ export const DEFAULT_QUOTAS: Quotas = {
   messagesPerServer: 100_000,
 };
 
-const fmt = (n: number) => n.toLocaleString('en-US');
+const fmt = countText;
 
 /** Throws InvalidRequestError (a message the member sees) when `chars` more taught characters would pass a quota. */
 export async function checkTeachQuota(
