@@ -122,6 +122,48 @@ describe('createModelReconciler', () => {
     await bus.close();
   });
 
+  it('tries a version it could not load again after 2, 4, 8… intervals, not at every run, and follows a pointer that moves on at once', async () => {
+    const pointers: Record<string, number> = { base: 0, [G1]: 2 };
+    const served: Record<string, number> = { base: 0, [G1]: 1 };
+    const { registry, models } = fakes(pointers, served);
+    const tries: [number, number][] = []; // [run, version]
+    let runs = 0;
+    let loadable = new Set<number>();
+    const reconciler = createModelReconciler({
+      registry,
+      models,
+      apply: async (scope, version) => {
+        tries.push([runs, version]);
+        if (loadable.has(version)) served[scope] = version;
+      },
+      intervalMs: INTERVAL,
+      now: () => Date.now(),
+    });
+    reconciler.start();
+    for (runs = 1; runs <= 16; runs++) await vi.advanceTimersByTimeAsync(INTERVAL);
+    // Run 1 fails; then after 2 intervals (run 3), 4 (run 7), 8 (run 15).
+    expect(tries).toEqual([
+      [1, 2],
+      [3, 2],
+      [7, 2],
+      [15, 2],
+    ]);
+    // The pointer moves on: the next run tries the new version, which loads.
+    pointers[G1] = 3;
+    loadable = new Set([3]);
+    await vi.advanceTimersByTimeAsync(INTERVAL);
+    expect(tries.at(-1)).toEqual([17, 3]);
+    expect(served[G1]).toBe(3);
+    // And a later failure starts again from one interval's wait after the first try.
+    pointers[G1] = 4;
+    for (runs = 18; runs <= 21; runs++) await vi.advanceTimersByTimeAsync(INTERVAL);
+    expect(tries.slice(5)).toEqual([
+      [18, 4],
+      [20, 4],
+    ]);
+    await reconciler.stop();
+  });
+
   it('never runs twice at once: runs asked for meanwhile become one run after it, and interval ticks wait', async () => {
     const { registry, models, reads } = fakes({ [G1]: 2 }, { base: 0, [G1]: 1 });
     let active = 0;
