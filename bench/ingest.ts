@@ -4,7 +4,7 @@
  * and FULL (so that every write survives power loss: not chosen, see sqlite.ts), and /forget erasures per
  * second as shipped.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createCollectionService } from '../src/service/collection.js';
 import { openStore } from '../src/storage/open.js';
@@ -68,7 +68,10 @@ export function ingestSection(o: Outcome<IngestFigures>): Section {
 
 export async function measureIngest(options: { messages: number; log: (s: string) => void }): Promise<IngestFigures> {
   // Under the working folder (a real disk), not a tmpfs /tmp where fsync costs nothing.
-  const dir = await mkdtemp(path.join(process.cwd(), 'var', 'bench-ingest-'));
+  // var/ is the bot's working folder (git-ignored): a fresh clone has none until the bot first runs.
+  const parent = path.join(process.cwd(), 'var');
+  await mkdir(parent, { recursive: true });
+  const dir = await mkdtemp(path.join(parent, 'bench-ingest-'));
   try {
     const normal = await ingestRate(dir, 'NORMAL', options.messages);
     const full = await ingestRate(dir, 'FULL', options.messages);
