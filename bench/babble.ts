@@ -5,7 +5,7 @@
  * WebAssembly kernel), so there is no tensor count to watch here: the trainer's is (trainer_tensors).
  */
 import { BabyLanguageModel } from '../src/model/baby.js';
-import { initBackend, tf } from '../src/model/backend.js';
+import { initBackend } from '../src/model/backend.js';
 import { Generator } from '../src/model/generate.js';
 import { summarize, type Summary } from './stats.js';
 

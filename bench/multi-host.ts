@@ -233,7 +233,14 @@ export async function measureMultiHost(opts: {
     await seed(bed, nursery.channels[1]!.id, messages);
     await startHosts(bed, opts.distDir);
     const tracker = new ReplyTracker(fake);
-    const watcher = fake.waitFor(() => (tracker.scan(), false), 3_600_000, 'bench reply watcher');
+    const watcher = fake.waitFor(
+      () => {
+        tracker.scan();
+        return false;
+      },
+      3_600_000,
+      'bench reply watcher',
+    );
     watcher.catch(() => undefined);
     await timeBabble(bed, tracker, 20, 2); // warm both hosts
     const retrain = await timeRetrain(bed, tracker, opts.epochs);

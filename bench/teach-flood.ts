@@ -127,9 +127,16 @@ export async function measureTeachFlood(opts: {
       RATE_LIMIT_USER_REPLIES: '',
       RATE_LIMIT_SERVER_REPLIES: '0',
     });
-    await bot.waitForLog((l) => l.msg === 'serving' || l.level === 40, 120_000).catch(() => undefined);
+    await bot.waitForLog((l) => l.msg === 'serving', 120_000);
     await fake.waitFor(() => fake.sessions().some((s) => s.connected), 120_000, 'the bot logged in');
-    const watcher = fake.waitFor(() => (tracker.scan(), false), 3_600_000, 'bench reply watcher');
+    const watcher = fake.waitFor(
+      () => {
+        tracker.scan();
+        return false;
+      },
+      3_600_000,
+      'bench reply watcher',
+    );
     watcher.catch(() => undefined);
     const pid = bot.child.pid!;
     for (let i = 0; i < 100; i++) {

@@ -30,7 +30,6 @@ import { createTrainingBudget, type TrainingBudget } from './service/training-bu
 import { openReplyLimiter, type ReplyLimiter } from './service/rate-limiter.js';
 import type { ModelRegistry } from './service/registry.js';
 import type { OpenedRegistry } from './model-store/open-registry.js';
-import type { TrainingLocks } from './service/lock.js';
 import type { RetrainManager } from './service/retrain.js';
 import type { SharedState } from './service/redis-coordination.js';
 import { openStore, parseStorageUrl } from './storage/open.js';

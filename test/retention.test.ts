@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startRetentionSweeper } from '../src/service/collection.js';
 import { createLogger } from '../src/log.js';
-import { StorageError, type KvStore } from '../src/storage/kv.js';
+import { StorageError } from '../src/storage/kv.js';
 import { closeStores, DAY, G, C, U, T0, setup, msg } from './helpers/collection-setup.js';
 
 afterEach(async () => {

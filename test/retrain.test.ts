@@ -21,7 +21,6 @@ import {
   type RetrainOutcome,
 } from '../src/service/retrain.js';
 import { importKerasModel } from '../src/keras/import.js';
-import { Vocabulary } from '../src/model/vocab.js';
 import { runTraining, TrainingError } from '../src/training/trainer.js';
 import type { RunTrainingOptions } from '../src/training/trainer.js';
 import type { TrainJob } from '../src/training/trainer-protocol.js';

@@ -264,15 +264,16 @@ describe.each(backends)('$name store', (backend) => {
         if (ticking) setImmediate(tick);
       };
       setImmediate(tick);
-      let pages = 0;
+      let rows = 0;
       const ticksAtPage: number[] = [];
       for await (const page of store.scan<number>('t:', 100)) {
-        pages += 1;
+        rows += page.length;
         ticksAtPage.push(ticks);
-        expect(page.length).toBeGreaterThan(0);
       }
       ticking = false;
-      expect(pages).toBe(10);
+      expect(rows).toBe(1000);
+      // Pages of about 100 (a Redis SCAN's COUNT is a hint: not exactly 10 pages there).
+      expect(ticksAtPage.length).toBeGreaterThanOrEqual(5);
       // The loop turned between every two pages.
       for (let i = 1; i < ticksAtPage.length; i++) expect(ticksAtPage[i]).toBeGreaterThan(ticksAtPage[i - 1]!);
     });

@@ -23,7 +23,6 @@ import { buildLayersModel } from './layers.js';
 import {
   MAX_LSTM_LAYERS,
   flattenStack,
-  isStack,
   stackShape,
   stackSpecs,
   toStack,
@@ -34,7 +33,6 @@ import {
   type RecurrentActivation,
 } from './stack.js';
 import { Vocabulary } from './vocab.js';
-import { flattenWeights, unflattenWeights, weightSpecs, type BabyWeights } from './weights.js';
 import { errorMessage } from '../error-message.js';
 import { fsyncDir, isErrno, writeFileDurable } from '../durable-file.js';
 

@@ -41,7 +41,6 @@ import {
   type TrainingResult,
 } from '../training/trainer.js';
 import type { HeldOutFigures, ProgressFigures, TrainJob } from '../training/trainer-protocol.js';
-import { errorMessage } from '../error-message.js';
 import { drawGateSamples } from '../training/baby-likeness.js';
 import { DEFAULT_STRENGTH, STRENGTH_SPECS, type Strength } from '../training/server-share.js';
 
@@ -420,7 +419,7 @@ export function createRetrainManager(options: RetrainManagerOptions): RetrainMan
     }
     const seed = t.seed ?? 1;
     const strength: Strength | null = scope === BASE_SCOPE ? null : (request.strength ?? DEFAULT_STRENGTH);
-    const { lines, server, trainLines, baseLines, mix } = retrainText(raw, baseCorpus, {
+    const { lines, server, baseLines, mix } = retrainText(raw, baseCorpus, {
       vocab,
       share: strength === null ? null : STRENGTH_SPECS[strength].share,
       ...(t.minBaseChars !== undefined ? { minChars: t.minBaseChars } : {}),

@@ -25,16 +25,7 @@ import * as tf from '@tensorflow/tfjs';
 import { makeBatcher, splitBatch, type Batch, type Batcher, type Scheme } from './batches.js';
 import { DROPOUT_RATE, initWeights, mulberry32, type BabyWeights } from '../model/weights.js';
 import { startGradientWorker, type GradientWorker } from './gradient-worker.js';
-import {
-  gradientArrays,
-  PARAMS,
-  paramShapes,
-  toTensors,
-  toWeights,
-  weightArrays,
-  type Params,
-  type Shapes,
-} from './gradients.js';
+import { gradientArrays, PARAMS, paramShapes, toTensors, toWeights, weightArrays, type Shapes } from './gradients.js';
 import { lstmForward, matMulBias } from './lstm-gradients.js';
 
 export interface TrainOptions {

@@ -31,7 +31,6 @@
  *   UnsortedSegmentSum (missing from stock tfjs-backend-wasm 4.22) — the embedding gradient.
  */
 import { setFlagsFromString } from 'node:v8';
-import * as tf from '@tensorflow/tfjs';
 import { util } from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { type Code, section, sleb, uleb, WASM_HEADER, wasmName } from '../model/wasm-encoding.js';
