@@ -338,23 +338,30 @@ function limiterFor(limits: Partial<ReplyLimits>, log: Logger) {
   });
 }
 
+/** The fake Discord and a bot on a stub service under these reply limits; its log lines kept. */
+async function startLimited(limits: Partial<ReplyLimits>) {
+  const started = await startFakeDiscord({ token: TOKEN });
+  fake = started;
+  const service = stubService();
+  const { log, lines } = captureLog();
+  bot = await startBot({
+    collection: await memoryCollection(),
+    token: TOKEN,
+    apiUrl: started.apiUrl,
+    service,
+    log,
+    limiter: limiterFor(limits, log),
+  });
+  return { fake: started, service, lines };
+}
+
 const repliedTo = (messageId: string) => (r: RecordedRequest) =>
   r.operationId === 'create_message' &&
   (r.body as { message_reference?: { message_id?: string } }).message_reference?.message_id === messageId;
 
 describe('rate limits', () => {
   it("answers a /babble past the user's budget with an ephemeral nap message, without generating", async () => {
-    fake = await startFakeDiscord({ token: TOKEN });
-    const service = stubService();
-    const { log } = captureLog();
-    bot = await startBot({
-      collection: await memoryCollection(),
-      token: TOKEN,
-      apiUrl: fake.apiUrl,
-      service,
-      log,
-      limiter: limiterFor({ userReplies: 2 }, log),
-    });
+    const { fake, service } = await startLimited({ userReplies: 2 });
     const answers: Record<string, unknown>[] = [];
     for (let i = 0; i < 3; i++) {
       const { token } = fake.sendInteraction({ data: { name: 'babble', options: [option('seed', `try ${i}`)] } });
@@ -386,17 +393,7 @@ describe('rate limits', () => {
   });
 
   it('tells a member pressing /babble and /teach past the budget COMMAND_NOTICES times a window, then leaves the flood unanswered and off the info log', async () => {
-    fake = await startFakeDiscord({ token: TOKEN });
-    const service = stubService();
-    const { log, lines } = captureLog();
-    bot = await startBot({
-      collection: await memoryCollection(),
-      token: TOKEN,
-      apiUrl: fake.apiUrl,
-      service,
-      log,
-      limiter: limiterFor({ userReplies: 1 }, log),
-    });
+    const { fake, service, lines } = await startLimited({ userReplies: 1 });
     const tokens: string[] = [];
     for (let i = 0; i < 9; i++) {
       const data =
@@ -439,17 +436,7 @@ describe('rate limits', () => {
   });
 
   it('answers a burst of mentions while the budget lasts, then with one nap reply for the whole window, never one per message', async () => {
-    fake = await startFakeDiscord({ token: TOKEN });
-    const service = stubService();
-    const { log, lines } = captureLog();
-    bot = await startBot({
-      collection: await memoryCollection(),
-      token: TOKEN,
-      apiUrl: fake.apiUrl,
-      service,
-      log,
-      limiter: limiterFor({ userReplies: 2 }, log),
-    });
+    const { fake, service, lines } = await startLimited({ userReplies: 2 });
     const said = Array.from({ length: 8 }, (_, i) =>
       fake!.sendMessage({ content: `<@${fake!.botUser.id}> cookie ${i}?` }),
     );

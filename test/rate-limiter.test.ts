@@ -145,6 +145,8 @@ describe('reply limits in memory', () => {
 
 describe('a failing counter', () => {
   const broken: Counter = { consume: () => Promise.reject(new Error('store down')) };
+  /** Every point of it spent: the next one comes in 5 s. */
+  const spent: Counter = { consume: () => Promise.reject(new RateLimiterRes(0, 5000, 2, false)) };
 
   it('lets replies through (fails open) and logs it once a minute, not once per reply', async () => {
     const { lines, log } = warnings();
@@ -162,7 +164,6 @@ describe('a failing counter', () => {
   });
 
   it('tells a refused command when the command notice counter fails (a member pressing a command is owed an answer)', async () => {
-    const spent: Counter = { consume: () => Promise.reject(new RateLimiterRes(0, 5000, 2, false)) };
     const limiter = createReplyLimiter({ counters: { user: spent, commandNotice: broken }, log: warnings().log });
     expect(await limiter.take({ kind: 'babble', userId: 'u', guildId: null })).toMatchObject({
       allowed: false,
@@ -171,7 +172,6 @@ describe('a failing counter', () => {
   });
 
   it('leaves a refused command untold once the command notice counter is spent', async () => {
-    const spent: Counter = { consume: () => Promise.reject(new RateLimiterRes(0, 5000, 2, false)) };
     const limiter = createReplyLimiter({ counters: { user: spent, commandNotice: spent }, log: warnings().log });
     expect(await limiter.take({ kind: 'teach', userId: 'u', guildId: null })).toMatchObject({
       allowed: false,
@@ -180,7 +180,6 @@ describe('a failing counter', () => {
   });
 
   it('keeps a refused mention quiet when the notice counter fails (never spam)', async () => {
-    const spent: Counter = { consume: () => Promise.reject(new RateLimiterRes(0, 5000, 2, false)) };
     const limiter = createReplyLimiter({ counters: { user: spent, userNotice: broken }, log: warnings().log });
     expect(await limiter.take({ kind: 'mention', userId: 'u', guildId: null })).toEqual({
       allowed: false,

@@ -146,13 +146,13 @@ export function createCollectionService(options: CollectionOptions) {
     return out.sort((a, b) => a.since - b.since);
   }
 
+  /** Rows read per page for a /retrain: a page (read and parsed at once) takes ~10 ms, the event loop runs between. */
+  const TRAINING_TEXT_PAGE = 500;
+
   /**
    * What /retrain learns from for one server: its live collected messages and taught texts, normalised, one
    * utterance per entry (a message of several lines gives several), oldest first. Nothing of another server.
    */
-  /** Rows read per page for a /retrain: a page (read and parsed at once) takes ~10 ms, the event loop runs between. */
-  const TRAINING_TEXT_PAGE = 500;
-
   async function trainingText(guildId: string): Promise<string[]> {
     await lane(guildId, () => capCollected(ctx, quotas.messagesPerServer, guildId)); // the oldest past the cap go
     const rows: Array<{ at: number; key: string; text: string }> = [];

@@ -19,6 +19,9 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { KeyvStoreAdapter, StoredData } from 'keyv';
 
+/** Lets timers and I/O run (the reads here are synchronous). */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export interface SqliteStoreOptions {
   /** The database file; its folder is created if missing. ':memory:' for a private in-memory database. */
   file: string;
@@ -165,7 +168,7 @@ export class SqliteKeyvAdapter extends EventEmitter implements KeyvStoreAdapter 
       after = rows[rows.length - 1]!.key;
       // The reads are synchronous: without this, a scan of many pages would hold the event loop from start to end
       // (a /retrain reading 100k characters stalled /babble for 60 ms). Timers and I/O run between pages.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
   }
 
@@ -180,7 +183,7 @@ export class SqliteKeyvAdapter extends EventEmitter implements KeyvStoreAdapter 
         this.erased(total);
         return total;
       }
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
   }
 

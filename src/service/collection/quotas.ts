@@ -25,8 +25,6 @@ export const DEFAULT_QUOTAS: Quotas = {
   messagesPerServer: 100_000,
 };
 
-const fmt = countText;
-
 /** Throws InvalidRequestError (a message the member sees) when `chars` more taught characters would pass a quota. */
 export async function checkTeachQuota(
   ctx: Pick<CollectionContext, 'store'>,
@@ -52,15 +50,15 @@ export async function checkTeachQuota(
   const forget = 'Your texts are erased after the retention time, or now with `/forget`.';
   if (mine + 1 > q.teachPerMember || mineChars + chars > q.teachCharsPerMember) {
     throw new InvalidRequestError(
-      `You have taught the baby all it can take from one person here: at most ${fmt(q.teachPerMember)} texts and ` +
-        `${fmt(q.teachCharsPerMember)} characters (you have ${fmt(mine)} texts, ${fmt(mineChars)} characters). ` +
+      `You have taught the baby all it can take from one person here: at most ${countText(q.teachPerMember)} texts and ` +
+        `${countText(q.teachCharsPerMember)} characters (you have ${countText(mine)} texts, ${countText(mineChars)} characters). ` +
         forget,
     );
   }
   if (all + 1 > q.teachPerServer || allChars + chars > q.teachCharsPerServer) {
     throw new InvalidRequestError(
-      `The baby has all the taught words this server can give it: at most ${fmt(q.teachPerServer)} texts and ` +
-        `${fmt(q.teachCharsPerServer)} characters. Older texts make room as they expire.`,
+      `The baby has all the taught words this server can give it: at most ${countText(q.teachPerServer)} texts and ` +
+        `${countText(q.teachCharsPerServer)} characters. Older texts make room as they expire.`,
     );
   }
 }
