@@ -178,15 +178,7 @@ export async function measureBotRetrain(opts: {
       LOG_LEVEL: 'info',
     });
     await bot.waitForLog((l) => l.msg === 'serving', 120_000);
-    const watcher = fake.waitFor(
-      () => {
-        tracker.scan();
-        return false;
-      },
-      3_600_000,
-      'bench reply watcher',
-    );
-    watcher.catch(() => undefined);
+    tracker.watch();
 
     // Warm the babble path in the other server (first use builds what is built lazily).
     for (let i = 0; i < 20; i++) {
@@ -264,8 +256,7 @@ export async function measureBotRetrain(opts: {
     await final;
     const read = await bot.ask<ProbeReading>({ probe: 'read' }, 5_000);
     const windowSeconds = (performance.now() - t0) / 1000;
-    const until = performance.now() + 15_000;
-    while (tokens.some((t) => !tracker.doneAt.has(t)) && performance.now() < until) await sleep(20);
+    await tracker.settle(tokens, 15_000);
     tracker.scan();
     const latencies = tracker.latencies(tokens);
     const title = (got.result!.body as { embeds: { title: string }[] }).embeds[0]!.title;

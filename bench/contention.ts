@@ -23,6 +23,9 @@ export function parseProcStat(text: string): { busy: number; all: number } {
   return { busy, all: busy + idle + iowait };
 }
 
+/** Linux clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on every mainstream kernel). */
+export const TICKS_PER_SECOND = 100;
+
 /** utime + stime + cutime + cstime from /proc/<pid>/stat (fields 14–17; the command name may hold spaces). */
 export function parseSelfStat(text: string): number {
   const after = text

@@ -162,6 +162,29 @@ export class ReplyTracker {
     }
   }
 
+  /**
+   * Stamps every reply as it arrives for the rest of the fake's life: one watcher that the fake calls synchronously
+   * on every request it records. It never resolves; fake.close() ends it.
+   */
+  watch(): void {
+    this.fake
+      .waitFor(
+        () => {
+          this.scan();
+          return false;
+        },
+        3_600_000,
+        'bench reply watcher',
+      )
+      .catch(() => undefined);
+  }
+
+  /** Waits until every one of `tokens` has its reply, or `timeoutMs` has passed (the rest count as unanswered). */
+  async settle(tokens: readonly string[], timeoutMs: number): Promise<void> {
+    const until = performance.now() + timeoutMs;
+    while (tokens.some((t) => !this.doneAt.has(t)) && performance.now() < until) await sleep(20);
+  }
+
   latencies(tokens: Iterable<string>): number[] {
     const out: number[] = [];
     for (const t of tokens) {
@@ -228,24 +251,10 @@ export async function measureDiscord(opts: {
     const backend = bot.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('tfjs backend:'))?.backend;
     opts.log(`  bot serving (backend ${String(backend)}); warm-up ${opts.warmup} interactions`);
 
-    // One watcher for the whole run: the fake calls it synchronously on every request it records, so each reply is
-    // stamped when it arrives. It never resolves; fake.close() ends it.
-    const watcher = fake.waitFor(
-      () => {
-        tracker.scan();
-        return false;
-      },
-      3_600_000,
-      'bench reply watcher',
-    );
-    watcher.catch(() => undefined);
-    const waitForReplies = async (tokens: string[], timeoutMs: number) => {
-      const until = performance.now() + timeoutMs;
-      while (tokens.some((t) => !tracker.doneAt.has(t)) && performance.now() < until) await sleep(20);
-    };
+    tracker.watch();
 
     const warm = await sendAtRate(fake, tracker, opts.warmup, Math.min(50, opts.rate), 0);
-    await waitForReplies(warm.tokens, 30_000);
+    await tracker.settle(warm.tokens, 30_000);
 
     const errorLogsBefore = bot.logs.filter((l) => typeof l.level === 'number' && l.level >= 50).length;
     let eventLoop: LoopDelay | null = null;
@@ -257,7 +266,7 @@ export async function measureDiscord(opts: {
     }
     opts.log(`  sending ${opts.count} /babble interactions at ${opts.rate}/s`);
     const load = await sendAtRate(fake, tracker, opts.count, opts.rate, opts.warmup);
-    await waitForReplies(load.tokens, 30_000);
+    await tracker.settle(load.tokens, 30_000);
     if (eventLoopReason === null) {
       try {
         const read = await bot.ask<ProbeReading>({ probe: 'read' }, 5_000);

@@ -196,8 +196,7 @@ async function timeBabble(bed: Bed, tracker: ReplyTracker, rate: number, seconds
     tracker.sentAt.set(token, performance.now());
     tokens.push(token);
   }
-  const until = performance.now() + 15_000;
-  while (tokens.some((t) => !tracker.doneAt.has(t)) && performance.now() < until) await sleep(20);
+  await tracker.settle(tokens, 15_000);
   tracker.scan();
   return { sent: tokens.length, latencies: tracker.latencies(tokens) };
 }
@@ -233,15 +232,7 @@ export async function measureMultiHost(opts: {
     await seed(bed, nursery.channels[1]!.id, messages);
     await startHosts(bed, opts.distDir);
     const tracker = new ReplyTracker(fake);
-    const watcher = fake.waitFor(
-      () => {
-        tracker.scan();
-        return false;
-      },
-      3_600_000,
-      'bench reply watcher',
-    );
-    watcher.catch(() => undefined);
+    tracker.watch();
     await timeBabble(bed, tracker, 20, 2); // warm both hosts
     const retrain = await timeRetrain(bed, tracker, opts.epochs);
     opts.log(

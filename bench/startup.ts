@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { build, findTsc, staleReasons } from '../scripts/build.mjs';
 import { option, startFakeDiscord } from '../test/fake-discord/index.js';
-import { parseSelfStat } from './contention.js';
+import { parseSelfStat, TICKS_PER_SECOND } from './contention.js';
 import { NO_RATE_LIMITS, ReplyTracker, TOKEN } from './discord.js';
 import { summarize, type Summary } from './stats.js';
 
@@ -38,9 +38,6 @@ export interface OneStart {
   /** CPU time (user + system) the started processes had used when IDENTIFY arrived (null: no /proc). */
   cpuAtIdentifyMs: number | null;
 }
-
-/** Linux clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on every mainstream kernel). */
-const TICKS_PER_SECOND = 100;
 
 /**
  * CPU milliseconds used so far by a process group (npm, its shell and the bot under `npm start`),

@@ -6,7 +6,7 @@
  * spends from it like a /babble; past it the member is told COMMAND_NOTICES times a window, then left unanswered),
  * then the member's teach quota (TEACH_MAX_*); the per-server limit is off so that the /babble load — every request
  * from a new member — is answered, not napped. Figures: the bot's VmRSS (/proc) before the flood, after a fifth of
- * it and at its end (flat = no growth while the last 40 MB are attempted), its peak and after; the other servers'
+ * it and at its end (flat = no growth while the last 40 MB are attempted), its peak (VmHWM) and after; the other servers'
  * /babble latency (dispatch → the fake has the reply); the bot's event loop (bench/loop-probe.ts) and the CPU of
  * the bot and of the bench (the fake Discord and the load); how many /teach were accepted, napped, refused by the
  * quota or left unanswered. */
@@ -30,6 +30,8 @@ import {
   type LoopDelay,
   type ProbeReading,
 } from './discord.js';
+import { parseProcStatus } from './bot-memory.js';
+import { parseSelfStat, TICKS_PER_SECOND } from './contention.js';
 import type { Outcome, Section } from './report.js';
 import { summarize, type Summary } from './stats.js';
 
@@ -62,16 +64,17 @@ export interface TeachFloodFigures {
   seconds: number;
 }
 
-/** CPU seconds (user + system) the process has used, from /proc/<pid>/stat (clock ticks of 1/100 s). */
+/** CPU seconds the process has used (bench/contention.ts's reading of /proc/<pid>/stat). */
 function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return parseSelfStat(readFileSync(`/proc/${pid}/stat`, 'utf8')) / TICKS_PER_SECOND;
 }
 
-function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
-  return line ? Number(line[1]) / 1024 : Number.NaN;
+/** VmRSS and VmHWM (its peak so far) of the process, in MB. */
+function memory(pid: number): { rssMb: number; hwmMb: number } {
+  return parseProcStatus(readFileSync(`/proc/${pid}/status`, 'utf8'));
 }
+
+const rssMb = (pid: number) => memory(pid).rssMb;
 
 /** The text of a /teach answer (the callback's data). */
 function answerText(r: RecordedRequest): string {
@@ -129,15 +132,7 @@ export async function measureTeachFlood(opts: {
     });
     await bot.waitForLog((l) => l.msg === 'serving', 120_000);
     await fake.waitFor(() => fake.sessions().some((s) => s.connected), 120_000, 'the bot logged in');
-    const watcher = fake.waitFor(
-      () => {
-        tracker.scan();
-        return false;
-      },
-      3_600_000,
-      'bench reply watcher',
-    );
-    watcher.catch(() => undefined);
+    tracker.watch();
     const pid = bot.child.pid!;
     for (let i = 0; i < 100; i++) {
       const { token } = fake.sendInteraction({
@@ -149,7 +144,6 @@ export async function measureTeachFlood(opts: {
     }
     await sleep(1000);
     const before = rssMb(pid);
-    let peak = before;
     const teaches = Math.ceil((opts.megabytes * 1_000_000) / TEACH_MAX_LENGTH);
     const text = 'me want cookie '.repeat(Math.ceil(TEACH_MAX_LENGTH / 15)).slice(0, TEACH_MAX_LENGTH);
     const teachTokens = new Set<string>();
@@ -186,7 +180,6 @@ export async function measureTeachFlood(opts: {
         tracker.sentAt.set(token, performance.now());
         babbleTokens.push(token);
       }
-      if (sentBabble % 50 === 0) peak = Math.max(peak, rssMb(pid));
       if (Number.isNaN(atFifth) && sentTeach >= teaches / 5) atFifth = rssMb(pid);
       if (sentTeach >= teaches) break;
       await sleep(1);
@@ -200,9 +193,8 @@ export async function measureTeachFlood(opts: {
       bot: (cpuSeconds(pid) - botCpu0) / seconds,
       bench: (benchCpu.user + benchCpu.system) / 1e6 / seconds,
     };
-    const settle = performance.now() + 15_000;
-    while (babbleTokens.some((t) => !tracker.doneAt.has(t)) && performance.now() < settle) await sleep(20);
-    peak = Math.max(peak, rssMb(pid));
+    await tracker.settle(babbleTokens, 15_000);
+    const peak = memory(pid).hwmMb;
     await sleep(2000);
     const after = rssMb(pid);
     tracker.scan();
