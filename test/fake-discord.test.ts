@@ -416,3 +416,15 @@ describe('fake-discord with the real discord.js client', () => {
     expect(texts.join('')).toContain(fake.botUser.id);
   });
 });
+
+describe('fake-discord waits', () => {
+  it('sees a condition that comes true without any event of the fake (a callback of the bot, a log line)', async () => {
+    const fake = await startFake();
+    let done = false;
+    setTimeout(() => {
+      done = true;
+    }, 100);
+    await fake.waitFor(() => done, 2000, 'the flag');
+    expect(done).toBe(true);
+  });
+});

@@ -1,7 +1,11 @@
 /**
  * Waiting for the fake Discord: conditions re-checked whenever something happens (a request is answered, a gateway
- * event is sent or received), rejected on timeout or when the fake closes.
+ * event is sent or received) and every POLL_MS, rejected on timeout or when the fake closes.
  */
+
+/** How often a pending condition is re-checked without an event of the fake. */
+const POLL_MS = 50;
+
 export class Waiters {
   private readonly listeners = new Set<() => void>();
   private readonly closers = new Set<(error: Error) => void>();
@@ -20,7 +24,11 @@ export class Waiters {
     this.listeners.clear();
   }
 
-  /** Resolves with the first defined `get()`, checked now and on every `notify()`. */
+  /**
+   * Resolves with the first defined `get()`, checked now, on every `notify()`, and every POLL_MS — for conditions
+   * on what the fake doesn't see (the bot's log lines, a callback of the bot), which may come true after its last
+   * request.
+   */
   waitForValue<T>(get: () => T | undefined, timeoutMs: number, describe: () => string): Promise<T> {
     let now: T | undefined;
     try {
@@ -33,6 +41,7 @@ export class Waiters {
     return new Promise<T>((resolve, reject) => {
       const cleanup = (): void => {
         clearTimeout(timer);
+        clearInterval(poll);
         this.listeners.delete(check);
         this.closers.delete(onClose);
       };
@@ -57,6 +66,7 @@ export class Waiters {
         cleanup();
         reject(new Error(`${describe()} (after ${timeoutMs} ms)`));
       }, timeoutMs);
+      const poll = setInterval(check, POLL_MS);
       this.listeners.add(check);
       this.closers.add(onClose);
     });
