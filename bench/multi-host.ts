@@ -168,7 +168,7 @@ async function timeSwaps(bed: Bed, root: string, moves: number): Promise<number[
       await registry.rollback(B_SERVER, version);
       const message = { type: 'swap', scope: B_SERVER, version, origin: 'bench' };
       await publisher.publish(DEFAULT_SWAP_CHANNEL, JSON.stringify(message));
-      // Both shards of host B apply it; the first one serving the server's shard is what a user meets.
+      // The shard of host B that serves the server (it answered the warm-up /babble there) loads it.
       while (hostB.logs.filter(applied).length <= before) {
         if (performance.now() - t0 > 30_000) throw new Error(`swap ${i} did not reach host B within 30 s`);
         await sleep(2);
@@ -239,9 +239,9 @@ export async function measureMultiHost(opts: {
       `multi_host: /retrain ${textChars(messages)} chars via queue + S3 → "${retrain.title}" in ${retrain.seconds.toFixed(1)} s`,
     );
     const swaps = await timeSwaps(bed, opts.root, 20);
-    // Every process applies every announced swap (shards of host A, the trainer host too): let the last of the 20
-    // loads finish, so that /babble is measured in the steady state it claims, then warm up at the rate (as the
-    // discord section does; not counted).
+    // Only the shard holding server B loads each announced version (the others report not-held): let the last of
+    // the 20 loads finish, so that /babble is measured in the steady state it claims, then warm up at the rate (as
+    // the discord section does; not counted).
     await sleep(3000);
     await timeBabble(bed, tracker, opts.rate, 1);
     const babble = await timeBabble(bed, tracker, opts.rate, 10);

@@ -4,28 +4,16 @@
  * the bus (through the swap bus's own path), runs never overlap, an unreadable pointer is logged, and stop() stops.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Logger } from '../src/log.js';
 import type { BabyLanguageModel } from '../src/model/baby.js';
 import { createModelCache } from '../src/service/model-cache.js';
 import { createModelReconciler } from '../src/service/model-reconcile.js';
 import type { ModelRegistry, ResolvedVersion } from '../src/service/registry.js';
 import { openSwapBus, parseSwapMessage, type SwapMessage } from '../src/service/swap-bus.js';
+import { recorder } from './helpers/log-recorder.js';
 
 const G1 = '300000000000000001';
 const G2 = '300000000000000002';
 const INTERVAL = 1000;
-
-function recorder() {
-  const lines: { level: string; msg: string }[] = [];
-  const at = (level: string) => (_obj: unknown, msg?: string) => {
-    lines.push({ level, msg: msg ?? '' });
-  };
-  const log = { info: at('info'), warn: at('warn'), error: at('error') } as unknown as Pick<
-    Logger,
-    'info' | 'warn' | 'error'
-  >;
-  return { lines, log };
-}
 
 /** Pointers by scope; `served` by scope (undefined: not in the cache). */
 function fakes(pointers: Record<string, number>, served: Record<string, number>) {
@@ -227,7 +215,7 @@ describe('createModelReconciler', () => {
       ],
     });
     expect(applied).toEqual(['base', G2]);
-    expect(lines).toEqual([
+    expect(lines.map(({ level, msg }) => ({ level, msg }))).toEqual([
       { level: 'info', msg: 'model reconcile: the pointer moved; loading its version' },
       { level: 'info', msg: 'model reconcile: the pointer moved; loading its version' },
       { level: 'warn', msg: 'model reconcile: could not read the pointers; still serving what is loaded' },

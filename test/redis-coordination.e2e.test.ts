@@ -1,7 +1,9 @@
 /**
  * End to end: two bot processes (the real entry point) with STORAGE_URL=redis://… and one models folder, against
- * the fake Discord. A version committed to the folder and announced on Redis is loaded by both; a damaged one is
- * refused by both, each keeping its model and reporting it on the channel; both stop cleanly on SIGTERM.
+ * the fake Discord. A version of the base committed to the folder and announced on Redis is loaded by both (every
+ * process applies base swaps; a server's version only where that server is held, swap-bus.test.ts and the shards
+ * e2e); a damaged one is refused by both, each keeping its model and reporting it on the channel; both stop cleanly
+ * on SIGTERM.
  *
  * Not ShardingManager (SHARDS is not built yet): two plain processes, which is what shards on one machine are.
  * Redis: REDIS_URL (set by .ci/run). Without it this is skipped locally; with CI=true it fails.
@@ -11,14 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@keyv/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRegistry } from '../src/service/registry.js';
+import { BASE_SCOPE, createRegistry } from '../src/service/registry.js';
 import { DEFAULT_SWAP_CHANNEL, parseSwapMessage, type SwapMessage } from '../src/service/swap-bus.js';
 import { startFakeDiscord, type FakeDiscord } from './fake-discord/index.js';
 import { startEntryProcess, type EntryProcess } from './helpers/entry-process.js';
 
 const REDIS_URL = process.env.REDIS_URL?.trim() || undefined;
 const TOKEN = 'MTEwMDAwMDAwMDAwMDAwMDAx.GfAkE0.fake-token-for-shared-e2e';
-const G1 = '200000000000000077';
 
 it.runIf(process.env.CI === 'true')('has a Redis for the two-process test in CI (REDIS_URL)', () => {
   expect(REDIS_URL, 'CI must start redis-server and export REDIS_URL (.ci/run)').toBeDefined();
@@ -60,7 +61,7 @@ describe.skipIf(!REDIS_URL)('two bot processes on one Redis and one models folde
     await publisher.connect();
     await subscriber.subscribe(DEFAULT_SWAP_CHANNEL, (text) => {
       const m = parseSwapMessage(text);
-      if (m && m.scope === G1) heard.push(m);
+      if (m && m.scope === BASE_SCOPE) heard.push(m);
       onHeard();
     });
     const env = { DISCORD_TOKEN: TOKEN, DISCORD_API_URL: fake.apiUrl, STORAGE_URL: REDIS_URL!, MODELS_DIR: root };
@@ -87,26 +88,29 @@ describe.skipIf(!REDIS_URL)('two bot processes on one Redis and one models folde
     expect(new Set(origins).size).toBe(2);
   });
 
-  it('loads an announced version in both processes', async () => {
-    const v1 = await commitCopy(G1);
+  it('loads an announced version of the base in both processes', async () => {
+    const v1 = await commitCopy(BASE_SCOPE);
     await publisher.publish(
       DEFAULT_SWAP_CHANNEL,
-      JSON.stringify({ type: 'swap', scope: G1, version: v1.version, origin: 'test' }),
+      JSON.stringify({ type: 'swap', scope: BASE_SCOPE, version: v1.version, origin: 'test' }),
     );
     await heardWhere((ms) => fromBots(ms).filter((m) => m.type === 'loaded' && m.version === v1.version).length === 2);
     for (const b of bots)
-      await b.waitForLog((l) => l.msg === 'model swap applied' && l.scope === G1 && l.version === v1.version, 10_000);
+      await b.waitForLog(
+        (l) => l.msg === 'model swap applied' && l.scope === BASE_SCOPE && l.version === v1.version,
+        10_000,
+      );
   }, 60_000);
 
   it('keeps the old version in both processes when the new one is damaged, and each reports it', async () => {
-    const v2 = await commitCopy(G1);
+    const v2 = await commitCopy(BASE_SCOPE);
     const weights = join(v2.dir, 'weights.bin');
     const bytes = await readFile(weights);
     bytes[200] = (bytes[200]! + 1) % 256;
     await writeFile(weights, bytes);
     await publisher.publish(
       DEFAULT_SWAP_CHANNEL,
-      JSON.stringify({ type: 'swap', scope: G1, version: v2.version, origin: 'test' }),
+      JSON.stringify({ type: 'swap', scope: BASE_SCOPE, version: v2.version, origin: 'test' }),
     );
     await heardWhere(
       (ms) => fromBots(ms).filter((m) => m.type === 'load-failed' && m.version === v2.version).length === 2,

@@ -101,7 +101,7 @@ function recordingLog() {
   const keep = (obj: unknown, msg?: string) => {
     lines.push(typeof obj === 'string' ? obj : (msg ?? ''));
   };
-  return { lines, log: { info: keep, warn: keep, error: keep } };
+  return { lines, log: { debug: keep, info: keep, warn: keep, error: keep } };
 }
 
 /** A process's shared state on `url` with its own registry over `root` (one models folder: the pointers). */

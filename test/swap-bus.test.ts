@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@keyv/redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Logger } from '../src/log.js';
 import { createModelCache, type ModelCache } from '../src/service/model-cache.js';
 import { createRegistry, type ModelRegistry } from '../src/service/registry.js';
 import {
@@ -21,13 +20,14 @@ import {
   type SwapBus,
   type SwapMessage,
 } from '../src/service/swap-bus.js';
+import { type RecordedLine, recorder } from './helpers/log-recorder.js';
 
 const REDIS_URL = process.env.REDIS_URL?.trim() || undefined;
 const G1 = '200000000000000001';
 const G2 = '200000000000000002';
 
 describe('parseSwapMessage', () => {
-  it('reads the three kinds of message and refuses malformed ones', () => {
+  it('reads the four kinds of message and refuses malformed ones', () => {
     expect(parseSwapMessage(JSON.stringify({ type: 'swap', scope: G1, version: 2, origin: 'shard 0' }))).toEqual({
       type: 'swap',
       scope: G1,
@@ -40,6 +40,9 @@ describe('parseSwapMessage', () => {
     ).toBe('load-failed');
     expect(parseSwapMessage(JSON.stringify({ type: 'loaded', scope: G1, version: 0, origin: 'x' }))?.type).toBe(
       'loaded',
+    );
+    expect(parseSwapMessage(JSON.stringify({ type: 'not-held', scope: G1, version: 3, origin: 'x' }))?.type).toBe(
+      'not-held',
     );
     for (const bad of [
       'not json',
@@ -59,18 +62,6 @@ it.runIf(process.env.CI === 'true')('has a Redis to test swap announcements agai
   expect(REDIS_URL, 'CI must start redis-server and export REDIS_URL (.ci/run)').toBeDefined();
 });
 
-function recorder() {
-  const lines: { level: string; obj: unknown; msg: string }[] = [];
-  const at = (level: string) => (obj: unknown, msg?: string) => {
-    lines.push({ level, obj, msg: msg ?? '' });
-  };
-  const log = { info: at('info'), warn: at('warn'), error: at('error') } as unknown as Pick<
-    Logger,
-    'info' | 'warn' | 'error'
-  >;
-  return { lines, log };
-}
-
 interface Shard {
   registry: ModelRegistry;
   /** The bare cache. */
@@ -79,7 +70,7 @@ interface Shard {
   models: ModelCache;
   bus: SwapBus;
   received: SwapMessage[];
-  lines: ReturnType<typeof recorder>['lines'];
+  lines: RecordedLine[];
   /** Resolves with the next message this shard receives that matches. */
   next(match: (m: SwapMessage) => boolean): Promise<SwapMessage>;
 }
@@ -184,8 +175,21 @@ describe.skipIf(!REDIS_URL)('swap announcements on Redis (a real redis-server)',
     expect(a.received.filter((m) => m.type === 'swap')).toEqual([]);
   });
 
+  it('loads nothing for a server it does not hold: reports not-held and reads the pointer on its next use', async () => {
+    const [a, b] = await twoShards();
+    expect((await b.models.modelFor(G2)).label).toBe('base'); // shard 1 serves another server
+    const v1 = await commitCopy(a, G1);
+    const report = a.next((m) => m.type !== 'swap' && m.scope === G1);
+    a.models.install(G1, v1.version, v1.model);
+    expect(await report).toMatchObject({ type: 'not-held', scope: G1, version: 1, origin: 'shard 1' });
+    expect(b.cache.cached()).toEqual([G2]); // nothing installed, nothing evicted
+    expect(b.lines.some((l) => l.msg === 'model swap applied')).toBe(false);
+    expect((await b.models.modelFor(G1)).label).toBe('1');
+  });
+
   it('keeps serving the old version in a shard that cannot load the new one, and reports it to the others', async () => {
     const [a, b] = await twoShards();
+    expect((await b.models.modelFor(G1)).label).toBe('base'); // shard 1 holds the server
     const v1 = await commitCopy(a, G1);
     const first = b.next((m) => m.type === 'swap');
     a.models.install(G1, v1.version, v1.model);

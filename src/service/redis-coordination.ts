@@ -23,7 +23,7 @@ export interface SharedStateOptions {
   registry: ModelRegistry;
   /** This process's cache. */
   models: ModelCache;
-  log: Pick<Logger, 'info' | 'warn' | 'error'>;
+  log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
   /** This process's name in swap messages. Default "<host>:<pid>". */
   origin?: string;
   lockPrefix?: string;

@@ -1,9 +1,12 @@
 /**
- * Model swaps across shards: the process that commits or rolls back a version announces `{scope, version}` on a
- * Redis channel; every other process then loads the version the registry's `current` pointer names (the models
- * folder is shared by the processes on one machine) and installs it in its model cache. A process that cannot load
- * it (a missing or corrupt file: every hash is checked) keeps serving the model it had, logs it, and reports
- * `load-failed` on the same channel so the announcing process hears about it too.
+ * Model swaps across shards and hosts: the process that commits or rolls back a version announces `{scope, version}`
+ * on a Redis channel. Every other process that holds the scope in its model cache (it has served that server lately)
+ * then loads the version the registry's `current` pointer names and installs it; it reports `loaded`, or — when it
+ * cannot load it (a missing or corrupt file: every hash is checked) — keeps serving the model it had, logs it, and
+ * reports `load-failed` on the same channel so the announcing process hears about it too. A process that does not
+ * hold the scope loads nothing (it would only evict the servers it does serve from its cache): it reports
+ * `not-held`, and reads the pointer when the server is next used. The base scope is always applied: every server
+ * without a model of its own talks with it.
  *
  * Messages for one scope are applied in order. A process ignores its own announcements (it installed the model
  * already).
@@ -11,7 +14,7 @@
 import { BabyLanguageModel } from '../model/baby.js';
 import type { Logger } from '../log.js';
 import type { ModelCache } from './model-cache.js';
-import type { ModelRegistry } from './registry.js';
+import { BASE_SCOPE, type ModelRegistry } from './registry.js';
 import { errorMessage } from '../error-message.js';
 
 export const DEFAULT_SWAP_CHANNEL = 'babble:model-swaps';
@@ -19,6 +22,7 @@ export const DEFAULT_SWAP_CHANNEL = 'babble:model-swaps';
 export type SwapMessage =
   | { type: 'swap'; scope: string; version: number; origin: string }
   | { type: 'loaded'; scope: string; version: number; origin: string }
+  | { type: 'not-held'; scope: string; version: number; origin: string }
   | { type: 'load-failed'; scope: string; version: number; origin: string; reason: string };
 
 /** What the bus needs of node-redis clients: one to publish, one (a duplicate) given over to subscribing. */
@@ -41,7 +45,7 @@ export interface SwapBusOptions {
   channel?: string;
   /** Loads a version folder (default BabyLanguageModel.load, which verifies every hash). */
   load?: (dir: string) => Promise<BabyLanguageModel>;
-  log?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  log?: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
   /** Every message from another process, after it was applied (swaps) or as received (reports). */
   onMessage?: (message: SwapMessage) => void;
 }
@@ -74,6 +78,7 @@ export function parseSwapMessage(text: string): SwapMessage | undefined {
   const base = { scope: m.scope, version: m.version, origin: m.origin };
   if (m.type === 'swap') return { type: 'swap', ...base };
   if (m.type === 'loaded') return { type: 'loaded', ...base };
+  if (m.type === 'not-held') return { type: 'not-held', ...base };
   if (m.type === 'load-failed' && typeof m.reason === 'string')
     return { type: 'load-failed', ...base, reason: m.reason };
   return undefined;
@@ -89,6 +94,13 @@ export async function openSwapBus(options: SwapBusOptions): Promise<SwapBus> {
 
   async function apply(message: Extract<SwapMessage, { type: 'swap' }>): Promise<void> {
     const { scope } = message;
+    if (scope !== BASE_SCOPE && (await models.servedVersion(scope)) === undefined) {
+      log?.debug({ scope, version: message.version, from: message.origin }, 'model swap: server not held here');
+      await publish({ type: 'not-held', scope, version: message.version, origin }).catch((err: unknown) =>
+        log?.warn({ err }, 'model swap: could not report the swap'),
+      );
+      return;
+    }
     try {
       const resolved = await registry.resolve(scope);
       const version = resolved?.version ?? 0;
